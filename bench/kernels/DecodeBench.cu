@@ -1,0 +1,354 @@
+// resa-bench-kernels: times the CUDA dense decode-attention kernel over the
+// paged KV cache, against a device-to-device copy ceiling measured in the
+// same run.
+//
+//   resa-bench-kernels [--out FILE.json] [--batches 1,8]
+//                      [--contexts 4096,16384,65536,131072,262144]
+//                      [--variants] [--quick]
+//
+// Shape: 32 query heads, 8 KV heads, head dim 128, page size 16, bf16, every
+// sequence of the batch at the full context, random non-contiguous page
+// tables. Each figure is the median over replays of a CUDA graph of 20 calls
+// (divided by 20), after warm-up; when one call's KV would fit in L2 the calls
+// rotate among several KV caches (and page tables, queries, outputs) so that
+// they read DRAM. Bytes moved per call: K and V read once plus q read and the
+// output written; the fraction is of the copy ceiling (bytes read + written
+// by cudaMemcpy device-to-device of 2 GiB, median of 10).
+#include "resa/cuda/DecodeAttention.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+#define CHECK(expr)                                                                        \
+  do {                                                                                     \
+    cudaError_t e_ = (expr);                                                               \
+    if (e_ != cudaSuccess) {                                                               \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr,                    \
+                   cudaGetErrorString(e_));                                                \
+      std::exit(1);                                                                        \
+    }                                                                                      \
+  } while (0)
+
+// Deterministic pseudo-random bf16 in about [-2, 2) (never zeros).
+__global__ void fillRandomBf16(uint16_t *p, size_t n, uint32_t seed) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    uint32_t x = static_cast<uint32_t>(i) * 0x9E3779B9u ^ seed ^ static_cast<uint32_t>(i >> 32);
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    const float f = (static_cast<float>(x >> 8) * (1.0f / 16777216.0f)) * 4.0f - 2.0f;
+    uint32_t bits = __float_as_uint(f);
+    p[i] = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  }
+}
+
+void fill(uint16_t *p, size_t n, uint32_t seed) {
+  fillRandomBf16<<<1024, 256>>>(p, n, seed);
+  CHECK(cudaGetLastError());
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::vector<int> parseList(const std::string &s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    out.push_back(std::atoi(item.c_str()));
+  return out;
+}
+
+struct Result {
+  int batch, context, variant;
+  bool contiguous;
+  int splits, stagesPerSplit, blocksPerSm, buffers, grid;
+  double medianUs, minUs, bytes, tbps, fraction;
+};
+
+double copyCeiling() {
+  const size_t bytes = size_t(2) << 30;
+  void *a, *b;
+  CHECK(cudaMalloc(&a, bytes));
+  CHECK(cudaMalloc(&b, bytes));
+  fill(static_cast<uint16_t *>(a), bytes / 2, 7);
+  cudaEvent_t e0, e1;
+  CHECK(cudaEventCreate(&e0));
+  CHECK(cudaEventCreate(&e1));
+  std::vector<double> t;
+  for (int i = 0; i < 13; ++i) {
+    CHECK(cudaEventRecord(e0));
+    CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice));
+    CHECK(cudaEventRecord(e1));
+    CHECK(cudaEventSynchronize(e1));
+    float ms;
+    CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    if (i >= 3)
+      t.push_back(ms * 1e-3);
+  }
+  CHECK(cudaFree(a));
+  CHECK(cudaFree(b));
+  CHECK(cudaEventDestroy(e0));
+  CHECK(cudaEventDestroy(e1));
+  return 2.0 * bytes / median(t) / 1e12;
+}
+
+Result runOne(int batch, int context, int variant, bool contiguous, double ceiling,
+              size_t l2Bytes, bool quick) {
+  resa::PagedAttentionShape s;
+  s.batch = batch;
+  s.numQHeads = 32;
+  s.numKvHeads = 8;
+  s.headDim = 128;
+  s.pageSize = 16;
+  s.maxPagesPerSeq = (context + s.pageSize - 1) / s.pageSize;
+  const size_t kvBytes = size_t(2) * batch * context * s.numKvHeads * s.headDim * 2;
+  const int buffers =
+      static_cast<int>(std::min<size_t>(32, std::max<size_t>(1, (4 * l2Bytes + kvBytes - 1) / kvBytes)));
+  s.numPages = buffers * batch * s.maxPagesPerSeq;
+
+  const size_t cacheN = static_cast<size_t>(s.cacheElements());
+  const size_t qN = static_cast<size_t>(s.queryElements());
+  uint16_t *k, *v, *q, *out;
+  int32_t *table, *lens;
+  CHECK(cudaMalloc(&k, cacheN * 2));
+  CHECK(cudaMalloc(&v, cacheN * 2));
+  CHECK(cudaMalloc(&q, qN * 2 * buffers));
+  CHECK(cudaMalloc(&out, qN * 2 * buffers));
+  fill(k, cacheN, 1);
+  fill(v, cacheN, 2);
+  fill(q, qN * buffers, 3);
+
+  // Page tables: all pages, shuffled (or in order), cut into buffers x batch rows.
+  std::vector<int32_t> pages(static_cast<size_t>(s.numPages));
+  std::iota(pages.begin(), pages.end(), 0);
+  if (!contiguous) {
+    std::mt19937 rng(42);
+    std::shuffle(pages.begin(), pages.end(), rng);
+  }
+  CHECK(cudaMalloc(&table, pages.size() * 4));
+  CHECK(cudaMemcpy(table, pages.data(), pages.size() * 4, cudaMemcpyHostToDevice));
+  std::vector<int32_t> hl(static_cast<size_t>(batch), context);
+  CHECK(cudaMalloc(&lens, hl.size() * 4));
+  CHECK(cudaMemcpy(lens, hl.data(), hl.size() * 4, cudaMemcpyHostToDevice));
+
+  resa::gpu::DecodeAttentionOptions opt;
+  opt.variant = variant;
+  resa::gpu::DecodeAttentionPlan plan;
+  CHECK(resa::gpu::planDecodeAttention(s, resa::gpu::KVDType::BF16, context, &plan, opt));
+  void *ws = nullptr;
+  if (plan.workspaceBytes) {
+    CHECK(cudaMalloc(&ws, plan.workspaceBytes));
+    CHECK(cudaMemset(ws, 0, plan.workspaceBytes));
+  }
+  cudaStream_t st;
+  CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+
+  auto call = [&](int i) {
+    const int bi = i % buffers;
+    resa::gpu::DecodeAttentionArgs a;
+    a.q = q + qN * bi;
+    a.kCache = k;
+    a.vCache = v;
+    a.pageTable = table + static_cast<size_t>(bi) * batch * s.maxPagesPerSeq;
+    a.seqLens = lens;
+    a.out = out + qN * bi;
+    CHECK(resa::gpu::decodeAttention(a, plan, ws, st));
+  };
+
+  constexpr int kCalls = 20;
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < kCalls; ++i)
+    call(i);
+  CHECK(cudaStreamEndCapture(st, &graph));
+  CHECK(cudaGraphInstantiate(&exec, graph, 0));
+
+  cudaEvent_t e0, e1;
+  CHECK(cudaEventCreate(&e0));
+  CHECK(cudaEventCreate(&e1));
+  // Warm-up, and a first estimate.
+  CHECK(cudaGraphLaunch(exec, st));
+  CHECK(cudaEventRecord(e0, st));
+  CHECK(cudaGraphLaunch(exec, st));
+  CHECK(cudaEventRecord(e1, st));
+  CHECK(cudaEventSynchronize(e1));
+  float ms;
+  CHECK(cudaEventElapsedTime(&ms, e0, e1));
+  const double budget = quick ? 0.05 : 0.25;  // seconds of replays
+  const int reps = std::max(10, std::min(400, static_cast<int>(budget / (ms * 1e-3))));
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    CHECK(cudaEventRecord(e0, st));
+    CHECK(cudaGraphLaunch(exec, st));
+    CHECK(cudaEventRecord(e1, st));
+    CHECK(cudaEventSynchronize(e1));
+    CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    t.push_back(ms * 1e-3 / kCalls);
+  }
+  CHECK(cudaGetLastError());
+
+  // The outputs must be finite (every element written, nothing read from a
+  // wrong place).
+  std::vector<uint16_t> ho(qN);
+  CHECK(cudaMemcpy(ho.data(), out, qN * 2, cudaMemcpyDeviceToHost));
+  for (uint16_t x : ho)
+    if ((x & 0x7f80u) == 0x7f80u) {
+      std::fprintf(stderr, "non-finite output at batch %d context %d\n", batch, context);
+      std::exit(1);
+    }
+
+  Result r{};
+  r.batch = batch;
+  r.context = context;
+  r.variant = variant;
+  r.contiguous = contiguous;
+  r.splits = plan.numSplits;
+  r.stagesPerSplit = plan.stagesPerSplit;
+  r.blocksPerSm = plan.blocksPerSm;
+  r.buffers = buffers;
+  r.grid = plan.numSplits * s.numKvHeads * batch;
+  r.medianUs = median(t) * 1e6;
+  r.minUs = *std::min_element(t.begin(), t.end()) * 1e6;
+  r.bytes = static_cast<double>(kvBytes) + 2.0 * qN * 2;
+  r.tbps = r.bytes / (r.medianUs * 1e-6) / 1e12;
+  r.fraction = r.tbps / ceiling;
+
+  CHECK(cudaGraphExecDestroy(exec));
+  CHECK(cudaGraphDestroy(graph));
+  CHECK(cudaEventDestroy(e0));
+  CHECK(cudaEventDestroy(e1));
+  CHECK(cudaStreamDestroy(st));
+  cudaFree(ws);
+  cudaFree(k);
+  cudaFree(v);
+  cudaFree(q);
+  cudaFree(out);
+  cudaFree(table);
+  cudaFree(lens);
+  return r;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string outPath = "kernels-decode.json";
+  std::vector<int> batches = {1, 8};
+  std::vector<int> contexts = {4096, 16384, 65536, 131072, 262144};
+  bool variants = false, quick = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--out" && i + 1 < argc)
+      outPath = argv[++i];
+    else if (a == "--batches" && i + 1 < argc)
+      batches = parseList(argv[++i]);
+    else if (a == "--contexts" && i + 1 < argc)
+      contexts = parseList(argv[++i]);
+    else if (a == "--variants")
+      variants = true;
+    else if (a == "--quick")
+      quick = true;
+    else {
+      std::fprintf(stderr,
+                   "usage: %s [--out FILE.json] [--batches 1,8] [--contexts 4096,...] "
+                   "[--variants] [--quick]\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("SKIPPED: resa-bench-kernels (no CUDA device)\n");
+    return 0;
+  }
+  cudaDeviceProp prop;
+  CHECK(cudaGetDeviceProperties(&prop, 0));
+  const double ceiling = copyCeiling();
+  std::printf("device %s, %d SMs, L2 %.0f MB; copy ceiling %.3f TB/s (read + write)\n",
+              prop.name, prop.multiProcessorCount, prop.l2CacheSize / 1e6, ceiling);
+
+  std::vector<Result> results;
+  for (int b : batches)
+    for (int c : contexts)
+      results.push_back(runOne(b, c, 0, false, ceiling, prop.l2CacheSize, quick));
+  std::vector<Result> extra;
+  if (variants) {
+    for (int v = 0; resa::gpu::decodeAttentionVariantName(v); ++v)
+      for (auto bc : {std::pair<int, int>{1, 16384}, {1, 65536}, {1, 262144}, {8, 65536}})
+        extra.push_back(runOne(bc.first, bc.second, v, false, ceiling, prop.l2CacheSize, quick));
+    extra.push_back(runOne(1, 65536, 0, true, ceiling, prop.l2CacheSize, quick));
+    extra.push_back(runOne(8, 65536, 0, true, ceiling, prop.l2CacheSize, quick));
+  }
+
+  auto print = [](const Result &r) {
+    std::printf("%5d %8d %-7s %-6s %6d %5d %4d %4d %10.2f %10.2f %9.1f %7.3f %6.3f\n", r.batch,
+                r.context, resa::gpu::decodeAttentionVariantName(r.variant),
+                r.contiguous ? "contig" : "shuf", r.splits, r.grid, r.blocksPerSm, r.buffers,
+                r.medianUs, r.minUs, r.bytes / 1e6, r.tbps, r.fraction);
+  };
+  const char *hdr = "batch  context variant pages  splits  grid b/SM bufs  median_us     min_us  "
+                    "bytes_MB    TB/s  frac\n";
+  if (!extra.empty()) {
+    std::printf("\nvariants:\n%s", hdr);
+    for (const auto &r : extra)
+      print(r);
+  }
+  std::printf("\nresa dense decode, bf16, 32 q / 8 kv heads, d 128, page 16:\n%s", hdr);
+  for (const auto &r : results)
+    print(r);
+
+  FILE *f = std::fopen(outPath.c_str(), "w");
+  if (!f) {
+    std::perror(outPath.c_str());
+    return 1;
+  }
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::fprintf(f, "{\n  \"bench\": \"resa-bench-kernels\",\n  \"date\": \"%s\",\n", date);
+  std::fprintf(f, "  \"device\": \"%s\",\n  \"sms\": %d,\n  \"copy_ceiling_tbps\": %.4f,\n", prop.name,
+               prop.multiProcessorCount, ceiling);
+  std::fprintf(f, "  \"shape\": {\"q_heads\": 32, \"kv_heads\": 8, \"head_dim\": 128, "
+                  "\"page_size\": 16, \"dtype\": \"bf16\"},\n");
+  auto dump = [&](const char *key, const std::vector<Result> &rs, bool last) {
+    std::fprintf(f, "  \"%s\": [\n", key);
+    for (size_t i = 0; i < rs.size(); ++i) {
+      const Result &r = rs[i];
+      std::fprintf(f,
+                   "    {\"batch\": %d, \"context\": %d, \"variant\": \"%s\", \"pages\": \"%s\", "
+                   "\"splits\": %d, \"stages_per_split\": %d, \"grid\": %d, \"blocks_per_sm\": %d, "
+                   "\"buffers\": %d, \"median_us\": %.3f, \"min_us\": %.3f, \"bytes\": %.0f, "
+                   "\"tbps\": %.4f, \"fraction_of_ceiling\": %.4f}%s\n",
+                   r.batch, r.context, resa::gpu::decodeAttentionVariantName(r.variant),
+                   r.contiguous ? "contiguous" : "shuffled", r.splits, r.stagesPerSplit, r.grid,
+                   r.blocksPerSm, r.buffers, r.medianUs, r.minUs, r.bytes, r.tbps, r.fraction,
+                   i + 1 < rs.size() ? "," : "");
+    }
+    std::fprintf(f, "  ]%s\n", last ? "" : ",");
+  };
+  dump("variants", extra, false);
+  dump("results", results, true);
+  std::fprintf(f, "}\n");
+  std::fclose(f);
+  std::printf("wrote %s\n", outPath.c_str());
+  return 0;
+}

@@ -1,0 +1,201 @@
+#include "compiler/OnnxModel.h"
+
+#include <onnx/defs/parser.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <vector>
+
+namespace resa {
+namespace {
+
+std::string externalField(const ::onnx::TensorProto &t, const std::string &key) {
+  for (const auto &kv : t.external_data())
+    if (kv.key() == key)
+      return kv.value();
+  return "";
+}
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+} // namespace
+
+DType tensorDType(const ::onnx::TensorProto &t) {
+  switch (t.data_type()) {
+  case 1: case 2: case 3: case 6: case 7: case 9: case 10: case 11: case 16:
+    return static_cast<DType>(t.data_type());
+  default:
+    throw Error("tensor '" + t.name() + "' has unsupported ONNX data type " +
+                std::to_string(t.data_type()));
+  }
+}
+
+std::unique_ptr<OnnxModel> OnnxModel::load(const std::string &path) {
+  std::unique_ptr<OnnxModel> m(new OnnxModel());
+  m->path_ = path;
+  size_t slash = path.find_last_of('/');
+  m->dir_ = slash == std::string::npos ? "." : path.substr(0, slash);
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw Error(path + ": cannot open: " + std::strerror(errno));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  std::string bytes = buf.str();
+  if (bytes.empty())
+    throw Error(path + ": empty file, not an ONNX model");
+  if (endsWith(path, ".onnxtext")) {
+    auto status = ::onnx::OnnxParser::Parse(m->proto_, bytes.c_str());
+    if (!status.IsOK())
+      throw Error(path + ": cannot parse ONNX text: " + status.ErrorMessage());
+  } else if (!m->proto_.ParseFromString(bytes)) {
+    throw Error(path + ": not an ONNX model, or truncated (protobuf parse failed)");
+  }
+  if (!m->proto_.has_graph() || m->proto_.graph().output_size() == 0)
+    throw Error(path + ": not an ONNX model (no graph with outputs)");
+  for (const ::onnx::TensorProto &t : m->proto_.graph().initializer()) {
+    m->initializers_[t.name()] = &t;
+    if (t.data_location() == ::onnx::TensorProto::EXTERNAL)
+      m->checkExternalData(t);
+  }
+  return m;
+}
+
+int64_t OnnxModel::opset(const std::string &domain) const {
+  for (const auto &o : proto_.opset_import())
+    if (o.domain() == domain || (domain.empty() && o.domain() == "ai.onnx"))
+      return o.version();
+  return 0;
+}
+
+const ::onnx::TensorProto *OnnxModel::initializer(const std::string &name) const {
+  auto it = initializers_.find(name);
+  return it == initializers_.end() ? nullptr : it->second;
+}
+
+void OnnxModel::checkExternalData(const ::onnx::TensorProto &t) const {
+  std::string location = externalField(t, "location");
+  if (location.empty())
+    throw Error(path_ + ": initializer '" + t.name() + "' has external data without a location");
+  std::string file = dir_ + "/" + location;
+  struct stat st;
+  if (::stat(file.c_str(), &st) != 0)
+    throw Error(path_ + ": initializer '" + t.name() + "': external data file '" + file +
+                "' is missing");
+  int64_t numel = 1;
+  for (int64_t d : t.dims())
+    numel *= d;
+  uint64_t want = static_cast<uint64_t>(numel) * dtypeSize(tensorDType(t));
+  std::string off = externalField(t, "offset"), len = externalField(t, "length");
+  uint64_t offset = off.empty() ? 0 : std::stoull(off);
+  uint64_t length = len.empty() ? want : std::stoull(len);
+  if (length != want)
+    throw Error(path_ + ": initializer '" + t.name() + "': external length " +
+                std::to_string(length) + " does not match its shape (" + std::to_string(want) +
+                " bytes)");
+  if (offset + length > static_cast<uint64_t>(st.st_size))
+    throw Error(path_ + ": initializer '" + t.name() + "': external data file '" + file +
+                "' is too short (" + std::to_string(st.st_size) + " bytes, needs " +
+                std::to_string(offset + length) + ")");
+}
+
+void OnnxModel::writeInitializer(const std::string &name, std::FILE *out) const {
+  const ::onnx::TensorProto *t = initializer(name);
+  if (!t)
+    throw Error(path_ + ": no initializer named '" + name + "'");
+  writeTensor(*t, out);
+}
+
+std::vector<char> OnnxModel::tensorBytes(const ::onnx::TensorProto &t) const {
+  char *buf = nullptr;
+  size_t size = 0;
+  std::FILE *mem = ::open_memstream(&buf, &size);
+  if (!mem)
+    throw Error("out of memory reading tensor '" + t.name() + "'");
+  try {
+    writeTensor(t, mem);
+  } catch (...) {
+    std::fclose(mem);
+    std::free(buf);
+    throw;
+  }
+  std::fclose(mem);
+  std::vector<char> out(buf, buf + size);
+  std::free(buf);
+  return out;
+}
+
+void OnnxModel::writeTensor(const ::onnx::TensorProto &tensor, std::FILE *out) const {
+  const ::onnx::TensorProto *t = &tensor;
+  const std::string &name = tensor.name();
+  if (t->data_location() == ::onnx::TensorProto::EXTERNAL)
+    checkExternalData(*t);
+  DType dtype = tensorDType(*t);
+  int64_t numel = 1;
+  for (int64_t d : t->dims())
+    numel *= d;
+  size_t nbytes = static_cast<size_t>(numel) * dtypeSize(dtype);
+  auto put = [&](const void *data, size_t n) {
+    if (std::fwrite(data, 1, n, out) != n)
+      throw Error("writing initializer '" + name + "' failed: " + std::strerror(errno));
+  };
+  if (t->data_location() == ::onnx::TensorProto::EXTERNAL) {
+    std::string file = dir_ + "/" + externalField(*t, "location");
+    std::string off = externalField(*t, "offset");
+    std::ifstream in(file, std::ios::binary);
+    in.seekg(off.empty() ? 0 : std::stoll(off));
+    std::vector<char> chunk(1 << 20);
+    size_t left = nbytes;
+    while (left > 0) {
+      size_t n = std::min(left, chunk.size());
+      if (!in.read(chunk.data(), static_cast<std::streamsize>(n)))
+        throw Error(file + ": short read for initializer '" + name + "'");
+      put(chunk.data(), n);
+      left -= n;
+    }
+    return;
+  }
+  if (t->has_raw_data()) {
+    if (t->raw_data().size() != nbytes)
+      throw Error(path_ + ": initializer '" + name + "' has " +
+                  std::to_string(t->raw_data().size()) + " bytes, its shape needs " +
+                  std::to_string(nbytes));
+    put(t->raw_data().data(), nbytes);
+    return;
+  }
+  // Typed fields: float_data, int64_data, int32_data (int32, int8, uint8,
+  // bool, and the bit patterns of float16/bfloat16), double_data.
+  auto sizeCheck = [&](int have) {
+    if (have != numel)
+      throw Error(path_ + ": initializer '" + name + "' has " + std::to_string(have) +
+                  " elements, its shape needs " + std::to_string(numel));
+  };
+  switch (dtype) {
+  case DType::F32: sizeCheck(t->float_data_size()); put(t->float_data().data(), nbytes); return;
+  case DType::F64: sizeCheck(t->double_data_size()); put(t->double_data().data(), nbytes); return;
+  case DType::I64: sizeCheck(t->int64_data_size()); put(t->int64_data().data(), nbytes); return;
+  default: break;
+  }
+  sizeCheck(t->int32_data_size());
+  for (int32_t v : t->int32_data()) {
+    switch (dtype) {
+    case DType::I32: put(&v, 4); break;
+    case DType::F16: case DType::BF16: {
+      uint16_t h = static_cast<uint16_t>(v);
+      put(&h, 2);
+      break;
+    }
+    default: {
+      uint8_t b = static_cast<uint8_t>(v);
+      put(&b, 1);
+    }
+    }
+  }
+}
+
+} // namespace resa

@@ -1,0 +1,48 @@
+// An ONNX model as loaded from disk (binary .onnx or textual .onnxtext),
+// kept alive during compilation so that the package writer can stream the
+// initializers' bytes (embedded or external data) without copying them into
+// the IR.
+#pragma once
+
+#include "resa/kernels/Tensor.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace resa {
+
+class OnnxModel {
+public:
+  // Throws resa::Error naming the file for a missing, empty, truncated or
+  // non-ONNX file, and for external data that is missing or too short.
+  static std::unique_ptr<OnnxModel> load(const std::string &path);
+
+  const std::string &path() const { return path_; }
+  const ::onnx::ModelProto &proto() const { return proto_; }
+  int64_t opset(const std::string &domain) const; // 0 if not imported
+
+  // The initializer of that name (null if none).
+  const ::onnx::TensorProto *initializer(const std::string &name) const;
+  // Writes the initializer's bytes (little-endian, row-major) to `out`,
+  // reading external data in chunks. Throws naming the tensor on failure.
+  void writeInitializer(const std::string &name, std::FILE *out) const;
+  // The same for any tensor of the model (a Constant node's value).
+  void writeTensor(const ::onnx::TensorProto &t, std::FILE *out) const;
+  std::vector<char> tensorBytes(const ::onnx::TensorProto &t) const;
+
+private:
+  std::string path_, dir_;
+  ::onnx::ModelProto proto_;
+  std::map<std::string, const ::onnx::TensorProto *> initializers_;
+  void checkExternalData(const ::onnx::TensorProto &t) const;
+};
+
+// dtype and element count of an ONNX tensor; throws on unsupported dtypes.
+DType tensorDType(const ::onnx::TensorProto &t);
+
+} // namespace resa

@@ -1,0 +1,252 @@
+#include "compiler/PackageWriter.h"
+
+#include "dialects/onnx/OnnxDialect.h"
+#include "dialects/resa/ResaDialect.h"
+#include "passes/ShapeInference.h"
+#include "resa/runtime/Package.h"
+#include "resa/runtime/Safetensors.h"
+
+#include "plan.pb.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace mlir;
+namespace fs = std::filesystem;
+
+namespace resa {
+namespace {
+
+constexpr const char *kWeightsFile = "weights.safetensors";
+
+std::string locationName(Location loc) {
+  if (auto n = dyn_cast<NameLoc>(loc))
+    return n.getName().str();
+  if (auto f = dyn_cast<FusedLoc>(loc))
+    return f.getLocations().empty() ? "" : locationName(f.getLocations().front());
+  return "";
+}
+
+DType dtypeOf(Type elementType) {
+  int d = onnx::onnxDTypeOf(elementType);
+  if (d == 0)
+    throw Error("no package dtype for element type");
+  return static_cast<DType>(d);
+}
+
+void fillTensorData(DenseElementsAttr attr, plan::TensorData *out) {
+  auto type = cast<RankedTensorType>(attr.getType());
+  out->set_dtype(static_cast<int>(dtypeOf(type.getElementType())));
+  for (int64_t d : type.getShape())
+    out->add_shape(d);
+  std::string raw;
+  if (type.getElementType().isInteger(1)) {
+    for (bool v : attr.getValues<bool>())
+      raw.push_back(v ? 1 : 0);
+  } else {
+    ArrayRef<char> data = attr.getRawData();
+    if (attr.isSplat())
+      for (int64_t i = 0; i < type.getNumElements(); ++i)
+        raw.append(data.data(), data.size());
+    else
+      raw.assign(data.data(), data.size());
+  }
+  out->set_raw(raw);
+}
+
+void fillAttr(StringRef name, Attribute a, plan::Attr *out) {
+  out->set_name(name.str());
+  if (auto i = dyn_cast<IntegerAttr>(a))
+    out->set_i(i.getInt());
+  else if (auto f = dyn_cast<FloatAttr>(a))
+    out->set_f(static_cast<float>(f.getValueAsDouble()));
+  else if (auto s = dyn_cast<StringAttr>(a))
+    out->set_s(s.str());
+  else if (auto ints = dyn_cast<DenseI64ArrayAttr>(a))
+    for (int64_t v : ints.asArrayRef())
+      out->mutable_ints()->add_v(v);
+  else if (auto floats = dyn_cast<DenseF32ArrayAttr>(a))
+    for (float v : floats.asArrayRef())
+      out->mutable_floats()->add_v(v);
+  else if (auto arr = dyn_cast<ArrayAttr>(a)) {
+    auto *strings = out->mutable_strings();
+    for (Attribute e : arr) {
+      auto s = dyn_cast<StringAttr>(e);
+      if (!s)
+        throw Error("attribute '" + name.str() + "': only arrays of strings are supported");
+      strings->add_v(s.str());
+    }
+  } else if (auto dense = dyn_cast<DenseElementsAttr>(a))
+    fillTensorData(dense, out->mutable_tensor());
+  else
+    throw Error("attribute '" + name.str() + "' has a kind the plan cannot hold");
+}
+
+class PlanBuilder {
+public:
+  explicit PlanBuilder(plan::Plan &plan) : plan_(plan) {}
+
+  // The value id of `v`, creating its Value entry on first sight.
+  int idOf(Value v) {
+    if (isa<NoneType>(v.getType()))
+      return -1;
+    auto it = ids_.find(v);
+    if (it != ids_.end())
+      return it->second;
+    int id = plan_.values_size();
+    plan::Value *pv = plan_.add_values();
+    auto type = cast<RankedTensorType>(v.getType());
+    pv->set_dtype(static_cast<int>(dtypeOf(type.getElementType())));
+    for (int64_t d : type.getShape()) {
+      pv->add_shape(ShapedType::isDynamic(d) ? -1 : d);
+      pv->add_dim_exprs(ShapedType::isDynamic(d) ? "?" : std::to_string(d));
+    }
+    ids_[v] = id;
+    return id;
+  }
+  plan::Value &value(int id) { return *plan_.mutable_values(id); }
+
+private:
+  plan::Plan &plan_;
+  llvm::DenseMap<Value, int> ids_;
+};
+
+void buildFunction(func::FuncOp func, plan::Plan &plan, PlanBuilder &pb,
+                   std::vector<SafetensorsEntry> &weights) {
+  plan::Function *pf = plan.add_functions();
+  pf->set_name(func.getSymName().str());
+  std::map<std::string, bool> bound;
+  for (BlockArgument arg : func.getArguments()) {
+    unsigned i = arg.getArgNumber();
+    int id = pb.idOf(arg);
+    auto name = func.getArgAttrOfType<StringAttr>(i, "onnx.name");
+    std::string argName = name ? name.str() : "arg" + std::to_string(i);
+    pb.value(id).set_name(argName);
+    pb.value(id).set_input(static_cast<int>(i));
+    pf->add_inputs(id);
+    pf->add_input_names(argName);
+    auto params = func.getArgAttrOfType<ArrayAttr>(i, "onnx.dim_params");
+    auto type = cast<RankedTensorType>(arg.getType());
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      if (!type.isDynamicDim(d))
+        continue;
+      StringRef param;
+      if (params && d < static_cast<int64_t>(params.size()))
+        param = cast<StringAttr>(params[d]).getValue();
+      std::string sym = symbolName(i, d, param);
+      pb.value(id).set_dim_exprs(d, sym);
+      if (!bound[sym]) {
+        bound[sym] = true;
+        plan::Symbol *s = plan.add_symbols();
+        s->set_name(sym);
+        s->set_input(static_cast<int>(i));
+        s->set_dim(static_cast<int>(d));
+      }
+    }
+  }
+  std::set<std::string> weightNames;
+  for (Operation &op : func.getBody().front()) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (unsigned i = 0; i < ret.getNumOperands(); ++i) {
+        pf->add_outputs(pb.idOf(ret.getOperand(i)));
+        auto name = func.getResultAttrOfType<StringAttr>(i, "onnx.name");
+        pf->add_output_names(name ? name.str() : "out" + std::to_string(i));
+      }
+      continue;
+    }
+    if (isa<ir::NoneOp>(op))
+      continue;
+    if (auto w = dyn_cast<ir::WeightOp>(op)) {
+      int id = pb.idOf(w.getResult());
+      pb.value(id).set_name(w.getName().str());
+      pb.value(id).set_weight(w.getName().str());
+      if (weightNames.insert(w.getName().str()).second) {
+        auto type = cast<RankedTensorType>(w.getType());
+        weights.push_back({w.getName().str(), dtypeOf(type.getElementType()),
+                           Shape(type.getShape().begin(), type.getShape().end())});
+      }
+      continue;
+    }
+    if (auto c = dyn_cast<ir::ConstantOp>(op)) {
+      int id = pb.idOf(c.getResult());
+      fillTensorData(cast<DenseElementsAttr>(c.getValue()), pb.value(id).mutable_constant());
+      continue;
+    }
+    plan::Step *step = pf->add_steps();
+    step->set_location(locationName(op.getLoc()));
+    if (auto se = dyn_cast<ir::ShapeExprOp>(op)) {
+      step->set_kernel("resa.shape_expr");
+      fillAttr("exprs", se.getExprs(), step->add_attrs());
+      fillAttr("scalar", IntegerAttr::get(IntegerType::get(op.getContext(), 64),
+                                          se.getScalar() ? 1 : 0),
+               step->add_attrs());
+    } else if (auto call = dyn_cast<ir::KernelCallOp>(op)) {
+      step->set_kernel(call.getKernel().str());
+      for (NamedAttribute a : call.getAttrs())
+        fillAttr(a.getName().getValue(), a.getValue(), step->add_attrs());
+    } else {
+      throw Error("op '" + op.getName().getStringRef().str() + "' at '" +
+                  locationName(op.getLoc()) + "' is not lowered to a kernel call");
+    }
+    for (Value in : op.getOperands())
+      step->add_inputs(pb.idOf(in));
+    for (Value out : op.getResults()) {
+      if (isa<NoneType>(out.getType()) || out.use_empty()) {
+        step->add_outputs(-1);
+        continue;
+      }
+      int id = pb.idOf(out);
+      pb.value(id).set_computed(true);
+      step->add_outputs(id);
+    }
+  }
+}
+
+} // namespace
+
+void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &outDir) {
+  plan::Plan plan;
+  plan.set_format_version(kPlanFormatVersion);
+  plan.set_producer("resa-compile 0.1");
+  plan.set_source_model(model.path());
+  plan.set_opset(model.opset(""));
+  plan.set_weights_file(kWeightsFile);
+  PlanBuilder pb(plan);
+  std::vector<SafetensorsEntry> weights;
+  for (auto func : lowered.getOps<func::FuncOp>())
+    buildFunction(func, plan, pb, weights);
+
+  fs::path out(outDir);
+  if (fs::exists(out) && !fs::exists(out / kPlanFileName))
+    throw Error(outDir + ": exists and is not a resa package; not overwriting it");
+  fs::path tmp = out;
+  tmp += ".tmp-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directories(tmp, ec))
+    throw Error(tmp.string() + ": cannot create: " + ec.message());
+  try {
+    uint64_t size = writeSafetensors((tmp / kWeightsFile).string(), weights,
+                                     [&](size_t i, std::FILE *f) {
+                                       model.writeInitializer(weights[i].name, f);
+                                     });
+    plan.set_weights_bytes(size);
+    std::ofstream planFile(tmp / kPlanFileName, std::ios::binary);
+    if (!plan.SerializeToOstream(&planFile) || !planFile.flush())
+      throw Error((tmp / kPlanFileName).string() + ": write failed");
+    planFile.close();
+    fs::remove_all(out, ec);
+    fs::rename(tmp, out, ec);
+    if (ec)
+      throw Error(outDir + ": cannot move the package into place: " + ec.message());
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+} // namespace resa

@@ -1,0 +1,591 @@
+// The split-KV decode-attention kernel (see resa/cuda/DecodeAttention.h).
+//
+// One thread block = (split, KV head [, head chunk], sequence), 128 threads.
+// It streams its range of the context through shared memory in stages of ST
+// tokens: thread 0 issues bulk async copies (cp.async.bulk, the Hopper copy
+// engine) of whole page chunks of K and V into an NST-deep ring, each stage
+// completing on its own mbarrier, so up to NST stages of bytes are in flight
+// per block with no registers tied up. Compute, per stage:
+//   - thread (tg, dl) owns the 8 head-dim elements [8 dl, 8 dl + 8) of the
+//     tokens tg, tg + TG, ... of the stage (TG = 128 / (D / 8));
+//   - scores: the thread's partial dot products for all HG query heads of the
+//     group, then a butterfly reduce-scatter over the D/8 lanes of the token
+//     group, then a per-warp shared-memory exchange, so every lane holds the
+//     full scores of its own tokens;
+//   - online softmax in base 2 (q is pre-scaled by scale * log2 e), with the
+//     running maximum raised only when it grows by more than 8 (fewer
+//     rescales; the terms stay below 2^8);
+//   - acc[g][8] += p * v for the same tokens.
+// At the end the token groups are merged through shared memory; with one
+// split the output is written directly, otherwise the block writes its
+// partial (max, sum, acc) and the last block of the (KV head, sequence) to
+// finish merges all splits.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <atomic>
+#include <cstdint>
+
+namespace resa::gpu::detail {
+
+struct DecodeParams {
+  const void *q;
+  const void *k;
+  const void *v;
+  const int32_t *pageTable;
+  const int32_t *seqLens;
+  void *out;
+  float2 *ml;         // [batch][numKvHeads * headChunks][splits][HG]: (max, sum)
+  float *opart;       // [batch][numKvHeads * headChunks][splits][HG][D]: unnormalised acc
+  int32_t *counters;  // [batch][numKvHeads * headChunks]
+  int32_t numQHeads;
+  int32_t numKvHeads;
+  int32_t group;
+  int32_t pageSize;
+  int32_t maxPagesPerSeq;
+  int32_t stagesPerSplit;
+  float qScale;  // scale * log2(e)
+};
+
+template <int D, int HG, int ST, int NST, int ES> struct DecodeCfg {
+  static constexpr int kThreads = 128;
+  static constexpr int kWarps = kThreads / 32;
+  static constexpr int kLanesD = D / 8;             // lanes covering one token row
+  static constexpr int kTokGroups = kThreads / kLanesD;
+  static constexpr int kTPT = ST / kTokGroups;      // tokens per thread per stage
+  static constexpr int kNV = kTPT * HG;             // scores per thread per stage
+  static constexpr int kGroupsPerWarp = 32 / kLanesD;
+  static constexpr int kTileElems = ST * D;
+  static constexpr int kStageBytes = 2 * kTileElems * ES;
+  static constexpr int kScratchFloats = kWarps * kGroupsPerWarp * kNV;
+  static constexpr int kRedFloats = kTokGroups * HG * D;
+  static_assert(D % 8 == 0 && kThreads % kLanesD == 0, "bad head dim");
+  static_assert(ST % kTokGroups == 0 && kTPT >= 1, "stage too short for the head dim");
+  static_assert(kRedFloats * 4 <= NST * kStageBytes, "merge scratch does not fit");
+  static size_t smemBytes(int ptCap) {
+    return static_cast<size_t>(NST) * kStageBytes + kScratchFloats * 4 +
+           static_cast<size_t>(ptCap) * 4;
+  }
+  // The final merge keeps splits x HG weights in the stage area.
+  static constexpr int kMaxSplits = (NST * kStageBytes / 4) / HG;
+};
+
+// ---- PTX helpers -----------------------------------------------------------
+
+__device__ __forceinline__ uint32_t smemAddr(const void *p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void mbarInit(uint64_t *bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smemAddr(bar)), "r"(count)
+               : "memory");
+}
+
+__device__ __forceinline__ void fenceBarrierInit() {
+  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+}
+
+__device__ __forceinline__ void mbarArriveExpectTx(uint64_t *bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smemAddr(bar)),
+               "r"(bytes)
+               : "memory");
+}
+
+__device__ __forceinline__ void mbarWait(uint64_t *bar, uint32_t parity) {
+  const uint32_t addr = smemAddr(bar);
+  uint32_t done = 0;
+  do {
+    asm volatile("{\n\t.reg .pred p;\n\t"
+                 "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\t"
+                 "selp.u32 %0, 1, 0, p;\n\t}"
+                 : "=r"(done)
+                 : "r"(addr), "r"(parity)
+                 : "memory");
+  } while (!done);
+}
+
+__device__ __forceinline__ void bulkCopyG2S(void *dst, const void *src, uint32_t bytes,
+                                            uint64_t *bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes "
+               "[%0], [%1], %2, [%3];" ::"r"(smemAddr(dst)),
+               "l"(src), "r"(bytes), "r"(smemAddr(bar))
+               : "memory");
+}
+
+// ---- element conversions -----------------------------------------------------
+
+template <typename T> struct Elem;
+
+template <> struct Elem<__nv_bfloat16> {
+  __device__ __forceinline__ static void toFloat8(const uint4 &r, float (&f)[8]) {
+    const uint32_t w[4] = {r.x, r.y, r.z, r.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      f[2 * i] = __uint_as_float(w[i] << 16);
+      f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+    }
+  }
+  __device__ __forceinline__ static uint32_t pack2(float a, float b) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+    return *reinterpret_cast<uint32_t *>(&h);
+  }
+};
+
+template <> struct Elem<__half> {
+  __device__ __forceinline__ static void toFloat8(const uint4 &r, float (&f)[8]) {
+    const uint32_t w[4] = {r.x, r.y, r.z, r.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      __half2 h = *reinterpret_cast<const __half2 *>(&w[i]);
+      float2 x = __half22float2(h);
+      f[2 * i] = x.x;
+      f[2 * i + 1] = x.y;
+    }
+  }
+  __device__ __forceinline__ static uint32_t pack2(float a, float b) {
+    __half2 h = __floats2half2_rn(a, b);
+    return *reinterpret_cast<uint32_t *>(&h);
+  }
+};
+
+// Butterfly reduce-scatter of N values over the LANES consecutive lanes of a
+// group (LANES a power of two, groups aligned). Afterwards, if N >= LANES,
+// lane dl holds the sums of indices [dl * N/LANES, (dl + 1) * N/LANES) in
+// v[0 .. N/LANES); otherwise every lane holds the sum of index
+// dl / (LANES / N) in v[0].
+template <int N, int LANES> __device__ __forceinline__ void reduceScatter(float (&v)[N], int lane) {
+  int n = N;
+#pragma unroll
+  for (int off = LANES / 2; off >= 1; off >>= 1) {
+    if (n > 1) {
+      const int half = n / 2;
+      const bool upper = (lane & off) != 0;
+#pragma unroll
+      for (int i = 0; i < (N + 1) / 2; ++i) {
+        if (i < half) {
+          const float send = upper ? v[i] : v[i + half];
+          const float keep = upper ? v[i + half] : v[i];
+          v[i] = keep + __shfl_xor_sync(0xffffffffu, send, off);
+        }
+      }
+      n = half;
+    } else {
+      v[0] += __shfl_xor_sync(0xffffffffu, v[0], off);
+    }
+  }
+}
+
+// ---- the kernel ----------------------------------------------------------------
+
+template <typename T, int D, int HG, int ST, int NST>
+__global__ void __launch_bounds__(128) decodeAttentionKernel(const DecodeParams p) {
+  using C = DecodeCfg<D, HG, ST, NST, sizeof(T)>;
+  constexpr int LD = C::kLanesD;
+  constexpr int TG = C::kTokGroups;
+  constexpr int TPT = C::kTPT;
+  constexpr int NV = C::kNV;
+  constexpr float kNegInf = -__builtin_huge_valf();
+
+  extern __shared__ __align__(128) unsigned char smem[];
+  __shared__ __align__(8) uint64_t fullBar[NST];
+  __shared__ float sM[TG * HG];
+  __shared__ float sL[TG * HG];
+  __shared__ float sInvL[HG];
+  __shared__ int sIsLast;
+
+  T *tiles = reinterpret_cast<T *>(smem);
+  float *scratch = reinterpret_cast<float *>(smem + NST * C::kStageBytes);
+  int32_t *pt = reinterpret_cast<int32_t *>(scratch + C::kScratchFloats);
+
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const int dl = tid % LD;
+  const int tg = tid / LD;
+
+  const int split = blockIdx.x;
+  const int numSplits = gridDim.x;
+  const int yc = blockIdx.y;
+  const int numY = gridDim.y;
+  const int b = blockIdx.z;
+  const int headChunks = numY / p.numKvHeads;
+  const int kvh = yc / headChunks;
+  const int chunk = yc % headChunks;
+  const int h0 = kvh * p.group + chunk * HG;
+  const int gCount = min(HG, p.group - chunk * HG);
+
+  const int seqLen = p.seqLens[b];
+  const int nStagesSeq = (seqLen + ST - 1) / ST;
+  const int st0 = split * p.stagesPerSplit;
+  const int st1 = min(st0 + p.stagesPerSplit, nStagesSeq);
+  const int nSt = max(st1 - st0, 0);
+  const int ps = p.pageSize;
+  const int chunkTok = min(ps, ST);
+
+  // This block's page ids, into shared memory.
+  const int tokBegin = st0 * ST;
+  const int tokEnd = min(st1 * ST, seqLen);
+  const int pBegin = tokBegin / ps;
+  const int nPages = nSt > 0 ? (tokEnd - 1) / ps - pBegin + 1 : 0;
+  {
+    const int32_t *row = p.pageTable + static_cast<int64_t>(b) * p.maxPagesPerSeq + pBegin;
+    for (int i = tid; i < nPages; i += C::kThreads)
+      pt[i] = __ldg(row + i);
+  }
+  if (tid == 0) {
+#pragma unroll
+    for (int s = 0; s < NST; ++s)
+      mbarInit(&fullBar[s], 1);
+    fenceBarrierInit();
+  }
+
+  // The group's queries, pre-scaled, in registers: q[g][j] = q[h0+g][8 dl + j].
+  float q[HG][8];
+  {
+    const T *qb = static_cast<const T *>(p.q) + (static_cast<int64_t>(b) * p.numQHeads + h0) * D;
+#pragma unroll
+    for (int g = 0; g < HG; ++g) {
+      if (g < gCount) {
+        const uint4 raw = __ldg(reinterpret_cast<const uint4 *>(qb + g * D + 8 * dl));
+        Elem<T>::toFloat8(raw, q[g]);
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+          q[g][j] *= p.qScale;
+      } else {
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+          q[g][j] = 0.0f;
+      }
+    }
+  }
+  __syncthreads();
+
+  const T *kSrc = static_cast<const T *>(p.k);
+  const T *vSrc = static_cast<const T *>(p.v);
+  auto issue = [&](int it) {
+    const int buf = it % NST;
+    const int tok0 = (st0 + it) * ST;
+    const int nTok = min(ST, seqLen - tok0);
+    const int nChunks = (nTok + chunkTok - 1) / chunkTok;
+    const uint32_t chunkBytes = static_cast<uint32_t>(chunkTok) * D * sizeof(T);
+    mbarArriveExpectTx(&fullBar[buf], 2u * nChunks * chunkBytes);
+    T *kd = tiles + buf * 2 * C::kTileElems;
+    T *vd = kd + C::kTileElems;
+    for (int c = 0; c < nChunks; ++c) {
+      const int t = tok0 + c * chunkTok;
+      const int page = pt[t / ps - pBegin];
+      const int64_t src =
+          ((static_cast<int64_t>(page) * p.numKvHeads + kvh) * ps + (t % ps)) * D;
+      bulkCopyG2S(kd + c * chunkTok * D, kSrc + src, chunkBytes, &fullBar[buf]);
+      bulkCopyG2S(vd + c * chunkTok * D, vSrc + src, chunkBytes, &fullBar[buf]);
+    }
+  };
+  if (tid == 0) {
+    const int n = min(NST, nSt);
+    for (int it = 0; it < n; ++it)
+      issue(it);
+  }
+
+  float m[HG], l[HG], acc[HG][8];
+#pragma unroll
+  for (int g = 0; g < HG; ++g) {
+    m[g] = kNegInf;
+    l[g] = 0.0f;
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      acc[g][j] = 0.0f;
+  }
+
+  float *sc = scratch + (warp * C::kGroupsPerWarp + (tg % C::kGroupsPerWarp)) * NV;
+
+  for (int it = 0; it < nSt; ++it) {
+    const int buf = it % NST;
+    mbarWait(&fullBar[buf], static_cast<uint32_t>((it / NST) & 1));
+    const T *kt = tiles + buf * 2 * C::kTileElems;
+    const T *vt = kt + C::kTileElems;
+    const int validInStage = seqLen - (st0 + it) * ST;
+
+    // Partial scores.
+    float s[NV];
+    {
+      uint4 raw[TPT];
+#pragma unroll
+      for (int i = 0; i < TPT; ++i)
+        raw[i] = *reinterpret_cast<const uint4 *>(kt + (tg + TG * i) * D + 8 * dl);
+#pragma unroll
+      for (int i = 0; i < TPT; ++i) {
+        float kf[8];
+        Elem<T>::toFloat8(raw[i], kf);
+#pragma unroll
+        for (int g = 0; g < HG; ++g) {
+          float a = q[g][0] * kf[0];
+#pragma unroll
+          for (int j = 1; j < 8; ++j)
+            a = fmaf(q[g][j], kf[j], a);
+          s[i * HG + g] = a;
+        }
+      }
+    }
+    reduceScatter<NV, LD>(s, lane);
+    if constexpr (NV >= LD) {
+      constexpr int R = NV / LD;
+#pragma unroll
+      for (int j = 0; j < R; ++j)
+        sc[dl * R + j] = s[j];
+    } else {
+      constexpr int SUB = LD / NV;
+      if (dl % SUB == 0)
+        sc[dl / SUB] = s[0];
+    }
+    __syncwarp();
+    if constexpr (NV % 4 == 0) {
+#pragma unroll
+      for (int j = 0; j < NV / 4; ++j) {
+        const float4 x = reinterpret_cast<const float4 *>(sc)[j];
+        s[4 * j] = x.x;
+        s[4 * j + 1] = x.y;
+        s[4 * j + 2] = x.z;
+        s[4 * j + 3] = x.w;
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < NV; ++j)
+        s[j] = sc[j];
+    }
+
+    // Mask the tokens past the end of the sequence.
+    bool valid[TPT];
+#pragma unroll
+    for (int i = 0; i < TPT; ++i) {
+      valid[i] = tg + TG * i < validInStage;
+#pragma unroll
+      for (int g = 0; g < HG; ++g)
+        s[i * HG + g] = valid[i] ? s[i * HG + g] : kNegInf;
+    }
+
+    // Online softmax (base 2); s becomes p.
+#pragma unroll
+    for (int g = 0; g < HG; ++g) {
+      float mx = s[g];
+#pragma unroll
+      for (int i = 1; i < TPT; ++i)
+        mx = fmaxf(mx, s[i * HG + g]);
+      if (mx > m[g] + 8.0f) {
+        const float alpha = exp2f(m[g] - mx);
+        l[g] *= alpha;
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+          acc[g][j] *= alpha;
+        m[g] = mx;
+      }
+      const float ms = m[g] == kNegInf ? 0.0f : m[g];
+#pragma unroll
+      for (int i = 0; i < TPT; ++i) {
+        const float pr = exp2f(s[i * HG + g] - ms);
+        s[i * HG + g] = pr;
+        l[g] += pr;
+      }
+    }
+
+    // acc += p * v.
+    {
+      uint4 raw[TPT];
+#pragma unroll
+      for (int i = 0; i < TPT; ++i) {
+        raw[i] = *reinterpret_cast<const uint4 *>(vt + (tg + TG * i) * D + 8 * dl);
+        if (!valid[i])
+          raw[i] = make_uint4(0u, 0u, 0u, 0u);
+      }
+#pragma unroll
+      for (int i = 0; i < TPT; ++i) {
+        float vf[8];
+        Elem<T>::toFloat8(raw[i], vf);
+#pragma unroll
+        for (int g = 0; g < HG; ++g)
+#pragma unroll
+          for (int j = 0; j < 8; ++j)
+            acc[g][j] = fmaf(s[i * HG + g], vf[j], acc[g][j]);
+      }
+    }
+
+    __syncthreads();  // every thread is done with this buffer (and with sc)
+    if (tid == 0 && it + NST < nSt)
+      issue(it + NST);
+  }
+
+  // Merge the token groups of this block. No copy is in flight any more, so
+  // the stage area is free.
+  float *red = reinterpret_cast<float *>(smem);  // [TG][HG][D]
+#pragma unroll
+  for (int g = 0; g < HG; ++g) {
+    float4 *dst = reinterpret_cast<float4 *>(red + (tg * HG + g) * D + 8 * dl);
+    dst[0] = make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
+    dst[1] = make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
+  }
+  if (dl == 0) {
+#pragma unroll
+    for (int g = 0; g < HG; ++g) {
+      sM[tg * HG + g] = m[g];
+      sL[tg * HG + g] = l[g];
+    }
+  }
+  __syncthreads();
+
+  T *out = static_cast<T *>(p.out);
+  const int64_t pairIdx = static_cast<int64_t>(b) * numY + yc;
+  for (int o = tid; o < HG * D / 4; o += C::kThreads) {
+    const int g = o / (D / 4);
+    const int d4 = o % (D / 4);
+    float M = kNegInf;
+#pragma unroll
+    for (int t = 0; t < TG; ++t)
+      M = fmaxf(M, sM[t * HG + g]);
+    const float ms = M == kNegInf ? 0.0f : M;
+    float L = 0.0f;
+    float4 A = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+    for (int t = 0; t < TG; ++t) {
+      const float w = exp2f(sM[t * HG + g] - ms);
+      L = fmaf(w, sL[t * HG + g], L);
+      const float4 x = reinterpret_cast<const float4 *>(red)[(t * HG + g) * (D / 4) + d4];
+      A.x = fmaf(w, x.x, A.x);
+      A.y = fmaf(w, x.y, A.y);
+      A.z = fmaf(w, x.z, A.z);
+      A.w = fmaf(w, x.w, A.w);
+    }
+    if (numSplits == 1) {
+      if (g < gCount) {
+        const float inv = L > 0.0f ? 1.0f / L : 0.0f;
+        uint2 packed;
+        packed.x = Elem<T>::pack2(A.x * inv, A.y * inv);
+        packed.y = Elem<T>::pack2(A.z * inv, A.w * inv);
+        *reinterpret_cast<uint2 *>(
+            out + (static_cast<int64_t>(b) * p.numQHeads + h0 + g) * D + 4 * d4) = packed;
+      }
+    } else {
+      const int64_t slot = (pairIdx * numSplits + split) * HG + g;
+      reinterpret_cast<float4 *>(p.opart)[slot * (D / 4) + d4] = A;
+      if (d4 == 0)
+        p.ml[slot] = make_float2(M, L);
+    }
+  }
+  if (numSplits == 1)
+    return;
+
+  // The last block of this (sequence, KV head) to get here merges the splits.
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) {
+    const int prev = atomicAdd(p.counters + pairIdx, 1);
+    sIsLast = prev == numSplits - 1;
+  }
+  __syncthreads();
+  if (!sIsLast)
+    return;
+  __threadfence();
+
+  float *w = reinterpret_cast<float *>(smem);  // [splits][HG]
+  const int64_t base = pairIdx * numSplits;
+  for (int g = warp; g < HG; g += C::kWarps) {
+    float mx = kNegInf;
+    for (int s = lane; s < numSplits; s += 32)
+      mx = fmaxf(mx, __ldcg(p.ml + (base + s) * HG + g).x);
+#pragma unroll
+    for (int off = 16; off >= 1; off >>= 1)
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+    const float ms = mx == kNegInf ? 0.0f : mx;
+    float sum = 0.0f;
+    for (int s = lane; s < numSplits; s += 32) {
+      const float2 x = __ldcg(p.ml + (base + s) * HG + g);
+      const float wt = exp2f(x.x - ms);
+      w[s * HG + g] = wt;
+      sum = fmaf(wt, x.y, sum);
+    }
+#pragma unroll
+    for (int off = 16; off >= 1; off >>= 1)
+      sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0)
+      sInvL[g] = sum > 0.0f ? 1.0f / sum : 0.0f;
+  }
+  __syncthreads();
+  const float4 *op = reinterpret_cast<const float4 *>(p.opart);
+  for (int o = tid; o < HG * D / 4; o += C::kThreads) {
+    const int g = o / (D / 4);
+    const int d4 = o % (D / 4);
+    if (g >= gCount)
+      continue;
+    float4 A = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 8
+    for (int s = 0; s < numSplits; ++s) {
+      const float wt = w[s * HG + g];
+      const float4 x = __ldcg(op + ((base + s) * HG + g) * (D / 4) + d4);
+      A.x = fmaf(wt, x.x, A.x);
+      A.y = fmaf(wt, x.y, A.y);
+      A.z = fmaf(wt, x.z, A.z);
+      A.w = fmaf(wt, x.w, A.w);
+    }
+    const float inv = sInvL[g];
+    uint2 packed;
+    packed.x = Elem<T>::pack2(A.x * inv, A.y * inv);
+    packed.y = Elem<T>::pack2(A.z * inv, A.w * inv);
+    *reinterpret_cast<uint2 *>(out + (static_cast<int64_t>(b) * p.numQHeads + h0 + g) * D +
+                               4 * d4) = packed;
+  }
+  if (tid == 0)
+    p.counters[pairIdx] = 0;  // ready for the next call
+}
+
+// ---- per-instance host entry points ----------------------------------------------
+
+struct KernelEntry {
+  cudaError_t (*launch)(const DecodeParams &, dim3 grid, size_t smem, cudaStream_t);
+  cudaError_t (*occupancy)(int *blocksPerSm, size_t smem);
+  size_t (*smemBytes)(int ptCap);
+  int headsPerCta;
+  int stageTokens;
+  int stages;
+  int maxSplits;
+};
+
+template <typename T, int D, int HG, int ST, int NST> struct Instance {
+  using C = DecodeCfg<D, HG, ST, NST, sizeof(T)>;
+  static cudaError_t prepare(size_t smem) {
+    // Raise the dynamic shared-memory limit once (to the most any plan asks).
+    static std::atomic<size_t> raised{48 * 1024};
+    if (smem > raised.load()) {
+      const cudaError_t e = cudaFuncSetAttribute(decodeAttentionKernel<T, D, HG, ST, NST>,
+                                                 cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                 static_cast<int>(smem));
+      if (e != cudaSuccess)
+        return e;
+      raised = smem;
+    }
+    return cudaSuccess;
+  }
+  static cudaError_t launch(const DecodeParams &p, dim3 grid, size_t smem, cudaStream_t st) {
+    cudaError_t e = prepare(smem);
+    if (e != cudaSuccess)
+      return e;
+    decodeAttentionKernel<T, D, HG, ST, NST><<<grid, C::kThreads, smem, st>>>(p);
+    return cudaGetLastError();
+  }
+  static cudaError_t occupancy(int *blocks, size_t smem) {
+    cudaError_t e = prepare(smem);
+    if (e != cudaSuccess)
+      return e;
+    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+        blocks, decodeAttentionKernel<T, D, HG, ST, NST>, C::kThreads, smem);
+  }
+  static KernelEntry entry() {
+    return KernelEntry{&launch, &occupancy, &C::smemBytes, HG, ST, NST,
+                       C::kMaxSplits};
+  }
+};
+
+// Defined in DecodeAttentionBf16.cu / DecodeAttentionF16.cu. Returns false
+// when no kernel exists for the combination.
+bool findKernelBf16(int headDim, int headsPerCta, int variant, KernelEntry *e);
+bool findKernelF16(int headDim, int headsPerCta, int variant, KernelEntry *e);
+
+} // namespace resa::gpu::detail

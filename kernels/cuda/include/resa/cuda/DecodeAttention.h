@@ -1,0 +1,92 @@
+// Dense decode attention over the paged KV cache, on CUDA (split-KV, "flash
+// decoding"). Device pointers and a stream in, no framework types: the runtime
+// and the benchmarks call it the same way.
+//
+// Layout: resa/kernels/PagedKV.h. One call computes, for every sequence b and
+// query head h, softmax(scale * q[b,h] . K[b, 0..seqLens[b])) . V[b, ...],
+// reading each KV page once for all query heads of its GQA group, with fp32
+// accumulation. Work is cut into (split, KV head, sequence) thread blocks; the
+// last block of each (KV head, sequence) to finish merges the splits' partial
+// softmax states, so one call is one kernel launch.
+//
+// Use:
+//   DecodeAttentionPlan plan;
+//   planDecodeAttention(shape, KVDType::BF16, maxSeqLen, &plan);  // host only
+//   workspace = cudaMalloc(plan.workspaceBytes) + cudaMemset 0, once
+//   decodeAttention(shape, KVDType::BF16, args, plan, workspace, stream);
+//
+// A plan depends only on the shape, the dtype, maxSeqLen and the device; it
+// may be reused for every call with the same three (the bench does). The
+// workspace must be zero-filled before its first use; every call leaves it
+// zero-filled again. Two calls in flight at once need two workspaces.
+#pragma once
+
+#include "resa/kernels/PagedKV.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <cuda_runtime_api.h>
+
+namespace resa::gpu {
+
+enum class KVDType : int32_t { BF16 = 0, F16 = 1 };
+
+struct DecodeAttentionOptions {
+  // 0: the default kernel configuration. 1..N: tuning variants, for the
+  // benchmark (see decodeAttentionVariantName); only bf16, headDim 128,
+  // GQA groups of 3 or 4 have them.
+  int32_t variant = 0;
+  // > 0: use exactly this many splits per (sequence, KV head) (tests).
+  int32_t forceSplits = 0;
+  // < 0: the current device.
+  int32_t device = -1;
+};
+
+struct DecodeAttentionPlan {
+  // What the plan was made for (decodeAttention checks them).
+  PagedAttentionShape shape;
+  KVDType dtype = KVDType::BF16;
+  int32_t maxSeqLen = 0;
+  int32_t variant = 0;
+  // The split.
+  int32_t headsPerCta = 1;     // query heads a thread block computes (GQA group, padded)
+  int32_t headChunks = 1;      // thread blocks per KV head along the group (group > 8)
+  int32_t stageTokens = 32;    // tokens per pipeline stage
+  int32_t numSplits = 1;       // thread blocks along the context
+  int32_t stagesPerSplit = 0;  // stages each of them covers
+  int32_t pageTableCapacity = 0;
+  int32_t blocksPerSm = 0;     // occupancy of the kernel at this shared-memory size
+  int32_t numSms = 0;
+  size_t smemBytes = 0;        // dynamic shared memory per thread block
+  size_t workspaceBytes = 0;   // 0 when numSplits == 1
+};
+
+// Chooses the split for `maxSeqLen` (>= every seqLens[b] of the calls that use
+// the plan) so that the grid fills the device. Returns cudaErrorInvalidValue
+// for a shape the kernels do not support (headDim other than 64 or 128, a
+// pageSize that neither divides nor is a multiple of the stage, ...).
+cudaError_t planDecodeAttention(const PagedAttentionShape &shape, KVDType dtype,
+                                int32_t maxSeqLen, DecodeAttentionPlan *plan,
+                                const DecodeAttentionOptions &options = {});
+
+struct DecodeAttentionArgs {
+  const void *q = nullptr;       // [batch][numQHeads][headDim], dtype
+  const void *kCache = nullptr;  // [numPages][numKvHeads][pageSize][headDim], dtype
+  const void *vCache = nullptr;  // same
+  const int32_t *pageTable = nullptr; // [batch][maxPagesPerSeq]
+  const int32_t *seqLens = nullptr;   // [batch], each <= plan.maxSeqLen
+  void *out = nullptr;           // [batch][numQHeads][headDim], dtype
+  float scale = 0.0f;            // 0: 1/sqrt(headDim)
+};
+
+// Enqueues one decode-attention step on `stream`. All pointers are device
+// pointers; q, the caches and out 16-byte aligned. A sequence of length 0
+// gets a zero output.
+cudaError_t decodeAttention(const DecodeAttentionArgs &args, const DecodeAttentionPlan &plan,
+                            void *workspace, cudaStream_t stream);
+
+// Human-readable name of a kernel variant ("st32x4" ...), or null past the
+// last one.
+const char *decodeAttentionVariantName(int32_t variant);
+
+} // namespace resa::gpu

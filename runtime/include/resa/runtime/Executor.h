@@ -1,0 +1,51 @@
+// Runs one function of a package's plan on the CPU kernels: binds the
+// symbolic dims from the input shapes, calls each step's kernel in order and
+// frees every intermediate after its last use.
+#pragma once
+
+#include "resa/kernels/Kernel.h"
+#include "resa/runtime/Package.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace resa {
+
+struct InputSpec {
+  std::string name;
+  DType dtype;
+  std::vector<std::string> dims; // one per axis: a number or a symbolic expression
+};
+
+class Executor {
+public:
+  // Throws when the function is missing or uses a kernel this runtime lacks.
+  Executor(const Package &package, const std::string &function = "main");
+  ~Executor();
+
+  const std::vector<InputSpec> &inputs() const { return inputs_; }
+  const std::vector<std::string> &outputNames() const { return outputNames_; }
+  // Checks each input against its spec (dtype, rank, static dims, dims that
+  // must agree), then runs. Throws resa::Error naming the input or the node.
+  std::vector<Tensor> run(const std::vector<Tensor> &inputs) const;
+
+private:
+  struct Step;
+  const Package &package_;
+  int64_t opset_;
+  std::vector<InputSpec> inputs_;
+  std::vector<std::string> outputNames_;
+  std::vector<int> inputValues_, outputValues_;
+  struct Symbol {
+    std::string name;
+    int input, dim;
+  };
+  std::vector<Symbol> symbols_;
+  std::vector<Tensor> fixed_; // weights and constants by value id
+  std::vector<bool> isFixed_;
+  std::vector<Step> steps_;
+  size_t numValues_ = 0;
+};
+
+} // namespace resa

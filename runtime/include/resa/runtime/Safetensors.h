@@ -1,0 +1,53 @@
+// The weights file of a package, in the safetensors layout: an 8-byte
+// little-endian header length, a JSON header naming each tensor's dtype, shape
+// and byte range, then the data. resa pads the header so that the data (and
+// every tensor in it) starts on a 64-byte boundary, ready for mmap and upload.
+#pragma once
+
+#include "resa/kernels/Tensor.h"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace resa {
+
+constexpr size_t kWeightAlignment = 64;
+
+struct SafetensorsEntry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  uint64_t begin = 0, end = 0; // byte range within the data section
+};
+
+// Streams tensors into `path`: the header is written first from the entries'
+// sizes, then `writeData(i, out)` is called for each entry in order and must
+// write exactly its bytes. Returns the file size.
+uint64_t writeSafetensors(const std::string &path, std::vector<SafetensorsEntry> entries,
+                          const std::function<void(size_t, std::FILE *)> &writeData);
+
+// A read-only memory map of a safetensors file.
+class SafetensorsFile {
+public:
+  explicit SafetensorsFile(const std::string &path);
+  ~SafetensorsFile();
+  SafetensorsFile(const SafetensorsFile &) = delete;
+  SafetensorsFile &operator=(const SafetensorsFile &) = delete;
+
+  uint64_t fileSize() const { return size_; }
+  const std::map<std::string, SafetensorsEntry> &entries() const { return entries_; }
+  // A tensor borrowing the mapped bytes; throws naming the tensor if absent.
+  Tensor tensor(const std::string &name) const;
+
+private:
+  std::string path_;
+  void *map_ = nullptr;
+  uint64_t size_ = 0;
+  uint64_t dataStart_ = 0;
+  std::map<std::string, SafetensorsEntry> entries_;
+};
+
+} // namespace resa

@@ -1,0 +1,43 @@
+#include "resa/runtime/Package.h"
+
+#include "plan.pb.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace resa {
+
+Package::~Package() = default;
+
+std::unique_ptr<Package> Package::load(const std::string &dir) {
+  std::unique_ptr<Package> pkg(new Package());
+  pkg->dir_ = dir;
+  std::string planPath = dir + "/" + kPlanFileName;
+  std::ifstream in(planPath, std::ios::binary);
+  if (!in)
+    throw Error(dir + ": not a resa package (no " + kPlanFileName + ")");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  pkg->plan_ = std::make_unique<plan::Plan>();
+  if (!pkg->plan_->ParseFromString(buf.str()))
+    throw Error(planPath + ": corrupt or truncated plan (protobuf parse failed)");
+  const plan::Plan &p = *pkg->plan_;
+  if (p.format_version() != kPlanFormatVersion)
+    throw Error(dir + ": package format version " + std::to_string(p.format_version()) +
+                " (written by '" + p.producer() + "'), but this runtime reads version " +
+                std::to_string(kPlanFormatVersion) + "; recompile the model");
+  pkg->weights_ = std::make_unique<SafetensorsFile>(dir + "/" + p.weights_file());
+  if (pkg->weights_->fileSize() != p.weights_bytes())
+    throw Error(dir + ": weights file is " + std::to_string(pkg->weights_->fileSize()) +
+                " bytes, the plan expects " + std::to_string(p.weights_bytes()));
+  return pkg;
+}
+
+const plan::Function &Package::function(const std::string &name) const {
+  for (const plan::Function &f : plan_->functions())
+    if (f.name() == name)
+      return f;
+  throw Error(dir_ + ": package has no function '" + name + "'");
+}
+
+} // namespace resa

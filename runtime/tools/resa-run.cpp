@@ -1,0 +1,193 @@
+// resa-run: run a compiled package from the shell.
+#include "resa/runtime/Executor.h"
+#include "resa/runtime/ModelInputs.h"
+#include "resa/runtime/Npy.h"
+#include "resa/runtime/Sampler.h"
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+
+namespace {
+
+const char *kUsage = R"(usage: resa-run PKG (--prompt TEXT | --tokens 1,2,3 | --input-ids FILE.npy) [options]
+
+Runs a package compiled by resa-compile and prints the generated token ids.
+
+  --tokens LIST          comma-separated token ids (one sequence)
+  --input-ids FILE.npy   int64 or int32 token ids of shape [batch, seq]
+  --prompt TEXT          text prompt (needs a package with a tokenizer)
+  --max-new-tokens N     tokens to generate per sequence (default 16)
+  --temperature T        0 = greedy (default), > 0 samples
+  --top-p P              nucleus sampling mass in (0, 1] (default 1)
+  --seed S               sampling seed (default 0)
+  --device D             auto (default), cpu or cuda
+  --dump-logits FILE     write the prompt's logits, float32 [batch, seq, vocab]
+  --help                 this text
+)";
+
+struct Options {
+  std::string package, tokens, inputIds, prompt, dumpLogits, device = "auto";
+  int64_t maxNewTokens = 16;
+  resa::SamplingOptions sampling;
+};
+
+int64_t parseInt(const std::string &flag, const std::string &v) {
+  try {
+    size_t used = 0;
+    long long x = std::stoll(v, &used);
+    if (used == v.size())
+      return x;
+  } catch (...) {
+  }
+  throw resa::Error(flag + " expects an integer, got '" + v + "'");
+}
+
+float parseFloat(const std::string &flag, const std::string &v) {
+  try {
+    size_t used = 0;
+    float x = std::stof(v, &used);
+    if (used == v.size())
+      return x;
+  } catch (...) {
+  }
+  throw resa::Error(flag + " expects a number, got '" + v + "'");
+}
+
+Options parseArgs(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i], value;
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    }
+    if (arg.rfind("--", 0) != 0) {
+      if (!o.package.empty())
+        throw resa::Error("unexpected argument '" + arg + "'");
+      o.package = arg;
+      continue;
+    }
+    size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else {
+      if (i + 1 >= argc)
+        throw resa::Error(arg + " needs a value");
+      value = argv[++i];
+    }
+    if (arg == "--tokens") o.tokens = value;
+    else if (arg == "--input-ids") o.inputIds = value;
+    else if (arg == "--prompt") o.prompt = value;
+    else if (arg == "--dump-logits") o.dumpLogits = value;
+    else if (arg == "--device") o.device = value;
+    else if (arg == "--max-new-tokens") o.maxNewTokens = parseInt(arg, value);
+    else if (arg == "--temperature") o.sampling.temperature = parseFloat(arg, value);
+    else if (arg == "--top-p") o.sampling.topP = parseFloat(arg, value);
+    else if (arg == "--seed") o.sampling.seed = static_cast<uint64_t>(parseInt(arg, value));
+    else throw resa::Error("unknown option '" + arg + "' (see --help)");
+  }
+  if (o.package.empty())
+    throw resa::Error("no package given (see --help)");
+  int sources = !o.tokens.empty() + !o.inputIds.empty() + !o.prompt.empty();
+  if (sources != 1)
+    throw resa::Error("give exactly one of --prompt, --tokens, --input-ids");
+  if (o.maxNewTokens < 0)
+    throw resa::Error("--max-new-tokens must be >= 0");
+  if (o.device != "auto" && o.device != "cpu" && o.device != "cuda")
+    throw resa::Error("--device must be auto, cpu or cuda, got '" + o.device + "'");
+  return o;
+}
+
+resa::Tensor tokenIds(const Options &o) {
+  if (!o.prompt.empty())
+    throw resa::Error("--prompt needs a tokenizer, and this package has none; use --tokens "
+                      "or --input-ids");
+  if (!o.tokens.empty()) {
+    std::vector<int64_t> ids;
+    std::stringstream ss(o.tokens);
+    std::string item;
+    while (std::getline(ss, item, ','))
+      ids.push_back(parseInt("--tokens", item));
+    if (ids.empty())
+      throw resa::Error("--tokens is empty");
+    resa::Tensor t(resa::DType::I64, {1, static_cast<int64_t>(ids.size())});
+    std::copy(ids.begin(), ids.end(), t.data<int64_t>());
+    return t;
+  }
+  resa::Tensor t = resa::readNpy(o.inputIds);
+  if (t.rank() == 1)
+    t = t.reshaped({1, t.dim(0)});
+  if (t.rank() != 2 || t.dim(1) == 0)
+    throw resa::Error(o.inputIds + ": token ids must be [batch, seq] with seq > 0, got " +
+                      resa::shapeToString(t.shape()));
+  if (t.dtype() == resa::DType::I32) {
+    resa::Tensor wide(resa::DType::I64, t.shape());
+    for (int64_t i = 0; i < t.numel(); ++i)
+      wide.data<int64_t>()[i] = t.data<int32_t>()[i];
+    return wide;
+  }
+  if (t.dtype() != resa::DType::I64)
+    throw resa::Error(o.inputIds + ": token ids must be int64 or int32, got " +
+                      resa::dtypeName(t.dtype()));
+  return t;
+}
+
+int run(const Options &o) {
+  if (o.device == "cuda")
+    throw resa::Error("--device cuda: this runtime has no CUDA backend yet; use --device cpu");
+  auto package = resa::Package::load(o.package);
+  resa::Executor exec(*package);
+  resa::Tensor ids = tokenIds(o);
+  int64_t batch = ids.dim(0);
+  size_t logitsIdx = 0;
+  while (logitsIdx < exec.outputNames().size() && exec.outputNames()[logitsIdx] != "logits")
+    ++logitsIdx;
+  if (logitsIdx == exec.outputNames().size())
+    throw resa::Error(o.package + ": the model has no 'logits' output");
+
+  // Generation recomputes the whole sequence each step: the exact reference
+  // that the KV-cache program (step 2) is checked against.
+  resa::Sampler sampler(o.sampling);
+  std::vector<std::vector<int64_t>> generated(batch);
+  for (int64_t step = 0; step <= o.maxNewTokens; ++step) {
+    resa::Tensor logits = exec.run(resa::makeModelInputs(exec, ids))[logitsIdx];
+    if (logits.rank() != 3 || logits.dtype() != resa::DType::F32)
+      throw resa::Error("logits must be float32 [batch, seq, vocab], got " +
+                        resa::shapeToString(logits.shape()));
+    if (step == 0 && !o.dumpLogits.empty())
+      resa::writeNpy(o.dumpLogits, logits);
+    if (step == o.maxNewTokens)
+      break;
+    int64_t seq = ids.dim(1), vocab = logits.dim(2);
+    resa::Tensor next(resa::DType::I64, {batch, seq + 1});
+    for (int64_t b = 0; b < batch; ++b) {
+      const float *row = logits.data<float>() + (b * logits.dim(1) + logits.dim(1) - 1) * vocab;
+      int64_t tok = sampler.next(row, vocab);
+      generated[b].push_back(tok);
+      std::copy(ids.data<int64_t>() + b * seq, ids.data<int64_t>() + (b + 1) * seq,
+                next.data<int64_t>() + b * (seq + 1));
+      next.data<int64_t>()[b * (seq + 1) + seq] = tok;
+    }
+    ids = next;
+  }
+  for (int64_t b = 0; b < batch && o.maxNewTokens > 0; ++b) {
+    for (size_t i = 0; i < generated[b].size(); ++i)
+      std::cout << (i ? "," : "") << generated[b][i];
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return run(parseArgs(argc, argv));
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "resa-run: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,14 @@
+# lit configuration for resa's FileCheck tests.
+import os
+
+import lit.formats
+
+config.name = "resa"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".mlir", ".onnxtext", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.resa_bin_dir, "..", "test", "lit-out")
+config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py.in"]
+config.environment["PATH"] = os.pathsep.join(
+    [config.resa_bin_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
+config.substitutions.append(("%fixtures", os.path.join(config.resa_src_root, "test", "fixtures")))
