@@ -4,7 +4,10 @@ resa-run on token ids of several lengths and batch sizes, and compare the
 logits with onnxruntime's on the same model (1e-4 absolute, DESIGN.md).
 
 usage: compare_with_ort.py BIN_DIR MODEL.onnx [--lengths 1,7,33] [--batches 1,2]
+                           [--external-data]
 Also checks the committed reference logits (MODEL.ref.npz) when present.
+--external-data first re-saves the model with its weights in a separate file
+(ONNX external data) and compiles that copy.
 Prints one PASS/FAIL line per case; exits non-zero on any failure.
 """
 import argparse
@@ -14,6 +17,7 @@ import sys
 import tempfile
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 TOL = 1e-4
@@ -54,12 +58,20 @@ def main():
     ap.add_argument("model")
     ap.add_argument("--lengths", default="1,7,33")
     ap.add_argument("--batches", default="1,2")
+    ap.add_argument("--external-data", action="store_true")
     args = ap.parse_args()
     name = os.path.basename(args.model)
     failures = 0
     with tempfile.TemporaryDirectory() as work:
         package = os.path.join(work, "model.resa")
-        subprocess.run([os.path.join(args.bin_dir, "resa-compile"), "--quiet", args.model,
+        source = args.model
+        if args.external_data:
+            source = os.path.join(work, "external.onnx")
+            onnx.save_model(onnx.load(args.model), source, save_as_external_data=True,
+                            all_tensors_to_one_file=True, location="external.weights",
+                            size_threshold=1024)
+            name += " (external data)"
+        subprocess.run([os.path.join(args.bin_dir, "resa-compile"), "--quiet", source,
                         "-o", package], check=True)
         session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
         vocab = session.get_outputs()[0].shape[-1]
