@@ -36,6 +36,8 @@ fi
 
 jobs="$(nproc 2>/dev/null || echo 2)"
 if [ ! -f "$RESA_BUILD/build.ninja" ]; then
-  cmake -S "$RESA_ROOT" -B "$RESA_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  # The tests use the python3 on PATH, the one the packages went into.
+  cmake -S "$RESA_ROOT" -B "$RESA_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DPython3_EXECUTABLE="$(command -v python3)"
 fi
 cmake --build "$RESA_BUILD" -j "$jobs"

@@ -176,6 +176,130 @@ template <int N, int LANES> __device__ __forceinline__ void reduceScatter(float 
   }
 }
 
+// ---- the end of a block, shared by both kernels -------------------------------------
+//
+// On entry `smem` holds the block's NPART partial states, red[part][g][d]
+// (unnormalised acc, relative to sM[part * HG + g], with sums sL), and all
+// threads have passed a barrier. Merges them; with one split writes the
+// output, otherwise writes the block's partial state and, in the last block of
+// the (sequence, KV head [, head chunk]) to finish, merges all splits.
+template <typename T, int D, int HG, int NPART, int NTHREADS>
+__device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char *smem,
+                                            const float *sM, const float *sL, float *sInvL,
+                                            int *sIsLast, int b, int yc, int split, int h0,
+                                            int gCount) {
+  constexpr float kNegInf = -__builtin_huge_valf();
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  constexpr int kWarps = NTHREADS / 32;
+  const int numSplits = gridDim.x;
+  const int numY = gridDim.y;
+  const float *red = reinterpret_cast<const float *>(smem);
+  T *out = static_cast<T *>(p.out);
+  const int64_t pairIdx = static_cast<int64_t>(b) * numY + yc;
+  for (int o = tid; o < HG * D / 4; o += NTHREADS) {
+    const int g = o / (D / 4);
+    const int d4 = o % (D / 4);
+    float M = kNegInf;
+#pragma unroll
+    for (int t = 0; t < NPART; ++t)
+      M = fmaxf(M, sM[t * HG + g]);
+    const float ms = M == kNegInf ? 0.0f : M;
+    float L = 0.0f;
+    float4 A = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+    for (int t = 0; t < NPART; ++t) {
+      const float w = exp2f(sM[t * HG + g] - ms);
+      L = fmaf(w, sL[t * HG + g], L);
+      const float4 x = reinterpret_cast<const float4 *>(red)[(t * HG + g) * (D / 4) + d4];
+      A.x = fmaf(w, x.x, A.x);
+      A.y = fmaf(w, x.y, A.y);
+      A.z = fmaf(w, x.z, A.z);
+      A.w = fmaf(w, x.w, A.w);
+    }
+    if (numSplits == 1) {
+      if (g < gCount) {
+        const float inv = L > 0.0f ? 1.0f / L : 0.0f;
+        uint2 packed;
+        packed.x = Elem<T>::pack2(A.x * inv, A.y * inv);
+        packed.y = Elem<T>::pack2(A.z * inv, A.w * inv);
+        *reinterpret_cast<uint2 *>(
+            out + (static_cast<int64_t>(b) * p.numQHeads + h0 + g) * D + 4 * d4) = packed;
+      }
+    } else {
+      const int64_t slot = (pairIdx * numSplits + split) * HG + g;
+      reinterpret_cast<float4 *>(p.opart)[slot * (D / 4) + d4] = A;
+      if (d4 == 0)
+        p.ml[slot] = make_float2(M, L);
+    }
+  }
+  if (numSplits == 1)
+    return;
+
+  // The last block of this (sequence, KV head) to get here merges the splits.
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) {
+    const int prev = atomicAdd(p.counters + pairIdx, 1);
+    *sIsLast = prev == numSplits - 1;
+  }
+  __syncthreads();
+  if (!*sIsLast)
+    return;
+  __threadfence();
+
+  float *w = reinterpret_cast<float *>(smem);  // [splits][HG]
+  const int64_t base = pairIdx * numSplits;
+  for (int g = warp; g < HG; g += kWarps) {
+    float mx = kNegInf;
+    for (int s = lane; s < numSplits; s += 32)
+      mx = fmaxf(mx, __ldcg(p.ml + (base + s) * HG + g).x);
+#pragma unroll
+    for (int off = 16; off >= 1; off >>= 1)
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+    const float ms = mx == kNegInf ? 0.0f : mx;
+    float sum = 0.0f;
+    for (int s = lane; s < numSplits; s += 32) {
+      const float2 x = __ldcg(p.ml + (base + s) * HG + g);
+      const float wt = exp2f(x.x - ms);
+      w[s * HG + g] = wt;
+      sum = fmaf(wt, x.y, sum);
+    }
+#pragma unroll
+    for (int off = 16; off >= 1; off >>= 1)
+      sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0)
+      sInvL[g] = sum > 0.0f ? 1.0f / sum : 0.0f;
+  }
+  __syncthreads();
+  const float4 *op = reinterpret_cast<const float4 *>(p.opart);
+  for (int o = tid; o < HG * D / 4; o += NTHREADS) {
+    const int g = o / (D / 4);
+    const int d4 = o % (D / 4);
+    if (g >= gCount)
+      continue;
+    float4 A = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 8
+    for (int s = 0; s < numSplits; ++s) {
+      const float wt = w[s * HG + g];
+      const float4 x = __ldcg(op + ((base + s) * HG + g) * (D / 4) + d4);
+      A.x = fmaf(wt, x.x, A.x);
+      A.y = fmaf(wt, x.y, A.y);
+      A.z = fmaf(wt, x.z, A.z);
+      A.w = fmaf(wt, x.w, A.w);
+    }
+    const float inv = sInvL[g];
+    uint2 packed;
+    packed.x = Elem<T>::pack2(A.x * inv, A.y * inv);
+    packed.y = Elem<T>::pack2(A.z * inv, A.w * inv);
+    *reinterpret_cast<uint2 *>(out + (static_cast<int64_t>(b) * p.numQHeads + h0 + g) * D +
+                               4 * d4) = packed;
+  }
+  if (tid == 0)
+    p.counters[pairIdx] = 0;  // ready for the next call
+}
+
 // ---- the kernel ----------------------------------------------------------------
 
 template <typename T, int D, int HG, int ST, int NST>
@@ -432,108 +556,8 @@ __global__ void __launch_bounds__(128) decodeAttentionKernel(const DecodeParams 
   }
   __syncthreads();
 
-  T *out = static_cast<T *>(p.out);
-  const int64_t pairIdx = static_cast<int64_t>(b) * numY + yc;
-  for (int o = tid; o < HG * D / 4; o += C::kThreads) {
-    const int g = o / (D / 4);
-    const int d4 = o % (D / 4);
-    float M = kNegInf;
-#pragma unroll
-    for (int t = 0; t < TG; ++t)
-      M = fmaxf(M, sM[t * HG + g]);
-    const float ms = M == kNegInf ? 0.0f : M;
-    float L = 0.0f;
-    float4 A = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll
-    for (int t = 0; t < TG; ++t) {
-      const float w = exp2f(sM[t * HG + g] - ms);
-      L = fmaf(w, sL[t * HG + g], L);
-      const float4 x = reinterpret_cast<const float4 *>(red)[(t * HG + g) * (D / 4) + d4];
-      A.x = fmaf(w, x.x, A.x);
-      A.y = fmaf(w, x.y, A.y);
-      A.z = fmaf(w, x.z, A.z);
-      A.w = fmaf(w, x.w, A.w);
-    }
-    if (numSplits == 1) {
-      if (g < gCount) {
-        const float inv = L > 0.0f ? 1.0f / L : 0.0f;
-        uint2 packed;
-        packed.x = Elem<T>::pack2(A.x * inv, A.y * inv);
-        packed.y = Elem<T>::pack2(A.z * inv, A.w * inv);
-        *reinterpret_cast<uint2 *>(
-            out + (static_cast<int64_t>(b) * p.numQHeads + h0 + g) * D + 4 * d4) = packed;
-      }
-    } else {
-      const int64_t slot = (pairIdx * numSplits + split) * HG + g;
-      reinterpret_cast<float4 *>(p.opart)[slot * (D / 4) + d4] = A;
-      if (d4 == 0)
-        p.ml[slot] = make_float2(M, L);
-    }
-  }
-  if (numSplits == 1)
-    return;
-
-  // The last block of this (sequence, KV head) to get here merges the splits.
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) {
-    const int prev = atomicAdd(p.counters + pairIdx, 1);
-    sIsLast = prev == numSplits - 1;
-  }
-  __syncthreads();
-  if (!sIsLast)
-    return;
-  __threadfence();
-
-  float *w = reinterpret_cast<float *>(smem);  // [splits][HG]
-  const int64_t base = pairIdx * numSplits;
-  for (int g = warp; g < HG; g += C::kWarps) {
-    float mx = kNegInf;
-    for (int s = lane; s < numSplits; s += 32)
-      mx = fmaxf(mx, __ldcg(p.ml + (base + s) * HG + g).x);
-#pragma unroll
-    for (int off = 16; off >= 1; off >>= 1)
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-    const float ms = mx == kNegInf ? 0.0f : mx;
-    float sum = 0.0f;
-    for (int s = lane; s < numSplits; s += 32) {
-      const float2 x = __ldcg(p.ml + (base + s) * HG + g);
-      const float wt = exp2f(x.x - ms);
-      w[s * HG + g] = wt;
-      sum = fmaf(wt, x.y, sum);
-    }
-#pragma unroll
-    for (int off = 16; off >= 1; off >>= 1)
-      sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (lane == 0)
-      sInvL[g] = sum > 0.0f ? 1.0f / sum : 0.0f;
-  }
-  __syncthreads();
-  const float4 *op = reinterpret_cast<const float4 *>(p.opart);
-  for (int o = tid; o < HG * D / 4; o += C::kThreads) {
-    const int g = o / (D / 4);
-    const int d4 = o % (D / 4);
-    if (g >= gCount)
-      continue;
-    float4 A = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll 8
-    for (int s = 0; s < numSplits; ++s) {
-      const float wt = w[s * HG + g];
-      const float4 x = __ldcg(op + ((base + s) * HG + g) * (D / 4) + d4);
-      A.x = fmaf(wt, x.x, A.x);
-      A.y = fmaf(wt, x.y, A.y);
-      A.z = fmaf(wt, x.z, A.z);
-      A.w = fmaf(wt, x.w, A.w);
-    }
-    const float inv = sInvL[g];
-    uint2 packed;
-    packed.x = Elem<T>::pack2(A.x * inv, A.y * inv);
-    packed.y = Elem<T>::pack2(A.z * inv, A.w * inv);
-    *reinterpret_cast<uint2 *>(out + (static_cast<int64_t>(b) * p.numQHeads + h0 + g) * D +
-                               4 * d4) = packed;
-  }
-  if (tid == 0)
-    p.counters[pairIdx] = 0;  // ready for the next call
+  finishBlock<T, D, HG, TG, C::kThreads>(p, smem, sM, sL, sInvL, &sIsLast, b, yc, split,
+                                         h0, gCount);
 }
 
 // ---- per-instance host entry points ----------------------------------------------
