@@ -32,10 +32,12 @@ private:
   std::map<std::string, Value> values_;
   std::map<std::string, Type> declared_; // from the graph's value_info and outputs
   Value none_;
+  std::map<const ::onnx::NodeProto *, int> nodeIndex_; // position in the graph
 
-  Location nodeLoc(const ::onnx::NodeProto &node, int index) {
+  // An unnamed node is named by its op type and its position in the graph.
+  Location nodeLoc(const ::onnx::NodeProto &node) {
     std::string name = node.name().empty()
-                           ? node.op_type() + "#" + std::to_string(index)
+                           ? node.op_type() + "#" + std::to_string(nodeIndex_.at(&node))
                            : node.name();
     return NameLoc::get(b_.getStringAttr(name));
   }
@@ -125,8 +127,10 @@ FailureOr<std::vector<const ::onnx::NodeProto *>> Importer::sortedNodes() {
   for (const auto &t : graph.initializer())
     available.insert(t.name());
   std::vector<const ::onnx::NodeProto *> pending, sorted;
-  for (const auto &n : graph.node())
+  for (const auto &n : graph.node()) {
+    nodeIndex_[&n] = static_cast<int>(pending.size());
     pending.push_back(&n);
+  }
   while (!pending.empty()) {
     std::vector<const ::onnx::NodeProto *> rest;
     for (const ::onnx::NodeProto *n : pending) {
@@ -152,7 +156,7 @@ FailureOr<std::vector<const ::onnx::NodeProto *>> Importer::sortedNodes() {
       for (const ::onnx::NodeProto *m : rest)
         for (const std::string &out : m->output())
           producedSomewhere |= out == missing;
-      emitError(NameLoc::get(b_.getStringAttr(n->name().empty() ? n->op_type() : n->name())))
+      emitError(nodeLoc(*n))
           << (producedSomewhere ? "graph has a cycle: input '"
                                 : "dangling input: nothing produces '")
           << missing << "'";
@@ -346,9 +350,8 @@ OwningOpRef<ModuleOp> Importer::run() {
   auto nodes = sortedNodes();
   if (failed(nodes))
     return nullptr;
-  int index = 0;
   for (const ::onnx::NodeProto *node : *nodes)
-    if (failed(importNode(*node, nodeLoc(*node, index++), si)))
+    if (failed(importNode(*node, nodeLoc(*node), si)))
       return nullptr;
 
   SmallVector<Value> results;

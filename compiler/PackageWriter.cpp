@@ -12,6 +12,7 @@
 #include "llvm/ADT/DenseMap.h"
 
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <unistd.h>
 
@@ -115,8 +116,9 @@ private:
   llvm::DenseMap<Value, int> ids_;
 };
 
+// `weightNames` holds the weights already listed by earlier functions.
 void buildFunction(func::FuncOp func, plan::Plan &plan, PlanBuilder &pb,
-                   std::vector<SafetensorsEntry> &weights) {
+                   std::vector<SafetensorsEntry> &weights, std::set<std::string> &weightNames) {
   plan::Function *pf = plan.add_functions();
   pf->set_name(func.getSymName().str());
   std::map<std::string, bool> bound;
@@ -141,14 +143,13 @@ void buildFunction(func::FuncOp func, plan::Plan &plan, PlanBuilder &pb,
       pb.value(id).set_dim_exprs(d, sym);
       if (!bound[sym]) {
         bound[sym] = true;
-        plan::Symbol *s = plan.add_symbols();
+        plan::Symbol *s = pf->add_symbols();
         s->set_name(sym);
         s->set_input(static_cast<int>(i));
         s->set_dim(static_cast<int>(d));
       }
     }
   }
-  std::set<std::string> weightNames;
   for (Operation &op : func.getBody().front()) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (unsigned i = 0; i < ret.getNumOperands(); ++i) {
@@ -217,8 +218,15 @@ void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &o
   plan.set_weights_file(kWeightsFile);
   PlanBuilder pb(plan);
   std::vector<SafetensorsEntry> weights;
+  std::set<std::string> weightNames;
   for (auto func : lowered.getOps<func::FuncOp>())
-    buildFunction(func, plan, pb, weights);
+    buildFunction(func, plan, pb, weights, weightNames);
+  if (auto kv = lowered->getAttrOfType<DictionaryAttr>("resa.kv_cache")) {
+    auto get = [&](StringRef n) { return static_cast<int32_t>(kv.getAs<IntegerAttr>(n).getInt()); };
+    plan.mutable_kv_cache()->set_layers(get("layers"));
+    plan.mutable_kv_cache()->set_kv_heads(get("kv_heads"));
+    plan.mutable_kv_cache()->set_head_dim(get("head_dim"));
+  }
 
   fs::path out(outDir);
   if (fs::exists(out) && !fs::exists(out / kPlanFileName))

@@ -17,7 +17,10 @@ struct LowerToKernelsPass : impl::LowerToKernelsBase<LowerToKernelsPass> {
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (op->getDialect() && op->getDialect()->getNamespace() == "onnx")
+      StringRef ns = op->getDialect() ? op->getDialect()->getNamespace() : "";
+      bool structural = isa<ir::ShapeExprOp, ir::WeightOp, ir::ConstantOp, ir::NoneOp,
+                            ir::KernelCallOp>(op);
+      if (ns == "onnx" || (ns == "resa" && !structural))
         ops.push_back(op);
     });
     OpBuilder b(&getContext());
@@ -32,8 +35,12 @@ struct LowerToKernelsPass : impl::LowerToKernelsBase<LowerToKernelsPass> {
       } else if (isa<onnx::NoneOp>(op)) {
         lowered = b.create<ir::NoneOp>(op->getLoc(), b.getNoneType());
       } else {
-        std::string kernel = onnx::onnxKernelName(op);
-        if (!findCpuKernel(kernel)) {
+        bool resaOp = op->getDialect()->getNamespace() == "resa";
+        std::string kernel =
+            resaOp ? op->getName().getStringRef().str() : onnx::onnxKernelName(op);
+        // resa's stateful kernels (the KV cache's) are the runtime's own.
+        bool runtimeOwned = isa<ir::CacheAttentionOp, ir::PositionsOp>(op);
+        if (!runtimeOwned && !findCpuKernel(kernel)) {
           op->emitError() << "the runtime has no kernel for '" << kernel << "'";
           return signalPassFailure();
         }

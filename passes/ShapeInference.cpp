@@ -400,11 +400,30 @@ LogicalResult ShapeInference::visit(Operation *op) {
     return success();
   }
 
+  // Mean / inv_std_var of the normalizations: the input's shape with the
+  // normalized axes (from `axis` on) kept as 1; fp32 unless stash_type says not.
+  auto normStat = [&]() {
+    const ValueShape &x = in(0);
+    std::optional<Dims> stat;
+    if (x.dims) {
+      int64_t axis = normAxis(attrInt(op, "axis", -1), x.dims->size());
+      stat = *x.dims;
+      for (size_t i = axis; i < stat->size(); ++i)
+        (*stat)[i] = DimPoly(1);
+    }
+    Type statType = attrInt(op, "stash_type", 1) == 1 ? Type(b.getF32Type()) : x.elementType;
+    return shaped(statType, stat);
+  };
+
   if (unary.contains(name)) {
     ValueShape s = same(0);
     if (name == "Identity")
       s.values = in(0).values;
     setOut(0, s);
+    if (name == "Dropout") // mask
+      setOut(1, same(0, b.getI1Type()));
+    else if (name == "SimplifiedLayerNormalization" || name == "ms.SimplifiedLayerNormalization")
+      setOut(1, normStat()); // inv_std_var
     return success();
   }
   if (name == "Not" || name == "IsNaN" || name == "IsInf") {
@@ -892,20 +911,9 @@ LogicalResult ShapeInference::visit(Operation *op) {
     return success();
   }
   if (name == "LayerNormalization") {
-    const ValueShape &x = in(0);
     setOut(0, same(0));
-    std::optional<Dims> stat;
-    if (x.dims) {
-      int64_t axis = normAxis(attrInt(op, "axis", -1), x.dims->size());
-      stat = *x.dims;
-      for (size_t i = axis; i < stat->size(); ++i)
-        (*stat)[i] = DimPoly(1);
-    }
-    Type statType = x.elementType;
-    if (attrInt(op, "stash_type", 1) == 1)
-      statType = b.getF32Type();
-    setOut(1, shaped(statType, stat));
-    setOut(2, shaped(statType, stat));
+    setOut(1, normStat());
+    setOut(2, normStat());
     return success();
   }
   if (name == "ms.SkipSimplifiedLayerNormalization") {
@@ -966,8 +974,20 @@ LogicalResult ShapeInference::visit(Operation *op) {
     // present_key / present_value: [B, kvH, total, D].
     unsigned pastIdx = gqa ? 3 : 6;
     Dim total;
-    if (gqa && in(6).values && !in(6).values->empty())
-      total = (*in(6).values)[0];
+    if (gqa) {
+      // onnxruntime's present is max(total_sequence_length, past buffer
+      // length): a shared buffer longer than the total keeps its length.
+      Dim t = in(6).values && !in(6).values->empty() ? (*in(6).values)[0] : Dim();
+      Dim buf = has(pastIdx) && in(pastIdx).dims && in(pastIdx).dims->size() == 4
+                    ? (*in(pastIdx).dims)[2]
+                    : Dim();
+      if (!has(pastIdx))
+        total = t;
+      else if (constOf(t) && constOf(buf))
+        total = DimPoly(std::max(*constOf(t), *constOf(buf)));
+      else if (t && buf && *t == *buf)
+        total = t;
+    }
     if (!gqa && has(pastIdx) && in(pastIdx).dims && has(1) && in(1).dims &&
         in(1).dims->size() == 3) {
       Dim past = (*in(pastIdx).dims)[2], cur = (*in(1).dims)[1];
@@ -975,8 +995,6 @@ LogicalResult ShapeInference::visit(Operation *op) {
     } else if (!gqa && has(1) && in(1).dims && in(1).dims->size() == 3 && !has(pastIdx)) {
       total = (*in(1).dims)[1];
     }
-    if (gqa && !total && has(pastIdx) && in(pastIdx).dims)
-      total = std::nullopt;
     Dim batch = q.dims && !q.dims->empty() ? (*q.dims)[0] : Dim();
     for (unsigned r = 1; r <= 2; ++r)
       setOut(r, shaped(q.elementType, Dims{batch, DimPoly(kvHeads), total, headDim}));

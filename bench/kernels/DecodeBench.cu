@@ -4,7 +4,7 @@
 //
 //   resa-bench-kernels [--out FILE.json] [--batches 1,8]
 //                      [--contexts 4096,16384,65536,131072,262144]
-//                      [--variants] [--quick]
+//                      [--variants] [--overhead] [--quick]
 //
 // Shape: 32 query heads, 8 KV heads, head dim 128, page size 16, bf16, every
 // sequence of the batch at the full context, random non-contiguous page
@@ -82,6 +82,7 @@ struct Result {
   bool contiguous;
   int splits, stagesPerSplit, blocksPerSm, buffers, grid;
   double medianUs, minUs, bytes, tbps, fraction;
+  bool graph;
 };
 
 double copyCeiling() {
@@ -171,25 +172,41 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
     a.pageTable = table + static_cast<size_t>(bi) * batch * s.maxPagesPerSeq;
     a.seqLens = lens;
     a.out = out + qN * bi;
-    CHECK(resa::gpu::decodeAttention(a, plan, ws, st));
+    return resa::gpu::decodeAttention(a, plan, ws, st);
   };
 
   constexpr int kCalls = 20;
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-  for (int i = 0; i < kCalls; ++i)
-    call(i);
-  CHECK(cudaStreamEndCapture(st, &graph));
-  CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  bool useGraph = cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+  if (useGraph) {
+    bool launched = true;
+    for (int i = 0; i < kCalls; ++i)
+      launched = launched && call(i) == cudaSuccess;
+    useGraph = cudaStreamEndCapture(st, &graph) == cudaSuccess && launched &&
+               cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    if (!useGraph) {
+      std::fprintf(stderr, "graph capture failed (%s); timing plain launches\n",
+                   cudaGetErrorString(cudaGetLastError()));
+      cudaGetLastError();
+    }
+  }
+  auto replay = [&] {
+    if (useGraph) {
+      CHECK(cudaGraphLaunch(exec, st));
+    } else {
+      for (int i = 0; i < kCalls; ++i)
+        CHECK(call(i));
+    }
+  };
 
   cudaEvent_t e0, e1;
   CHECK(cudaEventCreate(&e0));
   CHECK(cudaEventCreate(&e1));
   // Warm-up, and a first estimate.
-  CHECK(cudaGraphLaunch(exec, st));
+  replay();
   CHECK(cudaEventRecord(e0, st));
-  CHECK(cudaGraphLaunch(exec, st));
+  replay();
   CHECK(cudaEventRecord(e1, st));
   CHECK(cudaEventSynchronize(e1));
   float ms;
@@ -199,7 +216,7 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
   std::vector<double> t;
   for (int r = 0; r < reps; ++r) {
     CHECK(cudaEventRecord(e0, st));
-    CHECK(cudaGraphLaunch(exec, st));
+    replay();
     CHECK(cudaEventRecord(e1, st));
     CHECK(cudaEventSynchronize(e1));
     CHECK(cudaEventElapsedTime(&ms, e0, e1));
@@ -232,9 +249,12 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
   r.bytes = static_cast<double>(kvBytes) + 2.0 * qN * 2;
   r.tbps = r.bytes / (r.medianUs * 1e-6) / 1e12;
   r.fraction = r.tbps / ceiling;
+  r.graph = useGraph;
 
-  CHECK(cudaGraphExecDestroy(exec));
-  CHECK(cudaGraphDestroy(graph));
+  if (exec)
+    CHECK(cudaGraphExecDestroy(exec));
+  if (graph)
+    CHECK(cudaGraphDestroy(graph));
   CHECK(cudaEventDestroy(e0));
   CHECK(cudaEventDestroy(e1));
   CHECK(cudaStreamDestroy(st));
@@ -254,7 +274,7 @@ int main(int argc, char **argv) {
   std::string outPath = "kernels-decode.json";
   std::vector<int> batches = {1, 8};
   std::vector<int> contexts = {4096, 16384, 65536, 131072, 262144};
-  bool variants = false, quick = false;
+  bool variants = false, quick = false, overhead = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--out" && i + 1 < argc)
@@ -267,10 +287,12 @@ int main(int argc, char **argv) {
       variants = true;
     else if (a == "--quick")
       quick = true;
+    else if (a == "--overhead")
+      overhead = true;
     else {
       std::fprintf(stderr,
                    "usage: %s [--out FILE.json] [--batches 1,8] [--contexts 4096,...] "
-                   "[--variants] [--quick]\n",
+                   "[--variants] [--overhead] [--quick]\n",
                    argv[0]);
       return 2;
     }
@@ -296,16 +318,22 @@ int main(int argc, char **argv) {
       for (auto bc : {std::pair<int, int>{1, 16384}, {1, 65536}, {1, 262144}, {8, 65536}})
         extra.push_back(runOne(bc.first, bc.second, v, false, ceiling, prop.l2CacheSize, quick));
     extra.push_back(runOne(1, 65536, 0, true, ceiling, prop.l2CacheSize, quick));
+  }
+  if (overhead) {
+    // The fixed cost of one call: contexts too short to matter.
+    for (int v : {0, 1})
+      for (int c : {16, 256, 1024})
+        extra.push_back(runOne(1, c, v, false, ceiling, prop.l2CacheSize, quick));
     extra.push_back(runOne(8, 65536, 0, true, ceiling, prop.l2CacheSize, quick));
   }
 
   auto print = [](const Result &r) {
-    std::printf("%5d %8d %-7s %-6s %6d %5d %4d %4d %10.2f %10.2f %9.1f %7.3f %6.3f\n", r.batch,
+    std::printf("%5d %8d %-14s %-6s %6d %5d %4d %4d %10.2f %10.2f %9.1f %7.3f %6.3f\n", r.batch,
                 r.context, resa::gpu::decodeAttentionVariantName(r.variant),
                 r.contiguous ? "contig" : "shuf", r.splits, r.grid, r.blocksPerSm, r.buffers,
                 r.medianUs, r.minUs, r.bytes / 1e6, r.tbps, r.fraction);
   };
-  const char *hdr = "batch  context variant pages  splits  grid b/SM bufs  median_us     min_us  "
+  const char *hdr = "batch  context variant        pages  splits  grid b/SM bufs  median_us     min_us  "
                     "bytes_MB    TB/s  frac\n";
   if (!extra.empty()) {
     std::printf("\nvariants:\n%s", hdr);
@@ -337,11 +365,11 @@ int main(int argc, char **argv) {
                    "    {\"batch\": %d, \"context\": %d, \"variant\": \"%s\", \"pages\": \"%s\", "
                    "\"splits\": %d, \"stages_per_split\": %d, \"grid\": %d, \"blocks_per_sm\": %d, "
                    "\"buffers\": %d, \"median_us\": %.3f, \"min_us\": %.3f, \"bytes\": %.0f, "
-                   "\"tbps\": %.4f, \"fraction_of_ceiling\": %.4f}%s\n",
+                   "\"tbps\": %.4f, \"fraction_of_ceiling\": %.4f, \"cuda_graph\": %s}%s\n",
                    r.batch, r.context, resa::gpu::decodeAttentionVariantName(r.variant),
                    r.contiguous ? "contiguous" : "shuffled", r.splits, r.stagesPerSplit, r.grid,
                    r.blocksPerSm, r.buffers, r.medianUs, r.minUs, r.bytes, r.tbps, r.fraction,
-                   i + 1 < rs.size() ? "," : "");
+                   r.graph ? "true" : "false", i + 1 < rs.size() ? "," : "");
     }
     std::fprintf(f, "  ]%s\n", last ? "" : ",");
   };

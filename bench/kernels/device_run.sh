@@ -17,7 +17,9 @@ if ! { cmake -S bench/kernels/standalone -B build-cuda -G Ninja -DCMAKE_BUILD_TY
 fi
 echo "build: $(( $(date +%s) - t0 )) s" | tee -a "$OUT/run.log"
 grep -E "registers|spill" "$OUT/build.log" | head -5
-cuobjdump -sass build-cuda/kernels-cuda/libresa_kernels_cuda.a > "$OUT/sass.txt" 2>&1 || true
+fn=_ZN4resa3gpu6detail23decodeAttentionTcKernelI13__nv_bfloat16Li128ELi32ELi2ELi4EEEvNS1_12DecodeParamsE
+cuobjdump -sass -fun $fn build-cuda/kernels-cuda/libresa_kernels_cuda.a > "$OUT/sass.txt" 2>&1 || true
+grep -oE '^ +/\*[0-9a-f]{4}\*/ +[A-Z0-9_.]+' "$OUT/sass.txt" | awk '{print $2}' | sort | uniq -c | sort -rn | head -30 | paste -sd' ' 
 
 build-cuda/test-unit-cuda/resa-cuda-tests > "$OUT/test.log" 2>&1
 test_rc=$?
@@ -29,7 +31,7 @@ build-cuda/bench-kernels/resa-bench-kernels --out "$OUT/resa.json" "$@" >> "$OUT
 PYTHONUNBUFFERED=1 python3 bench/kernels/sdpa_peer.py --out "$OUT/sdpa.json" >> "$OUT/run.log" 2>&1 ||
   { echo "sdpa failed"; tail -20 "$OUT/run.log"; }
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv >> "$OUT/run.log" 2>&1
-sed -n '/^variants:/,$p' "$OUT/run.log" | head -40
+sed -n '/^variants:/,$p' "$OUT/run.log" | head -50
 echo "total: $(( $(date +%s) - t0 )) s; test rc $test_rc"
 python3 bench/kernels/report.py "$OUT/resa.json" "$OUT/sdpa.json" \
   --json "$OUT/kernels-decode.json" --md "$OUT/kernels-decode.md"

@@ -16,7 +16,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { Package, Onnx, Lowered };
+enum class Emit { Package, Onnx, Resa, Lowered };
 
 cl::opt<std::string> inputPath(cl::Positional, cl::desc("MODEL.onnx (or .onnxtext)"),
                                cl::Required);
@@ -26,6 +26,9 @@ cl::opt<Emit> emit("emit", cl::desc("print MLIR at a stage instead of writing a 
                    cl::init(Emit::Package),
                    cl::values(clEnumValN(Emit::Onnx, "onnx",
                                          "the onnx dialect after shape inference and folding"),
+                              clEnumValN(Emit::Resa, "resa",
+                                         "the raised program: prefill/decode/rectify over the "
+                                         "KV cache"),
                               clEnumValN(Emit::Lowered, "lowered",
                                          "kernel calls over buffers")));
 cl::opt<bool> quiet("quiet", cl::desc("no progress lines on stderr"));
@@ -62,6 +65,16 @@ int compile() {
   if (mlir::failed(pm.run(*module)))
     return 1;
   if (emit == Emit::Onnx) {
+    module->print(llvm::outs());
+    return 0;
+  }
+  mlir::PassManager raise(&ctx);
+  raise.addPass(resa::createRaiseAttention());
+  raise.addPass(resa::createFormKVProgram());
+  if (mlir::failed(raise.run(*module)))
+    return 1;
+  progress("raised; formed the KV-cache program", start);
+  if (emit == Emit::Resa) {
     module->print(llvm::outs());
     return 0;
   }

@@ -28,11 +28,15 @@ LogicalResult verifyOnnxOp(Operation *op, int minIn, int maxIn, int minOut, int 
                            StringRef required) {
   int nIn = static_cast<int>(op->getNumOperands());
   int nOut = static_cast<int>(op->getNumResults());
+  auto noun = [](int lo, int hi, const char *what) {
+    return std::string(what) + (lo == 1 && (hi == 1 || hi < 0) ? "" : "s");
+  };
   if (nIn < minIn || (maxIn >= 0 && nIn > maxIn))
-    return op->emitOpError() << "takes " << countRange(minIn, maxIn) << " inputs, got " << nIn;
+    return op->emitOpError() << "takes " << countRange(minIn, maxIn) << " "
+                             << noun(minIn, maxIn, "input") << ", got " << nIn;
   if (nOut < minOut || (maxOut >= 0 && nOut > maxOut))
-    return op->emitOpError() << "has " << countRange(minOut, maxOut) << " outputs, got "
-                             << nOut;
+    return op->emitOpError() << "has " << countRange(minOut, maxOut) << " "
+                             << noun(minOut, maxOut, "output") << ", got " << nOut;
   SmallVector<StringRef> names;
   required.split(names, ',', -1, /*KeepEmpty=*/false);
   for (StringRef name : names)

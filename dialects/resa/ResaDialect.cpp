@@ -1,5 +1,8 @@
 #include "dialects/resa/ResaDialect.h"
 
+#include "resa/kernels/Tensor.h"
+#include "resa/runtime/DimPoly.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 
@@ -20,6 +23,13 @@ LogicalResult ShapeExprOp::verify() {
   auto type = cast<RankedTensorType>(getType());
   if (!type.getElementType().isInteger(64))
     return emitOpError("result must hold int64, got ") << type.getElementType();
+  for (Attribute a : getExprs()) {
+    try {
+      DimPoly::parse(cast<StringAttr>(a).str());
+    } catch (const Error &e) {
+      return emitOpError() << e.what();
+    }
+  }
   int64_t n = static_cast<int64_t>(getExprs().size());
   if (getScalar()) {
     if (type.getRank() != 0 || n != 1)
@@ -30,6 +40,47 @@ LogicalResult ShapeExprOp::verify() {
     return emitOpError("result must be tensor<") << n << "xi64>, got " << type;
   return success();
 }
+
+// Shared by resa.attention and resa.cache_attention.
+template <typename AttentionOp> static LogicalResult verifyAttention(AttentionOp op) {
+  int64_t heads = op.getNumHeads(), kvHeads = op.getKvHeads();
+  if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
+    return op.emitOpError() << "num_heads (" << heads << ") must be a positive multiple of "
+                            << "kv_heads (" << kvHeads << ")";
+  auto q = cast<RankedTensorType>(op.getQ().getType());
+  auto k = cast<RankedTensorType>(op.getK().getType());
+  auto v = cast<RankedTensorType>(op.getV().getType());
+  auto staticEq = [](int64_t a, int64_t b) {
+    return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+  };
+  StringRef layout = op.getLayout();
+  if (layout == "bhsd") {
+    if (q.getRank() != 4 || k.getRank() != 4 || v.getRank() != 4)
+      return op.emitOpError("layout bhsd takes rank-4 q, k and v");
+    if (!staticEq(q.getDimSize(1), heads))
+      return op.emitOpError() << "q has " << q.getDimSize(1) << " heads, num_heads is " << heads;
+    if (!staticEq(k.getDimSize(1), kvHeads) || !staticEq(v.getDimSize(1), kvHeads))
+      return op.emitOpError() << "k and v must have kv_heads = " << kvHeads << " heads";
+    if (!staticEq(q.getDimSize(3), k.getDimSize(3)))
+      return op.emitOpError("q and k head sizes differ");
+    return success();
+  }
+  if (layout == "bsd") {
+    if (q.getRank() != 3 || k.getRank() != 3 || v.getRank() != 3)
+      return op.emitOpError("layout bsd takes rank-3 q, k and v");
+    int64_t qd = q.getDimSize(2), kd = k.getDimSize(2);
+    if (!ShapedType::isDynamic(qd) && !ShapedType::isDynamic(kd) &&
+        (qd % heads != 0 || kd % kvHeads != 0 || qd / heads != kd / kvHeads))
+      return op.emitOpError() << "q width " << qd << " over " << heads
+                              << " heads and k width " << kd << " over " << kvHeads
+                              << " heads give different head sizes";
+    return success();
+  }
+  return op.emitOpError() << "layout must be \"bhsd\" or \"bsd\", got \"" << layout << "\"";
+}
+
+LogicalResult AttentionOp::verify() { return verifyAttention(*this); }
+LogicalResult CacheAttentionOp::verify() { return verifyAttention(*this); }
 
 } // namespace resa::ir
 

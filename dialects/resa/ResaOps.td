@@ -46,6 +46,54 @@ def Resa_KernelCallOp : Op<Resa_Dialect, "kernel_call", [Pure]> {
       "$kernel `(` $inputs `)` $attrs attr-dict `:` functional-type($inputs, $outputs)";
 }
 
+class Resa_AttentionBase<string mnemonic, list<Trait> traits>
+    : Op<Resa_Dialect, mnemonic, traits> {
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$q `,` $k `,` $v attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Resa_AttentionOp : Resa_AttentionBase<"attention", [Pure]> {
+  let summary = "causal multi-head attention with grouped KV heads";
+  let description = [{
+    softmax(scale * q k^T + causal mask) v, where query i attends to keys
+    0..i of the same call. Layout "bhsd": q [B, num_heads, S, D], k and v
+    [B, kv_heads, S, D]. Layout "bsd": q [B, S, num_heads*D], k and v
+    [B, S, kv_heads*D]. The result has q's layout. Query head h reads KV head
+    h / (num_heads / kv_heads). What the raising passes produce from every
+    exporter's attention form once its mask is proven causal.
+  }];
+  let arguments = (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v,
+                       I64Attr:$num_heads, I64Attr:$kv_heads, F32Attr:$scale,
+                       StrAttr:$layout);
+}
+
+def Resa_CacheAttentionOp : Resa_AttentionBase<"cache_attention",
+    [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "attention of the call's tokens over the managed KV cache";
+  let description = [{
+    Writes k and v (the call's tokens, at their absolute positions) into
+    layer `layer` of the runtime's paged KV cache, overwriting what was there
+    (rectification rewrites positions), then attends each query at absolute
+    position p to cache positions 0..p. Operands and layout as resa.attention.
+  }];
+  let arguments = (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v,
+                       I64Attr:$num_heads, I64Attr:$kv_heads, F32Attr:$scale,
+                       StrAttr:$layout, I64Attr:$layer);
+}
+
+def Resa_PositionsOp : Op<Resa_Dialect, "positions", [Pure]> {
+  let summary = "absolute positions of the call's tokens";
+  let description = [{
+    start + [0, count): `start` is the position of the call's first token in
+    its sequence (0 outside a KV-cache program, where every call starts a
+    sequence). Replaces the exporters' Range(0, seq).
+  }];
+  let arguments = (ins AnyRankedTensor:$count);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$count attr-dict `:` functional-type(operands, results)";
+}
+
 def Resa_NoneOp : Op<Resa_Dialect, "none", [Pure]> {
   let summary = "an omitted optional kernel input";
   let results = (outs NoneType:$result);

@@ -59,4 +59,7 @@ RESA_KERNEL(RotaryEmbedding); RESA_KERNEL(ms_RotaryEmbedding);
 // Attention.cpp
 RESA_KERNEL(Attention); RESA_KERNEL(ms_GroupQueryAttention); RESA_KERNEL(ms_MultiHeadAttention);
 
+// CausalAttention.cpp: resa's own raised attention.
+RESA_KERNEL(resa_attention);
+
 } // namespace resa::cpu::k

@@ -122,6 +122,7 @@ constexpr Entry kTable[] = {
     {"com.microsoft.SimplifiedLayerNormalization", k_SimplifiedLayerNormalization},
     {"com.microsoft.SkipLayerNormalization", k_ms_SkipLayerNormalization},
     {"com.microsoft.SkipSimplifiedLayerNormalization", k_ms_SkipSimplifiedLayerNormalization},
+    {"resa.attention", k_resa_attention},
 };
 
 const Entry *tableBegin() {

@@ -12,25 +12,15 @@ namespace {
 
 using detail::KernelEntry;
 
-constexpr int kMinStagesPerSplit = 4;     // below this the fixed costs dominate
+constexpr int kMinTokensPerSplit = 128;   // below this the fixed costs dominate
 constexpr int kMaxPagesPerSplit = 8192;   // page ids held in shared memory (32 KiB)
 constexpr size_t kAlign = 256;
 
 size_t alignUp(size_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 
-int headsPerCtaFor(int group) {
-  if (group <= 1)
-    return 1;
-  if (group <= 2)
-    return 2;
-  if (group <= 4)
-    return 4;
-  return 8;
-}
-
-bool findKernel(KVDType dtype, int headDim, int hg, int variant, KernelEntry *e) {
-  return dtype == KVDType::BF16 ? detail::findKernelBf16(headDim, hg, variant, e)
-                                : detail::findKernelF16(headDim, hg, variant, e);
+bool findKernel(KVDType dtype, int headDim, int group, int variant, KernelEntry *e) {
+  return dtype == KVDType::BF16 ? detail::findKernelBf16(headDim, group, variant, e)
+                                : detail::findKernelF16(headDim, group, variant, e);
 }
 
 // Pages a range of `stages` stages (starting at a stage boundary) can touch.
@@ -51,7 +41,10 @@ size_t workspaceFor(int64_t pairs, int splits, int hg, int headDim) {
 } // namespace
 
 const char *decodeAttentionVariantName(int32_t variant) {
-  static const char *names[] = {"st32x4", "st32x2", "st32x8", "st64x4", "st16x8"};
+  // tcSTxN[wW][-nopdl]: tensor cores, ST-token stages, N per warp, W warps
+  // per block (4 when absent), programmatic dependent launch unless -nopdl.
+  static const char *names[] = {"tc32x2",     "tc32x2-nopdl", "tc16x3-nopdl", "tc32x3w2",
+                                "tc32x2w2",   "tc64x2w2",     "simt32x2-nopdl"};
   if (variant < 0 || variant >= static_cast<int32_t>(sizeof(names) / sizeof(names[0])))
     return nullptr;
   return names[variant];
@@ -64,10 +57,10 @@ cudaError_t planDecodeAttention(const PagedAttentionShape &s, KVDType dtype, int
       static_cast<int64_t>(maxSeqLen) > static_cast<int64_t>(s.maxPagesPerSeq) * s.pageSize)
     return cudaErrorInvalidValue;
   const int group = s.group();
-  const int hg = headsPerCtaFor(group);
   KernelEntry e;
-  if (!findKernel(dtype, s.headDim, hg, opt.variant, &e))
+  if (!findKernel(dtype, s.headDim, group, opt.variant, &e))
     return cudaErrorInvalidValue;
+  const int hg = e.headsPerCta;
   const int st = e.stageTokens;
   if (s.pageSize % st != 0 && st % s.pageSize != 0)
     return cudaErrorInvalidValue;
@@ -103,7 +96,7 @@ cudaError_t planDecodeAttention(const PagedAttentionShape &s, KVDType dtype, int
   int blocks = 0;
   int splits = 1;
   int stagesPerSplit = nStages;
-  size_t smem = e.smemBytes(pagesSpanned(std::min(nStages, kMinStagesPerSplit * 4), st, s.pageSize));
+  size_t smem = e.smemBytes(pagesSpanned(std::min(nStages, 64), st, s.pageSize));
   for (int iter = 0; iter < 4; ++iter) {
     int b = 0;
     if ((err = e.occupancy(&b, smem)) != cudaSuccess)
@@ -115,7 +108,7 @@ cudaError_t planDecodeAttention(const PagedAttentionShape &s, KVDType dtype, int
     } else {
       const int64_t slots = static_cast<int64_t>(numSms) * b;
       splits = static_cast<int>(std::max<int64_t>(1, slots / std::max<int64_t>(1, pairs)));
-      splits = std::min(splits, std::max(1, nStages / kMinStagesPerSplit));
+      splits = std::min(splits, std::max(1, nStages / std::max(1, kMinTokensPerSplit / st)));
       splits = std::max(splits, maxSplitsByPages);
     }
     splits = std::min({splits, nStages, e.maxSplits});
@@ -154,7 +147,8 @@ cudaError_t decodeAttention(const DecodeAttentionArgs &a, const DecodeAttentionP
   if (plan.workspaceBytes > 0 && !workspace)
     return cudaErrorInvalidValue;
   KernelEntry e;
-  if (!findKernel(plan.dtype, s.headDim, plan.headsPerCta, plan.variant, &e))
+  if (!findKernel(plan.dtype, s.headDim, s.group(), plan.variant, &e) ||
+      e.headsPerCta != plan.headsPerCta)
     return cudaErrorInvalidValue;
 
   detail::DecodeParams p{};

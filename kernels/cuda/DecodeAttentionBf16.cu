@@ -1,34 +1,39 @@
 // Kernel instances for __nv_bfloat16 storage (one translation unit per dtype, so that
-// they compile in parallel).
+// they compile in parallel). Variant numbers: decodeAttentionVariantName.
 #include "DecodeAttentionKernel.cuh"
 
 namespace resa::gpu::detail {
 
-bool findKernelBf16(int headDim, int headsPerCta, int variant, KernelEntry *e) {
+bool findKernelBf16(int headDim, int group, int variant, KernelEntry *e) {
   using T = __nv_bfloat16;
-#define RESA_CASE(D, HG)                                                                   \
-  if (headDim == D && headsPerCta == HG && variant == 0) {                                 \
-    *e = Instance<T, D, HG, 32, 4>::entry();                                               \
-    return true;                                                                           \
-  }
-  RESA_CASE(64, 1)
-  RESA_CASE(64, 2)
-  RESA_CASE(64, 4)
-  RESA_CASE(64, 8)
-  RESA_CASE(128, 1)
-  RESA_CASE(128, 2)
-  RESA_CASE(128, 4)
-  RESA_CASE(128, 8)
-#undef RESA_CASE
-  // Tuning variants (bench): stage tokens x stages in flight.
-  if (headDim == 128 && headsPerCta == 4) {
-    switch (variant) {
-    case 1: *e = Instance<T, 128, 4, 32, 2>::entry(); return true;
-    case 2: *e = Instance<T, 128, 4, 32, 8>::entry(); return true;
-    case 3: *e = Instance<T, 128, 4, 64, 4>::entry(); return true;
-    case 4: *e = Instance<T, 128, 4, 16, 8>::entry(); return true;
-    default: break;
+  if (variant == 0) {  // the default: tensor cores, 32-token stages, 2 per warp, 4 warps, PDL
+    if (headDim == 128) {
+      *e = TcInstance<T, 128, 32, 2>::entry();
+      return true;
     }
+    if (headDim == 64) {
+      *e = TcInstance<T, 64, 32, 2>::entry();
+      return true;
+    }
+    return false;
+  }
+  // Tuning variants of the bench shape (head dim 128).
+  if (headDim != 128)
+    return false;
+  switch (variant) {
+  case 1: *e = TcInstance<T, 128, 32, 2, 4, false>::entry(); return true;
+  case 2: *e = TcInstance<T, 128, 16, 3, 4, false>::entry(); return true;
+  case 3: *e = TcInstance<T, 128, 32, 3, 2>::entry(); return true;
+  case 4: *e = TcInstance<T, 128, 32, 2, 2>::entry(); return true;
+  case 5: *e = TcInstance<T, 128, 64, 2, 2>::entry(); return true;
+  default: break;
+  }
+  // The first kernel (CUDA cores), kept for comparison: groups of 3 or 4.
+  if (group < 3 || group > 4)
+    return false;
+  switch (variant) {
+  case 6: *e = SimtInstance<T, 128, 4, 32, 2>::entry(); return true;
+  default: break;
   }
   return false;
 }

@@ -1,25 +1,32 @@
-// The split-KV decode-attention kernel (see resa/cuda/DecodeAttention.h).
+// The split-KV decode-attention kernels (see resa/cuda/DecodeAttention.h).
 //
-// One thread block = (split, KV head [, head chunk], sequence), 128 threads.
-// It streams its range of the context through shared memory in stages of ST
-// tokens: thread 0 issues bulk async copies (cp.async.bulk, the Hopper copy
-// engine) of whole page chunks of K and V into an NST-deep ring, each stage
-// completing on its own mbarrier, so up to NST stages of bytes are in flight
-// per block with no registers tied up. Compute, per stage:
+// Both kernels: one thread block = (split, KV head [, head chunk], sequence).
+// The block streams its range of the context through shared memory: bulk
+// async copies (cp.async.bulk, the Hopper copy engine) of whole page chunks of
+// K and V (4 KiB each for page 16, head dim 128) land in a ring of stages, each
+// completing on its own mbarrier, so several stages of bytes are in flight with
+// no registers tied up; the page ids of the block's range are read into shared
+// memory once. The softmax is online, in base 2, with the running maximum
+// raised only when it grows by more than 8 (rare rescales; terms stay below
+// 2^8), accumulation in fp32. With one split the block writes the output;
+// otherwise it writes its partial (max, sum, acc) and the last block of the
+// (sequence, KV head) to finish merges all splits (finishBlock), so a call is
+// one launch.
+//
+// decodeAttentionTcKernel (the default): tensor cores (mma.sync m16n8k16),
+// 4 warps, each with its own ring of stages; comments at its definition.
+//
+// decodeAttentionSimtKernel (the first version, kept as a bench variant):
+// CUDA cores, 128 threads sharing one ring. Per stage:
 //   - thread (tg, dl) owns the 8 head-dim elements [8 dl, 8 dl + 8) of the
 //     tokens tg, tg + TG, ... of the stage (TG = 128 / (D / 8));
 //   - scores: the thread's partial dot products for all HG query heads of the
 //     group, then a butterfly reduce-scatter over the D/8 lanes of the token
 //     group, then a per-warp shared-memory exchange, so every lane holds the
 //     full scores of its own tokens;
-//   - online softmax in base 2 (q is pre-scaled by scale * log2 e), with the
-//     running maximum raised only when it grows by more than 8 (fewer
-//     rescales; the terms stay below 2^8);
-//   - acc[g][8] += p * v for the same tokens.
-// At the end the token groups are merged through shared memory; with one
-// split the output is written directly, otherwise the block writes its
-// partial (max, sum, acc) and the last block of the (KV head, sequence) to
-// finish merges all splits.
+//   - acc[g][8] += p * v for the same tokens; token groups merged at the end.
+// It is issue-bound (about 565 instructions per thread per 32-token stage):
+// see bench/NOTES.md.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -303,7 +310,7 @@ __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char
 // ---- the kernel ----------------------------------------------------------------
 
 template <typename T, int D, int HG, int ST, int NST>
-__global__ void __launch_bounds__(128) decodeAttentionKernel(const DecodeParams p) {
+__global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodeParams p) {
   using C = DecodeCfg<D, HG, ST, NST, sizeof(T)>;
   constexpr int LD = C::kLanesD;
   constexpr int TG = C::kTokGroups;
@@ -329,7 +336,6 @@ __global__ void __launch_bounds__(128) decodeAttentionKernel(const DecodeParams 
   const int tg = tid / LD;
 
   const int split = blockIdx.x;
-  const int numSplits = gridDim.x;
   const int yc = blockIdx.y;
   const int numY = gridDim.y;
   const int b = blockIdx.z;
@@ -560,6 +566,314 @@ __global__ void __launch_bounds__(128) decodeAttentionKernel(const DecodeParams 
                                          h0, gCount);
 }
 
+
+// ---- the tensor-core kernel ------------------------------------------------------
+//
+// Same split, same epilogue; NW warps per block, each with its own ring of
+// NSTW stages of ST tokens (its own mbarriers, its lane 0 issues its copies),
+// taking the block's stages round-robin, so no block-wide barrier is needed
+// until the end. Per stage, with mma.sync m16n8k16 (fp32 accumulation):
+//   S  = Q K^T : A = Q (rows = the 8 heads of the block, rows 8-15 zero),
+//                B = K^T read straight from shared memory: lane (g, t) of a
+//                quad holds chunks 4j + t of token g's row; the head-dim order
+//                inside the k dimension is permuted the same way for Q and K,
+//                which leaves the dot products unchanged;
+//   softmax    : on the accumulator rows (a quad per head), base 2, running
+//                max raised only when it grows by more than 8;
+//   O^T += V^T P^T : A = V^T, packed from two token rows with PRMT (lane g
+//                owns head-dim elements [g D/8, (g+1) D/8)), B = P^T straight
+//                from the S accumulators (no shuffles).
+template <typename T> struct Mma;
+
+template <> struct Mma<__nv_bfloat16> {
+  __device__ __forceinline__ static void run(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                             uint32_t a3, uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, "
+                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
+};
+
+template <> struct Mma<__half> {
+  __device__ __forceinline__ static void run(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                             uint32_t a3, uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, "
+                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
+};
+
+template <int D, int ST, int NSTW, int ES, int NW> struct TcCfg {
+  static constexpr int kWarps = NW;
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kHeads = 8;  // heads per block (MMA rows used)
+  static constexpr int kTileElems = ST * D;
+  static constexpr int kStageBytes = 2 * kTileElems * ES;
+  static constexpr int kStageArea = kWarps * NSTW * kStageBytes;
+  static_assert(D % 64 == 0 && ST % 16 == 0, "unsupported tile");
+  static_assert(kWarps * kHeads * D * 4 <= kStageArea, "merge scratch does not fit");
+  static size_t smemBytes(int ptCap) {
+    return static_cast<size_t>(kStageArea) + static_cast<size_t>(ptCap) * 4;
+  }
+  static constexpr int kMaxSplits = (kStageArea / 4) / kHeads;
+};
+
+template <typename T, int D, int ST, int NSTW, int NW>
+__global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeParams p) {
+  using C = TcCfg<D, ST, NSTW, sizeof(T), NW>;
+  constexpr int HG = C::kHeads;
+  constexpr int KSTEPS = D / 16;  // QK k-steps
+  constexpr int NTILES = ST / 8;  // QK n-tiles (tokens)
+  constexpr int PVK = ST / 16;    // PV k-steps (tokens)
+  constexpr int MT = D / 16;      // PV m-tiles (head dim); words per lane per V row
+  constexpr int TILE = C::kTileElems;
+  constexpr float kNegInf = -__builtin_huge_valf();
+  static_assert(KSTEPS % 2 == 0, "");
+
+  extern __shared__ __align__(128) unsigned char smem[];
+  __shared__ __align__(8) uint64_t fullBar[NW * NSTW];
+  __shared__ float sM[NW * HG];
+  __shared__ float sL[NW * HG];
+  __shared__ float sInvL[HG];
+  __shared__ int sIsLast;
+
+  T *tiles = reinterpret_cast<T *>(smem);
+  int32_t *pt = reinterpret_cast<int32_t *>(smem + C::kStageArea);
+
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const int g = lane >> 2;  // MMA group: head (S rows), token (K rows), dim block (V)
+  const int tq = lane & 3;  // thread in quad
+
+  // Launched with programmatic dependent launch, the block may start before
+  // the previous kernel in the stream has finished: wait for it before the
+  // first global read (a no-op otherwise).
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+
+  const int split = blockIdx.x;
+  const int yc = blockIdx.y;
+  const int b = blockIdx.z;
+  const int headChunks = gridDim.y / p.numKvHeads;
+  const int kvh = yc / headChunks;
+  const int chunk = yc % headChunks;
+  const int h0 = kvh * p.group + chunk * HG;
+  const int gCount = min(HG, p.group - chunk * HG);
+
+  const int seqLen = p.seqLens[b];
+  const int nStagesSeq = (seqLen + ST - 1) / ST;
+  const int st0 = split * p.stagesPerSplit;
+  const int st1 = min(st0 + p.stagesPerSplit, nStagesSeq);
+  const int nSt = max(st1 - st0, 0);
+  const int ps = p.pageSize;
+  const int chunkTok = min(ps, ST);
+
+  const int tokBegin = st0 * ST;
+  const int tokEnd = min(st1 * ST, seqLen);
+  const int pBegin = tokBegin / ps;
+  const int nPages = nSt > 0 ? (tokEnd - 1) / ps - pBegin + 1 : 0;
+  {
+    const int32_t *row = p.pageTable + static_cast<int64_t>(b) * p.maxPagesPerSeq + pBegin;
+    for (int i = tid; i < nPages; i += C::kThreads)
+      pt[i] = __ldg(row + i);
+  }
+  if (tid == 0) {
+#pragma unroll
+    for (int s = 0; s < NW * NSTW; ++s)
+      mbarInit(&fullBar[s], 1);
+    fenceBarrierInit();
+  }
+
+  // Q as the A operand (rows 0-7 = heads; a1 = a3 = 0): for k-steps 2j and
+  // 2j + 1, lane (g, tq) holds the four words of chunk 4j + tq of head g.
+  uint32_t qa[KSTEPS][2];
+  {
+    const T *qrow = static_cast<const T *>(p.q) +
+                    (static_cast<int64_t>(b) * p.numQHeads + h0 + g) * D;
+#pragma unroll
+    for (int j = 0; j < D / 32; ++j) {
+      uint4 r = make_uint4(0u, 0u, 0u, 0u);
+      if (g < gCount)
+        r = __ldg(reinterpret_cast<const uint4 *>(qrow + 8 * (4 * j + tq)));
+      qa[2 * j][0] = r.x;
+      qa[2 * j][1] = r.y;
+      qa[2 * j + 1][0] = r.z;
+      qa[2 * j + 1][1] = r.w;
+    }
+  }
+  __syncthreads();
+
+  const T *kSrc = static_cast<const T *>(p.k);
+  const T *vSrc = static_cast<const T *>(p.v);
+  uint64_t *bars = fullBar + warp * NSTW;
+  T *wtiles = tiles + warp * NSTW * 2 * TILE;
+  const int nW = nSt > warp ? (nSt - warp + NW - 1) / NW : 0;  // this warp's stages
+  auto issue = [&](int i) {
+    const int buf = i % NSTW;
+    const int tok0 = (st0 + warp + i * NW) * ST;
+    const int nTok = min(ST, seqLen - tok0);
+    const int nChunks = (nTok + chunkTok - 1) / chunkTok;
+    const uint32_t chunkBytes = static_cast<uint32_t>(chunkTok) * D * sizeof(T);
+    mbarArriveExpectTx(&bars[buf], 2u * nChunks * chunkBytes);
+    T *kd = wtiles + buf * 2 * TILE;
+    T *vd = kd + TILE;
+    for (int c = 0; c < nChunks; ++c) {
+      const int t = tok0 + c * chunkTok;
+      const int page = pt[t / ps - pBegin];
+      const int64_t src =
+          ((static_cast<int64_t>(page) * p.numKvHeads + kvh) * ps + (t % ps)) * D;
+      bulkCopyG2S(kd + c * chunkTok * D, kSrc + src, chunkBytes, &bars[buf]);
+      bulkCopyG2S(vd + c * chunkTok * D, vSrc + src, chunkBytes, &bars[buf]);
+    }
+  };
+  if (lane == 0) {
+    const int n = min(NSTW, nW);
+    for (int i = 0; i < n; ++i)
+      issue(i);
+  }
+
+  float o[MT][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+    o[mt][0] = o[mt][1] = o[mt][2] = o[mt][3] = 0.0f;
+  float m = kNegInf;  // running max of head g (quad-uniform)
+  float l = 0.0f;     // this lane's part of the running sum of head g
+
+  for (int i = 0; i < nW; ++i) {
+    const int buf = i % NSTW;
+    mbarWait(&bars[buf], static_cast<uint32_t>((i / NSTW) & 1));
+    const T *kt = wtiles + buf * 2 * TILE;
+    T *vt = wtiles + buf * 2 * TILE + TILE;
+    const int validInStage = seqLen - (st0 + warp + i * NW) * ST;
+    if (validInStage < ST) {
+      // The sequence ends inside this stage: zero the V rows past its end
+      // (they may hold anything; 0 * NaN would poison the MMA).
+      constexpr int CPR = D / 8;
+      for (int c = validInStage * CPR + lane; c < ST * CPR; c += 32)
+        reinterpret_cast<uint4 *>(vt)[c] = make_uint4(0u, 0u, 0u, 0u);
+      __syncwarp();
+    }
+
+    // S = Q K^T.
+    float s[NTILES][4];
+#pragma unroll
+    for (int nt = 0; nt < NTILES; ++nt) {
+      s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+      uint4 kr[D / 32];
+#pragma unroll
+      for (int j = 0; j < D / 32; ++j)
+        kr[j] = *reinterpret_cast<const uint4 *>(kt + (nt * 8 + g) * D + 8 * (4 * j + tq));
+#pragma unroll
+      for (int j = 0; j < D / 32; ++j) {
+        Mma<T>::run(s[nt], qa[2 * j][0], 0u, qa[2 * j][1], 0u, kr[j].x, kr[j].y);
+        Mma<T>::run(s[nt], qa[2 * j + 1][0], 0u, qa[2 * j + 1][1], 0u, kr[j].z, kr[j].w);
+      }
+    }
+
+    // Scale, mask, running max of head g over the quad.
+    float mx = kNegInf;
+#pragma unroll
+    for (int nt = 0; nt < NTILES; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const float x = s[nt][e] * p.qScale;
+        s[nt][e] = nt * 8 + 2 * tq + e < validInStage ? x : kNegInf;
+        mx = fmaxf(mx, s[nt][e]);
+      }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const bool raise = mx > m + 8.0f;
+    if (__any_sync(0xffffffffu, raise)) {
+      float alpha = 1.0f;
+      if (raise) {
+        alpha = exp2f(m - mx);
+        m = mx;
+        l *= alpha;
+      }
+      // O rows here are heads 2 tq and 2 tq + 1, whose quads start at lanes
+      // 8 tq and 8 tq + 4.
+      const float a0 = __shfl_sync(0xffffffffu, alpha, 8 * tq);
+      const float a1 = __shfl_sync(0xffffffffu, alpha, 8 * tq + 4);
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        o[mt][0] *= a0;
+        o[mt][1] *= a1;
+        o[mt][2] *= a0;
+        o[mt][3] *= a1;
+      }
+    }
+    const float ms = m == kNegInf ? 0.0f : m;
+    uint32_t pb[PVK][2];
+#pragma unroll
+    for (int kk = 0; kk < PVK; ++kk) {
+      const float p00 = exp2f(s[2 * kk][0] - ms);
+      const float p01 = exp2f(s[2 * kk][1] - ms);
+      const float p10 = exp2f(s[2 * kk + 1][0] - ms);
+      const float p11 = exp2f(s[2 * kk + 1][1] - ms);
+      l += (p00 + p01) + (p10 + p11);
+      pb[kk][0] = Elem<T>::pack2(p00, p01);
+      pb[kk][1] = Elem<T>::pack2(p10, p11);
+    }
+
+    // O^T += V^T P^T.
+#pragma unroll
+    for (int kk = 0; kk < PVK; ++kk) {
+      const T *r0 = vt + (kk * 16 + 2 * tq) * D + (D / 8) * g;
+      uint32_t w[4][MT];
+#pragma unroll
+      for (int rr = 0; rr < 4; ++rr) {
+        const T *row = r0 + ((rr & 1) + 8 * (rr >> 1)) * D;  // tokens +0, +1, +8, +9
+#pragma unroll
+        for (int u = 0; u < MT / 4; ++u) {
+          const uint4 x = *reinterpret_cast<const uint4 *>(row + 8 * u);
+          w[rr][4 * u] = x.x;
+          w[rr][4 * u + 1] = x.y;
+          w[rr][4 * u + 2] = x.z;
+          w[rr][4 * u + 3] = x.w;
+        }
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        const uint32_t a0 = __byte_perm(w[0][mt], w[1][mt], 0x5410);
+        const uint32_t a1 = __byte_perm(w[0][mt], w[1][mt], 0x7632);
+        const uint32_t a2 = __byte_perm(w[2][mt], w[3][mt], 0x5410);
+        const uint32_t a3 = __byte_perm(w[2][mt], w[3][mt], 0x7632);
+        Mma<T>::run(o[mt], a0, a1, a2, a3, pb[kk][0], pb[kk][1]);
+      }
+    }
+
+    __syncwarp();  // every lane is done with this buffer
+    if (lane == 0 && i + NSTW < nW)
+      issue(i + NSTW);
+  }
+
+  // The next kernel in the stream may start launching (it waits for this
+  // grid to complete before reading anything).
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+
+  // Merge the warps: red[warp][head][d].
+  l += __shfl_xor_sync(0xffffffffu, l, 1);
+  l += __shfl_xor_sync(0xffffffffu, l, 2);
+  __syncthreads();  // every warp is out of its stages: the stage area is free
+  float *red = reinterpret_cast<float *>(smem);
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+    const int d = (D / 8) * g + 2 * mt;
+    *reinterpret_cast<float2 *>(red + (warp * HG + 2 * tq) * D + d) = make_float2(o[mt][0], o[mt][2]);
+    *reinterpret_cast<float2 *>(red + (warp * HG + 2 * tq + 1) * D + d) =
+        make_float2(o[mt][1], o[mt][3]);
+  }
+  if (tq == 0) {
+    sM[warp * HG + g] = m;
+    sL[warp * HG + g] = l;
+  }
+  __syncthreads();
+  finishBlock<T, D, HG, NW, C::kThreads>(p, smem, sM, sL, sInvL, &sIsLast, b, yc, split, h0,
+                                         gCount);
+}
+
 // ---- per-instance host entry points ----------------------------------------------
 
 struct KernelEntry {
@@ -572,44 +886,73 @@ struct KernelEntry {
   int maxSplits;
 };
 
-template <typename T, int D, int HG, int ST, int NST> struct Instance {
-  using C = DecodeCfg<D, HG, ST, NST, sizeof(T)>;
-  static cudaError_t prepare(size_t smem) {
-    // Raise the dynamic shared-memory limit once (to the most any plan asks).
-    static std::atomic<size_t> raised{48 * 1024};
-    if (smem > raised.load()) {
-      const cudaError_t e = cudaFuncSetAttribute(decodeAttentionKernel<T, D, HG, ST, NST>,
-                                                 cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                 static_cast<int>(smem));
-      if (e != cudaSuccess)
-        return e;
-      raised = smem;
-    }
-    return cudaSuccess;
+template <typename C, void (*K)(DecodeParams), int HEADS, int ST, int NST, bool PDL = false>
+struct InstanceOf {
+  static cudaError_t prepare(size_t /*smem*/) {
+    // Allow the kernel the device's whole opt-in shared memory, once. (The
+    // limit is an attribute of the kernel, which several instances may share:
+    // they all set the same value. Occupancy and launches use the actual size.)
+    static std::atomic<bool> done{false};
+    if (done.load())
+      return cudaSuccess;
+    int device = 0, optin = 0;
+    cudaError_t e = cudaGetDevice(&device);
+    if (e == cudaSuccess)
+      e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    cudaFuncAttributes attr{};
+    if (e == cudaSuccess)
+      e = cudaFuncGetAttributes(&attr, K);
+    if (e == cudaSuccess)
+      e = cudaFuncSetAttribute(K, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               optin - static_cast<int>(attr.sharedSizeBytes));
+    if (e == cudaSuccess)
+      done = true;
+    return e;
   }
   static cudaError_t launch(const DecodeParams &p, dim3 grid, size_t smem, cudaStream_t st) {
     cudaError_t e = prepare(smem);
     if (e != cudaSuccess)
       return e;
-    decodeAttentionKernel<T, D, HG, ST, NST><<<grid, C::kThreads, smem, st>>>(p);
+    if constexpr (PDL) {
+      cudaLaunchConfig_t cfg = {};
+      cfg.gridDim = grid;
+      cfg.blockDim = dim3(C::kThreads);
+      cfg.dynamicSmemBytes = smem;
+      cfg.stream = st;
+      cudaLaunchAttribute attr[1];
+      attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+      attr[0].val.programmaticStreamSerializationAllowed = 1;
+      cfg.attrs = attr;
+      cfg.numAttrs = 1;
+      return cudaLaunchKernelEx(&cfg, K, p);
+    }
+    K<<<grid, C::kThreads, smem, st>>>(p);
     return cudaGetLastError();
   }
   static cudaError_t occupancy(int *blocks, size_t smem) {
     cudaError_t e = prepare(smem);
     if (e != cudaSuccess)
       return e;
-    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-        blocks, decodeAttentionKernel<T, D, HG, ST, NST>, C::kThreads, smem);
+    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks, K, C::kThreads, smem);
   }
   static KernelEntry entry() {
-    return KernelEntry{&launch, &occupancy, &C::smemBytes, HG, ST, NST,
-                       C::kMaxSplits};
+    return KernelEntry{&launch, &occupancy, &C::smemBytes, HEADS, ST, NST, C::kMaxSplits};
   }
 };
 
+// The CUDA-core kernel (heads per block HG = the GQA group rounded up).
+template <typename T, int D, int HG, int ST, int NST>
+using SimtInstance = InstanceOf<DecodeCfg<D, HG, ST, NST, sizeof(T)>,
+                                decodeAttentionSimtKernel<T, D, HG, ST, NST>, HG, ST, NST>;
+// The tensor-core kernel (8 heads per block).
+// NW warps per block; PDL: launched with programmatic dependent launch.
+template <typename T, int D, int ST, int NSTW, int NW = 4, bool PDL = true>
+using TcInstance = InstanceOf<TcCfg<D, ST, NSTW, sizeof(T), NW>,
+                              decodeAttentionTcKernel<T, D, ST, NSTW, NW>, 8, ST, NSTW, PDL>;
+
 // Defined in DecodeAttentionBf16.cu / DecodeAttentionF16.cu. Returns false
-// when no kernel exists for the combination.
-bool findKernelBf16(int headDim, int headsPerCta, int variant, KernelEntry *e);
-bool findKernelF16(int headDim, int headsPerCta, int variant, KernelEntry *e);
+// when no kernel exists for the combination (group = query heads per KV head).
+bool findKernelBf16(int headDim, int group, int variant, KernelEntry *e);
+bool findKernelF16(int headDim, int group, int variant, KernelEntry *e);
 
 } // namespace resa::gpu::detail

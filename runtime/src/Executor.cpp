@@ -18,6 +18,30 @@ struct Executor::Step {
 
 namespace {
 
+// The steps that need the forward context rather than a kernel.
+bool isContextStep(const std::string &kernel) {
+  return kernel == "resa.positions" || kernel == "resa.cache_attention";
+}
+
+Tensor runContextStep(const std::string &kernel, const std::vector<const Tensor *> &in,
+                      const Attrs &attrs, ForwardContext *context) {
+  if (kernel == "resa.positions") {
+    if (!in.at(0) || in[0]->numel() != 1)
+      throw Error("resa.positions takes a scalar count");
+    int64_t n = in[0]->intAt(0), start = context ? context->start() : 0;
+    Tensor t(DType::I64, {n});
+    for (int64_t i = 0; i < n; ++i)
+      t.data<int64_t>()[i] = start + i;
+    return t;
+  }
+  if (!context)
+    throw Error("resa.cache_attention needs a KV cache: run this function through the "
+                "generator, not as a stateless program");
+  return context->cacheAttention(attrs.requireInt("layer"), *in.at(0), *in.at(1), *in.at(2),
+                                 attrs);
+}
+
+
 Tensor fromTensorData(const plan::TensorData &d) {
   Tensor t(static_cast<DType>(d.dtype()), Shape(d.shape().begin(), d.shape().end()));
   if (d.raw().size() != t.nbytes())
@@ -86,7 +110,7 @@ Executor::Executor(const Package &package, const std::string &function) : packag
       for (const std::string &e : step.attrs.getStrings("exprs"))
         step.exprs.push_back(DimPoly::parse(e));
       step.scalar = step.attrs.getInt("scalar", 0) != 0;
-    } else {
+    } else if (!isContextStep(step.kernel)) {
       step.fn = findCpuKernel(step.kernel);
       if (!step.fn)
         throw Error(package.path() + ": node '" + step.location + "' needs kernel '" +
@@ -102,13 +126,15 @@ Executor::Executor(const Package &package, const std::string &function) : packag
   for (size_t v = 0; v < numValues_; ++v)
     if (lastUse[v] >= 0 && lastUse[v] < static_cast<int>(steps_.size()) && !isFixed_[v])
       steps_[lastUse[v]].release.push_back(static_cast<int>(v));
-  for (const plan::Symbol &s : p.symbols())
+  for (const plan::Symbol &s : f.symbols())
     symbols_.push_back({s.name(), s.input(), s.dim()});
 }
 
 Executor::~Executor() = default;
 
-std::vector<Tensor> Executor::run(const std::vector<Tensor> &inputs) const {
+
+std::vector<Tensor> Executor::run(const std::vector<Tensor> &inputs,
+                                  ForwardContext *context) const {
   if (inputs.size() != inputs_.size())
     throw Error("the model takes " + std::to_string(inputs_.size()) + " inputs, got " +
                 std::to_string(inputs.size()));
@@ -142,7 +168,16 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor> &inputs) const {
   };
   for (const Step &step : steps_) {
     std::vector<Tensor> outs;
-    if (!step.fn) {
+    if (isContextStep(step.kernel)) {
+      std::vector<const Tensor *> in;
+      for (int v : step.inputs)
+        in.push_back(valueOf(v));
+      try {
+        outs.push_back(runContextStep(step.kernel, in, step.attrs, context));
+      } catch (const Error &e) {
+        throw Error("node '" + step.location + "' (" + step.kernel + "): " + e.what());
+      }
+    } else if (!step.fn) {
       Shape shape = step.scalar ? Shape{} : Shape{int64_t(step.exprs.size())};
       Tensor t(DType::I64, shape);
       for (size_t i = 0; i < step.exprs.size(); ++i)

@@ -1,9 +1,11 @@
 // resa-run: run a compiled package from the shell.
 #include "resa/runtime/Executor.h"
+#include "resa/runtime/Generator.h"
 #include "resa/runtime/ModelInputs.h"
 #include "resa/runtime/Npy.h"
 #include "resa/runtime/Sampler.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -19,6 +21,9 @@ Runs a package compiled by resa-compile and prints the generated token ids.
   --input-ids FILE.npy   int64 or int32 token ids of shape [batch, seq]
   --prompt TEXT          text prompt (needs a package with a tokenizer)
   --max-new-tokens N     tokens to generate per sequence (default 16)
+  --eos ID               stop a sequence after this token (may be repeated)
+  --recompute            generate by recomputing the whole sequence each step
+                         (no KV cache): the exact reference for the cached path
   --temperature T        0 = greedy (default), > 0 samples
   --top-p P              nucleus sampling mass in (0, 1] (default 1)
   --seed S               sampling seed (default 0)
@@ -30,6 +35,8 @@ Runs a package compiled by resa-compile and prints the generated token ids.
 struct Options {
   std::string package, tokens, inputIds, prompt, dumpLogits, device = "auto";
   int64_t maxNewTokens = 16;
+  std::vector<int64_t> eos;
+  bool recompute = false;
   resa::SamplingOptions sampling;
 };
 
@@ -63,6 +70,10 @@ Options parseArgs(int argc, char **argv) {
       std::cout << kUsage;
       std::exit(0);
     }
+    if (arg == "--recompute") {
+      o.recompute = true;
+      continue;
+    }
     if (arg.rfind("--", 0) != 0) {
       if (!o.package.empty())
         throw resa::Error("unexpected argument '" + arg + "'");
@@ -84,6 +95,7 @@ Options parseArgs(int argc, char **argv) {
     else if (arg == "--dump-logits") o.dumpLogits = value;
     else if (arg == "--device") o.device = value;
     else if (arg == "--max-new-tokens") o.maxNewTokens = parseInt(arg, value);
+    else if (arg == "--eos") o.eos.push_back(parseInt(arg, value));
     else if (arg == "--temperature") o.sampling.temperature = parseFloat(arg, value);
     else if (arg == "--top-p") o.sampling.topP = parseFloat(arg, value);
     else if (arg == "--seed") o.sampling.seed = static_cast<uint64_t>(parseInt(arg, value));
@@ -135,6 +147,32 @@ resa::Tensor tokenIds(const Options &o) {
   return t;
 }
 
+// Generation by recomputing the whole sequence each step through the
+// stateless @main: slow, exact, and independent of the KV cache.
+std::vector<std::vector<int64_t>> recomputeGenerate(const resa::Executor &exec, size_t logitsIdx,
+                                                    std::vector<std::vector<int64_t>> seqs,
+                                                    const resa::GenerationOptions &options) {
+  std::vector<std::vector<int64_t>> out(seqs.size());
+  for (size_t b = 0; b < seqs.size(); ++b) {
+    resa::SamplingOptions s = options.sampling;
+    s.seed += b; // the same streams as the generator's
+    resa::Sampler sampler(s);
+    for (int64_t step = 0; step < options.maxNewTokens; ++step) {
+      resa::Tensor ids(resa::DType::I64, {1, static_cast<int64_t>(seqs[b].size())});
+      std::copy(seqs[b].begin(), seqs[b].end(), ids.data<int64_t>());
+      resa::Tensor logits = exec.run(resa::makeModelInputs(exec, ids))[logitsIdx];
+      int64_t vocab = logits.dim(2);
+      int64_t tok = sampler.next(logits.data<float>() + (logits.dim(1) - 1) * vocab, vocab);
+      out[b].push_back(tok);
+      seqs[b].push_back(tok);
+      if (std::find(options.stopTokens.begin(), options.stopTokens.end(), tok) !=
+          options.stopTokens.end())
+        break;
+    }
+  }
+  return out;
+}
+
 int run(const Options &o) {
   if (o.device == "cuda")
     throw resa::Error("--device cuda: this runtime has no CUDA backend yet; use --device cpu");
@@ -148,34 +186,34 @@ int run(const Options &o) {
   if (logitsIdx == exec.outputNames().size())
     throw resa::Error(o.package + ": the model has no 'logits' output");
 
-  // Generation recomputes the whole sequence each step: the exact reference
-  // that the KV-cache program (step 2) is checked against.
-  resa::Sampler sampler(o.sampling);
-  std::vector<std::vector<int64_t>> generated(batch);
-  for (int64_t step = 0; step <= o.maxNewTokens; ++step) {
+  if (!o.dumpLogits.empty()) {
     resa::Tensor logits = exec.run(resa::makeModelInputs(exec, ids))[logitsIdx];
     if (logits.rank() != 3 || logits.dtype() != resa::DType::F32)
       throw resa::Error("logits must be float32 [batch, seq, vocab], got " +
                         resa::shapeToString(logits.shape()));
-    if (step == 0 && !o.dumpLogits.empty())
-      resa::writeNpy(o.dumpLogits, logits);
-    if (step == o.maxNewTokens)
-      break;
-    int64_t seq = ids.dim(1), vocab = logits.dim(2);
-    resa::Tensor next(resa::DType::I64, {batch, seq + 1});
-    for (int64_t b = 0; b < batch; ++b) {
-      const float *row = logits.data<float>() + (b * logits.dim(1) + logits.dim(1) - 1) * vocab;
-      int64_t tok = sampler.next(row, vocab);
-      generated[b].push_back(tok);
-      std::copy(ids.data<int64_t>() + b * seq, ids.data<int64_t>() + (b + 1) * seq,
-                next.data<int64_t>() + b * (seq + 1));
-      next.data<int64_t>()[b * (seq + 1) + seq] = tok;
-    }
-    ids = next;
+    resa::writeNpy(o.dumpLogits, logits);
   }
-  for (int64_t b = 0; b < batch && o.maxNewTokens > 0; ++b) {
-    for (size_t i = 0; i < generated[b].size(); ++i)
-      std::cout << (i ? "," : "") << generated[b][i];
+  if (o.maxNewTokens == 0)
+    return 0;
+  std::vector<std::vector<int64_t>> prompts(batch);
+  for (int64_t b = 0; b < batch; ++b)
+    prompts[b].assign(ids.data<int64_t>() + b * ids.dim(1),
+                      ids.data<int64_t>() + (b + 1) * ids.dim(1));
+  resa::GenerationOptions options;
+  options.maxNewTokens = o.maxNewTokens;
+  options.stopTokens = o.eos;
+  options.sampling = o.sampling;
+  std::vector<std::vector<int64_t>> generated;
+  if (o.recompute) {
+    generated = recomputeGenerate(exec, logitsIdx, prompts, options);
+  } else {
+    resa::Generator gen(*package, resa::Generator::pagesFor(prompts, o.maxNewTokens));
+    for (const resa::Generation &g : gen.generate(prompts, options))
+      generated.push_back(g.tokens);
+  }
+  for (const auto &tokens : generated) {
+    for (size_t i = 0; i < tokens.size(); ++i)
+      std::cout << (i ? "," : "") << tokens[i];
     std::cout << "\n";
   }
   return 0;

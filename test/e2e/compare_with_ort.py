@@ -6,6 +6,8 @@ logits with onnxruntime's on the same model (1e-4 absolute, DESIGN.md).
 usage: compare_with_ort.py BIN_DIR MODEL.onnx [--lengths 1,7,33] [--batches 1,2]
                            [--external-data]
 Also checks the committed reference logits (MODEL.ref.npz) when present.
+--decode-check instead runs resa-decode-check on the compiled package: KV-cache
+decoding against recomputation (greedy tokens and logits).
 --external-data first re-saves the model with its weights in a separate file
 (ONNX external data) and compiles that copy.
 Prints one PASS/FAIL line per case; exits non-zero on any failure.
@@ -59,6 +61,7 @@ def main():
     ap.add_argument("--lengths", default="1,7,33")
     ap.add_argument("--batches", default="1,2")
     ap.add_argument("--external-data", action="store_true")
+    ap.add_argument("--decode-check", action="store_true")
     args = ap.parse_args()
     name = os.path.basename(args.model)
     failures = 0
@@ -73,6 +76,9 @@ def main():
             name += " (external data)"
         subprocess.run([os.path.join(args.bin_dir, "resa-compile"), "--quiet", source,
                         "-o", package], check=True)
+        if args.decode_check:
+            return subprocess.run([os.path.join(args.bin_dir, "resa-decode-check"),
+                                   package]).returncode
         session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
         vocab = session.get_outputs()[0].shape[-1]
         vocab = vocab if isinstance(vocab, int) else 100

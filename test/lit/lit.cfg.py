@@ -12,3 +12,15 @@ config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py.in"]
 config.environment["PATH"] = os.pathsep.join(
     [config.resa_bin_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
 config.substitutions.append(("%fixtures", os.path.join(config.resa_src_root, "test", "fixtures")))
+
+# ONNX text cannot name nodes; tests that need node names write the model as
+# protobuf text and encode it with protoc and onnx.proto (build dependencies).
+import shutil
+
+for include in ["/usr/include", "/usr/local/include"]:
+    onnx_proto = os.path.join(include, "onnx", "onnx.proto")
+    if shutil.which("protoc") and os.path.exists(onnx_proto):
+        config.available_features.add("onnx-encode")
+        config.substitutions.append(
+            ("%onnx-encode", "protoc --encode=onnx.ModelProto -I%s %s" % (include, onnx_proto)))
+        break

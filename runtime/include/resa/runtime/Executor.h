@@ -12,6 +12,20 @@
 
 namespace resa {
 
+// What a cached program's steps need beyond their inputs: where the call's
+// tokens start in their sequence, and the KV cache. Implemented by the
+// generator (runtime/src/Generator.cpp) over the paged KV cache.
+class ForwardContext {
+public:
+  virtual ~ForwardContext() = default;
+  // Absolute position of the call's first token.
+  virtual int64_t start() const = 0;
+  // resa.cache_attention: writes k and v of the call's tokens into `layer`,
+  // then attends q over the cache (see dialects/resa/ResaOps.td).
+  virtual Tensor cacheAttention(int64_t layer, const Tensor &q, const Tensor &k, const Tensor &v,
+                                const Attrs &attrs) = 0;
+};
+
 struct InputSpec {
   std::string name;
   DType dtype;
@@ -28,7 +42,10 @@ public:
   const std::vector<std::string> &outputNames() const { return outputNames_; }
   // Checks each input against its spec (dtype, rank, static dims, dims that
   // must agree), then runs. Throws resa::Error naming the input or the node.
-  std::vector<Tensor> run(const std::vector<Tensor> &inputs) const;
+  // `context` is required by cached programs (prefill/decode/rectify); a
+  // stateless program runs without one (its positions start at 0).
+  std::vector<Tensor> run(const std::vector<Tensor> &inputs,
+                          ForwardContext *context = nullptr) const;
 
 private:
   struct Step;

@@ -19,6 +19,13 @@
 // may be reused for every call with the same three (the bench does). The
 // workspace must be zero-filled before its first use; every call leaves it
 // zero-filled again. Two calls in flight at once need two workspaces.
+//
+// Supported: bf16 and f16 storage, headDim 64 and 128, any GQA group (a block
+// computes 8 query heads; groups over 8 take several blocks per KV head, each
+// reading the KV once), pageSize dividing 32 or a multiple of 32. The kernel
+// is launched with programmatic dependent launch: it may start while the
+// previous kernel of the stream finishes, and waits for it before its first
+// global read.
 #pragma once
 
 #include "resa/kernels/PagedKV.h"
@@ -32,9 +39,10 @@ namespace resa::gpu {
 enum class KVDType : int32_t { BF16 = 0, F16 = 1 };
 
 struct DecodeAttentionOptions {
-  // 0: the default kernel configuration. 1..N: tuning variants, for the
-  // benchmark (see decodeAttentionVariantName); only bf16, headDim 128,
-  // GQA groups of 3 or 4 have them.
+  // 0: the default kernel (tensor cores, 32-token stages, 2 in flight per
+  // warp, 4 warps, programmatic dependent launch). 1..N: tuning variants for
+  // the benchmark and the tests (decodeAttentionVariantName); bf16 with
+  // headDim 128 only, the CUDA-core one for GQA groups of 3 or 4 only.
   int32_t variant = 0;
   // > 0: use exactly this many splits per (sequence, KV head) (tests).
   int32_t forceSplits = 0;
@@ -85,7 +93,7 @@ struct DecodeAttentionArgs {
 cudaError_t decodeAttention(const DecodeAttentionArgs &args, const DecodeAttentionPlan &plan,
                             void *workspace, cudaStream_t stream);
 
-// Human-readable name of a kernel variant ("st32x4" ...), or null past the
+// Name of a kernel variant ("tc32x2", "tc32x2-nopdl", ...), or null past the
 // last one.
 const char *decodeAttentionVariantName(int32_t variant);
 

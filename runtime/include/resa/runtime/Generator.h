@@ -1,0 +1,65 @@
+// Generation with a compiled KV-cache program: prefill each prompt once,
+// then decode one token per step, over the runtime's paged KV cache.
+//
+// Cached programs run one sequence per call (their batch dim is 1); a batch
+// of prompts of different lengths is served by stepping every live sequence
+// in turn, each with its own positions and its own sampler stream.
+#pragma once
+
+#include "resa/runtime/Executor.h"
+#include "resa/runtime/KVCache.h"
+#include "resa/runtime/Sampler.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace resa {
+
+struct GenerationOptions {
+  int64_t maxNewTokens = 16;
+  std::vector<int64_t> stopTokens; // e.g. EOS; generation of a sequence stops after one
+  SamplingOptions sampling;        // sequence i samples with seed + i
+};
+
+struct Generation {
+  std::vector<int64_t> tokens; // the generated ids (a stop token included)
+  std::string stopReason;      // "stop token" or "max tokens"
+};
+
+class Generator {
+public:
+  // `kvPages` sizes the cache (pages of `pageSize` tokens, shared by every
+  // sequence). Throws when the package has no KV-cache program.
+  Generator(const Package &package, int64_t kvPages, int pageSize = 16);
+  ~Generator();
+
+  // Prefills and decodes each prompt; throws resa::Error on capacity or
+  // token problems, leaving the cache empty again.
+  std::vector<Generation> generate(const std::vector<std::vector<int64_t>> &prompts,
+                                   const GenerationOptions &options);
+
+  // The steps generate() is made of, for tests and pipelines. Each runs one
+  // call for sequence `id` with `tokens` at positions start.., where start is
+  // the sequence's current length (or `start` for rectify).
+  Tensor prefill(int64_t id, const std::vector<int64_t> &tokens); // logits [S, vocab]
+  Tensor decode(int64_t id, int64_t token);                        // logits [1, vocab]
+  void rectify(int64_t id, int64_t start, const std::vector<int64_t> &tokens);
+
+  KVCache &cache() { return *cache_; }
+  int64_t vocabSize() const { return vocab_; }
+  // KV pages that prompts of these lengths need for `newTokens` more each.
+  static int64_t pagesFor(const std::vector<std::vector<int64_t>> &prompts, int64_t newTokens,
+                          int pageSize = 16);
+
+private:
+  class CachedCall;
+  Tensor call(const Executor &exec, int64_t id, int64_t start,
+              const std::vector<int64_t> &tokens);
+  const Package &package_;
+  Executor prefill_, decode_, rectify_;
+  std::unique_ptr<KVCache> cache_;
+  int64_t vocab_ = 0;
+};
+
+} // namespace resa
