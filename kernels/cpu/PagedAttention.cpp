@@ -1,7 +1,7 @@
 // Exact fp32 reference of dense decode attention over the paged KV cache
 // (layout in resa/kernels/PagedKV.h). Naive on purpose: it is the yardstick
 // the CUDA kernels are checked against, and the CPU runtime's decode path.
-#include "resa/kernels/PagedKV.h"
+#include "resa/kernels/BlockSparse.h"
 #include "resa/kernels/Tensor.h"
 
 #include <algorithm>
@@ -32,61 +32,105 @@ void checkPagedAttentionShape(const PagedAttentionShape &s) {
     fail("numPages and maxPagesPerSeq must not be negative");
 }
 
+namespace {
+
+// Checks sequence b's length and page ids; returns its page row.
+const int32_t *checkedPages(const PagedAttentionShape &s, const int32_t *pageTable,
+                            const int32_t *seqLens, int32_t b) {
+  const int32_t len = seqLens[b];
+  if (len < 0 || static_cast<int64_t>(len) > static_cast<int64_t>(s.maxPagesPerSeq) * s.pageSize)
+    throw Error("paged attention: seqLens[" + std::to_string(b) + "] = " + std::to_string(len) +
+                " is outside [0, maxPagesPerSeq * pageSize = " +
+                std::to_string(static_cast<int64_t>(s.maxPagesPerSeq) * s.pageSize) + "]");
+  const int32_t *pages = pageTable + static_cast<int64_t>(b) * s.maxPagesPerSeq;
+  const int32_t usedPages = (len + s.pageSize - 1) / s.pageSize;
+  for (int32_t p = 0; p < usedPages; ++p)
+    if (pages[p] < 0 || pages[p] >= s.numPages)
+      throw Error("paged attention: pageTable[" + std::to_string(b) + "][" + std::to_string(p) +
+                  "] = " + std::to_string(pages[p]) + " is outside [0, numPages = " +
+                  std::to_string(s.numPages) + ")");
+  return pages;
+}
+
+// softmax(scale * q . K) . V of one query head over the tokens of the given
+// logical blocks (ascending), the partial last block cut at `len`. Dense
+// attention is every block in order, so dense and block-sparse with every
+// block selected add the same terms in the same order.
+void attendBlocks(const PagedAttentionShape &s, const float *qh, const float *kCache,
+                  const float *vCache, const int32_t *pages, int32_t len, int32_t kvh,
+                  const int32_t *blocks, int32_t numBlocks, double scale, float *oh,
+                  std::vector<double> &scores, std::vector<double> &acc) {
+  const int64_t d = s.headDim;
+  scores.clear();
+  double maxScore = -std::numeric_limits<double>::infinity();
+  auto forEachToken = [&](auto &&f) {
+    for (int32_t i = 0; i < numBlocks; ++i) {
+      const int32_t blk = blocks ? blocks[i] : i;
+      const int32_t end = std::min(len, (blk + 1) * s.pageSize);
+      for (int32_t t = blk * s.pageSize; t < end; ++t)
+        f(pagedKVOffset(s, pages[blk], kvh, t % s.pageSize));
+    }
+  };
+  forEachToken([&](int64_t at) {
+    double dot = 0.0;
+    for (int64_t j = 0; j < d; ++j)
+      dot += static_cast<double>(qh[j]) * static_cast<double>(kCache[at + j]);
+    scores.push_back(dot * scale);
+    maxScore = std::max(maxScore, scores.back());
+  });
+  if (scores.empty()) {
+    std::fill(oh, oh + d, 0.0f);
+    return;
+  }
+  double sum = 0.0;
+  size_t i = 0;
+  std::fill(acc.begin(), acc.end(), 0.0);
+  forEachToken([&](int64_t at) {
+    const double p = std::exp(scores[i++] - maxScore);
+    sum += p;
+    for (int64_t j = 0; j < d; ++j)
+      acc[static_cast<size_t>(j)] += p * static_cast<double>(vCache[at + j]);
+  });
+  for (int64_t j = 0; j < d; ++j)
+    oh[j] = static_cast<float>(acc[static_cast<size_t>(j)] / sum);
+}
+
+} // namespace
+
 void pagedDecodeAttentionCpu(const PagedAttentionShape &s, const float *q,
                              const float *kCache, const float *vCache,
                              const int32_t *pageTable, const int32_t *seqLens, float scale,
                              float *out) {
+  pagedSparseAttentionCpu(s, q, kCache, vCache, pageTable, seqLens, nullptr, 0, nullptr, scale,
+                          out);
+}
+
+void pagedSparseAttentionCpu(const PagedAttentionShape &s, const float *q, const float *kCache,
+                             const float *vCache, const int32_t *pageTable,
+                             const int32_t *seqLens, const int32_t *selected,
+                             int32_t maxSelected, const int32_t *counts, float scale,
+                             float *out) {
   checkPagedAttentionShape(s);
   if (scale == 0.0f)
     scale = defaultAttentionScale(s.headDim);
-  const int32_t group = s.group();
-  const int64_t d = s.headDim;
-  std::vector<double> scores;
-  std::vector<double> acc(static_cast<size_t>(d));
-
+  std::vector<double> scores, acc(static_cast<size_t>(s.headDim));
   for (int32_t b = 0; b < s.batch; ++b) {
+    const int32_t *pages = checkedPages(s, pageTable, seqLens, b);
     const int32_t len = seqLens[b];
-    if (len < 0 || static_cast<int64_t>(len) > static_cast<int64_t>(s.maxPagesPerSeq) * s.pageSize)
-      throw Error("paged attention: seqLens[" + std::to_string(b) + "] = " +
-                  std::to_string(len) + " is outside [0, maxPagesPerSeq * pageSize = " +
-                  std::to_string(static_cast<int64_t>(s.maxPagesPerSeq) * s.pageSize) + "]");
-    const int32_t *pages = pageTable + static_cast<int64_t>(b) * s.maxPagesPerSeq;
-    const int32_t usedPages = (len + s.pageSize - 1) / s.pageSize;
-    for (int32_t p = 0; p < usedPages; ++p)
-      if (pages[p] < 0 || pages[p] >= s.numPages)
-        throw Error("paged attention: pageTable[" + std::to_string(b) + "][" +
-                    std::to_string(p) + "] = " + std::to_string(pages[p]) +
-                    " is outside [0, numPages = " + std::to_string(s.numPages) + ")");
-    scores.assign(static_cast<size_t>(len), 0.0);
-
+    const int32_t numBlocks = (len + s.pageSize - 1) / s.pageSize;
     for (int32_t h = 0; h < s.numQHeads; ++h) {
-      const int32_t kvh = h / group;
-      const float *qh = q + queryOffset(s, b, h);
-      float *oh = out + queryOffset(s, b, h);
-      if (len == 0) {
-        std::fill(oh, oh + d, 0.0f);
-        continue;
-      }
-      double maxScore = -std::numeric_limits<double>::infinity();
-      for (int32_t t = 0; t < len; ++t) {
-        const float *kt = kCache + pagedKVOffset(s, pages[t / s.pageSize], kvh, t % s.pageSize);
-        double dot = 0.0;
-        for (int64_t j = 0; j < d; ++j)
-          dot += static_cast<double>(qh[j]) * static_cast<double>(kt[j]);
-        scores[static_cast<size_t>(t)] = dot * static_cast<double>(scale);
-        maxScore = std::max(maxScore, scores[static_cast<size_t>(t)]);
-      }
-      double sum = 0.0;
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int32_t t = 0; t < len; ++t) {
-        const double p = std::exp(scores[static_cast<size_t>(t)] - maxScore);
-        sum += p;
-        const float *vt = vCache + pagedKVOffset(s, pages[t / s.pageSize], kvh, t % s.pageSize);
-        for (int64_t j = 0; j < d; ++j)
-          acc[static_cast<size_t>(j)] += p * static_cast<double>(vt[j]);
-      }
-      for (int64_t j = 0; j < d; ++j)
-        oh[j] = static_cast<float>(acc[static_cast<size_t>(j)] / sum);
+      const int32_t kvh = h / s.group();
+      const int32_t *blocks =
+          selected ? selected + (static_cast<int64_t>(b) * s.numKvHeads + kvh) * maxSelected
+                   : nullptr;
+      const int32_t n = selected ? counts[b] : numBlocks;
+      for (int32_t i = 0; selected && i < n; ++i)
+        if (blocks[i] < 0 || blocks[i] >= numBlocks || (i > 0 && blocks[i] <= blocks[i - 1]))
+          throw Error("block-sparse attention: selected blocks of sequence " +
+                      std::to_string(b) + " are not ascending block indices below " +
+                      std::to_string(numBlocks));
+      attendBlocks(s, q + queryOffset(s, b, h), kCache, vCache, pages, len, kvh, blocks, n,
+                   static_cast<double>(scale), out + queryOffset(s, b, h), scores, acc);
     }
   }
 }
