@@ -226,6 +226,12 @@ void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &o
     plan.mutable_kv_cache()->set_layers(get("layers"));
     plan.mutable_kv_cache()->set_kv_heads(get("kv_heads"));
     plan.mutable_kv_cache()->set_head_dim(get("head_dim"));
+    plan.mutable_kv_cache()->set_block_size(kv.get("block_size") ? get("block_size") : 16);
+  }
+  for (auto schedule : lowered.getOps<ir::RectificationScheduleOp>()) {
+    plan.mutable_rectify()->set_function(schedule.getFunction().str());
+    plan.mutable_rectify()->set_interval(schedule.getIntervalAttr().getInt());
+    plan.mutable_rectify()->set_window(schedule.getWindowAttr().getInt());
   }
 
   fs::path out(outDir);

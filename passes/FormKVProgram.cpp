@@ -1,5 +1,6 @@
 // resa-form-kv-program: see Passes.td.
 #include "passes/Passes.h"
+#include "passes/ShapeInference.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -134,10 +135,11 @@ private:
     eraseResults(f, present);
 
     Value idsArg = f.getArgument(ids);
+    // The symbol the shape expressions use for the sequence length: the
+    // dim_param made an identifier, or arg<N>_dim1 when the dim is unnamed.
     auto params = f.getArgAttrOfType<ArrayAttr>(ids, "onnx.dim_params");
-    std::string seqSymbol;
-    if (params && params.size() == 2)
-      seqSymbol = cast<StringAttr>(params[1]).str();
+    std::string seqSymbol = symbolName(
+        ids, 1, params && params.size() == 2 ? cast<StringAttr>(params[1]).getValue() : StringRef());
 
     OpBuilder b(f.getContext());
     b.setInsertionPointToStart(&f.getBody().front());

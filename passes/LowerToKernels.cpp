@@ -19,7 +19,7 @@ struct LowerToKernelsPass : impl::LowerToKernelsBase<LowerToKernelsPass> {
     getOperation().walk([&](Operation *op) {
       StringRef ns = op->getDialect() ? op->getDialect()->getNamespace() : "";
       bool structural = isa<ir::ShapeExprOp, ir::WeightOp, ir::ConstantOp, ir::NoneOp,
-                            ir::KernelCallOp>(op);
+                            ir::KernelCallOp, ir::RectificationScheduleOp>(op);
       if (ns == "onnx" || (ns == "resa" && !structural))
         ops.push_back(op);
     });
@@ -39,7 +39,8 @@ struct LowerToKernelsPass : impl::LowerToKernelsBase<LowerToKernelsPass> {
         std::string kernel =
             resaOp ? op->getName().getStringRef().str() : onnx::onnxKernelName(op);
         // resa's stateful kernels (the KV cache's) are the runtime's own.
-        bool runtimeOwned = isa<ir::CacheAttentionOp, ir::PositionsOp>(op);
+        bool runtimeOwned = isa<ir::CacheAttentionOp, ir::PositionsOp, ir::CacheWriteOp,
+                                ir::BlockSelectOp, ir::BlockAttentionOp>(op);
         if (!runtimeOwned && !findCpuKernel(kernel)) {
           op->emitError() << "the runtime has no kernel for '" << kernel << "'";
           return signalPassFailure();

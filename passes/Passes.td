@@ -57,12 +57,100 @@ def FormKVProgram : Pass<"resa-form-kv-program", "mlir::ModuleOp"> {
   let dependentDialects = ["resa::ir::ResaDialect", "mlir::func::FuncDialect"];
 }
 
+class AttentionPolicy<string arg, string what> : Pass<arg, "mlir::ModuleOp"> {
+  let summary = "Attention policy: " # what;
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
+def AttentionDense : AttentionPolicy<"resa-attention-dense",
+    "dense decode over the whole KV cache"> {
+  let description = [{
+    Keeps @decode's attention dense; sets the KV cache's page size.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "16", "tokens per KV page (a power of two)">,
+  ];
+}
+
+def AttentionSparse : AttentionPolicy<"resa-attention-sparse",
+    "block-sparse decode, no rectification"> {
+  let description = [{
+    @decode attends only to the blocks that resa.block_select picks (ReSA's
+    selection rule, DESIGN.md); prefill stays dense; the cache is never
+    rectified, so sparse decoding errors accumulate in it.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "16", "tokens per block (a power of two)">,
+    Option<"keptRatio", "kept-ratio", "double", "0.1", "fraction of blocks kept, in (0, 1]">,
+    Option<"minBlocks", "min-blocks", "int64_t", "16", "blocks kept at least (n_min)">,
+    Option<"localBlocks", "local-blocks", "int64_t", "1", "most recent blocks always kept">,
+  ];
+}
+
+def AttentionResa : AttentionPolicy<"resa-attention-resa",
+    "block-sparse decode with scheduled dense rectification (ReSA)"> {
+  let description = [{
+    As resa-attention-sparse, plus a resa.rectification_schedule: every
+    `rectify-every` decode steps, @rectify re-encodes the last that many
+    tokens densely, overwriting their KV and refreshing block summaries.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "16", "tokens per block (a power of two)">,
+    Option<"keptRatio", "kept-ratio", "double", "0.1", "fraction of blocks kept, in (0, 1]">,
+    Option<"minBlocks", "min-blocks", "int64_t", "16", "blocks kept at least (n_min)">,
+    Option<"localBlocks", "local-blocks", "int64_t", "1", "most recent blocks always kept">,
+    Option<"rectifyEvery", "rectify-every", "int64_t", "32",
+           "decode steps between dense rectifications (f)">,
+  ];
+}
+
 def LowerToKernels : Pass<"resa-lower-to-kernels", "mlir::ModuleOp"> {
   let summary = "Lower every op to runtime kernel calls over buffers";
   let description = [{
     onnx ops become `resa.kernel_call` of the kernel of the same name (contrib
     ops: `com.microsoft.<Op>`), initializers become `resa.weight`, constants
     `resa.constant`. Fails naming the node when the runtime has no kernel.
+  }];
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
+def RaiseNorms : Pass<"resa-raise-norms", "mlir::ModuleOp"> {
+  let summary = "Raise RMSNorm and LayerNorm forms to resa.rms_norm / resa.layer_norm";
+  let description = [{
+    Recognises RMSNorm as torch's dynamo export decomposes it (Pow(x, 2) or
+    x*x -> ReduceMean(axes = [-1], keepdims) -> Add(eps) -> Sqrt ->
+    Reciprocal -> Mul(x, .) or Div(x, .) -> Mul by a [hidden] weight, which
+    may be Gemma's Add(w, 1): weight_offset = 1), opset-23
+    `RMSNormalization`, `SimplifiedLayerNormalization` (default and
+    com.microsoft domains), com.microsoft `SkipSimplifiedLayerNormalization`
+    (an onnx.Add for its sum, then resa.rms_norm) and `LayerNormalization`.
+    Only normalisation over the last axis with [hidden] parameters and
+    unused statistics outputs is raised; anything else stays as it is.
+  }];
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
+def RaiseRotary : Pass<"resa-raise-rotary", "mlir::ModuleOp"> {
+  let summary = "Raise rotary position embeddings to resa.rotary";
+  let description = [{
+    Recognises HF's apply_rotary_pos_emb as exported (x * cos +
+    Concat(-x[..., D/2:], x[..., :D/2]) * sin, cos/sin = Unsqueeze(c, [1]) of
+    [B, S, D] values), opset-23 `RotaryEmbedding` and com.microsoft
+    `RotaryEmbedding`. cos/sin stay as the graph computes them; caches
+    indexed by position_ids become onnx.Gather(cache, position_ids).
+  }];
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
+def RaiseLinear : Pass<"resa-raise-linear", "mlir::ModuleOp"> {
+  let summary = "Raise projections, embeddings, gated MLPs and logits";
+  let description = [{
+    MatMul by a [in, out] parameter (+ Add of a [out] parameter) and Gemm
+    (no transposes, alpha = beta = 1) become resa.linear; Gather from a
+    [vocab, hidden] parameter resa.embedding; down(act(x Wg) * (x Wu))
+    (separate or fused gate-up projections; SiLU as x * Sigmoid(x), Gelu,
+    and the tanh / erf Gelu decompositions) resa.gated_mlp; the linear that
+    computes the function's "logits" output resa.logits.
   }];
   let dependentDialects = ["resa::ir::ResaDialect"];
 }

@@ -330,9 +330,11 @@ private:
       m.v = op->getOperand(2);
       m.heads = attr("q_num_heads", 0);
       m.kvHeads = attr("kv_num_heads", 0);
+      if (m.heads <= 0 || m.kvHeads <= 0)
+        return op->emitError("3-D Attention needs q_num_heads and kv_num_heads");
       auto width = staticDim(op, m.q, 2, "the query width");
-      if (failed(width) || m.heads <= 0)
-        return op->emitError("3-D Attention needs q_num_heads and a static width");
+      if (failed(width))
+        return failure();
       m.scale = 1.0 / std::sqrt(double(*width / m.heads));
     }
     if (auto s = op->getAttrOfType<FloatAttr>("scale"))
@@ -386,6 +388,9 @@ private:
       m.scale = s.getValueAsDouble();
     m.result = op->getResult(0);
     if (attrInt("do_rotary", 0)) {
+      if (op->getNumOperands() < 9 || isa<NoneType>(op->getOperand(7).getType()) ||
+          isa<NoneType>(op->getOperand(8).getType()))
+        return op->emitError("GroupQueryAttention with do_rotary needs cos_cache and sin_cache");
       OpBuilder b(op);
       Location loc = op->getLoc();
       Value seqLen = seqLength(b, loc, m.q);

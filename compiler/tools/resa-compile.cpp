@@ -6,7 +6,10 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/AsmState.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Tools/Plugins/PassPlugin.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -32,6 +35,43 @@ cl::opt<Emit> emit("emit", cl::desc("print MLIR at a stage instead of writing a 
                               clEnumValN(Emit::Lowered, "lowered",
                                          "kernel calls over buffers")));
 cl::opt<bool> quiet("quiet", cl::desc("no progress lines on stderr"));
+
+cl::OptionCategory policy("Attention policy (DESIGN.md, ReSA)");
+cl::opt<std::string> attention(
+    "attention",
+    cl::desc("dense, sparse, resa, or a policy pass that a --load-pass-plugin registers, with "
+             "its options (e.g. 'resa-attention-sliding-window{window=128}')"),
+    cl::init("dense"), cl::cat(policy));
+cl::opt<int64_t> blockSize("resa-block-size", cl::desc("tokens per KV block (a power of two)"),
+                           cl::init(16), cl::cat(policy));
+cl::opt<double> keptRatio("resa-kept-ratio", cl::desc("fraction of blocks decode attends to"),
+                          cl::init(0.1), cl::cat(policy));
+cl::opt<int64_t> minBlocks("resa-min-blocks", cl::desc("blocks decode attends to at least"),
+                           cl::init(16), cl::cat(policy));
+cl::opt<int64_t> localBlocks("resa-local-blocks", cl::desc("most recent blocks always kept"),
+                             cl::init(1), cl::cat(policy));
+cl::opt<int64_t> rectifyEvery("resa-rectify-every",
+                              cl::desc("decode steps between dense rectifications (resa)"),
+                              cl::init(32), cl::cat(policy));
+cl::list<std::string> passPlugins("load-pass-plugin",
+                                  cl::desc("load a pass plugin (a shared library)"),
+                                  cl::cat(policy));
+
+// The policy pass, with the --resa-* options that apply to it.
+std::string policyPipeline() {
+  std::string common = "block-size=" + std::to_string(blockSize);
+  std::string sparse = common + " kept-ratio=" + std::to_string(keptRatio) +
+                       " min-blocks=" + std::to_string(minBlocks) +
+                       " local-blocks=" + std::to_string(localBlocks);
+  if (attention == "dense")
+    return "resa-attention-dense{" + common + "}";
+  if (attention == "sparse")
+    return "resa-attention-sparse{" + sparse + "}";
+  if (attention == "resa")
+    return "resa-attention-resa{" + sparse + " rectify-every=" + std::to_string(rectifyEvery) +
+           "}";
+  return attention;
+}
 
 void progress(const char *what, std::chrono::steady_clock::time_point since) {
   if (quiet)
@@ -69,8 +109,18 @@ int compile() {
     return 0;
   }
   mlir::PassManager raise(&ctx);
+  raise.addPass(resa::createRaiseNorms());
+  raise.addPass(resa::createRaiseRotary());
+  raise.addPass(resa::createRaiseLinear());
   raise.addPass(resa::createRaiseAttention());
   raise.addPass(resa::createFormKVProgram());
+  std::string errors;
+  llvm::raw_string_ostream errorStream(errors);
+  if (mlir::failed(mlir::parsePassPipeline(policyPipeline(), raise, errorStream))) {
+    llvm::errs() << "resa-compile: error: --attention=" << attention << ": "
+                 << llvm::StringRef(errorStream.str()).trim() << "\n";
+    return 1;
+  }
   if (mlir::failed(raise.run(*module)))
     return 1;
   progress("raised; formed the KV-cache program", start);
@@ -95,8 +145,19 @@ int compile() {
 } // namespace
 
 int main(int argc, char **argv) {
+  resa::registerResaPasses();
+  mlir::registerAsmPrinterCLOptions();
   cl::ParseCommandLineOptions(argc, argv,
                               "resa-compile: compile an ONNX decoder into a resa package\n");
+  for (const std::string &path : passPlugins) {
+    auto plugin = mlir::PassPlugin::load(path);
+    if (!plugin) {
+      llvm::errs() << "resa-compile: error: cannot load pass plugin '" << path
+                   << "': " << llvm::toString(plugin.takeError()) << "\n";
+      return 1;
+    }
+    plugin->registerPassRegistryCallbacks();
+  }
   try {
     return compile();
   } catch (const std::exception &e) {

@@ -4,7 +4,9 @@
 #include "resa/runtime/DimPoly.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/SymbolTable.h"
 
 using namespace mlir;
 
@@ -80,6 +82,33 @@ template <typename AttentionOp> static LogicalResult verifyAttention(AttentionOp
 }
 
 LogicalResult AttentionOp::verify() { return verifyAttention(*this); }
+
+LogicalResult BlockSelectOp::verify() {
+  float ratio = getKeptRatio().convertToFloat();
+  if (!(ratio >= 0.0f && ratio <= 1.0f))
+    return emitOpError() << "kept_ratio must be in [0, 1], got " << ratio;
+  if (getMinBlocksAttr().getInt() < 0 || getLocalBlocksAttr().getInt() < 0)
+    return emitOpError("min_blocks and local_blocks must not be negative");
+  int64_t heads = getNumHeadsAttr().getInt(), kvHeads = getKvHeadsAttr().getInt();
+  if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
+    return emitOpError("num_heads must be a positive multiple of kv_heads");
+  return success();
+}
+
+LogicalResult RectificationScheduleOp::verify() {
+  int64_t interval = getIntervalAttr().getInt(), window = getWindowAttr().getInt();
+  if (interval <= 0 || window <= 0)
+    return emitOpError() << "interval and window must be positive, got " << interval << " and "
+                         << window;
+  if (window > interval)
+    return emitOpError() << "window " << window << " exceeds interval " << interval
+                         << ": it would re-encode tokens that the previous rectification "
+                            "already did";
+  auto module = (*this)->getParentOfType<ModuleOp>();
+  if (!SymbolTable::lookupSymbolIn(module, getFunctionAttr()))
+    return emitOpError() << "function " << getFunctionAttr() << " does not exist";
+  return success();
+}
 LogicalResult CacheAttentionOp::verify() { return verifyAttention(*this); }
 
 } // namespace resa::ir

@@ -82,6 +82,61 @@ def Resa_CacheAttentionOp : Resa_AttentionBase<"cache_attention",
                        StrAttr:$layout, I64Attr:$layer);
 }
 
+def Resa_CacheWriteOp : Op<Resa_Dialect, "cache_write", [MemoryEffects<[MemWrite]>]> {
+  let summary = "write the call's keys and values into one layer of the KV cache";
+  let description = [{
+    k and v as resa.attention takes them; they go to the call's absolute
+    positions, and the pages' key summaries (min/max) are updated.
+  }];
+  let arguments = (ins AnyRankedTensor:$k, AnyRankedTensor:$v, I64Attr:$kv_heads,
+                       StrAttr:$layout, I64Attr:$layer);
+  let assemblyFormat = "$k `,` $v attr-dict `:` type($k) `,` type($v)";
+}
+
+def Resa_BlockSelectOp : Op<Resa_Dialect, "block_select", [MemoryEffects<[MemRead]>]> {
+  let summary = "ReSA block selection for the call's (single) query";
+  let description = [{
+    For each KV head: the query heads of its group are averaged into one
+    query (times `scale`); each block (page) of the sequence scores
+    sum_j max(q_j kmax_j, q_j kmin_j) over its key summaries; the
+    `local_blocks` most recent blocks are always kept; the top
+    n = clamp(max(min_blocks, ceil(M * kept_ratio)), local_blocks, M) blocks
+    of the M are returned ascending, one row per KV head: [kv_heads, n].
+  }];
+  let arguments = (ins AnyRankedTensor:$q, I64Attr:$num_heads, I64Attr:$kv_heads,
+                       StrAttr:$layout, I64Attr:$layer, F32Attr:$scale, F32Attr:$kept_ratio,
+                       I64Attr:$min_blocks, I64Attr:$local_blocks);
+  let results = (outs AnyRankedTensor:$blocks);
+  let assemblyFormat = "$q attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Resa_BlockAttentionOp : Op<Resa_Dialect, "block_attention", [MemoryEffects<[MemRead]>]> {
+  let summary = "attention of the call's query over the selected blocks of the cache";
+  let description = [{
+    As resa.cache_attention's attention half, over the tokens of `blocks`
+    (resa.block_select's result) only; the partial last block is masked.
+  }];
+  let arguments = (ins AnyRankedTensor:$q, AnyRankedTensor:$blocks, I64Attr:$num_heads,
+                       I64Attr:$kv_heads, StrAttr:$layout, I64Attr:$layer, F32Attr:$scale);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$q `,` $blocks attr-dict `:` functional-type(operands, results)";
+}
+
+def Resa_RectificationScheduleOp : Op<Resa_Dialect, "rectification_schedule",
+    [HasParent<"mlir::ModuleOp">]> {
+  let summary = "when the generation program runs dense rectification";
+  let description = [{
+    Every `interval` decode steps of a sequence, `function` (a KV-only,
+    dense, causal pass) re-encodes the sequence's last `window` tokens,
+    overwriting their KV in every layer and refreshing the block summaries.
+    Each sequence of a batch keeps its own count.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$function, I64Attr:$interval, I64Attr:$window);
+  let assemblyFormat = "$function `every` $interval `steps` `window` $window attr-dict";
+  let hasVerifier = 1;
+}
+
 def Resa_PositionsOp : Op<Resa_Dialect, "positions", [Pure]> {
   let summary = "absolute positions of the call's tokens";
   let description = [{
@@ -99,5 +154,7 @@ def Resa_NoneOp : Op<Resa_Dialect, "none", [Pure]> {
   let results = (outs NoneType:$result);
   let assemblyFormat = "attr-dict";
 }
+
+include "ResaLayerOps.td"
 
 #endif

@@ -123,6 +123,13 @@ constexpr Entry kTable[] = {
     {"com.microsoft.SkipLayerNormalization", k_ms_SkipLayerNormalization},
     {"com.microsoft.SkipSimplifiedLayerNormalization", k_ms_SkipSimplifiedLayerNormalization},
     {"resa.attention", k_resa_attention},
+    {"resa.embedding", k_resa_embedding},
+    {"resa.gated_mlp", k_resa_gated_mlp},
+    {"resa.layer_norm", k_resa_layer_norm},
+    {"resa.linear", k_resa_linear},
+    {"resa.logits", k_resa_logits},
+    {"resa.rms_norm", k_resa_rms_norm},
+    {"resa.rotary", k_resa_rotary},
 };
 
 const Entry *tableBegin() {

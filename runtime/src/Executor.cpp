@@ -20,7 +20,9 @@ namespace {
 
 // The steps that need the forward context rather than a kernel.
 bool isContextStep(const std::string &kernel) {
-  return kernel == "resa.positions" || kernel == "resa.cache_attention";
+  return kernel == "resa.positions" || kernel == "resa.cache_attention" ||
+         kernel == "resa.cache_write" || kernel == "resa.block_select" ||
+         kernel == "resa.block_attention";
 }
 
 Tensor runContextStep(const std::string &kernel, const std::vector<const Tensor *> &in,
@@ -35,10 +37,18 @@ Tensor runContextStep(const std::string &kernel, const std::vector<const Tensor 
     return t;
   }
   if (!context)
-    throw Error("resa.cache_attention needs a KV cache: run this function through the "
-                "generator, not as a stateless program");
-  return context->cacheAttention(attrs.requireInt("layer"), *in.at(0), *in.at(1), *in.at(2),
-                                 attrs);
+    throw Error(kernel + " needs a KV cache: run this function through the generator, not "
+                         "as a stateless program");
+  int64_t layer = attrs.requireInt("layer");
+  if (kernel == "resa.cache_write") {
+    context->cacheWrite(layer, *in.at(0), *in.at(1), attrs);
+    return Tensor();
+  }
+  if (kernel == "resa.block_select")
+    return context->blockSelect(layer, *in.at(0), attrs);
+  if (kernel == "resa.block_attention")
+    return context->blockAttention(layer, *in.at(0), *in.at(1), attrs);
+  return context->cacheAttention(layer, *in.at(0), *in.at(1), *in.at(2), attrs);
 }
 
 

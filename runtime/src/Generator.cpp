@@ -1,5 +1,7 @@
 #include "resa/runtime/Generator.h"
 
+#include "resa/kernels/BlockSparse.h"
+
 #include "plan.pb.h"
 
 #include <algorithm>
@@ -15,36 +17,16 @@ public:
 
   Tensor cacheAttention(int64_t layer, const Tensor &q, const Tensor &k, const Tensor &v,
                         const Attrs &attrs) override {
-    const KVCacheConfig &cfg = cache_.config();
-    int64_t heads = attrs.requireInt("num_heads"), kvHeads = attrs.requireInt("kv_heads");
-    bool bhsd = attrs.getString("layout", "bhsd") == "bhsd";
-    int64_t len = q.dim(bhsd ? 2 : 1), d = cfg.headDim;
-    if (q.dim(0) != 1)
-      throw Error("a cached program runs one sequence per call, got batch " +
-                  std::to_string(q.dim(0)));
-    if (kvHeads != cfg.numKvHeads || layer < 0 || layer >= cfg.numLayers)
-      throw Error("cache_attention of layer " + std::to_string(layer) +
-                  " does not fit the KV cache");
-    // [S][heads][D] rows from either layout.
-    auto rows = [&](const Tensor &t, int64_t n) {
-      std::vector<float> out(static_cast<size_t>(len * n * d));
-      const float *src = t.data<float>();
-      for (int64_t s = 0; s < len; ++s)
-        for (int64_t h = 0; h < n; ++h)
-          std::copy_n(src + (bhsd ? (h * len + s) * d : (s * n + h) * d), d,
-                      out.data() + (s * n + h) * d);
-      return out;
-    };
-    std::vector<float> kr = rows(k, kvHeads), vr = rows(v, kvHeads), qr = rows(q, heads);
-    cache_.writeLayer(static_cast<int>(layer), kr.data(), vr.data());
-
+    cacheWrite(layer, k, v, attrs);
+    Layout l = layout(q, attrs, "num_heads");
+    std::vector<float> qr = rows(q, l);
     // Query s of the call sits at position start + s and sees keys 0..its
     // position: one attention row per query over the sequence's pages.
-    PagedAttentionShape shape = cache_.attentionShape(static_cast<int>(heads));
+    PagedAttentionShape shape = cache_.attentionShape(static_cast<int>(l.heads));
     int32_t stride = cache_.maxPagesPerSeq();
-    shape.batch = static_cast<int32_t>(len);
-    std::vector<int32_t> table(static_cast<size_t>(len * stride)), lens(len);
-    for (int64_t s = 0; s < len; ++s) {
+    shape.batch = static_cast<int32_t>(l.len);
+    std::vector<int32_t> table(static_cast<size_t>(l.len * stride)), lens(l.len);
+    for (int64_t s = 0; s < l.len; ++s) {
       std::copy_n(cache_.pageTable(), stride, table.data() + s * stride);
       lens[s] = static_cast<int32_t>(start_ + s + 1);
     }
@@ -52,23 +34,107 @@ public:
     pagedDecodeAttentionCpu(shape, qr.data(), cache_.keys(static_cast<int>(layer)),
                             cache_.values(static_cast<int>(layer)), table.data(), lens.data(),
                             attrs.getFloat("scale", 0.0f), out.data());
-    Tensor result(DType::F32, q.shape());
-    float *dst = result.data<float>();
-    for (int64_t s = 0; s < len; ++s)
-      for (int64_t h = 0; h < heads; ++h)
-        std::copy_n(out.data() + (s * heads + h) * d, d,
-                    dst + (bhsd ? (h * len + s) * d : (s * heads + h) * d));
-    return result;
+    return fromRows(out, q.shape(), l);
+  }
+
+  void cacheWrite(int64_t layer, const Tensor &k, const Tensor &v, const Attrs &attrs) override {
+    const KVCacheConfig &cfg = cache_.config();
+    Layout l = layout(k, attrs, "kv_heads");
+    if (l.heads != cfg.numKvHeads || layer < 0 || layer >= cfg.numLayers)
+      throw Error("layer " + std::to_string(layer) + " with " + std::to_string(l.heads) +
+                  " KV heads does not fit the KV cache");
+    std::vector<float> kr = rows(k, l), vr = rows(v, l);
+    cache_.writeLayer(static_cast<int>(layer), kr.data(), vr.data());
+  }
+
+  Tensor blockSelect(int64_t layer, const Tensor &q, const Attrs &attrs) override {
+    Layout l = singleQuery(q, attrs);
+    std::vector<float> qr = rows(q, l);
+    PagedAttentionShape shape = cache_.attentionShape(static_cast<int>(l.heads));
+    BlockSelectParams params;
+    params.keptRatio = attrs.getFloat("kept_ratio", params.keptRatio);
+    params.minBlocks = static_cast<int32_t>(attrs.getInt("min_blocks", params.minBlocks));
+    params.localBlocks = static_cast<int32_t>(attrs.getInt("local_blocks", params.localBlocks));
+    int32_t numBlocks = (cache_.seqLens()[0] + shape.pageSize - 1) / shape.pageSize;
+    int32_t n = selectedBlockCount(numBlocks, params);
+    Tensor blocks(DType::I32, {shape.numKvHeads, n});
+    int32_t count = 0;
+    selectBlocksCpu(shape, qr.data(), cache_.keyMin(static_cast<int>(layer)),
+                    cache_.keyMax(static_cast<int>(layer)), cache_.pageTable(), cache_.seqLens(),
+                    params, attrs.getFloat("scale", 0.0f), blocks.data<int32_t>(), n, &count);
+    return blocks;
+  }
+
+  Tensor blockAttention(int64_t layer, const Tensor &q, const Tensor &blocks,
+                        const Attrs &attrs) override {
+    Layout l = singleQuery(q, attrs);
+    std::vector<float> qr = rows(q, l), out(qr.size());
+    PagedAttentionShape shape = cache_.attentionShape(static_cast<int>(l.heads));
+    if (blocks.dtype() != DType::I32 || blocks.rank() != 2 || blocks.dim(0) != shape.numKvHeads)
+      throw Error("selected blocks must be int32 [kv_heads, n], got " +
+                  shapeToString(blocks.shape()));
+    int32_t n = static_cast<int32_t>(blocks.dim(1));
+    pagedSparseAttentionCpu(shape, qr.data(), cache_.keys(static_cast<int>(layer)),
+                            cache_.values(static_cast<int>(layer)), cache_.pageTable(),
+                            cache_.seqLens(), blocks.data<int32_t>(), n, &n,
+                            attrs.getFloat("scale", 0.0f), out.data());
+    return fromRows(out, q.shape(), l);
   }
 
 private:
   KVCache &cache_;
   int64_t start_;
+
+  // How a [1, H, S, D] ("bhsd") or [1, S, H*D] ("bsd") tensor is laid out.
+  struct Layout {
+    bool bhsd;
+    int64_t heads, len, d;
+  };
+  Layout layout(const Tensor &t, const Attrs &attrs, const char *headsAttr) const {
+    Layout l;
+    l.bhsd = attrs.getString("layout", "bhsd") == "bhsd";
+    l.heads = attrs.requireInt(headsAttr);
+    l.len = t.dim(l.bhsd ? 2 : 1);
+    l.d = cache_.config().headDim;
+    if (t.dim(0) != 1)
+      throw Error("a cached program runs one sequence per call, got batch " +
+                  std::to_string(t.dim(0)));
+    if (t.numel() != l.heads * l.len * l.d)
+      throw Error("tensor " + shapeToString(t.shape()) + " does not hold " +
+                  std::to_string(l.heads) + " heads of size " + std::to_string(l.d));
+    return l;
+  }
+  Layout singleQuery(const Tensor &q, const Attrs &attrs) const {
+    Layout l = layout(q, attrs, "num_heads");
+    if (l.len != 1)
+      throw Error("block-sparse attention serves one query per call, got " +
+                  std::to_string(l.len));
+    return l;
+  }
+  // [S][heads][D] rows from either layout, and back.
+  static std::vector<float> rows(const Tensor &t, const Layout &l) {
+    std::vector<float> out(static_cast<size_t>(l.len * l.heads * l.d));
+    for (int64_t s = 0; s < l.len; ++s)
+      for (int64_t h = 0; h < l.heads; ++h)
+        std::copy_n(t.data<float>() + offset(l, s, h), l.d,
+                    out.data() + (s * l.heads + h) * l.d);
+    return out;
+  }
+  static Tensor fromRows(const std::vector<float> &r, const Shape &shape, const Layout &l) {
+    Tensor t(DType::F32, shape);
+    for (int64_t s = 0; s < l.len; ++s)
+      for (int64_t h = 0; h < l.heads; ++h)
+        std::copy_n(r.data() + (s * l.heads + h) * l.d, l.d, t.data<float>() + offset(l, s, h));
+    return t;
+  }
+  static int64_t offset(const Layout &l, int64_t s, int64_t h) {
+    return l.bhsd ? (h * l.len + s) * l.d : (s * l.heads + h) * l.d;
+  }
 };
 
 namespace {
 
-KVCacheConfig cacheConfig(const Package &package, int64_t pages, int pageSize) {
+KVCacheConfig cacheConfig(const Package &package, int64_t pages) {
   if (!package.plan().has_kv_cache())
     throw Error(package.path() + ": the package has no KV-cache program; recompile it with "
                                  "this resa-compile");
@@ -77,23 +143,34 @@ KVCacheConfig cacheConfig(const Package &package, int64_t pages, int pageSize) {
   cfg.numLayers = spec.layers();
   cfg.numKvHeads = spec.kv_heads();
   cfg.headDim = spec.head_dim();
-  cfg.pageSize = pageSize;
+  cfg.pageSize = spec.block_size() > 0 ? spec.block_size() : 16;
   cfg.numPages = pages;
   return cfg;
 }
 
 } // namespace
 
-Generator::Generator(const Package &package, int64_t kvPages, int pageSize)
+Generator::Generator(const Package &package, int64_t kvPages)
     : package_(package), prefill_(package, "prefill"), decode_(package, "decode"),
       rectify_(package, "rectify"),
-      cache_(std::make_unique<KVCache>(cacheConfig(package, kvPages, pageSize))) {}
+      cache_(std::make_unique<KVCache>(cacheConfig(package, kvPages))) {
+  if (package.plan().has_rectify()) {
+    const plan::RectifySchedule &r = package.plan().rectify();
+    if (r.function() != "rectify" || r.interval() <= 0 || r.window() <= 0 ||
+        r.window() > r.interval())
+      throw Error(package.path() + ": bad rectification schedule (function '" + r.function() +
+                  "', every " + std::to_string(r.interval()) + ", window " +
+                  std::to_string(r.window()) + ")");
+    rectifyEvery_ = r.interval();
+    rectifyWindow_ = r.window();
+  }
+}
 
 Generator::~Generator() = default;
 
-int64_t Generator::pagesFor(const std::vector<std::vector<int64_t>> &prompts, int64_t newTokens,
-                            int pageSize) {
-  int64_t pages = 0;
+int64_t Generator::pagesFor(const Package &package,
+                            const std::vector<std::vector<int64_t>> &prompts, int64_t newTokens) {
+  int64_t pageSize = cacheConfig(package, 1).pageSize, pages = 0;
   for (const auto &p : prompts)
     pages += (static_cast<int64_t>(p.size()) + newTokens + pageSize - 1) / pageSize;
   return std::max<int64_t>(pages, 1);
@@ -155,6 +232,10 @@ std::vector<Generation> Generator::generate(const std::vector<std::vector<int64_
            options.stopTokens.end();
   };
   std::vector<int64_t> ids(prompts.size());
+  // Per sequence: every token in its cache, and decode steps since the last
+  // rectification (each sequence keeps its own cadence).
+  std::vector<std::vector<int64_t>> history = prompts;
+  std::vector<int64_t> sinceRectify(prompts.size(), 0);
   try {
     std::vector<int64_t> next(prompts.size());
     std::vector<bool> live(prompts.size(), options.maxNewTokens > 0);
@@ -179,7 +260,15 @@ std::vector<Generation> Generator::generate(const std::vector<std::vector<int64_
           continue;
         }
         Tensor logits = decode(ids[i], next[i]);
+        history[i].push_back(next[i]);
         next[i] = samplers[i].next(logits.data<float>(), vocab_);
+        if (rectifyEvery_ > 0 && ++sinceRectify[i] == rectifyEvery_) {
+          int64_t len = static_cast<int64_t>(history[i].size());
+          rectify(ids[i], len - rectifyWindow_,
+                  std::vector<int64_t>(history[i].end() - rectifyWindow_, history[i].end()));
+          sinceRectify[i] = 0;
+          ++rectifications_;
+        }
       }
     }
   } catch (...) {

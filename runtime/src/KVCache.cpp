@@ -352,6 +352,26 @@ const float *KVCache::keyMax(int layer) const {
 
 std::vector<int32_t> KVCache::pagesOf(int64_t id) const { return get(id, "pagesOf").pages; }
 
+void KVCache::readTokens(int64_t id, int layer, int64_t from, int64_t to, float *k,
+                         float *v) const {
+  const std::vector<int32_t> &pages = get(id, "readTokens").pages;
+  if (from < 0 || to < from || to > length(id) || layer < 0 || layer >= config_.numLayers)
+    throw Error("readTokens: positions [" + std::to_string(from) + ", " + std::to_string(to) +
+                ") of layer " + std::to_string(layer) + " are outside the sequence");
+  PagedAttentionShape shape; // only the pool geometry matters for offsets
+  shape.numKvHeads = config_.numKvHeads;
+  shape.pageSize = config_.pageSize;
+  shape.headDim = config_.headDim;
+  const int64_t row = static_cast<int64_t>(config_.numKvHeads) * config_.headDim;
+  for (int64_t t = from; t < to; ++t)
+    for (int32_t h = 0; h < config_.numKvHeads; ++h) {
+      int64_t at = pagedKVOffset(shape, pages[t / config_.pageSize], h,
+                                 static_cast<int32_t>(t % config_.pageSize));
+      std::copy_n(keys(layer) + at, config_.headDim, k + (t - from) * row + h * config_.headDim);
+      std::copy_n(values(layer) + at, config_.headDim, v + (t - from) * row + h * config_.headDim);
+    }
+}
+
 int32_t KVCache::refCount(int32_t page) const {
   if (page < 0 || page >= config_.numPages)
     throw Error("KV cache: refCount: page " + str(page) + " out of [0, " +

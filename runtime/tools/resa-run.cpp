@@ -207,7 +207,7 @@ int run(const Options &o) {
   if (o.recompute) {
     generated = recomputeGenerate(exec, logitsIdx, prompts, options);
   } else {
-    resa::Generator gen(*package, resa::Generator::pagesFor(prompts, o.maxNewTokens));
+    resa::Generator gen(*package, resa::Generator::pagesFor(*package, prompts, o.maxNewTokens));
     for (const resa::Generation &g : gen.generate(prompts, options))
       generated.push_back(g.tokens);
   }

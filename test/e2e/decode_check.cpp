@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
         p.push_back(rng() % 200 + 1);
       prompts.push_back(p);
     }
-    resa::Generator gen(*package, resa::Generator::pagesFor(prompts, steps));
+    resa::Generator gen(*package, resa::Generator::pagesFor(*package, prompts, steps));
     int failures = 0;
     float worst = 0;
     for (size_t i = 0; i < prompts.size(); ++i) {
@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
       }
     }
     // The batched generate() path gives the same greedy tokens.
-    resa::Generator batch(*package, resa::Generator::pagesFor(prompts, steps));
+    resa::Generator batch(*package, resa::Generator::pagesFor(*package, prompts, steps));
     resa::GenerationOptions options;
     options.maxNewTokens = steps;
     auto results = batch.generate(prompts, options);

@@ -24,6 +24,13 @@ public:
   // then attends q over the cache (see dialects/resa/ResaOps.td).
   virtual Tensor cacheAttention(int64_t layer, const Tensor &q, const Tensor &k, const Tensor &v,
                                 const Attrs &attrs) = 0;
+  // resa.cache_write, resa.block_select, resa.block_attention: the three
+  // steps of block-sparse decode (ResaOps.td).
+  virtual void cacheWrite(int64_t layer, const Tensor &k, const Tensor &v,
+                          const Attrs &attrs) = 0;
+  virtual Tensor blockSelect(int64_t layer, const Tensor &q, const Attrs &attrs) = 0;
+  virtual Tensor blockAttention(int64_t layer, const Tensor &q, const Tensor &blocks,
+                                const Attrs &attrs) = 0;
 };
 
 struct InputSpec {

@@ -29,9 +29,9 @@ struct Generation {
 
 class Generator {
 public:
-  // `kvPages` sizes the cache (pages of `pageSize` tokens, shared by every
-  // sequence). Throws when the package has no KV-cache program.
-  Generator(const Package &package, int64_t kvPages, int pageSize = 16);
+  // `kvPages` sizes the cache (pages of the package's block size, shared by
+  // every sequence). Throws when the package has no KV-cache program.
+  Generator(const Package &package, int64_t kvPages);
   ~Generator();
 
   // Prefills and decodes each prompt; throws resa::Error on capacity or
@@ -49,8 +49,10 @@ public:
   KVCache &cache() { return *cache_; }
   int64_t vocabSize() const { return vocab_; }
   // KV pages that prompts of these lengths need for `newTokens` more each.
-  static int64_t pagesFor(const std::vector<std::vector<int64_t>> &prompts, int64_t newTokens,
-                          int pageSize = 16);
+  static int64_t pagesFor(const Package &package, const std::vector<std::vector<int64_t>> &prompts,
+                          int64_t newTokens);
+  // Dense rectifications generate() has run (each over the schedule's window).
+  int64_t rectifications() const { return rectifications_; }
 
 private:
   class CachedCall;
@@ -60,6 +62,8 @@ private:
   Executor prefill_, decode_, rectify_;
   std::unique_ptr<KVCache> cache_;
   int64_t vocab_ = 0;
+  int64_t rectifyEvery_ = 0, rectifyWindow_ = 0; // 0: never (dense and sparse policies)
+  int64_t rectifications_ = 0;
 };
 
 } // namespace resa

@@ -181,6 +181,10 @@ public:
   int64_t freePages() const { return static_cast<int64_t>(free_.size()); }
   int64_t usedPages() const { return numPages() - freePages(); }
   std::vector<int32_t> pagesOf(int64_t id) const; // in token order
+  // Copies the keys and values of positions [from, to) of sequence `id` in
+  // `layer` out as [to - from][numKvHeads][headDim] each (for checks and
+  // measurements; not a hot path).
+  void readTokens(int64_t id, int layer, int64_t from, int64_t to, float *k, float *v) const;
   int32_t refCount(int32_t page) const;           // 0 for a free page
 
 private:

@@ -1,0 +1,204 @@
+// Verifiers of the layer ops (ResaLayerOps.td): ranks, the static dims that
+// must agree, and attribute ranges.
+#include "dialects/resa/ResaDialect.h"
+
+#include "mlir/IR/Builders.h"
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace resa::ir {
+namespace {
+
+bool dimsAgree(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+RankedTensorType ranked(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+int64_t lastDim(RankedTensorType t) { return t.getRank() ? t.getDimSize(t.getRank() - 1) : 1; }
+
+// A float tensor operand of a given rank (-1: any rank >= 1).
+LogicalResult requireFloat(Operation *op, Value v, const char *what, int64_t rank = -1) {
+  auto t = ranked(v);
+  if (!isa<FloatType>(t.getElementType()))
+    return op->emitOpError() << what << " must hold floats, got " << t;
+  if (rank >= 0 && t.getRank() != rank)
+    return op->emitOpError() << what << " must have rank " << rank << ", got " << t;
+  if (rank < 0 && t.getRank() < 1)
+    return op->emitOpError() << what << " must have rank >= 1, got " << t;
+  return success();
+}
+
+// The result has x's shape except the last dim, which is `last`.
+LogicalResult requireResult(Operation *op, RankedTensorType x, int64_t last) {
+  auto r = ranked(op->getResult(0));
+  if (r.getRank() != x.getRank())
+    return op->emitOpError() << "result must have rank " << x.getRank() << ", got " << r;
+  for (int64_t d = 0; d + 1 < x.getRank(); ++d)
+    if (!dimsAgree(r.getDimSize(d), x.getDimSize(d)))
+      return op->emitOpError() << "result dim " << d << " (" << r.getDimSize(d)
+                               << ") differs from the input's (" << x.getDimSize(d) << ")";
+  if (!dimsAgree(lastDim(r), last))
+    return op->emitOpError() << "result's last dim must be " << last << ", got " << r;
+  return success();
+}
+
+// A projection weight [in, out] applied to x [..., in].
+LogicalResult verifyProjection(Operation *op, Value x, Value w, const char *what) {
+  if (failed(requireFloat(op, x, "x")) || failed(requireFloat(op, w, what, 2)))
+    return failure();
+  int64_t in = lastDim(ranked(x)), win = ranked(w).getDimSize(0);
+  if (!dimsAgree(in, win))
+    return op->emitOpError() << what << " has " << win << " input rows, x has width " << in;
+  return success();
+}
+
+// A norm's per-column parameter: [hidden].
+LogicalResult verifyNormParam(Operation *op, Value x, Value p, const char *what) {
+  if (failed(requireFloat(op, p, what, 1)))
+    return failure();
+  if (!dimsAgree(ranked(p).getDimSize(0), lastDim(ranked(x))))
+    return op->emitOpError() << what << " has " << ranked(p).getDimSize(0)
+                             << " elements, x has width " << lastDim(ranked(x));
+  return success();
+}
+
+LogicalResult verifyEpsilon(Operation *op, APFloat eps) {
+  double e = eps.convertToDouble();
+  if (!(e >= 0.0) || std::isinf(e))
+    return op->emitOpError() << "epsilon must be finite and >= 0, got " << e;
+  return success();
+}
+
+} // namespace
+
+LogicalResult EmbeddingOp::verify() {
+  if (failed(requireFloat(*this, getTable(), "table", 2)))
+    return failure();
+  auto ids = ranked(getIds());
+  if (!ids.getElementType().isInteger(64) && !ids.getElementType().isInteger(32))
+    return emitOpError() << "ids must hold int64 or int32, got " << ids;
+  auto r = ranked(getResult());
+  if (r.getRank() != ids.getRank() + 1)
+    return emitOpError() << "result must have rank " << ids.getRank() + 1 << ", got " << r;
+  for (int64_t d = 0; d < ids.getRank(); ++d)
+    if (!dimsAgree(r.getDimSize(d), ids.getDimSize(d)))
+      return emitOpError() << "result dim " << d << " differs from the ids'";
+  if (!dimsAgree(lastDim(r), ranked(getTable()).getDimSize(1)))
+    return emitOpError() << "result width " << lastDim(r) << " differs from the table's "
+                         << ranked(getTable()).getDimSize(1);
+  return success();
+}
+
+LogicalResult RMSNormOp::verify() {
+  if (failed(requireFloat(*this, getX(), "x")) ||
+      failed(verifyNormParam(*this, getX(), getWeight(), "weight")) ||
+      failed(verifyEpsilon(*this, getEpsilon())))
+    return failure();
+  if (auto off = getWeightOffsetAttr(); off && !std::isfinite(off.getValueAsDouble()))
+    return emitOpError("weight_offset must be finite");
+  return requireResult(*this, ranked(getX()), lastDim(ranked(getX())));
+}
+
+LogicalResult LayerNormOp::verify() {
+  if (failed(requireFloat(*this, getX(), "x")) ||
+      failed(verifyNormParam(*this, getX(), getWeight(), "weight")) ||
+      (getBias() && failed(verifyNormParam(*this, getX(), getBias(), "bias"))) ||
+      failed(verifyEpsilon(*this, getEpsilon())))
+    return failure();
+  return requireResult(*this, ranked(getX()), lastDim(ranked(getX())));
+}
+
+LogicalResult LinearOp::verify() {
+  if (failed(verifyProjection(*this, getX(), getWeight(), "weight")))
+    return failure();
+  int64_t out = ranked(getWeight()).getDimSize(1);
+  if (getBias()) {
+    if (failed(requireFloat(*this, getBias(), "bias", 1)))
+      return failure();
+    if (!dimsAgree(ranked(getBias()).getDimSize(0), out))
+      return emitOpError() << "bias has " << ranked(getBias()).getDimSize(0)
+                           << " elements, the weight " << out << " columns";
+  }
+  return requireResult(*this, ranked(getX()), out);
+}
+
+LogicalResult LogitsOp::verify() {
+  if (failed(verifyProjection(*this, getX(), getWeight(), "weight")))
+    return failure();
+  return requireResult(*this, ranked(getX()), ranked(getWeight()).getDimSize(1));
+}
+
+LogicalResult RotaryOp::verify() {
+  auto x = ranked(getX());
+  if (x.getRank() != 3 && x.getRank() != 4)
+    return emitOpError() << "x must be [B, H, S, D] or [B, S, H*D], got " << x;
+  if (failed(requireFloat(*this, getX(), "x")) ||
+      failed(requireFloat(*this, getCos(), "cos", 3)) ||
+      failed(requireFloat(*this, getSin(), "sin", 3)))
+    return failure();
+  if (getCos().getType() != getSin().getType())
+    return emitOpError() << "cos and sin types differ: " << getCos().getType() << " vs "
+                         << getSin().getType();
+  if (getResult().getType() != getX().getType())
+    return emitOpError("result type must be x's type");
+  int64_t heads = getNumHeads(), rot = getRotaryDim(), inter = getInterleaved();
+  if (heads <= 0)
+    return emitOpError() << "num_heads must be positive, got " << heads;
+  if (inter != 0 && inter != 1)
+    return emitOpError() << "interleaved must be 0 or 1, got " << inter;
+  if (rot <= 0 || rot % 2)
+    return emitOpError() << "rotary_dim must be positive and even, got " << rot;
+  int64_t headSize = ShapedType::kDynamic;
+  if (x.getRank() == 4) {
+    if (!dimsAgree(x.getDimSize(1), heads))
+      return emitOpError() << "x has " << x.getDimSize(1) << " heads, num_heads is " << heads;
+    headSize = x.getDimSize(3);
+  } else if (!x.isDynamicDim(2)) {
+    if (x.getDimSize(2) % heads)
+      return emitOpError() << "width " << x.getDimSize(2) << " is not a multiple of num_heads "
+                           << heads;
+    headSize = x.getDimSize(2) / heads;
+  }
+  if (!ShapedType::isDynamic(headSize) && rot > headSize)
+    return emitOpError() << "rotary_dim " << rot << " exceeds the head size " << headSize;
+  auto c = ranked(getCos());
+  int64_t w = c.getDimSize(2);
+  if (!ShapedType::isDynamic(w) && w != rot && w != rot / 2)
+    return emitOpError() << "cos width " << w << " must be rotary_dim (" << rot
+                         << ") or rotary_dim / 2";
+  return success();
+}
+
+LogicalResult GatedMLPOp::verify() {
+  StringRef act = getActivation();
+  if (act != "silu" && act != "gelu_tanh" && act != "gelu")
+    return emitOpError() << "activation must be \"silu\", \"gelu_tanh\" or \"gelu\", got \""
+                         << act << "\"";
+  auto weights = getWeights();
+  if (weights.size() != 2 && weights.size() != 3)
+    return emitOpError() << "takes (gate, up, down) or (gate_up, down) weights, got "
+                         << weights.size();
+  for (Value w : weights.drop_back())
+    if (failed(verifyProjection(*this, getX(), w, "gate/up weight")))
+      return failure();
+  Value down = weights.back();
+  if (failed(requireFloat(*this, down, "down weight", 2)))
+    return failure();
+  int64_t inter = ranked(weights[0]).getDimSize(1);
+  if (isFusedGateUp()) {
+    if (!ShapedType::isDynamic(inter) && inter % 2)
+      return emitOpError() << "fused gate_up weight has an odd width " << inter;
+    inter = ShapedType::isDynamic(inter) ? inter : inter / 2;
+  } else if (!dimsAgree(inter, ranked(weights[1]).getDimSize(1))) {
+    return emitOpError("gate and up weights have different widths");
+  }
+  if (!dimsAgree(inter, ranked(down).getDimSize(0)))
+    return emitOpError() << "down weight has " << ranked(down).getDimSize(0)
+                         << " input rows, the intermediate width is " << inter;
+  return requireResult(*this, ranked(getX()), ranked(down).getDimSize(1));
+}
+
+} // namespace resa::ir

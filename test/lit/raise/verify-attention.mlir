@@ -1,0 +1,89 @@
+// resa.attention's verifier: head counts, ranks per layout, layout names, head sizes.
+// RUN: resa-opt %s --split-input-file -verify-diagnostics
+
+// Valid forms parse and verify: GQA in both layouts, dynamic dims.
+func.func @valid(%q: tensor<?x8x?x16xf32>, %k: tensor<?x2x?x16xf32>, %q3: tensor<?x?x128xf32>, %k3: tensor<?x?x32xf32>) -> (tensor<?x8x?x16xf32>, tensor<?x?x128xf32>) {
+  %0 = resa.attention %q, %k, %k {kv_heads = 2 : i64, layout = "bhsd", num_heads = 8 : i64, scale = 0.25 : f32} : (tensor<?x8x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>) -> tensor<?x8x?x16xf32>
+  %1 = resa.attention %q3, %k3, %k3 {kv_heads = 2 : i64, layout = "bsd", num_heads = 8 : i64, scale = 0.25 : f32} : (tensor<?x?x128xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>) -> tensor<?x?x128xf32>
+  return %0, %1 : tensor<?x8x?x16xf32>, tensor<?x?x128xf32>
+}
+
+// -----
+
+func.func @kv_not_divisor(%q: tensor<1x6x3x16xf32>, %k: tensor<1x4x3x16xf32>, %v: tensor<1x4x3x16xf32>) -> tensor<1x6x3x16xf32> {
+  // expected-error @+1 {{'resa.attention' op num_heads (6) must be a positive multiple of kv_heads (4)}}
+  %0 = resa.attention %q, %k, %v {kv_heads = 4 : i64, layout = "bhsd", num_heads = 6 : i64, scale = 0.25 : f32} : (tensor<1x6x3x16xf32>, tensor<1x4x3x16xf32>, tensor<1x4x3x16xf32>) -> tensor<1x6x3x16xf32>
+  return %0 : tensor<1x6x3x16xf32>
+}
+
+// -----
+
+func.func @kv_zero(%q: tensor<1x4x3x16xf32>, %k: tensor<1x4x3x16xf32>, %v: tensor<1x4x3x16xf32>) -> tensor<1x4x3x16xf32> {
+  // expected-error @+1 {{'resa.attention' op num_heads (4) must be a positive multiple of kv_heads (0)}}
+  %0 = resa.attention %q, %k, %v {kv_heads = 0 : i64, layout = "bhsd", num_heads = 4 : i64, scale = 0.25 : f32} : (tensor<1x4x3x16xf32>, tensor<1x4x3x16xf32>, tensor<1x4x3x16xf32>) -> tensor<1x4x3x16xf32>
+  return %0 : tensor<1x4x3x16xf32>
+}
+
+// -----
+
+func.func @bhsd_rank3(%q: tensor<1x3x64xf32>, %k: tensor<1x3x64xf32>, %v: tensor<1x3x64xf32>) -> tensor<1x3x64xf32> {
+  // expected-error @+1 {{'resa.attention' op layout bhsd takes rank-4 q, k and v}}
+  %0 = resa.attention %q, %k, %v {kv_heads = 4 : i64, layout = "bhsd", num_heads = 4 : i64, scale = 0.25 : f32} : (tensor<1x3x64xf32>, tensor<1x3x64xf32>, tensor<1x3x64xf32>) -> tensor<1x3x64xf32>
+  return %0 : tensor<1x3x64xf32>
+}
+
+// -----
+
+func.func @bsd_rank4(%q: tensor<1x4x3x16xf32>, %k: tensor<1x4x3x16xf32>, %v: tensor<1x4x3x16xf32>) -> tensor<1x4x3x16xf32> {
+  // expected-error @+1 {{'resa.attention' op layout bsd takes rank-3 q, k and v}}
+  %0 = resa.attention %q, %k, %v {kv_heads = 4 : i64, layout = "bsd", num_heads = 4 : i64, scale = 0.25 : f32} : (tensor<1x4x3x16xf32>, tensor<1x4x3x16xf32>, tensor<1x4x3x16xf32>) -> tensor<1x4x3x16xf32>
+  return %0 : tensor<1x4x3x16xf32>
+}
+
+// -----
+
+func.func @bad_layout(%q: tensor<1x3x4x16xf32>, %k: tensor<1x3x4x16xf32>, %v: tensor<1x3x4x16xf32>) -> tensor<1x3x4x16xf32> {
+  // expected-error @+1 {{'resa.attention' op layout must be "bhsd" or "bsd", got "bshd"}}
+  %0 = resa.attention %q, %k, %v {kv_heads = 4 : i64, layout = "bshd", num_heads = 4 : i64, scale = 0.25 : f32} : (tensor<1x3x4x16xf32>, tensor<1x3x4x16xf32>, tensor<1x3x4x16xf32>) -> tensor<1x3x4x16xf32>
+  return %0 : tensor<1x3x4x16xf32>
+}
+
+// -----
+
+func.func @q_heads(%q: tensor<1x8x3x16xf32>, %k: tensor<1x2x3x16xf32>, %v: tensor<1x2x3x16xf32>) -> tensor<1x8x3x16xf32> {
+  // expected-error @+1 {{'resa.attention' op q has 8 heads, num_heads is 4}}
+  %0 = resa.attention %q, %k, %v {kv_heads = 2 : i64, layout = "bhsd", num_heads = 4 : i64, scale = 0.25 : f32} : (tensor<1x8x3x16xf32>, tensor<1x2x3x16xf32>, tensor<1x2x3x16xf32>) -> tensor<1x8x3x16xf32>
+  return %0 : tensor<1x8x3x16xf32>
+}
+
+// -----
+
+func.func @kv_heads_mismatch(%q: tensor<1x4x3x16xf32>, %k: tensor<1x2x3x16xf32>, %v: tensor<1x4x3x16xf32>) -> tensor<1x4x3x16xf32> {
+  // expected-error @+1 {{'resa.attention' op k and v must have kv_heads = 2 heads}}
+  %0 = resa.attention %q, %k, %v {kv_heads = 2 : i64, layout = "bhsd", num_heads = 4 : i64, scale = 0.25 : f32} : (tensor<1x4x3x16xf32>, tensor<1x2x3x16xf32>, tensor<1x4x3x16xf32>) -> tensor<1x4x3x16xf32>
+  return %0 : tensor<1x4x3x16xf32>
+}
+
+// -----
+
+func.func @head_size_bhsd(%q: tensor<1x4x3x16xf32>, %k: tensor<1x2x3x8xf32>, %v: tensor<1x2x3x8xf32>) -> tensor<1x4x3x16xf32> {
+  // expected-error @+1 {{'resa.attention' op q and k head sizes differ}}
+  %0 = resa.attention %q, %k, %v {kv_heads = 2 : i64, layout = "bhsd", num_heads = 4 : i64, scale = 0.25 : f32} : (tensor<1x4x3x16xf32>, tensor<1x2x3x8xf32>, tensor<1x2x3x8xf32>) -> tensor<1x4x3x16xf32>
+  return %0 : tensor<1x4x3x16xf32>
+}
+
+// -----
+
+func.func @head_size_bsd(%q: tensor<1x3x64xf32>, %k: tensor<1x3x48xf32>, %v: tensor<1x3x48xf32>) -> tensor<1x3x64xf32> {
+  // expected-error @+1 {{'resa.attention' op q width 64 over 4 heads and k width 48 over 2 heads give different head sizes}}
+  %0 = resa.attention %q, %k, %v {kv_heads = 2 : i64, layout = "bsd", num_heads = 4 : i64, scale = 0.25 : f32} : (tensor<1x3x64xf32>, tensor<1x3x48xf32>, tensor<1x3x48xf32>) -> tensor<1x3x64xf32>
+  return %0 : tensor<1x3x64xf32>
+}
+
+// -----
+
+func.func @width_not_multiple(%q: tensor<1x3x66xf32>, %k: tensor<1x3x32xf32>, %v: tensor<1x3x32xf32>) -> tensor<1x3x66xf32> {
+  // expected-error @+1 {{'resa.attention' op q width 66 over 4 heads and k width 32 over 2 heads give different head sizes}}
+  %0 = resa.attention %q, %k, %v {kv_heads = 2 : i64, layout = "bsd", num_heads = 4 : i64, scale = 0.25 : f32} : (tensor<1x3x66xf32>, tensor<1x3x32xf32>, tensor<1x3x32xf32>) -> tensor<1x3x66xf32>
+  return %0 : tensor<1x3x66xf32>
+}
