@@ -164,6 +164,11 @@ private:
     auto rt = dyn_cast<RankedTensorType>(op->getResult(0).getType());
     if (!rt || rt.getRank() != it.getRank() + 1)
       return;
+    // A rotary cos/sin cache read at the positions (resa-raise-rotary's
+    // Gathers) is not an embedding: it stays as the graph computes it.
+    if (!op->getResult(0).use_empty() &&
+        llvm::all_of(op->getResult(0).getUsers(), [](Operation *u) { return isa<ir::RotaryOp>(u); }))
+      return;
     OpBuilder b(op);
     auto e = b.create<ir::EmbeddingOp>(op->getLoc(), rt, table, ids);
     op->getResult(0).replaceAllUsesWith(e.getResult());

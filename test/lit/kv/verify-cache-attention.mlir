@@ -87,3 +87,12 @@ func.func @width_not_multiple(%q: tensor<1x3x66xf32>, %k: tensor<1x3x32xf32>, %v
   %0 = resa.cache_attention %q, %k, %v {kv_heads = 2 : i64, layout = "bsd", num_heads = 4 : i64, scale = 0.25 : f32, layer = 0 : i64} : (tensor<1x3x66xf32>, tensor<1x3x32xf32>, tensor<1x3x32xf32>) -> tensor<1x3x66xf32>
   return %0 : tensor<1x3x66xf32>
 }
+
+// -----
+
+// The layer is required: it names the cache layer the op writes.
+func.func @no_layer(%q: tensor<1x4x3x16xf32>, %k: tensor<1x4x3x16xf32>) -> tensor<1x4x3x16xf32> {
+  // expected-error @+1 {{'resa.cache_attention' op requires attribute 'layer'}}
+  %0 = resa.cache_attention %q, %k, %k {kv_heads = 4 : i64, layout = "bhsd", num_heads = 4 : i64, scale = 0.25 : f32} : (tensor<1x4x3x16xf32>, tensor<1x4x3x16xf32>, tensor<1x4x3x16xf32>) -> tensor<1x4x3x16xf32>
+  return %0 : tensor<1x4x3x16xf32>
+}

@@ -18,11 +18,13 @@ struct BlockSelectParams {
 };
 
 // n = max(n_min, ceil(M * keptRatio)), at least the local blocks, at most M.
+// The product is taken in double and shrunk by one part in a million, so
+// that a decimal ratio stored as a float (0.1f is 0.100000001...) does not
+// round 160 * 0.1 up to 17.
 RESA_HOST_DEVICE inline int32_t selectedBlockCount(int32_t numBlocks, const BlockSelectParams &p) {
-  // ceil without <cmath> on the device: keptRatio * M rounded up.
-  float want = p.keptRatio * static_cast<float>(numBlocks);
-  int32_t n = static_cast<int32_t>(want);
-  if (static_cast<float>(n) < want)
+  double want = static_cast<double>(p.keptRatio) * numBlocks * (1.0 - 1e-6);
+  int32_t n = static_cast<int32_t>(want); // ceil without <cmath> on the device
+  if (static_cast<double>(n) < want)
     ++n;
   if (n < p.minBlocks)
     n = p.minBlocks;
