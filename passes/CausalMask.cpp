@@ -73,9 +73,10 @@ std::string checkCausal(const Tensor &mask, MaskUse use, int64_t seq) {
       for (int64_t j = 0; j < seq; ++j) {
         int64_t at = (p * seq + i) * seq + j;
         bool keep;
-        if (use == MaskUse::Keep) {
-          keep = mask.dtype() == DType::Bool ? mask.data<uint8_t>()[at] != 0
-                                             : mask.intAt(at) != 0;
+        if (use != MaskUse::Additive) {
+          bool set = mask.dtype() == DType::Bool ? mask.data<uint8_t>()[at] != 0
+                                                 : mask.intAt(at) != 0;
+          keep = use == MaskUse::Keep ? set : !set;
         } else {
           float v = mask.dtype() == DType::F32 ? mask.data<float>()[at] : float(mask.intAt(at));
           if (v != 0.0f && !(v <= kDropped))

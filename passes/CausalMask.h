@@ -16,6 +16,7 @@ namespace resa {
 enum class MaskUse {
   Additive, // added to the scores: 0 keeps a key, a large negative value drops it
   Keep,     // boolean, true keeps a key
+  Drop,     // boolean, true drops a key (masked_fill)
 };
 
 // Evaluates `mask` for batch 1..2 and sequence lengths 1..5 (graph inputs

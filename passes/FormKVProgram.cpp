@@ -208,6 +208,18 @@ private:
         op->emitError("this attention was not raised; cannot form a KV-cache program");
         return WalkResult::interrupt();
       }
+      // A softmax over [B, H, S, S'] that raising did not take is attention
+      // in a form it does not know: in a cached call it would see only the
+      // call's own tokens, so refuse rather than decode wrongly.
+      if (auto sm = dyn_cast<onnx::SoftmaxOp>(op)) {
+        auto t = dyn_cast<RankedTensorType>(sm->getOperand(0).getType());
+        if (t && t.getRank() == 4) {
+          op->emitError("this softmax over a rank-4 tensor looks like attention that "
+                        "resa-raise-attention does not recognise; cannot form a KV-cache "
+                        "program");
+          return WalkResult::interrupt();
+        }
+      }
       return WalkResult::advance();
     });
     return failure(leftover.wasInterrupted());

@@ -213,12 +213,19 @@ private:
         mask = op->getOperand(lhsScores ? 1 : 0);
         cur = op->getOperand(lhsScores ? 0 : 1);
       } else if (isa<onnx::WhereOp>(op) && !mask) {
-        auto fill = scalarConstant(op->getOperand(2));
-        if (!fill || *fill > -1e4)
+        // Where(keep, scores, -inf), or masked_fill's Where(drop, -inf, scores).
+        auto fillElse = scalarConstant(op->getOperand(2));
+        auto fillThen = scalarConstant(op->getOperand(1));
+        if (fillElse && *fillElse <= -1e4) {
+          use = MaskUse::Keep;
+          cur = op->getOperand(1);
+        } else if (fillThen && *fillThen <= -1e4) {
+          use = MaskUse::Drop;
+          cur = op->getOperand(2);
+        } else {
           return std::optional<Match>();
+        }
         mask = op->getOperand(0);
-        use = MaskUse::Keep;
-        cur = op->getOperand(1);
       } else if (isa<onnx::MulOp, onnx::DivOp>(op)) {
         Value inner = peelScale(cur, m.scale);
         if (inner == cur)

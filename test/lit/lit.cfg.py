@@ -11,6 +11,7 @@ config.test_exec_root = os.path.join(config.resa_bin_dir, "..", "test", "lit-out
 config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py.in"]
 config.environment["PATH"] = os.pathsep.join(
     [config.resa_bin_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
+config.substitutions.append(("%resa_lib", config.resa_lib_dir))
 config.substitutions.append(("%fixtures", os.path.join(config.resa_src_root, "test", "fixtures")))
 
 # ONNX text cannot name nodes; tests that need node names write the model as

@@ -1,0 +1,85 @@
+// Verifiers of the layer ops: ranks, static dims that must agree, attributes.
+// RUN: resa-opt %s --split-input-file -verify-diagnostics
+
+func.func @embedding_float_ids(%t: tensor<10x4xf32>, %ids: tensor<3xf32>) {
+  // expected-error @+1 {{ids must hold int64 or int32}}
+  %0 = resa.embedding %t, %ids : (tensor<10x4xf32>, tensor<3xf32>) -> tensor<3x4xf32>
+  return
+}
+
+// -----
+func.func @rms_norm_weight(%x: tensor<?x8xf32>, %w: tensor<7xf32>) {
+  // expected-error @+1 {{weight has 7 elements, x has width 8}}
+  %0 = resa.rms_norm %x, %w {epsilon = 1.0e-6 : f32} : (tensor<?x8xf32>, tensor<7xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+func.func @layer_norm_eps(%x: tensor<?x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{epsilon must be finite and >= 0}}
+  %0 = resa.layer_norm %x, %w {epsilon = -1.0 : f32} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+func.func @linear_width(%x: tensor<?x?x64xf32>, %w: tensor<32x16xf32>) {
+  // expected-error @+1 {{weight has 32 input rows, x has width 64}}
+  %0 = resa.linear %x, %w : (tensor<?x?x64xf32>, tensor<32x16xf32>) -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+func.func @linear_bias(%x: tensor<?x64xf32>, %w: tensor<64x16xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{bias has 8 elements, the weight 16 columns}}
+  %0 = resa.linear %x, %w, %b : (tensor<?x64xf32>, tensor<64x16xf32>, tensor<8xf32>) -> tensor<?x16xf32>
+  return
+}
+
+// -----
+func.func @logits_result(%x: tensor<?x64xf32>, %w: tensor<64x300xf32>) {
+  // expected-error @+1 {{result's last dim must be 300}}
+  %0 = resa.logits %x, %w : (tensor<?x64xf32>, tensor<64x300xf32>) -> tensor<?x301xf32>
+  return
+}
+
+// -----
+func.func @rotary_heads(%x: tensor<?x4x?x16xf32>, %c: tensor<1x?x16xf32>) {
+  // expected-error @+1 {{x has 4 heads, num_heads is 2}}
+  %0 = resa.rotary %x, %c, %c {interleaved = 0 : i64, num_heads = 2 : i64, rotary_dim = 16 : i64} : (tensor<?x4x?x16xf32>, tensor<1x?x16xf32>, tensor<1x?x16xf32>) -> tensor<?x4x?x16xf32>
+  return
+}
+
+// -----
+func.func @rotary_cos_width(%x: tensor<?x?x64xf32>, %c: tensor<?x?x6xf32>) {
+  // expected-error @+1 {{cos width 6 must be rotary_dim (16) or rotary_dim / 2}}
+  %0 = resa.rotary %x, %c, %c {interleaved = 0 : i64, num_heads = 4 : i64, rotary_dim = 16 : i64} : (tensor<?x?x64xf32>, tensor<?x?x6xf32>, tensor<?x?x6xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+func.func @rotary_dim(%x: tensor<?x?x64xf32>, %c: tensor<?x?x16xf32>) {
+  // expected-error @+1 {{rotary_dim 32 exceeds the head size 16}}
+  %0 = resa.rotary %x, %c, %c {interleaved = 0 : i64, num_heads = 4 : i64, rotary_dim = 32 : i64} : (tensor<?x?x64xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+func.func @mlp_activation(%x: tensor<?x64xf32>, %g: tensor<64x160xf32>, %d: tensor<160x64xf32>) {
+  // expected-error @+1 {{activation must be "silu", "gelu_tanh" or "gelu", got "relu"}}
+  %0 = resa.gated_mlp %x, %g, %g, %d {activation = "relu"} : (tensor<?x64xf32>, tensor<64x160xf32>, tensor<64x160xf32>, tensor<160x64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+func.func @mlp_fused_down(%x: tensor<?x64xf32>, %gu: tensor<64x320xf32>, %d: tensor<320x64xf32>) {
+  // expected-error @+1 {{down weight has 320 input rows, the intermediate width is 160}}
+  %0 = resa.gated_mlp %x, %gu, %d {activation = "silu"} : (tensor<?x64xf32>, tensor<64x320xf32>, tensor<320x64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+func.func @mlp_weights(%x: tensor<?x64xf32>, %d: tensor<160x64xf32>) {
+  // expected-error @+1 {{takes (gate, up, down) or (gate_up, down) weights, got 1}}
+  %0 = resa.gated_mlp %x, %d {activation = "silu"} : (tensor<?x64xf32>, tensor<160x64xf32>) -> tensor<?x64xf32>
+  return
+}
