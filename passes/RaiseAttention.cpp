@@ -380,20 +380,10 @@ private:
       return op->emitError("GroupQueryAttention with a local window is not supported yet");
     if (auto sc = op->getAttrOfType<FloatAttr>("softcap"); sc && sc.getValueAsDouble() != 0.0)
       return op->emitError("GroupQueryAttention with softcap is not supported yet");
-    Match m;
-    m.layout = "bsd";
-    m.heads = attrInt("num_heads", 0);
-    m.kvHeads = attrInt("kv_num_heads", 0);
-    m.q = op->getOperand(0);
-    m.k = op->getOperand(1);
-    m.v = op->getOperand(2);
-    auto width = staticDim(op, m.q, 2, "the query width");
-    if (failed(width))
+    auto packed = matchPacked(op, attrInt("num_heads", 0), attrInt("kv_num_heads", 0));
+    if (failed(packed))
       return failure();
-    m.scale = 1.0 / std::sqrt(double(*width / m.heads));
-    if (auto s = op->getAttrOfType<FloatAttr>("scale"); s && s.getValueAsDouble() != 0.0)
-      m.scale = s.getValueAsDouble();
-    m.result = op->getResult(0);
+    Match m = *packed;
     if (attrInt("do_rotary", 0)) {
       if (op->getNumOperands() < 9 || isa<NoneType>(op->getOperand(7).getType()) ||
           isa<NoneType>(op->getOperand(8).getType()))
@@ -466,9 +456,19 @@ private:
       if (i < op->getNumOperands() && !isa<NoneType>(op->getOperand(i).getType()))
         return op->emitError("MultiHeadAttention with bias or attention_bias is not "
                              "supported yet");
+    auto m = matchPacked(op, attrInt("num_heads", 0), attrInt("num_heads", 0));
+    if (failed(m))
+      return failure();
+    return std::optional<Match>(*m);
+  }
+
+  // The com.microsoft ops' common form: 3-D q, k, v in inputs 0..2 ("bsd"),
+  // scale from the attribute or 1/sqrt(head size).
+  FailureOr<Match> matchPacked(Operation *op, int64_t heads, int64_t kvHeads) {
     Match m;
     m.layout = "bsd";
-    m.heads = m.kvHeads = attrInt("num_heads", 0);
+    m.heads = heads;
+    m.kvHeads = kvHeads;
     m.q = op->getOperand(0);
     m.k = op->getOperand(1);
     m.v = op->getOperand(2);
@@ -479,7 +479,7 @@ private:
     if (auto s = op->getAttrOfType<FloatAttr>("scale"); s && s.getValueAsDouble() != 0.0)
       m.scale = s.getValueAsDouble();
     m.result = op->getResult(0);
-    return std::optional<Match>(m);
+    return m;
   }
 
   void replace(Operation *anchor, const Match &m) {
