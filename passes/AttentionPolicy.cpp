@@ -32,6 +32,9 @@ LogicalResult setBlockSize(ModuleOp module, int64_t blockSize) {
 LogicalResult rewriteDecodeSparse(ModuleOp module, const SparseDecodeOptions &o) {
   if (!(o.keptRatio >= 0.0 && o.keptRatio <= 1.0))
     return module.emitError() << "kept ratio must be in [0, 1], got " << o.keptRatio;
+  // block_select keeps the ratio as f32: a positive ratio must stay positive.
+  if (o.keptRatio > 0.0 && static_cast<float>(o.keptRatio) == 0.0f)
+    return module.emitError() << "kept ratio " << o.keptRatio << " is 0 as an f32";
   if (o.minBlocks < 0 || o.localBlocks < 0)
     return module.emitError("min and local block counts must not be negative");
   if (failed(setBlockSize(module, o.blockSize)))

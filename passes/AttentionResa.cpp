@@ -16,7 +16,8 @@ struct AttentionResaPass : impl::AttentionResaBase<AttentionResaPass> {
       return signalPassFailure();
     }
     if (rectifyEvery <= 0) {
-      module.emitError() << "rectify-every must be positive for resa, got " << rectifyEvery;
+      module.emitError() << "rectify-every must be positive for resa, got "
+                         << static_cast<int64_t>(rectifyEvery);
       return signalPassFailure();
     }
     if (mlir::failed(rewriteDecodeSparse(module, {blockSize, keptRatio, minBlocks, localBlocks})) ||

@@ -1,6 +1,7 @@
 // resa-raise-attention: see Passes.td.
 #include "passes/CausalMask.h"
 #include "passes/Passes.h"
+#include "passes/RaiseUtil.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -17,36 +18,9 @@ namespace resa {
 
 namespace {
 
-template <typename OpT> OpT producer(Value v) { return v ? v.getDefiningOp<OpT>() : OpT(); }
-
-// The value of a one-element constant.
-std::optional<double> scalarConstant(Value v) {
-  auto c = producer<onnx::ConstantOp>(v);
-  if (!c)
-    return std::nullopt;
-  auto dense = c->getAttrOfType<DenseElementsAttr>("value");
-  if (!dense || dense.getNumElements() != 1)
-    return std::nullopt;
-  Type elt = dense.getElementType();
-  if (isa<FloatType>(elt))
-    return (*dense.getValues<APFloat>().begin()).convertToDouble();
-  if (elt.isInteger() && !elt.isInteger(1))
-    return double((*dense.getValues<APInt>().begin()).getSExtValue());
-  return std::nullopt;
-}
-
-std::optional<std::vector<int64_t>> intsConstant(Value v) {
-  auto c = producer<onnx::ConstantOp>(v);
-  if (!c)
-    return std::nullopt;
-  auto dense = c->getAttrOfType<DenseElementsAttr>("value");
-  if (!dense || !dense.getElementType().isInteger(64))
-    return std::nullopt;
-  std::vector<int64_t> out;
-  for (const APInt &x : dense.getValues<APInt>())
-    out.push_back(x.getSExtValue());
-  return out;
-}
+using raise::intsConstant;
+using raise::producer;
+using raise::scalarConstant;
 
 // x * c or c * x (or x / c) with c a scalar constant: returns x and folds c
 // into `scale`.

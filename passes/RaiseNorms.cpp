@@ -34,9 +34,7 @@ public:
   explicit Raiser(func::FuncOp func) : func_(func) {}
 
   void run() {
-    SmallVector<Operation *> ops;
-    func_.walk([&](Operation *op) { ops.push_back(op); });
-    for (Operation *op : ops) {
+    raise::raiseEach(func_, [&](Operation *op) {
       if (isa<onnx::RMSNormalizationOp, onnx::SimplifiedLayerNormalizationOp,
               onnx::MsSimplifiedLayerNormalizationOp>(op))
         raiseRmsOp(op);
@@ -46,9 +44,7 @@ public:
         raiseSkipRms(op);
       else if (isa<onnx::SqrtOp>(op))
         raiseDecomposed(op);
-    }
-    IRRewriter rewriter(func_.getContext());
-    (void)runRegionDCE(rewriter, func_.getBody());
+    });
   }
 
 private:

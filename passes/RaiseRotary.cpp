@@ -49,18 +49,14 @@ public:
   explicit Raiser(func::FuncOp func) : func_(func) {}
 
   void run() {
-    SmallVector<Operation *> ops;
-    func_.walk([&](Operation *op) { ops.push_back(op); });
-    for (Operation *op : ops) {
+    raise::raiseEach(func_, [&](Operation *op) {
       if (isa<onnx::AddOp>(op))
         raiseRotateHalf(op);
       else if (isa<onnx::RotaryEmbeddingOp>(op))
         raiseOnnxRotary(op);
       else if (isa<onnx::MsRotaryEmbeddingOp>(op))
         raiseMsRotary(op);
-    }
-    IRRewriter rewriter(func_.getContext());
-    (void)runRegionDCE(rewriter, func_.getBody());
+    });
   }
 
 private:

@@ -1,10 +1,13 @@
-// Small matching helpers shared by the layer-raising passes
-// (RaiseNorms.cpp, RaiseRotary.cpp, RaiseLinear.cpp).
+// Small matching helpers shared by the raising passes (RaiseAttention.cpp,
+// RaiseNorms.cpp, RaiseRotary.cpp, RaiseLinear.cpp).
 #pragma once
 
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/RegionUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 
 #include <cmath>
@@ -12,6 +15,17 @@
 #include <vector>
 
 namespace resa::raise {
+
+// Calls `raise` on every op of `func` (a snapshot taken first, so that a
+// raise may replace ops), then erases what no longer has users.
+inline void raiseEach(mlir::func::FuncOp func, llvm::function_ref<void(mlir::Operation *)> raise) {
+  llvm::SmallVector<mlir::Operation *> ops;
+  func.walk([&](mlir::Operation *op) { ops.push_back(op); });
+  for (mlir::Operation *op : ops)
+    raise(op);
+  mlir::IRRewriter rewriter(func.getContext());
+  (void)mlir::runRegionDCE(rewriter, func.getBody());
+}
 
 template <typename OpT> OpT producer(mlir::Value v) { return v ? v.getDefiningOp<OpT>() : OpT(); }
 

@@ -33,7 +33,7 @@ struct SlidingWindowPolicy
   void runOnOperation() override {
     mlir::ModuleOp module = getOperation();
     if (window <= 0) {
-      module.emitError() << "sliding window must be positive, got " << window;
+      module.emitError() << "sliding window must be positive, got " << static_cast<int64_t>(window);
       return signalPassFailure();
     }
     if (mlir::failed(resa::checkBlockSize(module, blockSize)))
