@@ -23,6 +23,8 @@ LogicalResult setBlockSize(ModuleOp module, int64_t blockSize) {
   if (!kv)
     return module.emitError("not a KV-cache program: run resa-form-kv-program before an "
                             "attention policy");
+  if (!module.lookupSymbol<func::FuncOp>("decode"))
+    return module.emitError("not a KV-cache program: no @decode");
   NamedAttrList attrs(kv);
   attrs.set("block_size", IntegerAttr::get(IntegerType::get(module.getContext(), 64), blockSize));
   module->setAttr("resa.kv_cache", attrs.getDictionary(module.getContext()));

@@ -14,6 +14,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cstdio>
 
 namespace cl = llvm::cl;
 
@@ -57,10 +58,18 @@ cl::list<std::string> passPlugins("load-pass-plugin",
                                   cl::desc("load a pass plugin (a shared library)"),
                                   cl::cat(policy));
 
+// A double as text that the pass option parser reads back exactly
+// (std::to_string keeps 6 decimals: 1e-7 would become 0).
+std::string exactDouble(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", v);
+  return text;
+}
+
 // The policy pass, with the --resa-* options that apply to it.
 std::string policyPipeline() {
   std::string common = "block-size=" + std::to_string(blockSize);
-  std::string sparse = common + " kept-ratio=" + std::to_string(keptRatio) +
+  std::string sparse = common + " kept-ratio=" + exactDouble(keptRatio) +
                        " min-blocks=" + std::to_string(minBlocks) +
                        " local-blocks=" + std::to_string(localBlocks);
   if (attention == "dense")
@@ -116,9 +125,18 @@ int compile() {
   raise.addPass(resa::createFormKVProgram());
   std::string errors;
   llvm::raw_string_ostream errorStream(errors);
-  if (mlir::failed(mlir::parsePassPipeline(policyPipeline(), raise, errorStream))) {
+  if (llvm::StringRef(attention).trim().empty() ||
+      mlir::failed(mlir::parsePassPipeline(policyPipeline(), raise, errorStream))) {
+    // One line: the parser's first line, without its "<source>:1:1: error: ".
+    llvm::StringRef why = llvm::StringRef(errorStream.str()).trim().split('\n').first;
+    if (size_t at = why.find("error: "); at != llvm::StringRef::npos)
+      why = why.drop_front(at + 7);
     llvm::errs() << "resa-compile: error: --attention=" << attention << ": "
-                 << llvm::StringRef(errorStream.str()).trim() << "\n";
+                 << (why.empty() ? "no policy given" : why);
+    if (why.empty() || why.contains("does not refer to"))
+      llvm::errs() << " (expected dense, sparse, resa, or a policy pass that "
+                      "--load-pass-plugin registers)";
+    llvm::errs() << "\n";
     return 1;
   }
   if (mlir::failed(raise.run(*module)))

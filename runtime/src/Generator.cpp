@@ -5,6 +5,7 @@
 #include "plan.pb.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace resa {
 
@@ -207,10 +208,12 @@ Tensor Generator::prefill(int64_t id, const std::vector<int64_t> &tokens) {
     throw Error("cannot prefill an empty prompt");
   if (!cache_->hasSequence(id))
     cache_->addSequence(id);
+  prefillTokens_ += static_cast<int64_t>(tokens.size());
   return call(prefill_, id, cache_->length(id), tokens);
 }
 
 Tensor Generator::decode(int64_t id, int64_t token) {
+  ++decodeTokens_;
   return call(decode_, id, cache_->length(id), {token});
 }
 
@@ -218,72 +221,124 @@ void Generator::rectify(int64_t id, int64_t start, const std::vector<int64_t> &t
   call(rectify_, id, start, tokens);
 }
 
+// One sequence being generated: its cache id, every token in its cache, its
+// sampler, the token it sampled next, and its own rectification cadence.
+struct Generator::Stream {
+  Stream(int64_t id, std::vector<int64_t> history, SamplingOptions sampling)
+      : id(id), history(std::move(history)), sampler(sampling) {}
+  int64_t id;
+  std::vector<int64_t> history;
+  Sampler sampler;
+  int64_t next = 0;
+  float nextLogProb = 0;
+  int64_t sinceRectify = 0;
+  Generation result;
+};
+
+namespace {
+
+SamplingOptions streamSampling(const GenerationOptions &options, size_t i) {
+  SamplingOptions s = options.sampling;
+  s.seed += i; // sequence i samples with seed + i
+  return s;
+}
+
+} // namespace
+
+void Generator::sample(Stream &s, const float *logits) {
+  s.next = s.sampler.next(logits, vocab_);
+  s.nextLogProb = logProbability(logits, vocab_, s.next);
+}
+
 std::vector<Generation> Generator::generate(const std::vector<std::vector<int64_t>> &prompts,
                                             const GenerationOptions &options) {
-  std::vector<Generation> results(prompts.size());
-  std::vector<Sampler> samplers;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    SamplingOptions s = options.sampling;
-    s.seed += i;
-    samplers.emplace_back(s);
-  }
-  auto isStop = [&](int64_t t) {
-    return std::find(options.stopTokens.begin(), options.stopTokens.end(), t) !=
+  std::vector<Stream> streams;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    streams.emplace_back(nextId_++, prompts[i], streamSampling(options, i));
+  return finish(streams, options, [&] {
+    for (Stream &s : streams) {
+      Tensor logits = prefill(s.id, s.history);
+      sample(s, logits.data<float>() + (logits.dim(0) - 1) * vocab_);
+    }
+  });
+}
+
+std::vector<Generation> Generator::generateShared(const std::vector<int64_t> &prompt, int64_t n,
+                                                  const GenerationOptions &options) {
+  if (n < 1)
+    throw Error("generateShared needs at least one sequence, got " + std::to_string(n));
+  std::vector<Stream> streams;
+  for (int64_t i = 0; i < n; ++i)
+    streams.emplace_back(nextId_++, prompt, streamSampling(options, i));
+  return finish(streams, options, [&] {
+    // One prefill; the others fork its pages (copy-on-write) and sample
+    // their first tokens from the same logits with their own streams.
+    Tensor logits = prefill(streams[0].id, prompt);
+    const float *last = logits.data<float>() + (logits.dim(0) - 1) * vocab_;
+    for (Stream &s : streams) {
+      if (s.id != streams[0].id)
+        cache_->forkSequence(streams[0].id, s.id);
+      sample(s, last);
+    }
+  });
+}
+
+std::vector<Generation> Generator::finish(std::vector<Stream> &streams,
+                                          const GenerationOptions &options,
+                                          const std::function<void()> &start) {
+  auto stops = [&](const Stream &s) {
+    return std::find(options.stopTokens.begin(), options.stopTokens.end(), s.next) !=
            options.stopTokens.end();
   };
-  std::vector<int64_t> ids(prompts.size());
-  // Per sequence: every token in its cache, and decode steps since the last
-  // rectification (each sequence keeps its own cadence).
-  std::vector<std::vector<int64_t>> history = prompts;
-  std::vector<int64_t> sinceRectify(prompts.size(), 0);
   try {
-    std::vector<int64_t> next(prompts.size());
-    std::vector<bool> live(prompts.size(), options.maxNewTokens > 0);
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      ids[i] = static_cast<int64_t>(i);
-      if (!live[i])
-        continue;
-      Tensor logits = prefill(ids[i], prompts[i]);
-      const float *last = logits.data<float>() + (logits.dim(0) - 1) * vocab_;
-      next[i] = samplers[i].next(last, vocab_);
-    }
+    if (options.maxNewTokens > 0)
+      start();
+    std::vector<bool> live(streams.size(), options.maxNewTokens > 0);
     // Every live sequence takes its sampled token, then decodes the next.
     while (std::find(live.begin(), live.end(), true) != live.end()) {
-      for (size_t i = 0; i < prompts.size(); ++i) {
+      for (size_t i = 0; i < streams.size(); ++i) {
         if (!live[i])
           continue;
-        results[i].tokens.push_back(next[i]);
-        if (isStop(next[i]) || static_cast<int64_t>(results[i].tokens.size()) ==
-                                   options.maxNewTokens) {
-          results[i].stopReason = isStop(next[i]) ? "stop token" : "max tokens";
+        Stream &s = streams[i];
+        s.result.tokens.push_back(s.next);
+        s.result.logProbs.push_back(s.nextLogProb);
+        bool stopString = options.stopWhen && options.stopWhen(s.result.tokens);
+        if (stops(s) || stopString ||
+            static_cast<int64_t>(s.result.tokens.size()) == options.maxNewTokens) {
+          s.result.stopReason = stops(s) ? "stop token" : stopString ? "stop string" : "max tokens";
           live[i] = false;
           continue;
         }
-        Tensor logits = decode(ids[i], next[i]);
-        history[i].push_back(next[i]);
-        next[i] = samplers[i].next(logits.data<float>(), vocab_);
-        if (rectifyEvery_ > 0 && ++sinceRectify[i] == rectifyEvery_) {
-          int64_t len = static_cast<int64_t>(history[i].size());
-          rectify(ids[i], len - rectifyWindow_,
-                  std::vector<int64_t>(history[i].end() - rectifyWindow_, history[i].end()));
-          sinceRectify[i] = 0;
+        Tensor logits = decode(s.id, s.next);
+        s.history.push_back(s.next);
+        sample(s, logits.data<float>());
+        if (rectifyEvery_ > 0 && ++s.sinceRectify == rectifyEvery_) {
+          int64_t len = static_cast<int64_t>(s.history.size());
+          rectify(s.id, len - rectifyWindow_,
+                  std::vector<int64_t>(s.history.end() - rectifyWindow_, s.history.end()));
+          s.sinceRectify = 0;
           ++rectifications_;
         }
       }
     }
   } catch (...) {
-    for (int64_t id : ids)
-      if (cache_->hasSequence(id))
-        cache_->removeSequence(id);
+    release(streams);
     throw;
   }
-  for (int64_t id : ids)
-    if (cache_->hasSequence(id))
-      cache_->removeSequence(id);
-  for (size_t i = 0; i < prompts.size(); ++i)
-    if (results[i].stopReason.empty())
-      results[i].stopReason = "max tokens";
+  release(streams);
+  std::vector<Generation> results;
+  for (Stream &s : streams) {
+    if (s.result.stopReason.empty())
+      s.result.stopReason = "max tokens";
+    results.push_back(std::move(s.result));
+  }
   return results;
+}
+
+void Generator::release(const std::vector<Stream> &streams) {
+  for (const Stream &s : streams)
+    if (cache_->hasSequence(s.id))
+      cache_->removeSequence(s.id);
 }
 
 } // namespace resa

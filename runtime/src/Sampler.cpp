@@ -46,4 +46,11 @@ int64_t Sampler::next(const float *logits, int64_t vocab) {
   return order[keep - 1];
 }
 
+float logProbability(const float *logits, int64_t vocab, int64_t token) {
+  double maxLogit = *std::max_element(logits, logits + vocab), total = 0;
+  for (int64_t i = 0; i < vocab; ++i)
+    total += std::exp(double(logits[i]) - maxLogit);
+  return static_cast<float>(double(logits[token]) - maxLogit - std::log(total));
+}
+
 } // namespace resa

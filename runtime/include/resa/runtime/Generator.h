@@ -10,6 +10,7 @@
 #include "resa/runtime/KVCache.h"
 #include "resa/runtime/Sampler.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,12 +20,16 @@ namespace resa {
 struct GenerationOptions {
   int64_t maxNewTokens = 16;
   std::vector<int64_t> stopTokens; // e.g. EOS; generation of a sequence stops after one
-  SamplingOptions sampling;        // sequence i samples with seed + i
+  // Called with a sequence's generated tokens after each one; true stops it
+  // (stop strings: the pipeline decodes the text and checks its end).
+  std::function<bool(const std::vector<int64_t> &)> stopWhen;
+  SamplingOptions sampling; // sequence i samples with seed + i
 };
 
 struct Generation {
   std::vector<int64_t> tokens; // the generated ids (a stop token included)
-  std::string stopReason;      // "stop token" or "max tokens"
+  std::vector<float> logProbs; // log p(token) under the model (temperature 1)
+  std::string stopReason;      // "stop token", "stop string" or "max tokens"
 };
 
 class Generator {
@@ -38,6 +43,12 @@ public:
   // token problems, leaving the cache empty again.
   std::vector<Generation> generate(const std::vector<std::vector<int64_t>> &prompts,
                                    const GenerationOptions &options);
+
+  // n samples that continue one prompt: the prompt is prefilled once and
+  // the n sequences share its KV pages (fork, copy-on-write); they decode as
+  // one batch, sequence i sampling with seed + i.
+  std::vector<Generation> generateShared(const std::vector<int64_t> &prompt, int64_t n,
+                                         const GenerationOptions &options);
 
   // The steps generate() is made of, for tests and pipelines. Each runs one
   // call for sequence `id` with `tokens` at positions start.., where start is
@@ -53,9 +64,19 @@ public:
                           int64_t newTokens);
   // Dense rectifications generate() has run (each over the schedule's window).
   int64_t rectifications() const { return rectifications_; }
+  // Tokens run through prefill and through decode so far.
+  int64_t prefillTokens() const { return prefillTokens_; }
+  int64_t decodeTokens() const { return decodeTokens_; }
 
 private:
   class CachedCall;
+  struct Stream;
+  void sample(Stream &s, const float *logits);
+  // Runs `start` (prefills, first samples), then decodes every stream to its
+  // end; the streams' sequences are removed from the cache afterwards.
+  std::vector<Generation> finish(std::vector<Stream> &streams, const GenerationOptions &options,
+                                 const std::function<void()> &start);
+  void release(const std::vector<Stream> &streams);
   Tensor call(const Executor &exec, int64_t id, int64_t start,
               const std::vector<int64_t> &tokens);
   const Package &package_;
@@ -64,6 +85,8 @@ private:
   int64_t vocab_ = 0;
   int64_t rectifyEvery_ = 0, rectifyWindow_ = 0; // 0: never (dense and sparse policies)
   int64_t rectifications_ = 0;
+  int64_t prefillTokens_ = 0, decodeTokens_ = 0;
+  int64_t nextId_ = 1 << 30; // generate()'s sequence ids, apart from callers' own
 };
 
 } // namespace resa

@@ -24,4 +24,8 @@ private:
   std::mt19937_64 rng_;
 };
 
+// log softmax(logits)[token], in double: the model's log-probability of a
+// token, whatever the sampling temperature.
+float logProbability(const float *logits, int64_t vocab, int64_t token);
+
 } // namespace resa
