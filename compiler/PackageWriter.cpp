@@ -228,6 +228,20 @@ void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &o
     plan.mutable_kv_cache()->set_head_dim(get("head_dim"));
     plan.mutable_kv_cache()->set_block_size(kv.get("block_size") ? get("block_size") : 16);
   }
+  for (auto g : lowered.getOps<ir::GsrPipelineOp>()) {
+    plan::GsrSpec *spec = plan.mutable_gsr();
+    spec->set_candidates(g.getCandidatesAttr().getInt());
+    spec->set_refine_template(g.getRefineTemplate().str());
+    spec->set_candidate_temperature(g.getCandidateTemperature().convertToFloat());
+    spec->set_candidate_top_p(g.getCandidateTopP().convertToFloat());
+    spec->set_candidate_max_tokens(g.getCandidateMaxTokensAttr().getInt());
+    spec->set_refine_temperature(g.getRefineTemperature().convertToFloat());
+    spec->set_refine_top_p(g.getRefineTopP().convertToFloat());
+    spec->set_refine_max_tokens(g.getRefineMaxTokensAttr().getInt());
+    for (Attribute s : g.getStop())
+      spec->add_stop(cast<StringAttr>(s).str());
+    spec->set_answer(g.getAnswer().str());
+  }
   for (auto schedule : lowered.getOps<ir::RectificationScheduleOp>()) {
     plan.mutable_rectify()->set_function(schedule.getFunction().str());
     plan.mutable_rectify()->set_interval(schedule.getIntervalAttr().getInt());

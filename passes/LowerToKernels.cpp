@@ -19,7 +19,8 @@ struct LowerToKernelsPass : impl::LowerToKernelsBase<LowerToKernelsPass> {
     getOperation().walk([&](Operation *op) {
       StringRef ns = op->getDialect() ? op->getDialect()->getNamespace() : "";
       bool structural = isa<ir::ShapeExprOp, ir::WeightOp, ir::ConstantOp, ir::NoneOp,
-                            ir::KernelCallOp, ir::RectificationScheduleOp>(op);
+                            ir::KernelCallOp, ir::RectificationScheduleOp,
+                            ir::GsrPipelineOp>(op);
       if (ns == "onnx" || (ns == "resa" && !structural))
         ops.push_back(op);
     });

@@ -104,6 +104,30 @@ def AttentionResa : AttentionPolicy<"resa-attention-resa",
   ];
 }
 
+def GsrPipeline : Pass<"resa-gsr-pipeline", "mlir::ModuleOp"> {
+  let summary = "Wrap the generation program in a GSR pipeline (resa.gsr_pipeline)";
+  let description = [{
+    Adds resa.gsr_pipeline with the options below. The refinement template is
+    data: a file (`template`), by default the one shipped in
+    data/gsr/refine-template.txt, embedded when resa is built.
+  }];
+  let options = [
+    Option<"candidates", "candidates", "int64_t", "4", "candidate solutions sampled (N)">,
+    Option<"templatePath", "template", "std::string", "\"\"",
+           "refinement template file (default: the shipped one)">,
+    Option<"candidateTemperature", "candidate-temperature", "double", "0.8", "">,
+    Option<"candidateTopP", "candidate-top-p", "double", "0.95", "">,
+    Option<"candidateMaxTokens", "candidate-max-tokens", "int64_t", "256", "">,
+    Option<"refineTemperature", "refine-temperature", "double", "0.0", "0: greedy">,
+    Option<"refineTopP", "refine-top-p", "double", "1.0", "">,
+    Option<"refineMaxTokens", "refine-max-tokens", "int64_t", "256", "">,
+    ListOption<"stop", "stop", "std::string", "stop strings (comma-separated)">,
+    Option<"answer", "answer", "std::string", "\"last-number\"",
+           "answer extraction: last-number, boxed or after:<marker>">,
+  ];
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
 def LowerToKernels : Pass<"resa-lower-to-kernels", "mlir::ModuleOp"> {
   let summary = "Lower every op to runtime kernel calls over buffers";
   let description = [{

@@ -9,8 +9,9 @@ RESA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RESA_BUILD="${RESA_BUILD:-$RESA_ROOT/build}"
 
 APT_PACKAGES=(cmake g++ ninja-build llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
-  libzstd-dev libonnx-dev libprotobuf-dev protobuf-compiler libgtest-dev python3 python3-pip)
-PIP_PACKAGES=(numpy onnx onnxruntime)
+  libzstd-dev libonnx-dev libprotobuf-dev protobuf-compiler libgtest-dev python3 python3-pip
+  libicu-dev libsentencepiece-dev)
+PIP_PACKAGES=(numpy onnx onnxruntime tokenizers sentencepiece)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

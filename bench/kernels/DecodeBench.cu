@@ -4,7 +4,13 @@
 //
 //   resa-bench-kernels [--out FILE.json] [--batches 1,8]
 //                      [--contexts 4096,16384,65536,131072,262144]
-//                      [--variants] [--overhead] [--quick]
+//                      [--variants] [--overhead] [--quick] [--sparse]
+//
+// --sparse adds ReSA's step (block selection + block-sparse decode, kept
+// ratio 0.1, n_min 16, one local block, b = 16) for the same batches and
+// contexts: the whole step, selection alone and sparse attention alone, each
+// the median over graph replays; bytes = the selected K/V pages + every key
+// summary (kmin and kmax of every block) + q + output.
 //
 // Shape: 32 query heads, 8 KV heads, head dim 128, page size 16, bf16, every
 // sequence of the batch at the full context, random non-contiguous page
@@ -14,12 +20,14 @@
 // they read DRAM. Bytes moved per call: K and V read once plus q read and the
 // output written; the fraction is of the copy ceiling (bytes read + written
 // by cudaMemcpy device-to-device of 2 GiB, median of 10).
+#include "resa/cuda/BlockSparse.h"
 #include "resa/cuda/DecodeAttention.h"
 
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -268,13 +276,253 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
   return r;
 }
 
+
+// ---- ReSA: selection + block-sparse decode ------------------------------------------
+
+struct Timing {
+  double medianUs, minUs;
+  bool graph;
+};
+
+// Median per-call time of `call(i)` (i = 0..19 in one CUDA graph, replayed).
+template <typename F> Timing timeCalls(cudaStream_t st, F call, bool quick) {
+  constexpr int kCalls = 20;
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  bool useGraph = cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+  if (useGraph) {
+    bool launched = true;
+    for (int i = 0; i < kCalls; ++i)
+      launched = launched && call(i) == cudaSuccess;
+    useGraph = cudaStreamEndCapture(st, &graph) == cudaSuccess && launched &&
+               cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    if (!useGraph) {
+      std::fprintf(stderr, "graph capture failed (%s); timing plain launches\n",
+                   cudaGetErrorString(cudaGetLastError()));
+      cudaGetLastError();
+    }
+  }
+  auto replay = [&] {
+    if (useGraph) {
+      CHECK(cudaGraphLaunch(exec, st));
+    } else {
+      for (int i = 0; i < kCalls; ++i)
+        CHECK(call(i));
+    }
+  };
+  cudaEvent_t e0, e1;
+  CHECK(cudaEventCreate(&e0));
+  CHECK(cudaEventCreate(&e1));
+  replay();
+  CHECK(cudaEventRecord(e0, st));
+  replay();
+  CHECK(cudaEventRecord(e1, st));
+  CHECK(cudaEventSynchronize(e1));
+  float ms;
+  CHECK(cudaEventElapsedTime(&ms, e0, e1));
+  const double budget = quick ? 0.05 : 0.2;
+  const int reps = std::max(10, std::min(300, static_cast<int>(budget / (ms * 1e-3))));
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    CHECK(cudaEventRecord(e0, st));
+    replay();
+    CHECK(cudaEventRecord(e1, st));
+    CHECK(cudaEventSynchronize(e1));
+    CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    t.push_back(ms * 1e-3 / kCalls);
+  }
+  CHECK(cudaGetLastError());
+  if (exec)
+    CHECK(cudaGraphExecDestroy(exec));
+  if (graph)
+    CHECK(cudaGraphDestroy(graph));
+  CHECK(cudaEventDestroy(e0));
+  CHECK(cudaEventDestroy(e1));
+  return Timing{median(t) * 1e6, *std::min_element(t.begin(), t.end()) * 1e6, useGraph};
+}
+
+struct SparseResult {
+  int scoreVariant;
+  int batch, context, blocks, selected, buffers, splits, stagesPerSplit, grid, scoreCtas;
+  double stepUs, stepMinUs, selectUs, attendUs;
+  double bytes, summaryBytes, kvBytes, tbps, fraction;
+  bool graph;
+};
+
+SparseResult runSparse(int batch, int context, int scoreVariant, double ceiling, size_t l2Bytes,
+                       bool quick) {
+  resa::PagedAttentionShape s;
+  s.batch = batch;
+  s.numQHeads = 32;
+  s.numKvHeads = 8;
+  s.headDim = 128;
+  s.pageSize = 16;
+  s.maxPagesPerSeq = (context + s.pageSize - 1) / s.pageSize;
+  const resa::BlockSelectParams params;  // kept ratio 0.1, n_min 16, 1 local block
+  const int M = s.maxPagesPerSeq;
+  const int n = resa::selectedBlockCount(M, params);
+  const double kvSel = 2.0 * batch * n * s.numKvHeads * s.pageSize * s.headDim * 2;
+  const double sums = 2.0 * batch * M * s.numKvHeads * s.headDim * 2;
+  const size_t qN = static_cast<size_t>(s.queryElements());
+  const double stepBytes = kvSel + sums + 2.0 * qN * 2;
+  const int buffers = static_cast<int>(
+      std::min<double>(64, std::max<double>(1, std::ceil(4.0 * l2Bytes / stepBytes))));
+  s.numPages = buffers * batch * s.maxPagesPerSeq;
+
+  const size_t cacheN = static_cast<size_t>(s.cacheElements());
+  const size_t sumN = static_cast<size_t>(s.summaryElements());
+  uint16_t *k, *v, *kmin, *kmax, *q, *out;
+  int32_t *table, *lens, *sel, *counts;
+  CHECK(cudaMalloc(&k, cacheN * 2));
+  CHECK(cudaMalloc(&v, cacheN * 2));
+  CHECK(cudaMalloc(&kmin, sumN * 2));
+  CHECK(cudaMalloc(&kmax, sumN * 2));
+  CHECK(cudaMalloc(&q, qN * 2 * buffers));
+  CHECK(cudaMalloc(&out, qN * 2 * buffers));
+  fill(k, cacheN, 11);
+  fill(v, cacheN, 12);
+  fill(q, qN * buffers, 13);
+  std::vector<int32_t> pages(static_cast<size_t>(s.numPages));
+  std::iota(pages.begin(), pages.end(), 0);
+  std::mt19937 rng(42);
+  std::shuffle(pages.begin(), pages.end(), rng);
+  CHECK(cudaMalloc(&table, pages.size() * 4));
+  CHECK(cudaMemcpy(table, pages.data(), pages.size() * 4, cudaMemcpyHostToDevice));
+  std::vector<int32_t> hl(static_cast<size_t>(batch) * buffers, context);
+  CHECK(cudaMalloc(&lens, hl.size() * 4));
+  CHECK(cudaMemcpy(lens, hl.data(), hl.size() * 4, cudaMemcpyHostToDevice));
+
+  cudaStream_t st;
+  CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  // The summaries of every page (all buffers' rows at once).
+  {
+    resa::PagedAttentionShape all = s;
+    all.batch = batch * buffers;
+    resa::gpu::BlockSummaryArgs sa;
+    sa.kCache = k;
+    sa.kmin = kmin;
+    sa.kmax = kmax;
+    CHECK(resa::gpu::rebuildBlockSummaries(all, resa::gpu::KVDType::BF16, sa, table, lens,
+                                           nullptr, context, st));
+  }
+  resa::gpu::BlockSelectPlan splan;
+  resa::gpu::BlockSelectOptions so;
+  so.scoreVariant = scoreVariant;
+  CHECK(resa::gpu::planBlockSelect(s, resa::gpu::KVDType::BF16, context, params, &splan, so));
+  resa::gpu::DecodeAttentionPlan aplan;
+  CHECK(resa::gpu::planSparseDecodeAttention(s, resa::gpu::KVDType::BF16, splan.maxSelected,
+                                             &aplan));
+  const int maxSel = splan.maxSelected;
+  const size_t selPerBuf = static_cast<size_t>(batch) * s.numKvHeads * maxSel;
+  CHECK(cudaMalloc(&sel, selPerBuf * buffers * 4));
+  CHECK(cudaMalloc(&counts, static_cast<size_t>(batch) * buffers * 4));
+  void *wsSel = nullptr, *wsAtt = nullptr;
+  if (splan.workspaceBytes)
+    CHECK(cudaMalloc(&wsSel, splan.workspaceBytes));
+  if (aplan.workspaceBytes) {
+    CHECK(cudaMalloc(&wsAtt, aplan.workspaceBytes));
+    CHECK(cudaMemset(wsAtt, 0, aplan.workspaceBytes));
+  }
+  auto select = [&](int i) {
+    const int bi = i % buffers;
+    resa::gpu::BlockSelectArgs a;
+    a.q = q + qN * bi;
+    a.kmin = kmin;
+    a.kmax = kmax;
+    a.pageTable = table + static_cast<size_t>(bi) * batch * s.maxPagesPerSeq;
+    a.seqLens = lens;
+    a.selected = sel + selPerBuf * bi;
+    a.maxSelected = maxSel;
+    a.counts = counts + static_cast<size_t>(batch) * bi;
+    return resa::gpu::selectBlocks(a, splan, wsSel, st);
+  };
+  auto attend = [&](int i) {
+    const int bi = i % buffers;
+    resa::gpu::DecodeAttentionArgs a;
+    a.q = q + qN * bi;
+    a.kCache = k;
+    a.vCache = v;
+    a.pageTable = table + static_cast<size_t>(bi) * batch * s.maxPagesPerSeq;
+    a.seqLens = lens;
+    a.out = out + qN * bi;
+    a.selected = sel + selPerBuf * bi;
+    a.selectedCounts = counts + static_cast<size_t>(batch) * bi;
+    a.maxSelected = maxSel;
+    return resa::gpu::decodeAttention(a, aplan, wsAtt, st);
+  };
+  auto step = [&](int i) {
+    const cudaError_t e = select(i);
+    return e != cudaSuccess ? e : attend(i);
+  };
+  // Fill every buffer's selection once (outside any capture).
+  for (int i = 0; i < buffers; ++i)
+    CHECK(step(i));
+  CHECK(cudaStreamSynchronize(st));
+  std::vector<int32_t> hc(static_cast<size_t>(batch));
+  CHECK(cudaMemcpy(hc.data(), counts, hc.size() * 4, cudaMemcpyDeviceToHost));
+  for (int32_t c : hc)
+    if (c != n) {
+      std::fprintf(stderr, "selected %d blocks, expected %d\n", c, n);
+      std::exit(1);
+    }
+
+  const Timing tStep = timeCalls(st, step, quick);
+  const Timing tSel = timeCalls(st, select, quick);
+  const Timing tAtt = timeCalls(st, attend, quick);
+
+  std::vector<uint16_t> ho(qN);
+  CHECK(cudaMemcpy(ho.data(), out, qN * 2, cudaMemcpyDeviceToHost));
+  for (uint16_t x : ho)
+    if ((x & 0x7f80u) == 0x7f80u) {
+      std::fprintf(stderr, "non-finite sparse output at batch %d context %d\n", batch, context);
+      std::exit(1);
+    }
+
+  SparseResult r{};
+  r.scoreVariant = scoreVariant;
+  r.batch = batch;
+  r.context = context;
+  r.blocks = M;
+  r.selected = n;
+  r.buffers = buffers;
+  r.splits = aplan.numSplits;
+  r.stagesPerSplit = aplan.stagesPerSplit;
+  r.grid = aplan.numSplits * s.numKvHeads * batch;
+  r.scoreCtas = ((splan.maxBlocks + splan.blocksPerCta - 1) / splan.blocksPerCta) * batch;
+  r.stepUs = tStep.medianUs;
+  r.stepMinUs = tStep.minUs;
+  r.selectUs = tSel.medianUs;
+  r.attendUs = tAtt.medianUs;
+  r.bytes = stepBytes;
+  r.summaryBytes = sums;
+  r.kvBytes = kvSel;
+  r.tbps = r.bytes / (r.stepUs * 1e-6) / 1e12;
+  r.fraction = r.tbps / ceiling;
+  r.graph = tStep.graph && tSel.graph && tAtt.graph;
+
+  CHECK(cudaStreamDestroy(st));
+  cudaFree(wsSel);
+  cudaFree(wsAtt);
+  cudaFree(k);
+  cudaFree(v);
+  cudaFree(kmin);
+  cudaFree(kmax);
+  cudaFree(q);
+  cudaFree(out);
+  cudaFree(table);
+  cudaFree(lens);
+  cudaFree(sel);
+  cudaFree(counts);
+  return r;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   std::string outPath = "kernels-decode.json";
   std::vector<int> batches = {1, 8};
   std::vector<int> contexts = {4096, 16384, 65536, 131072, 262144};
-  bool variants = false, quick = false, overhead = false;
+  bool variants = false, quick = false, overhead = false, sparse = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--out" && i + 1 < argc)
@@ -289,10 +537,12 @@ int main(int argc, char **argv) {
       quick = true;
     else if (a == "--overhead")
       overhead = true;
+    else if (a == "--sparse")
+      sparse = true;
     else {
       std::fprintf(stderr,
                    "usage: %s [--out FILE.json] [--batches 1,8] [--contexts 4096,...] "
-                   "[--variants] [--overhead] [--quick]\n",
+                   "[--variants] [--overhead] [--quick] [--sparse]\n",
                    argv[0]);
       return 2;
     }
@@ -327,6 +577,13 @@ int main(int argc, char **argv) {
     extra.push_back(runOne(8, 65536, 0, true, ceiling, prop.l2CacheSize, quick));
   }
 
+  std::vector<SparseResult> sparseResults;
+  if (sparse)
+    for (int v : {0, 1})  // the scoring kernel's variants (BlockSelectOptions::scoreVariant)
+      for (int b : batches)
+        for (int c : contexts)
+          sparseResults.push_back(runSparse(b, c, v, ceiling, prop.l2CacheSize, quick));
+
   auto print = [](const Result &r) {
     std::printf("%5d %8d %-14s %-6s %6d %5d %4d %4d %10.2f %10.2f %9.1f %7.3f %6.3f\n", r.batch,
                 r.context, resa::gpu::decodeAttentionVariantName(r.variant),
@@ -343,6 +600,18 @@ int main(int argc, char **argv) {
   std::printf("\nresa dense decode, bf16, 32 q / 8 kv heads, d 128, page 16:\n%s", hdr);
   for (const auto &r : results)
     print(r);
+
+  if (sparse) {
+    std::printf("\nresa ReSA step (selection + block-sparse decode), kept 0.1, b 16, bf16, 32 q / 8 kv, "
+                "d 128:\n");
+    std::printf("sv batch  context blocks   sel bufs splits scoreCTAs  step_us   min_us  select_us "
+                "attend_us  bytes_MB  floor_us   TB/s  frac\n");
+    for (const auto &r : sparseResults)
+      std::printf("%2d %5d %8d %6d %5d %4d %6d %9d %8.2f %8.2f %10.2f %9.2f %9.1f %9.2f %6.3f %5.3f\n",
+                  r.scoreVariant, r.batch, r.context, r.blocks, r.selected, r.buffers, r.splits, r.scoreCtas,
+                  r.stepUs, r.stepMinUs, r.selectUs, r.attendUs, r.bytes / 1e6,
+                  r.bytes / (ceiling * 1e12) * 1e6, r.tbps, r.fraction);
+  }
 
   FILE *f = std::fopen(outPath.c_str(), "w");
   if (!f) {
@@ -374,7 +643,27 @@ int main(int argc, char **argv) {
     std::fprintf(f, "  ]%s\n", last ? "" : ",");
   };
   dump("variants", extra, false);
-  dump("results", results, true);
+  dump("results", results, sparseResults.empty());
+  if (!sparseResults.empty()) {
+    std::fprintf(f, "  \"sparse_params\": {\"kept_ratio\": 0.1, \"min_blocks\": 16, "
+                    "\"local_blocks\": 1, \"block_size\": 16},\n  \"sparse\": [\n");
+    for (size_t i = 0; i < sparseResults.size(); ++i) {
+      const SparseResult &r = sparseResults[i];
+      std::fprintf(f,
+                   "    {\"score_variant\": %d, \"batch\": %d, \"context\": %d, \"blocks\": %d, \"selected\": %d, "
+                   "\"buffers\": %d, \"splits\": %d, \"stages_per_split\": %d, \"grid\": %d, "
+                   "\"score_ctas\": %d, \"median_us\": %.3f, \"min_us\": %.3f, "
+                   "\"select_median_us\": %.3f, \"attend_median_us\": %.3f, \"bytes\": %.0f, "
+                   "\"summary_bytes\": %.0f, \"kv_bytes\": %.0f, \"tbps\": %.4f, "
+                   "\"fraction_of_ceiling\": %.4f, \"cuda_graph\": %s}%s\n",
+                   r.scoreVariant, r.batch, r.context, r.blocks, r.selected, r.buffers, r.splits,
+                   r.stagesPerSplit,
+                   r.grid, r.scoreCtas, r.stepUs, r.stepMinUs, r.selectUs, r.attendUs, r.bytes,
+                   r.summaryBytes, r.kvBytes, r.tbps, r.fraction, r.graph ? "true" : "false",
+                   i + 1 < sparseResults.size() ? "," : "");
+    }
+    std::fprintf(f, "  ]\n");
+  }
   std::fprintf(f, "}\n");
   std::fclose(f);
   std::printf("wrote %s\n", outPath.c_str());

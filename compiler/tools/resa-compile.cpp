@@ -66,6 +66,44 @@ std::string exactDouble(double v) {
   return text;
 }
 
+cl::OptionCategory pipelineCat("Generation pipeline (DESIGN.md, GSR)");
+cl::opt<std::string> pipeline("pipeline", cl::desc("generate (default) or gsr"),
+                              cl::init("generate"), cl::cat(pipelineCat));
+cl::opt<int64_t> gsrCandidates("gsr-candidates", cl::desc("GSR candidates (N)"), cl::init(4),
+                               cl::cat(pipelineCat));
+cl::opt<std::string> gsrTemplate("gsr-template",
+                                 cl::desc("refinement template file (default: the shipped one)"),
+                                 cl::cat(pipelineCat));
+cl::opt<int64_t> gsrMaxTokens("gsr-max-tokens",
+                              cl::desc("max tokens of each candidate and of the refinement"),
+                              cl::init(256), cl::cat(pipelineCat));
+cl::opt<double> gsrTemperature("gsr-temperature", cl::desc("candidate sampling temperature"),
+                               cl::init(0.8), cl::cat(pipelineCat));
+cl::list<std::string> gsrStop("gsr-stop", cl::desc("a stop string (may be repeated)"),
+                              cl::cat(pipelineCat));
+cl::opt<std::string> gsrAnswer("gsr-answer",
+                               cl::desc("answer extraction: last-number, boxed or after:<marker>"),
+                               cl::init("last-number"), cl::cat(pipelineCat));
+
+// The pipeline pass, or "" for plain generation.
+std::string pipelinePipeline() {
+  if (pipeline == "generate")
+    return "";
+  if (pipeline != "gsr")
+    return "-"; // reported by the caller
+  // Option values in a pipeline string are quoted with {...} when they hold
+  // spaces or commas.
+  std::string stops;
+  for (const std::string &s : gsrStop)
+    stops += (stops.empty() ? "" : ",") + ("{" + s + "}");
+  return "resa-gsr-pipeline{candidates=" + std::to_string(gsrCandidates) +
+         (gsrTemplate.empty() ? "" : " template={" + gsrTemplate + "}") +
+         " candidate-max-tokens=" + std::to_string(gsrMaxTokens) +
+         " refine-max-tokens=" + std::to_string(gsrMaxTokens) +
+         " candidate-temperature=" + exactDouble(gsrTemperature) +
+         (stops.empty() ? "" : " stop=" + stops) + " answer={" + gsrAnswer + "}}";
+}
+
 // The policy pass, with the --resa-* options that apply to it.
 std::string policyPipeline() {
   std::string common = "block-size=" + std::to_string(blockSize);
@@ -137,6 +175,17 @@ int compile() {
       llvm::errs() << " (expected dense, sparse, resa, or a policy pass that "
                       "--load-pass-plugin registers)";
     llvm::errs() << "\n";
+    return 1;
+  }
+  std::string gsr = pipelinePipeline();
+  if (gsr == "-") {
+    llvm::errs() << "resa-compile: error: --pipeline must be generate or gsr, got '" << pipeline
+                 << "'\n";
+    return 1;
+  }
+  if (!gsr.empty() && mlir::failed(mlir::parsePassPipeline(gsr, raise, errorStream))) {
+    llvm::errs() << "resa-compile: error: --pipeline=gsr: "
+                 << llvm::StringRef(errorStream.str()).trim() << "\n";
     return 1;
   }
   if (mlir::failed(raise.run(*module)))

@@ -95,6 +95,36 @@ LogicalResult BlockSelectOp::verify() {
   return success();
 }
 
+LogicalResult GsrPipelineOp::verify() {
+  if (getCandidatesAttr().getInt() < 1)
+    return emitOpError() << "needs at least one candidate, got " << getCandidatesAttr().getInt();
+  for (auto [name, t, p, n] :
+       {std::tuple{"candidate", getCandidateTemperature(), getCandidateTopP(),
+                   getCandidateMaxTokensAttr().getInt()},
+        std::tuple{"refinement", getRefineTemperature(), getRefineTopP(),
+                   getRefineMaxTokensAttr().getInt()}}) {
+    if (!(t.convertToFloat() >= 0.0f))
+      return emitOpError() << name << " temperature must be >= 0";
+    if (!(p.convertToFloat() > 0.0f && p.convertToFloat() <= 1.0f))
+      return emitOpError() << name << " top-p must be in (0, 1]";
+    if (n < 1)
+      return emitOpError() << name << " max tokens must be >= 1, got " << n;
+  }
+  for (StringRef placeholder : {"{problem}", "{candidates}"})
+    if (!getRefineTemplate().contains(placeholder))
+      return emitOpError() << "the refinement template lacks the placeholder " << placeholder;
+  StringRef answer = getAnswer();
+  if (answer != "last-number" && answer != "boxed" &&
+      !(answer.starts_with("after:") && answer.size() > 6))
+    return emitOpError() << "answer rule must be last-number, boxed or after:<marker>, got '"
+                         << answer << "'";
+  auto module = (*this)->getParentOfType<ModuleOp>();
+  for (StringRef fn : {"prefill", "decode"})
+    if (!SymbolTable::lookupSymbolIn(module, StringAttr::get(getContext(), fn)))
+      return emitOpError() << "needs a KV-cache program (no @" << fn << ")";
+  return success();
+}
+
 LogicalResult RectificationScheduleOp::verify() {
   int64_t interval = getIntervalAttr().getInt(), window = getWindowAttr().getInt();
   if (interval <= 0 || window <= 0)

@@ -137,6 +137,28 @@ def Resa_RectificationScheduleOp : Op<Resa_Dialect, "rectification_schedule",
   let hasVerifier = 1;
 }
 
+def Resa_GsrPipelineOp : Op<Resa_Dialect, "gsr_pipeline", [HasParent<"mlir::ModuleOp">]> {
+  let summary = "Generative Self-Refinement around the generation program";
+  let description = [{
+    The problem is prefilled once; `candidates` solutions are sampled from it
+    in parallel (sharing its KV pages, decoding as one batch) with the
+    candidate sampling; a refinement prompt is built from the template
+    (`refine_template`: placeholders {problem}, {n}, {candidates}; each candidate is written as
+    "Candidate i:" and its text) and one more answer is generated from it
+    with the refinement sampling. Generation of any part stops at a `stop`
+    string or its max tokens; `answer` says how an answer is extracted
+    from a text: "last-number", "boxed" (\boxed{...}) or "after:<marker>"
+    (the rest of the line after the last marker).
+  }];
+  let arguments = (ins I64Attr:$candidates, StrAttr:$refine_template,
+                       F32Attr:$candidate_temperature, F32Attr:$candidate_top_p,
+                       I64Attr:$candidate_max_tokens, F32Attr:$refine_temperature,
+                       F32Attr:$refine_top_p, I64Attr:$refine_max_tokens,
+                       StrArrayAttr:$stop, StrAttr:$answer);
+  let assemblyFormat = "attr-dict";
+  let hasVerifier = 1;
+}
+
 def Resa_PositionsOp : Op<Resa_Dialect, "positions", [Pure]> {
   let summary = "absolute positions of the call's tokens";
   let description = [{

@@ -135,6 +135,23 @@ cudaError_t planDecodeAttention(const PagedAttentionShape &s, KVDType dtype, int
   return cudaSuccess;
 }
 
+cudaError_t planSparseDecodeAttention(const PagedAttentionShape &s, KVDType dtype,
+                                      int32_t maxSelected, DecodeAttentionPlan *plan,
+                                      const DecodeAttentionOptions &opt) {
+  if (maxSelected < 0 || s.pageSize <= 0 || s.maxPagesPerSeq < 0)
+    return cudaErrorInvalidValue;
+  // No sequence has more blocks than maxPagesPerSeq.
+  const int64_t virtualLen =
+      static_cast<int64_t>(std::min(maxSelected, s.maxPagesPerSeq)) * s.pageSize;
+  if (virtualLen > (int64_t{1} << 30))
+    return cudaErrorInvalidValue;
+  const cudaError_t e =
+      planDecodeAttention(s, dtype, static_cast<int32_t>(virtualLen), plan, opt);
+  if (e == cudaSuccess)
+    plan->sparse = true;
+  return e;
+}
+
 cudaError_t decodeAttention(const DecodeAttentionArgs &a, const DecodeAttentionPlan &plan,
                             void *workspace, cudaStream_t stream) {
   const PagedAttentionShape &s = plan.shape;
@@ -145,6 +162,9 @@ cudaError_t decodeAttention(const DecodeAttentionArgs &a, const DecodeAttentionP
   if (!a.q || !a.kCache || !a.vCache || !a.pageTable || !a.seqLens || !a.out)
     return cudaErrorInvalidValue;
   if (plan.workspaceBytes > 0 && !workspace)
+    return cudaErrorInvalidValue;
+  if (plan.sparse != (a.selected != nullptr) ||
+      (a.selected && (!a.selectedCounts || a.maxSelected <= 0)))
     return cudaErrorInvalidValue;
   KernelEntry e;
   if (!findKernel(plan.dtype, s.headDim, s.group(), plan.variant, &e) ||
@@ -158,6 +178,9 @@ cudaError_t decodeAttention(const DecodeAttentionArgs &a, const DecodeAttentionP
   p.pageTable = a.pageTable;
   p.seqLens = a.seqLens;
   p.out = a.out;
+  p.selected = a.selected;
+  p.selCounts = a.selectedCounts;
+  p.maxSelected = a.maxSelected;
   const int64_t pairs = static_cast<int64_t>(s.batch) * s.numKvHeads * plan.headChunks;
   if (plan.numSplits > 1) {
     char *ws = static_cast<char *>(workspace);

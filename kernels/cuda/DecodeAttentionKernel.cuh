@@ -46,6 +46,12 @@ struct DecodeParams {
   float2 *ml;         // [batch][numKvHeads * headChunks][splits][HG]: (max, sum)
   float *opart;       // [batch][numKvHeads * headChunks][splits][HG][D]: unnormalised acc
   int32_t *counters;  // [batch][numKvHeads * headChunks]
+  // Block-sparse attention (null: dense): sequence b, KV head h attends to
+  // the blocks (pages) selected[(b * numKvHeads + h) * maxSelected + i],
+  // i < selCounts[b]: logical block indices, ascending.
+  const int32_t *selected;
+  const int32_t *selCounts;
+  int32_t maxSelected;
   int32_t numQHeads;
   int32_t numKvHeads;
   int32_t group;
@@ -181,6 +187,35 @@ template <int N, int LANES> __device__ __forceinline__ void reduceScatter(float 
       v[0] += __shfl_xor_sync(0xffffffffu, v[0], off);
     }
   }
+}
+
+// ---- the block list (dense or block-sparse) -------------------------------------
+//
+// Both kernels iterate over a "virtual" sequence: for dense attention the
+// sequence itself; for block-sparse attention the concatenation of the
+// selected blocks of (b, kvh), in ascending order. Only the last logical
+// block of a sequence can be partial, and it can only be the last selected
+// one, so the valid virtual tokens are a prefix [0, returned length) and the
+// kernels' masking is unchanged. *blocks is set to the block list (null for
+// dense): virtual page i is pageTable[b][blocks ? blocks[i] : i].
+__device__ __forceinline__ int virtualSeqLen(const DecodeParams &p, int b, int kvh,
+                                             const int32_t **blocks) {
+  const int seqLen = p.seqLens[b];
+  if (!p.selected) {
+    *blocks = nullptr;
+    return seqLen;
+  }
+  const int32_t *list = p.selected + (static_cast<int64_t>(b) * p.numKvHeads + kvh) * p.maxSelected;
+  *blocks = list;
+  const int n = p.selCounts[b];
+  if (n <= 0 || seqLen <= 0)
+    return 0;
+  const int last = __ldg(list + n - 1);
+  return (n - 1) * p.pageSize + min(p.pageSize, seqLen - last * p.pageSize);
+}
+
+__device__ __forceinline__ int32_t pageIdAt(const int32_t *row, const int32_t *blocks, int i) {
+  return __ldg(row + (blocks ? __ldg(blocks + i) : i));
 }
 
 // ---- the end of a block, shared by both kernels -------------------------------------
@@ -345,7 +380,8 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
   const int h0 = kvh * p.group + chunk * HG;
   const int gCount = min(HG, p.group - chunk * HG);
 
-  const int seqLen = p.seqLens[b];
+  const int32_t *blocks;
+  const int seqLen = virtualSeqLen(p, b, kvh, &blocks);
   const int nStagesSeq = (seqLen + ST - 1) / ST;
   const int st0 = split * p.stagesPerSplit;
   const int st1 = min(st0 + p.stagesPerSplit, nStagesSeq);
@@ -359,9 +395,9 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
   const int pBegin = tokBegin / ps;
   const int nPages = nSt > 0 ? (tokEnd - 1) / ps - pBegin + 1 : 0;
   {
-    const int32_t *row = p.pageTable + static_cast<int64_t>(b) * p.maxPagesPerSeq + pBegin;
+    const int32_t *row = p.pageTable + static_cast<int64_t>(b) * p.maxPagesPerSeq;
     for (int i = tid; i < nPages; i += C::kThreads)
-      pt[i] = __ldg(row + i);
+      pt[i] = pageIdAt(row, blocks, pBegin + i);
   }
   if (tid == 0) {
 #pragma unroll
@@ -662,7 +698,8 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
   const int h0 = kvh * p.group + chunk * HG;
   const int gCount = min(HG, p.group - chunk * HG);
 
-  const int seqLen = p.seqLens[b];
+  const int32_t *blocks;
+  const int seqLen = virtualSeqLen(p, b, kvh, &blocks);
   const int nStagesSeq = (seqLen + ST - 1) / ST;
   const int st0 = split * p.stagesPerSplit;
   const int st1 = min(st0 + p.stagesPerSplit, nStagesSeq);
@@ -675,9 +712,9 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
   const int pBegin = tokBegin / ps;
   const int nPages = nSt > 0 ? (tokEnd - 1) / ps - pBegin + 1 : 0;
   {
-    const int32_t *row = p.pageTable + static_cast<int64_t>(b) * p.maxPagesPerSeq + pBegin;
+    const int32_t *row = p.pageTable + static_cast<int64_t>(b) * p.maxPagesPerSeq;
     for (int i = tid; i < nPages; i += C::kThreads)
-      pt[i] = __ldg(row + i);
+      pt[i] = pageIdAt(row, blocks, pBegin + i);
   }
   if (tid == 0) {
 #pragma unroll

@@ -1,5 +1,7 @@
 // The CUDA decode-attention kernel against the exact fp32 CPU reference
-// (pagedDecodeAttentionCpu), on fresh random inputs every run.
+// (pagedDecodeAttentionCpu), on fresh random inputs every run; with the
+// block-sparse cases of BlockSparseTest.cu (summaries, selection, sparse
+// attention against selectBlocksCpu / pagedSparseAttentionCpu).
 //
 // A plain program (no GoogleTest: it must run where only the CUDA toolkit is
 // installed). Each case prints one PASS/FAIL line; without a CUDA device every
@@ -8,6 +10,7 @@
 //
 //   resa-cuda-tests [--filter SUBSTRING] [--seed N]
 //   RESA_TEST_SEED=N overrides the seed too (it is printed at the start).
+#include "CudaTestUtil.h"
 #include "resa/cuda/DecodeAttention.h"
 #include "resa/kernels/PagedKV.h"
 #include "resa/kernels/Tensor.h"
@@ -42,48 +45,10 @@ struct Case {
   float scale = 0.0f;
 };
 
-struct Failure {
-  std::string what;
-};
-
-#define CUDA_OK(expr)                                                                     \
-  do {                                                                                    \
-    cudaError_t e_ = (expr);                                                              \
-    if (e_ != cudaSuccess)                                                                \
-      throw Failure{std::string(#expr) + ": " + cudaGetErrorString(e_)};                  \
-  } while (0)
-
-uint16_t toBits(float x, KVDType t) {
-  if (t == KVDType::BF16) {
-    const __nv_bfloat16_raw r = __float2bfloat16_rn(x);
-    return r.x;
-  }
-  const __half_raw r = __float2half_rn(x);
-  return r.x;
-}
-
-float fromBits(uint16_t u, KVDType t) {
-  if (t == KVDType::BF16) {
-    uint32_t w = static_cast<uint32_t>(u) << 16;
-    float f;
-    std::memcpy(&f, &w, 4);
-    return f;
-  }
-  __half_raw r;
-  r.x = u;
-  return __half2float(__half(r));
-}
-
-template <typename T> struct DevBuf {
-  T *p = nullptr;
-  explicit DevBuf(size_t n) {
-    if (n)
-      CUDA_OK(cudaMalloc(&p, n * sizeof(T)));
-  }
-  ~DevBuf() { cudaFree(p); }
-  DevBuf(const DevBuf &) = delete;
-  DevBuf &operator=(const DevBuf &) = delete;
-};
+using resa::cudatest::DevBuf;
+using resa::cudatest::Failure;
+using resa::cudatest::fromBits;
+using resa::cudatest::toBits;
 
 // Runs one case; returns a one-line summary, throws Failure.
 std::string runCase(const Case &c, uint64_t seed) {
@@ -323,8 +288,11 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  std::vector<Case> cases;
+  std::vector<resa::cudatest::NamedCase> cases;
   for (auto &c : allCases())
+    if (filter.empty() || c.name.find(filter) != std::string::npos)
+      cases.push_back({c.name, [c](uint64_t s) { return runCase(c, s); }});
+  for (auto &c : resa::cudatest::blockSparseCases())
     if (filter.empty() || c.name.find(filter) != std::string::npos)
       cases.push_back(c);
 
@@ -341,9 +309,9 @@ int main(int argc, char **argv) {
 
   int failed = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
-    const Case &c = cases[i];
+    const auto &c = cases[i];
     try {
-      const std::string msg = runCase(c, seed + i * 7919);
+      const std::string msg = c.run(seed + i * 7919);
       std::printf("PASS: %s: %s\n", c.name.c_str(), msg.c_str());
     } catch (const Failure &f) {
       ++failed;

@@ -54,8 +54,9 @@ struct DecodeAttentionPlan {
   // What the plan was made for (decodeAttention checks them).
   PagedAttentionShape shape;
   KVDType dtype = KVDType::BF16;
-  int32_t maxSeqLen = 0;
+  int32_t maxSeqLen = 0;       // for a sparse plan: maxSelected * pageSize
   int32_t variant = 0;
+  bool sparse = false;         // made by planSparseDecodeAttention
   // The split.
   int32_t headsPerCta = 1;     // query heads a thread block computes (GQA group, padded)
   int32_t headChunks = 1;      // thread blocks per KV head along the group (group > 8)
@@ -77,6 +78,13 @@ cudaError_t planDecodeAttention(const PagedAttentionShape &shape, KVDType dtype,
                                 int32_t maxSeqLen, DecodeAttentionPlan *plan,
                                 const DecodeAttentionOptions &options = {});
 
+// The plan for block-sparse calls that select at most `maxSelected` blocks
+// per (sequence, KV head): the dense plan of a sequence of maxSelected pages
+// (maxSelected clamped to shape.maxPagesPerSeq).
+cudaError_t planSparseDecodeAttention(const PagedAttentionShape &shape, KVDType dtype,
+                                      int32_t maxSelected, DecodeAttentionPlan *plan,
+                                      const DecodeAttentionOptions &options = {});
+
 struct DecodeAttentionArgs {
   const void *q = nullptr;       // [batch][numQHeads][headDim], dtype
   const void *kCache = nullptr;  // [numPages][numKvHeads][pageSize][headDim], dtype
@@ -85,6 +93,16 @@ struct DecodeAttentionArgs {
   const int32_t *seqLens = nullptr;   // [batch], each <= plan.maxSeqLen
   void *out = nullptr;           // [batch][numQHeads][headDim], dtype
   float scale = 0.0f;            // 0: 1/sqrt(headDim)
+  // Block-sparse attention (ReSA; resa/cuda/BlockSparse.h): when `selected`
+  // is set, sequence b and KV head h attend only to the blocks (pages)
+  // selected[(b * numKvHeads + h) * maxSelected + i], i < selectedCounts[b]:
+  // logical block indices, ascending, distinct, below ceil(seqLens[b] /
+  // pageSize), as selectBlocks writes them. The plan must then come from
+  // planSparseDecodeAttention. Same kernel, same merge: the kernel iterates
+  // over the selected pages instead of all pages.
+  const int32_t *selected = nullptr;       // [batch][numKvHeads][maxSelected]
+  const int32_t *selectedCounts = nullptr; // [batch]
+  int32_t maxSelected = 0;
 };
 
 // Enqueues one decode-attention step on `stream`. All pointers are device

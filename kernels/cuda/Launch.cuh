@@ -1,0 +1,32 @@
+// Launch helpers shared by the CUDA kernels' host code.
+#pragma once
+
+#include <cuda_runtime.h>
+
+namespace resa::gpu::detail {
+
+// Launches `kernel` with programmatic dependent launch: it may start while
+// the previous kernel of the stream finishes; it must execute
+// `griddepcontrol.wait` (pdlWait) before its first global read.
+template <typename... KArgs, typename... Args>
+cudaError_t launchPdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
+                      cudaStream_t stream, Args &&...args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
+}
+
+__device__ __forceinline__ void pdlWait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+__device__ __forceinline__ void pdlLaunchDependents() {
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+}
+
+} // namespace resa::gpu::detail

@@ -1,0 +1,81 @@
+// Helpers shared by the CUDA kernel tests (plain programs, no GoogleTest).
+#pragma once
+
+#include "resa/cuda/DecodeAttention.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace resa::cudatest {
+
+struct Failure {
+  std::string what;
+};
+
+#define CUDA_OK(expr)                                                                     \
+  do {                                                                                    \
+    cudaError_t e_ = (expr);                                                              \
+    if (e_ != cudaSuccess)                                                                \
+      throw ::resa::cudatest::Failure{std::string(#expr) + ": " + cudaGetErrorString(e_)}; \
+  } while (0)
+
+inline uint16_t toBits(float x, resa::gpu::KVDType t) {
+  if (t == resa::gpu::KVDType::BF16) {
+    const __nv_bfloat16_raw r = __float2bfloat16_rn(x);
+    return r.x;
+  }
+  const __half_raw r = __float2half_rn(x);
+  return r.x;
+}
+
+inline float fromBits(uint16_t u, resa::gpu::KVDType t) {
+  if (t == resa::gpu::KVDType::BF16) {
+    uint32_t w = static_cast<uint32_t>(u) << 16;
+    float f;
+    std::memcpy(&f, &w, 4);
+    return f;
+  }
+  __half_raw r;
+  r.x = u;
+  return __half2float(__half(r));
+}
+
+template <typename T> struct DevBuf {
+  T *p = nullptr;
+  size_t n = 0;
+  explicit DevBuf(size_t count) : n(count) {
+    if (n)
+      CUDA_OK(cudaMalloc(&p, n * sizeof(T)));
+  }
+  ~DevBuf() { cudaFree(p); }
+  DevBuf(const DevBuf &) = delete;
+  DevBuf &operator=(const DevBuf &) = delete;
+  void upload(const std::vector<T> &h) {
+    CUDA_OK(cudaMemcpy(p, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice));
+  }
+  std::vector<T> download() const {
+    std::vector<T> h(n);
+    if (n)
+      CUDA_OK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
+    return h;
+  }
+};
+
+// A case of another test file: runs with a seed, returns a one-line summary,
+// throws Failure.
+struct NamedCase {
+  std::string name;
+  std::function<std::string(uint64_t seed)> run;
+};
+
+// BlockSparseTest.cu.
+std::vector<NamedCase> blockSparseCases();
+
+} // namespace resa::cudatest
