@@ -85,23 +85,18 @@ cl::opt<std::string> gsrAnswer("gsr-answer",
                                cl::desc("answer extraction: last-number, boxed or after:<marker>"),
                                cl::init("last-number"), cl::cat(pipelineCat));
 
-// The pipeline pass, or "" for plain generation.
-std::string pipelinePipeline() {
-  if (pipeline == "generate")
-    return "";
-  if (pipeline != "gsr")
-    return "-"; // reported by the caller
-  // Option values in a pipeline string are quoted with {...} when they hold
-  // spaces or commas.
-  std::string stops;
-  for (const std::string &s : gsrStop)
-    stops += (stops.empty() ? "" : ",") + ("{" + s + "}");
-  return "resa-gsr-pipeline{candidates=" + std::to_string(gsrCandidates) +
-         (gsrTemplate.empty() ? "" : " template={" + gsrTemplate + "}") +
-         " candidate-max-tokens=" + std::to_string(gsrMaxTokens) +
-         " refine-max-tokens=" + std::to_string(gsrMaxTokens) +
-         " candidate-temperature=" + exactDouble(gsrTemperature) +
-         (stops.empty() ? "" : " stop=" + stops) + " answer={" + gsrAnswer + "}}";
+// The GSR pass, built from the options directly: stop strings may hold any
+// character, which a textual pass pipeline could not quote.
+std::unique_ptr<mlir::Pass> gsrPass(const std::vector<std::string> &stops) {
+  resa::GsrPipelineOptions options;
+  options.candidates = gsrCandidates;
+  options.templatePath = gsrTemplate;
+  options.candidateMaxTokens = gsrMaxTokens;
+  options.refineMaxTokens = gsrMaxTokens;
+  options.candidateTemperature = gsrTemperature;
+  options.stop = stops;
+  options.answer = gsrAnswer;
+  return resa::createGsrPipeline(options);
 }
 
 // The policy pass, with the --resa-* options that apply to it.
@@ -177,17 +172,14 @@ int compile() {
     llvm::errs() << "\n";
     return 1;
   }
-  std::string gsr = pipelinePipeline();
-  if (gsr == "-") {
+  if (pipeline != "generate" && pipeline != "gsr") {
     llvm::errs() << "resa-compile: error: --pipeline must be generate or gsr, got '" << pipeline
                  << "'\n";
     return 1;
   }
-  if (!gsr.empty() && mlir::failed(mlir::parsePassPipeline(gsr, raise, errorStream))) {
-    llvm::errs() << "resa-compile: error: --pipeline=gsr: "
-                 << llvm::StringRef(errorStream.str()).trim() << "\n";
-    return 1;
-  }
+  std::vector<std::string> stops(gsrStop.begin(), gsrStop.end());
+  if (pipeline == "gsr")
+    raise.addPass(gsrPass(stops));
   if (mlir::failed(raise.run(*module)))
     return 1;
   progress("raised; formed the KV-cache program", start);
