@@ -1,6 +1,10 @@
 // resa-run: run a compiled package from the shell.
 #include "resa/runtime/Executor.h"
 #include "resa/runtime/Generator.h"
+#include "resa/runtime/Gsr.h"
+#include "resa/runtime/Tokenizer.h"
+
+#include "plan.pb.h"
 #include "resa/runtime/ModelInputs.h"
 #include "resa/runtime/Npy.h"
 #include "resa/runtime/Sampler.h"
@@ -19,7 +23,12 @@ Runs a package compiled by resa-compile and prints the generated token ids.
 
   --tokens LIST          comma-separated token ids (one sequence)
   --input-ids FILE.npy   int64 or int32 token ids of shape [batch, seq]
-  --prompt TEXT          text prompt (needs a package with a tokenizer)
+  --prompt TEXT          text prompt (needs --tokenizer)
+  --tokenizer FILE       tokenizer.json, SentencePiece .model or a model folder;
+                         with it, the output is text
+  --json                 for a package compiled with --pipeline=gsr: print every
+                         candidate, its answer, the refinement and the final
+                         answer, with token counts and timings
   --max-new-tokens N     tokens to generate per sequence (default 16)
   --eos ID               stop a sequence after this token (may be repeated)
   --recompute            generate by recomputing the whole sequence each step
@@ -33,7 +42,8 @@ Runs a package compiled by resa-compile and prints the generated token ids.
 )";
 
 struct Options {
-  std::string package, tokens, inputIds, prompt, dumpLogits, device = "auto";
+  std::string package, tokens, inputIds, prompt, dumpLogits, tokenizer, device = "auto";
+  bool json = false;
   int64_t maxNewTokens = 16;
   std::vector<int64_t> eos;
   bool recompute = false;
@@ -70,8 +80,8 @@ Options parseArgs(int argc, char **argv) {
       std::cout << kUsage;
       std::exit(0);
     }
-    if (arg == "--recompute") {
-      o.recompute = true;
+    if (arg == "--recompute" || arg == "--json") {
+      (arg == "--json" ? o.json : o.recompute) = true;
       continue;
     }
     if (arg.rfind("--", 0) != 0) {
@@ -93,6 +103,7 @@ Options parseArgs(int argc, char **argv) {
     else if (arg == "--input-ids") o.inputIds = value;
     else if (arg == "--prompt") o.prompt = value;
     else if (arg == "--dump-logits") o.dumpLogits = value;
+    else if (arg == "--tokenizer") o.tokenizer = value;
     else if (arg == "--device") o.device = value;
     else if (arg == "--max-new-tokens") o.maxNewTokens = parseInt(arg, value);
     else if (arg == "--eos") o.eos.push_back(parseInt(arg, value));
@@ -113,10 +124,17 @@ Options parseArgs(int argc, char **argv) {
   return o;
 }
 
-resa::Tensor tokenIds(const Options &o) {
-  if (!o.prompt.empty())
-    throw resa::Error("--prompt needs a tokenizer, and this package has none; use --tokens "
-                      "or --input-ids");
+resa::Tensor tokenIds(const Options &o, const resa::Tokenizer *tok) {
+  if (!o.prompt.empty()) {
+    if (!tok)
+      throw resa::Error("--prompt needs --tokenizer; or give --tokens / --input-ids");
+    std::vector<int64_t> ids = tok->encode(o.prompt, true);
+    if (ids.empty())
+      throw resa::Error("the prompt encodes to no tokens");
+    resa::Tensor t(resa::DType::I64, {1, static_cast<int64_t>(ids.size())});
+    std::copy(ids.begin(), ids.end(), t.data<int64_t>());
+    return t;
+  }
   if (!o.tokens.empty()) {
     std::vector<int64_t> ids;
     std::stringstream ss(o.tokens);
@@ -177,8 +195,27 @@ int run(const Options &o) {
   if (o.device == "cuda")
     throw resa::Error("--device cuda: this runtime has no CUDA backend yet; use --device cpu");
   auto package = resa::Package::load(o.package);
+  std::unique_ptr<resa::Tokenizer> tok;
+  if (!o.tokenizer.empty())
+    tok = resa::loadTokenizer(o.tokenizer);
+  if (o.json && !package->plan().has_gsr())
+    throw resa::Error("--json prints a GSR run: compile the package with --pipeline=gsr");
+  if (package->plan().has_gsr() && !o.prompt.empty()) {
+    // The package's GSR pipeline: problem -> candidates -> refinement.
+    resa::GsrConfig config = resa::gsrConfig(*package);
+    if (!tok)
+      throw resa::Error("a GSR run needs --tokenizer");
+    int64_t problemTokens = static_cast<int64_t>(tok->encode(o.prompt, true).size());
+    resa::Generator gen(*package, resa::gsrPagesFor(*package, config, problemTokens));
+    resa::GsrResult r = resa::runGsr(gen, *tok, o.prompt, config, o.sampling.seed);
+    if (o.json)
+      std::cout << resa::gsrResultJson(r);
+    else
+      std::cout << r.refinement.text << "\n";
+    return 0;
+  }
   resa::Executor exec(*package);
-  resa::Tensor ids = tokenIds(o);
+  resa::Tensor ids = tokenIds(o, tok.get());
   int64_t batch = ids.dim(0);
   size_t logitsIdx = 0;
   while (logitsIdx < exec.outputNames().size() && exec.outputNames()[logitsIdx] != "logits")
@@ -212,6 +249,10 @@ int run(const Options &o) {
       generated.push_back(g.tokens);
   }
   for (const auto &tokens : generated) {
+    if (tok) {
+      std::cout << tok->decode(tokens, true) << "\n";
+      continue;
+    }
     for (size_t i = 0; i < tokens.size(); ++i)
       std::cout << (i ? "," : "") << tokens[i];
     std::cout << "\n";
