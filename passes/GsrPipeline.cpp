@@ -4,7 +4,6 @@
 #include "passes/DefaultGsrTemplate.h" // generated from data/gsr/refine-template.txt
 
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/Verifier.h"
 
 #include <fstream>
 #include <sstream>
@@ -40,7 +39,7 @@ struct GsrPipelinePass : impl::GsrPipelineBase<GsrPipelinePass> {
         b.getI64IntegerAttr(candidateMaxTokens), b.getF32FloatAttr(float(refineTemperature)),
         b.getF32FloatAttr(float(refineTopP)), b.getI64IntegerAttr(refineMaxTokens),
         b.getStrArrayAttr(stops), b.getStringAttr(answer));
-    if (failed(verify(op)))
+    if (failed(op.verify())) // the options are checked where the op is
       signalPassFailure();
   }
 };
