@@ -155,6 +155,9 @@ int compile() {
   raise.addPass(resa::createRaiseRotary());
   raise.addPass(resa::createRaiseLinear());
   raise.addPass(resa::createRaiseAttention());
+  // GroupQueryAttention's do_rotary becomes a rotary op only when attention is
+  // raised: raise it too.
+  raise.addPass(resa::createRaiseRotary());
   raise.addPass(resa::createFormKVProgram());
   std::string errors;
   llvm::raw_string_ostream errorStream(errors);
