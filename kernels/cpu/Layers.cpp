@@ -5,6 +5,7 @@
 // double as the Normalization kernels do, the rotation and the activations
 // are the fp32 expressions the graphs compute.
 #include "Common.h"
+#include "NormRows.h"
 #include "Ops.h"
 
 #include <algorithm>
@@ -76,27 +77,6 @@ const float *normParam(const char *op, const Tensor *t, int64_t cols, const char
   return t->data<float>();
 }
 
-// Same arithmetic as Norm.cpp's normalizeRows (statistics in double).
-void normRows(const float *x, float *y, int64_t rows, int64_t cols, bool rms, double eps, const float *scale,
-              float offset, const float *bias) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    double mean = 0, var = 0;
-    if (!rms) {
-      for (int64_t c = 0; c < cols; ++c) mean += xr[c];
-      mean /= double(cols);
-    }
-    for (int64_t c = 0; c < cols; ++c) var += (xr[c] - mean) * (xr[c] - mean);
-    var /= double(cols);
-    double inv = 1.0 / std::sqrt(var + eps);
-    for (int64_t c = 0; c < cols; ++c) {
-      double v = (xr[c] - mean) * inv;
-      v *= offset != 0.f ? scale[c] + offset : scale[c]; // (1 + w) in fp32, as the graph adds it
-      if (bias) v += bias[c];
-      y[r * cols + c] = static_cast<float>(v);
-    }
-  }
-}
 
 float sigmoidF(float x) {
   if (x >= 0) return 1.f / (1.f + std::exp(-x));
@@ -144,8 +124,16 @@ RESA_KERNEL(resa_rms_norm) {
   const Attrs &at = attrsOf(args);
   const float *w = normParam(op, &args.required(1), cols, "weight");
   Tensor &y = allocOutput(outputs, args, 0, DType::F32, x.shape());
-  normRows(x.data<float>(), y.data<float>(), rowsOf(x), cols, true, at.getFloat("epsilon", 1e-5f), w,
-           at.getFloat("weight_offset", 0.f), nullptr);
+  // Gemma's (1 + w), added in fp32 as the graph adds it.
+  float offset = at.getFloat("weight_offset", 0.f);
+  std::vector<float> shifted;
+  if (offset != 0.f) {
+    shifted.assign(w, w + cols);
+    for (float &v : shifted) v += offset;
+    w = shifted.data();
+  }
+  normalizeRows(x.data<float>(), y.data<float>(), rowsOf(x), cols, true, at.getFloat("epsilon", 1e-5f),
+                Param::columns(w, cols), Param(), nullptr, nullptr);
 }
 
 // x [..., D], weight [D], [bias [D]]; epsilon.
@@ -156,8 +144,9 @@ RESA_KERNEL(resa_layer_norm) {
   const float *w = normParam(op, &args.required(1), cols, "weight");
   const float *b = normParam(op, args.input(2), cols, "bias");
   Tensor &y = allocOutput(outputs, args, 0, DType::F32, x.shape());
-  normRows(x.data<float>(), y.data<float>(), rowsOf(x), cols, false, attrsOf(args).getFloat("epsilon", 1e-5f), w,
-           0.f, b);
+  normalizeRows(x.data<float>(), y.data<float>(), rowsOf(x), cols, false,
+                attrsOf(args).getFloat("epsilon", 1e-5f), Param::columns(w, cols), Param::columns(b, cols),
+                nullptr, nullptr);
 }
 
 // x [..., K], weight [K, N], [bias [N]] -> [..., N].

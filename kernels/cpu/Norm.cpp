@@ -2,33 +2,13 @@
 // SimplifiedLayerNormalization, com.microsoft Skip(Simplified)LayerNormalization)
 // and Softmax / LogSoftmax. Statistics are computed in double, outputs in fp32.
 #include "Common.h"
+#include "NormRows.h"
 #include "Ops.h"
 
 #include <cmath>
 
 namespace resa::cpu {
 namespace {
-
-// A per-element parameter (scale, bias, skip) broadcast to X's shape; the
-// common case of one value per normalised column needs no offset table.
-struct Param {
-  const float *p = nullptr;
-  int64_t cols = 0;
-  std::vector<int64_t> offsets; // empty when indexed by column
-  Param() = default;
-  Param(const char *op, const Tensor *t, const Shape &x, int64_t cols_, const char *what) : cols(cols_) {
-    if (!t) return;
-    requireDType(op, *t, DType::F32, what);
-    if (broadcastShapes(op, t->shape(), x) != x)
-      fail(op, what, " of shape ", shapeToString(t->shape()), " does not broadcast to ", shapeToString(x));
-    p = t->data<float>();
-    Shape trailing(x.end() - std::min<size_t>(x.size(), t->shape().size()), x.end());
-    bool byColumn = t->numel() == cols && numElements(trailing) == cols;
-    if (!byColumn) offsets = broadcastOffsets(t->shape(), x);
-  }
-  explicit operator bool() const { return p != nullptr; }
-  float at(int64_t row, int64_t col) const { return offsets.empty() ? p[col] : p[offsets[row * cols + col]]; }
-};
 
 int64_t rowsBefore(const Shape &s, int64_t axis) {
   int64_t n = 1;
@@ -42,31 +22,6 @@ Shape statShape(const Shape &x, int64_t axis) {
   return s;
 }
 
-// y = (x - mean) * invStd * scale + bias over rows of `cols` elements
-// (rms: no centring, invStd = 1/sqrt(mean(x^2) + eps)). Writes the optional
-// statistics when given.
-void normalizeRows(const float *x, float *y, int64_t rows, int64_t cols, bool rms, double eps, const Param &scale,
-                   const Param &bias, float *meanOut, float *invStdOut) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    double mean = 0, var = 0;
-    if (!rms) {
-      for (int64_t c = 0; c < cols; ++c) mean += xr[c];
-      mean /= double(cols);
-    }
-    for (int64_t c = 0; c < cols; ++c) var += (xr[c] - mean) * (xr[c] - mean);
-    var /= double(cols);
-    double inv = 1.0 / std::sqrt(var + eps);
-    for (int64_t c = 0; c < cols; ++c) {
-      double v = (xr[c] - mean) * inv;
-      if (scale) v *= scale.at(r, c);
-      if (bias) v += bias.at(r, c);
-      y[r * cols + c] = static_cast<float>(v);
-    }
-    if (meanOut) meanOut[r] = static_cast<float>(mean);
-    if (invStdOut) invStdOut[r] = static_cast<float>(inv);
-  }
-}
 
 // LayerNormalization-style ops: X, Scale, [B]; outputs Y, [Mean], [InvStdDev].
 // rms ops have no bias and their second output is inv_std_var when
@@ -154,6 +109,32 @@ void softmax(const char *op, bool logOut, const KernelArgs &args, std::vector<Te
 }
 
 } // namespace
+
+// See NormRows.h. y = (x - mean) * invStd * scale + bias over rows of `cols` elements
+// (rms: no centring, invStd = 1/sqrt(mean(x^2) + eps)). Writes the optional
+// statistics when given.
+void normalizeRows(const float *x, float *y, int64_t rows, int64_t cols, bool rms, double eps, const Param &scale,
+                   const Param &bias, float *meanOut, float *invStdOut) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *xr = x + r * cols;
+    double mean = 0, var = 0;
+    if (!rms) {
+      for (int64_t c = 0; c < cols; ++c) mean += xr[c];
+      mean /= double(cols);
+    }
+    for (int64_t c = 0; c < cols; ++c) var += (xr[c] - mean) * (xr[c] - mean);
+    var /= double(cols);
+    double inv = 1.0 / std::sqrt(var + eps);
+    for (int64_t c = 0; c < cols; ++c) {
+      double v = (xr[c] - mean) * inv;
+      if (scale) v *= scale.at(r, c);
+      if (bias) v += bias.at(r, c);
+      y[r * cols + c] = static_cast<float>(v);
+    }
+    if (meanOut) meanOut[r] = static_cast<float>(mean);
+    if (invStdOut) invStdOut[r] = static_cast<float>(inv);
+  }
+}
 
 namespace k {
 
