@@ -1,5 +1,7 @@
 #include "resa/runtime/Gsr.h"
 
+#include "tokenizer/Json.h"
+
 #include "plan.pb.h"
 
 #include <algorithm>
@@ -38,27 +40,6 @@ std::string cutAtStop(const std::string &text, const std::vector<std::string> &s
   return text.substr(0, end);
 }
 
-std::string jsonString(const std::string &s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    default:
-      if (c < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-  }
-  return out + "\"";
-}
 
 GsrSample toSample(const Generation &g, const Tokenizer &tok, const GsrConfig &config) {
   GsrSample s;
@@ -231,19 +212,19 @@ GsrResult runGsr(Generator &generator, const Tokenizer &tokenizer, const std::st
 std::string gsrResultJson(const GsrResult &r) {
   auto sample = [](const GsrSample &s) {
     std::ostringstream o;
-    o << "{\"text\": " << jsonString(s.text) << ", \"answer\": " << jsonString(s.answer)
+    o << "{\"text\": " << json::quote(s.text) << ", \"answer\": " << json::quote(s.answer)
       << ", \"tokens\": " << s.tokens.size() << ", \"mean_logprob\": " << s.meanLogProb
-      << ", \"stop\": " << jsonString(s.stopReason) << "}";
+      << ", \"stop\": " << json::quote(s.stopReason) << "}";
     return o.str();
   };
   std::ostringstream o;
-  o << "{\n  \"problem\": " << jsonString(r.problem) << ",\n  \"candidates\": [";
+  o << "{\n  \"problem\": " << json::quote(r.problem) << ",\n  \"candidates\": [";
   for (size_t i = 0; i < r.candidates.size(); ++i)
     o << (i ? ",\n    " : "\n    ") << sample(r.candidates[i]);
-  o << "\n  ],\n  \"refine_prompt\": " << jsonString(r.refinePrompt)
+  o << "\n  ],\n  \"refine_prompt\": " << json::quote(r.refinePrompt)
     << ",\n  \"refinement\": " << sample(r.refinement) << ",\n  \"answer\": "
-    << jsonString(r.answer) << ",\n  \"majority_answer\": " << jsonString(r.majorityAnswer)
-    << ",\n  \"best_of_n_answer\": " << jsonString(r.bestOfNAnswer)
+    << json::quote(r.answer) << ",\n  \"majority_answer\": " << json::quote(r.majorityAnswer)
+    << ",\n  \"best_of_n_answer\": " << json::quote(r.bestOfNAnswer)
     << ",\n  \"prefill_tokens\": " << r.prefillTokens << ",\n  \"decode_tokens\": "
     << r.decodeTokens << ",\n  \"candidate_seconds\": " << r.candidateSeconds
     << ",\n  \"refine_seconds\": " << r.refineSeconds << "\n}\n";
