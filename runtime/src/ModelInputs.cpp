@@ -46,9 +46,9 @@ std::vector<Tensor> makeModelInputs(const Executor &exec, const Tensor &ids) {
   std::vector<Tensor> out;
   for (const InputSpec &spec : exec.inputs()) {
     if (spec.name == "input_ids") {
-      out.push_back(spec.dtype == DType::I64 ? ids : Tensor());
       if (spec.dtype != DType::I64)
         throw Error("input 'input_ids' must be int64 in this runtime");
+      out.push_back(ids);
       continue;
     }
     Shape shape;
@@ -58,9 +58,12 @@ std::vector<Tensor> makeModelInputs(const Executor &exec, const Tensor &ids) {
     if (contains(spec.name, "attention_mask")) {
       if (spec.dtype != DType::I64 && spec.dtype != DType::I32)
         throw Error("model input '" + spec.name + "' must be an integer mask");
-      for (int64_t i = 0; i < t.numel(); ++i)
-        spec.dtype == DType::I64 ? (void)(t.data<int64_t>()[i] = 1)
-                                 : (void)(t.data<int32_t>()[i] = 1);
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        if (spec.dtype == DType::I64)
+          t.data<int64_t>()[i] = 1;
+        else
+          t.data<int32_t>()[i] = 1;
+      }
     } else if (contains(spec.name, "position_ids")) {
       if (spec.dtype != DType::I64 || shape.size() != 2)
         throw Error("model input '" + spec.name + "' must be int64 [batch, seq]");
