@@ -115,6 +115,30 @@ std::string policyPipeline() {
   return attention;
 }
 
+// Options the chosen policy does not take are an error when given, rather
+// than silently ignored; so is a pass that is not an attention policy.
+// Returns the message, or "".
+std::string policyMisuse() {
+  std::string policy = attention;
+  bool builtin = policy == "dense" || policy == "sparse" || policy == "resa";
+  llvm::StringRef trimmed = llvm::StringRef(policy).trim();
+  if (!builtin && !trimmed.empty() && !trimmed.starts_with("resa-attention-"))
+    return "--attention=" + policy + ": not an attention policy (dense, sparse, resa, or a "
+                                     "resa-attention-* pass that --load-pass-plugin registers)";
+  auto given = [](const cl::Option &o) { return o.getNumOccurrences() > 0; };
+  struct Use {
+    const cl::Option &option;
+    bool applies;
+  };
+  for (Use u : {Use{blockSize, builtin}, Use{keptRatio, policy == "sparse" || policy == "resa"},
+                Use{minBlocks, policy == "sparse" || policy == "resa"},
+                Use{localBlocks, policy == "sparse" || policy == "resa"},
+                Use{rectifyEvery, policy == "resa"}})
+    if (given(u.option) && !u.applies)
+      return "--" + u.option.ArgStr.str() + " does not apply to --attention=" + policy;
+  return "";
+}
+
 void progress(const char *what, std::chrono::steady_clock::time_point since) {
   if (quiet)
     return;
@@ -149,6 +173,10 @@ int compile() {
   if (emit == Emit::Onnx) {
     module->print(llvm::outs());
     return 0;
+  }
+  if (std::string misuse = policyMisuse(); !misuse.empty()) {
+    llvm::errs() << "resa-compile: error: " << misuse << "\n";
+    return 1;
   }
   mlir::PassManager raise(&ctx);
   raise.addPass(resa::createRaiseNorms());

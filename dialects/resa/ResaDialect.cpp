@@ -95,7 +95,19 @@ LogicalResult BlockSelectOp::verify() {
   return success();
 }
 
+// A module holds at most one op of this kind (a policy or pipeline pass
+// run twice would add a second).
+template <typename OpT> static LogicalResult verifyUnique(OpT op) {
+  auto module = op->template getParentOfType<ModuleOp>();
+  auto all = module.template getOps<OpT>();
+  if (std::distance(all.begin(), all.end()) > 1)
+    return op.emitOpError("appears more than once in the module");
+  return success();
+}
+
 LogicalResult GsrPipelineOp::verify() {
+  if (failed(verifyUnique(*this)))
+    return failure();
   if (getCandidatesAttr().getInt() < 1)
     return emitOpError() << "needs at least one candidate, got " << getCandidatesAttr().getInt();
   for (auto [name, t, p, n] :
@@ -126,6 +138,8 @@ LogicalResult GsrPipelineOp::verify() {
 }
 
 LogicalResult RectificationScheduleOp::verify() {
+  if (failed(verifyUnique(*this)))
+    return failure();
   int64_t interval = getIntervalAttr().getInt(), window = getWindowAttr().getInt();
   if (interval <= 0 || window <= 0)
     return emitOpError() << "interval and window must be positive, got " << interval << " and "
