@@ -179,6 +179,10 @@ int64_t Generator::pagesFor(const Package &package,
 
 Tensor Generator::call(const Executor &exec, int64_t id, int64_t start,
                        const std::vector<int64_t> &tokens) {
+  for (int64_t t : tokens)
+    if (t < 0 || (vocab_ > 0 && t >= vocab_))
+      throw Error("token id " + std::to_string(t) + " is outside the vocabulary" +
+                  (vocab_ > 0 ? " [0, " + std::to_string(vocab_) + ")" : std::string()));
   Tensor ids(DType::I64, {1, static_cast<int64_t>(tokens.size())});
   std::copy(tokens.begin(), tokens.end(), ids.data<int64_t>());
   cache_->beginForward({id}, {start}, {static_cast<int64_t>(tokens.size())});

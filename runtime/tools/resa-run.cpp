@@ -124,6 +124,13 @@ Options parseArgs(int argc, char **argv) {
   return o;
 }
 
+resa::Tensor checkedIds(resa::Tensor t) {
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (t.data<int64_t>()[i] < 0)
+      throw resa::Error("token id " + std::to_string(t.data<int64_t>()[i]) + " is negative");
+  return t;
+}
+
 resa::Tensor tokenIds(const Options &o, const resa::Tokenizer *tok) {
   if (!o.prompt.empty()) {
     if (!tok)
@@ -215,7 +222,7 @@ int run(const Options &o) {
     return 0;
   }
   resa::Executor exec(*package);
-  resa::Tensor ids = tokenIds(o, tok.get());
+  resa::Tensor ids = checkedIds(tokenIds(o, tok.get()));
   int64_t batch = ids.dim(0);
   size_t logitsIdx = 0;
   while (logitsIdx < exec.outputNames().size() && exec.outputNames()[logitsIdx] != "logits")

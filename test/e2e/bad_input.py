@@ -125,6 +125,18 @@ def main():
         ok &= run_case("not a package", [run, work, "--tokens", "1"], ["not a resa package"])
         ok &= run_case("bad tokens", [run, pkg, "--tokens", "1,x"], ["--tokens", "'x'"])
         ok &= run_case("unknown flag", [run, pkg, "--frobnicate", "1"], ["--frobnicate"])
+        ok &= run_case("token id out of range", [run, pkg, "--tokens", "1,999"], ["999", "outside"])
+        ok &= run_case("negative token id", [run, pkg, "--tokens", "1,-3", "--max-new-tokens", "0",
+                                             "--dump-logits", os.path.join(work, "x.npy")],
+                       ["-3", "negative"])
+        ok &= run_case("top-p out of range", [run, pkg, "--tokens", "1", "--top-p", "2"], ["top-p"])
+        ok &= run_case("negative temperature", [run, pkg, "--tokens", "1", "--temperature", "-1"],
+                       ["temperature"])
+        ok &= run_case("negative max tokens", [run, pkg, "--tokens", "1", "--max-new-tokens", "-1"],
+                       ["--max-new-tokens"])
+        ok &= run_case("bad kept ratio", [compile_, "--quiet", MODEL, "-o", os.path.join(work, "k.resa"),
+                                          "--attention=resa", "--resa-kept-ratio=2"],
+                       ["kept ratio"], leftover=os.path.join(work, "k.resa"))
     return 0 if ok else 1
 
 
