@@ -1,0 +1,256 @@
+// The CUDA causal prefill attention (resa/cuda/PrefillAttention.h) against an
+// exact CPU reference built from pagedDecodeAttentionCpu: query i of sequence
+// b is one decode step over the cache with seqLen = qStart[b] + i + 1.
+// Fresh random inputs every run, random page tables, NaN in every cache slot
+// no token owns, output poisoned with NaN before each of two runs, which must
+// agree bit for bit; rows past qLens[b] must stay NaN.
+//
+// A plain program like resa-cuda-tests; without a CUDA device each case prints
+// "SKIPPED: <name> (no CUDA device)" and it exits 0.
+//   resa-cuda-prefill-tests [--filter SUBSTRING] [--seed N]
+#include "CudaTestUtil.h"
+#include "resa/cuda/PrefillAttention.h"
+#include "resa/kernels/PagedKV.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+using resa::PagedAttentionShape;
+using resa::gpu::KVDType;
+using resa::cudatest::DevBuf;
+using resa::cudatest::Failure;
+using resa::cudatest::fromBits;
+using resa::cudatest::toBits;
+
+namespace {
+
+struct Case {
+  std::string name;
+  KVDType dtype = KVDType::BF16;
+  int hq = 32, hkv = 8, d = 128, ps = 16;
+  std::vector<int> starts, qlens;  // per sequence
+  int maxQLen = 0;                 // 0: max of qlens
+  int forceSplits = 0;
+};
+
+std::string runCase(const Case &c, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int batch = static_cast<int>(c.starts.size());
+  int maxQ = c.maxQLen, maxKv = 1;
+  for (int b = 0; b < batch; ++b) {
+    maxQ = std::max(maxQ, c.qlens[b]);
+    maxKv = std::max(maxKv, c.starts[b] + c.qlens[b]);
+  }
+  PagedAttentionShape s;
+  s.batch = batch;
+  s.numQHeads = c.hq;
+  s.numKvHeads = c.hkv;
+  s.headDim = c.d;
+  s.pageSize = c.ps;
+  s.maxPagesPerSeq = (maxKv + c.ps - 1) / c.ps + 1;
+  std::vector<int> kvLen(batch);
+  int used = 0;
+  for (int b = 0; b < batch; ++b) {
+    kvLen[b] = c.starts[b] + c.qlens[b];
+    used += (kvLen[b] + c.ps - 1) / c.ps;
+  }
+  s.numPages = used + 5;
+  std::vector<int32_t> perm(s.numPages);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  std::vector<int32_t> table(static_cast<size_t>(batch) * s.maxPagesPerSeq, -1);
+  const size_t cacheN = static_cast<size_t>(s.cacheElements());
+  const float nan = std::nanf("");
+  std::vector<float> kf(cacheN, nan), vf(cacheN, nan);
+  size_t next = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int t = 0; t < kvLen[b]; ++t) {
+      if (t % c.ps == 0)
+        table[b * s.maxPagesPerSeq + t / c.ps] = perm[next++];
+      const int page = table[b * s.maxPagesPerSeq + t / c.ps];
+      for (int g = 0; g < c.hkv; ++g) {
+        const int64_t off = resa::pagedKVOffset(s, page, g, t % c.ps);
+        for (int j = 0; j < c.d; ++j) {
+          kf[off + j] = fromBits(toBits(normal(rng), c.dtype), c.dtype);
+          vf[off + j] = fromBits(toBits(normal(rng), c.dtype), c.dtype);
+        }
+      }
+    }
+  const size_t qN = static_cast<size_t>(batch) * c.hq * maxQ * c.d;
+  std::vector<float> qf(qN, 0.0f);
+  for (auto &x : qf)
+    x = fromBits(toBits(normal(rng) * 1.5f, c.dtype), c.dtype);
+  std::vector<uint16_t> kb(cacheN), vb(cacheN), qb(qN);
+  for (size_t i = 0; i < cacheN; ++i) {
+    kb[i] = toBits(kf[i], c.dtype);
+    vb[i] = toBits(vf[i], c.dtype);
+  }
+  for (size_t i = 0; i < qN; ++i)
+    qb[i] = toBits(qf[i], c.dtype);
+
+  // Reference: one decode step per query.
+  std::vector<float> ref(qN, 0.0f);
+  {
+    PagedAttentionShape s1 = s;
+    s1.batch = 1;
+    std::vector<float> q1(static_cast<size_t>(c.hq) * c.d), o1(q1.size());
+    for (int b = 0; b < batch; ++b)
+      for (int i = 0; i < c.qlens[b]; ++i) {
+        for (int h = 0; h < c.hq; ++h)
+          for (int j = 0; j < c.d; ++j)
+            q1[h * c.d + j] = qf[((static_cast<size_t>(b) * c.hq + h) * maxQ + i) * c.d + j];
+        const int32_t len = c.starts[b] + i + 1;
+        resa::pagedDecodeAttentionCpu(s1, q1.data(), kf.data(), vf.data(),
+                                      table.data() + b * s.maxPagesPerSeq, &len, 0.0f, o1.data());
+        for (int h = 0; h < c.hq; ++h)
+          for (int j = 0; j < c.d; ++j)
+            ref[((static_cast<size_t>(b) * c.hq + h) * maxQ + i) * c.d + j] = o1[h * c.d + j];
+      }
+  }
+
+  resa::gpu::PrefillAttentionPlan plan;
+  resa::gpu::PrefillAttentionOptions opt;
+  opt.forceSplits = c.forceSplits;
+  CUDA_OK(resa::gpu::planPrefillAttention(s, c.dtype, maxQ, maxKv, &plan, opt));
+  DevBuf<uint16_t> dq(qN), dk(cacheN), dv(cacheN), dout(qN);
+  DevBuf<int32_t> dtable(table.size()), dstart(batch), dlen(batch);
+  DevBuf<unsigned char> ws(plan.workspaceBytes);
+  dq.upload(qb);
+  dk.upload(kb);
+  dv.upload(vb);
+  dtable.upload(table);
+  dstart.upload(std::vector<int32_t>(c.starts.begin(), c.starts.end()));
+  dlen.upload(std::vector<int32_t>(c.qlens.begin(), c.qlens.end()));
+  if (plan.workspaceBytes)
+    CUDA_OK(cudaMemset(ws.p, 0xff, plan.workspaceBytes));  // NaN garbage
+  resa::gpu::PrefillAttentionArgs a;
+  a.q = dq.p;
+  a.kCache = dk.p;
+  a.vCache = dv.p;
+  a.pageTable = dtable.p;
+  a.qStart = dstart.p;
+  a.qLens = dlen.p;
+  a.out = dout.p;
+  std::vector<uint16_t> first;
+  for (int run = 0; run < 2; ++run) {
+    CUDA_OK(cudaMemset(dout.p, 0xff, qN * 2));  // NaN in bf16 and f16
+    CUDA_OK(resa::gpu::prefillAttention(a, plan, ws.p, nullptr));
+    CUDA_OK(cudaGetLastError());
+    CUDA_OK(cudaDeviceSynchronize());
+    std::vector<uint16_t> got = dout.download();
+    if (run == 1 && got != first)
+      throw Failure{"two runs differ"};
+    first = got;
+  }
+  double worst = 0.0, num = 0.0, den = 0.0;
+  for (int b = 0; b < batch; ++b)
+    for (int h = 0; h < c.hq; ++h)
+      for (int i = 0; i < maxQ; ++i) {
+        const size_t row = ((static_cast<size_t>(b) * c.hq + h) * maxQ + i) * c.d;
+        if (i >= c.qlens[b]) {
+          for (int j = 0; j < c.d; ++j)
+            if (first[row + j] != 0xffff)
+              throw Failure{"row past qLen written: b " + std::to_string(b) + " i " +
+                            std::to_string(i)};
+          continue;
+        }
+        double rn = 0, rd = 0;
+        for (int j = 0; j < c.d; ++j) {
+          const float g = fromBits(first[row + j], c.dtype);
+          if (!std::isfinite(g))
+            throw Failure{"non-finite output at b " + std::to_string(b) + " h " +
+                          std::to_string(h) + " i " + std::to_string(i)};
+          const double e = g - ref[row + j];
+          rn += e * e;
+          rd += static_cast<double>(ref[row + j]) * ref[row + j];
+        }
+        num += rn;
+        den += rd;
+        worst = std::max(worst, std::sqrt(rn / std::max(rd, 1e-30)));
+      }
+  const double bound = c.dtype == KVDType::BF16 ? 1e-2 : 2e-3;
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "worst row rel %.2e, overall %.2e (bound %.0e), splits %d",
+                worst, std::sqrt(num / std::max(den, 1e-30)), bound, plan.numSplits);
+  if (!(worst <= bound))
+    throw Failure{buf};
+  return buf;
+}
+
+std::vector<Case> allCases() {
+  std::vector<Case> v;
+  auto add = [&](Case c) { v.push_back(std::move(c)); };
+  // Rectification: f = 32 queries at the end of a 4K cache.
+  add({"rect_4k_bf16", KVDType::BF16, 32, 8, 128, 16, {4064}, {32}});
+  add({"rect_4k_f16", KVDType::F16, 32, 8, 128, 16, {4064}, {32}});
+  add({"rect_odd_split1", KVDType::BF16, 32, 8, 128, 16, {4001}, {32}, 0, 1});
+  add({"rect_odd_split7", KVDType::BF16, 32, 8, 128, 16, {4001}, {32}, 0, 7});
+  add({"rect_batch3_mixed", KVDType::BF16, 32, 8, 128, 16, {4064, 100, 0}, {32, 17, 5}, 32});
+  // Prefill from 0 and chunked prefill (start > 0), lengths off the tiles.
+  add({"prefill_333", KVDType::BF16, 32, 8, 128, 16, {0}, {333}});
+  add({"prefill_batch2", KVDType::BF16, 32, 8, 128, 16, {0, 57}, {333, 200}});
+  add({"chunk_512_257", KVDType::BF16, 32, 8, 128, 16, {512}, {257}});
+  add({"chunk_split3", KVDType::BF16, 32, 8, 128, 16, {700}, {77}, 0, 3});
+  add({"prefill_f16_d64_mha_ps8", KVDType::F16, 8, 8, 64, 8, {50}, {300}});
+  add({"prefill_bf16_d64_ps32", KVDType::BF16, 32, 8, 64, 32, {31}, {129}});
+  add({"gqa16", KVDType::BF16, 32, 2, 128, 16, {1000}, {100}});
+  add({"gqa3_12x4", KVDType::BF16, 12, 4, 128, 16, {9}, {150}});
+  add({"single_query", KVDType::BF16, 32, 8, 128, 16, {0, 4095}, {1, 1}});
+  add({"ps7_odd", KVDType::F16, 16, 4, 128, 7, {33}, {95}});
+  return v;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string filter;
+  uint64_t seed = std::random_device{}();
+  if (const char *e = std::getenv("RESA_TEST_SEED"))
+    seed = std::strtoull(e, nullptr, 10);
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--filter" && i + 1 < argc)
+      filter = argv[++i];
+    else if (a == "--seed" && i + 1 < argc)
+      seed = std::strtoull(argv[++i], nullptr, 10);
+    else {
+      std::fprintf(stderr, "usage: %s [--filter SUBSTRING] [--seed N]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::vector<Case> cases;
+  for (auto &c : allCases())
+    if (filter.empty() || c.name.find(filter) != std::string::npos)
+      cases.push_back(c);
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    for (const auto &c : cases)
+      std::printf("SKIPPED: %s (no CUDA device)\n", c.name.c_str());
+    return 0;
+  }
+  std::printf("prefill tests; seed %llu\n", static_cast<unsigned long long>(seed));
+  int failed = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    try {
+      const std::string msg = runCase(cases[i], seed + i * 7919);
+      std::printf("PASS: prefill_%s: %s\n", cases[i].name.c_str(), msg.c_str());
+    } catch (const Failure &f) {
+      ++failed;
+      std::printf("FAIL: prefill_%s: %s\n", cases[i].name.c_str(), f.what.c_str());
+      cudaGetLastError();
+    } catch (const std::exception &e) {
+      ++failed;
+      std::printf("FAIL: prefill_%s: %s\n", cases[i].name.c_str(), e.what());
+    }
+    std::fflush(stdout);
+  }
+  std::printf("%zu prefill cases, %d failed\n", cases.size(), failed);
+  return failed ? 1 : 0;
+}
