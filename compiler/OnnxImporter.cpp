@@ -319,9 +319,13 @@ OwningOpRef<ModuleOp> Importer::run() {
 
   for (const auto &t : graph.initializer()) {
     Location loc = NameLoc::get(b_.getStringAttr(t.name()));
-    int64_t numel = 1;
-    for (int64_t d : t.dims())
-      numel *= d;
+    int64_t numel;
+    try {
+      numel = tensorNumel(t);
+    } catch (const Error &e) {
+      emitError(loc, e.what());
+      return nullptr;
+    }
     if (numel <= kMaxInlinedInitializer) {
       auto dense = denseOf(t, loc);
       if (failed(dense))

@@ -20,6 +20,20 @@ std::string externalField(const ::onnx::TensorProto &t, const std::string &key) 
   return "";
 }
 
+// An external-data "offset" or "length" field: decimal digits within uint64.
+uint64_t externalNumber(const ::onnx::TensorProto &t, const std::string &key,
+                        uint64_t fallback) {
+  std::string v = externalField(t, key);
+  if (v.empty())
+    return fallback;
+  uint64_t n = 0;
+  for (char c : v)
+    if (c < '0' || c > '9' || __builtin_mul_overflow(n, 10, &n) ||
+        __builtin_add_overflow(n, static_cast<uint64_t>(c - '0'), &n))
+      throw Error("initializer '" + t.name() + "': bad external data " + key + " '" + v + "'");
+  return n;
+}
+
 bool endsWith(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -36,17 +50,32 @@ DType tensorDType(const ::onnx::TensorProto &t) {
   }
 }
 
+int64_t tensorNumel(const ::onnx::TensorProto &t) {
+  int64_t numel = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0)
+      throw Error("tensor '" + t.name() + "' has a negative dimension " + std::to_string(d));
+    if (__builtin_mul_overflow(numel, d, &numel))
+      throw Error("tensor '" + t.name() + "' has too many elements");
+  }
+  return numel;
+}
+
 std::unique_ptr<OnnxModel> OnnxModel::load(const std::string &path) {
-  std::unique_ptr<OnnxModel> m(new OnnxModel());
-  m->path_ = path;
-  size_t slash = path.find_last_of('/');
-  m->dir_ = slash == std::string::npos ? "." : path.substr(0, slash);
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw Error(path + ": cannot open: " + std::strerror(errno));
   std::stringstream buf;
   buf << in.rdbuf();
-  std::string bytes = buf.str();
+  return fromBytes(buf.str(), path);
+}
+
+std::unique_ptr<OnnxModel> OnnxModel::fromBytes(const std::string &bytes,
+                                                const std::string &path) {
+  std::unique_ptr<OnnxModel> m(new OnnxModel());
+  m->path_ = path;
+  size_t slash = path.find_last_of('/');
+  m->dir_ = slash == std::string::npos ? "." : path.substr(0, slash);
   if (bytes.empty())
     throw Error(path + ": empty file, not an ONNX model");
   if (endsWith(path, ".onnxtext")) {
@@ -87,18 +116,27 @@ void OnnxModel::checkExternalData(const ::onnx::TensorProto &t) const {
   if (::stat(file.c_str(), &st) != 0)
     throw Error(path_ + ": initializer '" + t.name() + "': external data file '" + file +
                 "' is missing");
-  int64_t numel = 1;
-  for (int64_t d : t.dims())
-    numel *= d;
-  uint64_t want = static_cast<uint64_t>(numel) * dtypeSize(tensorDType(t));
-  std::string off = externalField(t, "offset"), len = externalField(t, "length");
-  uint64_t offset = off.empty() ? 0 : std::stoull(off);
-  uint64_t length = len.empty() ? want : std::stoull(len);
+  uint64_t want;
+  try {
+    if (__builtin_mul_overflow(static_cast<uint64_t>(tensorNumel(t)), dtypeSize(tensorDType(t)),
+                               &want))
+      throw Error("tensor '" + t.name() + "' is too large");
+  } catch (const Error &e) {
+    throw Error(path_ + ": " + e.what());
+  }
+  uint64_t offset, length;
+  try {
+    offset = externalNumber(t, "offset", 0);
+    length = externalNumber(t, "length", want);
+  } catch (const Error &e) {
+    throw Error(path_ + ": " + e.what());
+  }
   if (length != want)
     throw Error(path_ + ": initializer '" + t.name() + "': external length " +
                 std::to_string(length) + " does not match its shape (" + std::to_string(want) +
                 " bytes)");
-  if (offset + length > static_cast<uint64_t>(st.st_size))
+  if (offset > static_cast<uint64_t>(st.st_size) ||
+      length > static_cast<uint64_t>(st.st_size) - offset)
     throw Error(path_ + ": initializer '" + t.name() + "': external data file '" + file +
                 "' is too short (" + std::to_string(st.st_size) + " bytes, needs " +
                 std::to_string(offset + length) + ")");
@@ -136,19 +174,18 @@ void OnnxModel::writeTensor(const ::onnx::TensorProto &tensor, std::FILE *out) c
   if (t->data_location() == ::onnx::TensorProto::EXTERNAL)
     checkExternalData(*t);
   DType dtype = tensorDType(*t);
-  int64_t numel = 1;
-  for (int64_t d : t->dims())
-    numel *= d;
-  size_t nbytes = static_cast<size_t>(numel) * dtypeSize(dtype);
+  int64_t numel = tensorNumel(*t);
+  size_t nbytes;
+  if (__builtin_mul_overflow(static_cast<size_t>(numel), dtypeSize(dtype), &nbytes))
+    throw Error(path_ + ": tensor '" + name + "' is too large");
   auto put = [&](const void *data, size_t n) {
     if (std::fwrite(data, 1, n, out) != n)
       throw Error("writing initializer '" + name + "' failed: " + std::strerror(errno));
   };
   if (t->data_location() == ::onnx::TensorProto::EXTERNAL) {
     std::string file = dir_ + "/" + externalField(*t, "location");
-    std::string off = externalField(*t, "offset");
     std::ifstream in(file, std::ios::binary);
-    in.seekg(off.empty() ? 0 : std::stoll(off));
+    in.seekg(static_cast<std::streamoff>(externalNumber(*t, "offset", 0)));
     std::vector<char> chunk(1 << 20);
     size_t left = nbytes;
     while (left > 0) {

@@ -21,6 +21,10 @@ public:
   // Throws resa::Error naming the file for a missing, empty, truncated or
   // non-ONNX file, and for external data that is missing or too short.
   static std::unique_ptr<OnnxModel> load(const std::string &path);
+  // The same from the file's bytes, already in memory. `path` names the model
+  // in errors, picks the format (".onnxtext": textual, else binary) and
+  // locates external data (relative to its folder).
+  static std::unique_ptr<OnnxModel> fromBytes(const std::string &bytes, const std::string &path);
 
   const std::string &path() const { return path_; }
   const ::onnx::ModelProto &proto() const { return proto_; }
@@ -44,5 +48,8 @@ private:
 
 // dtype and element count of an ONNX tensor; throws on unsupported dtypes.
 DType tensorDType(const ::onnx::TensorProto &t);
+// Element count of an ONNX tensor; throws naming it on a negative dim or a
+// count that overflows int64.
+int64_t tensorNumel(const ::onnx::TensorProto &t);
 
 } // namespace resa

@@ -84,7 +84,17 @@ Dim product(const Dims &d, size_t from, size_t to) {
   return p;
 }
 
-int64_t normAxis(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis; }
+// A negative index counts from the end (Slice's starts/ends: clamped later).
+int64_t normIndex(int64_t index, int64_t rank) { return index < 0 ? index + rank : index; }
+
+// An axis of a tensor of that rank, negative counting from the end; out of
+// [-rank, rank) is an Error (reported at the op by visit()).
+int64_t normAxis(int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    throw Error("axis " + std::to_string(axis) + " is out of range for rank " +
+                std::to_string(rank));
+  return axis < 0 ? axis + rank : axis;
+}
 
 // Elementwise integer arithmetic over tracked values, with broadcasting of a
 // single element.
@@ -309,6 +319,14 @@ LogicalResult ShapeInference::refineResultTypes(Operation *op, ArrayRef<Type> de
 }
 
 LogicalResult ShapeInference::visit(Operation *op) {
+  try {
+    return visitUnchecked(op);
+  } catch (const Error &e) {
+    return op->emitError() << e.what();
+  }
+}
+
+LogicalResult ShapeInference::visitUnchecked(Operation *op) {
   MLIRContext *ctx = op->getContext();
   Builder b(ctx);
   auto in = [&](unsigned i) -> const ValueShape & {
@@ -524,8 +542,8 @@ LogicalResult ShapeInference::visit(Operation *op) {
     }
     int64_t rank = x.dims->size();
     int64_t start = attrInt(op, "start", 0), end = attrInt(op, "end", rank);
-    start = std::clamp<int64_t>(normAxis(start, rank), 0, rank);
-    end = std::clamp<int64_t>(normAxis(end, rank), 0, rank);
+    start = std::clamp<int64_t>(normIndex(start, rank), 0, rank);
+    end = std::clamp<int64_t>(normIndex(end, rank), 0, rank);
     Dims vals(x.dims->begin() + start, x.dims->begin() + std::max(start, end));
     ValueShape s = shaped(b.getI64Type(), constDims({int64_t(vals.size())}));
     s.values = vals;
@@ -653,8 +671,12 @@ LogicalResult ShapeInference::visit(Operation *op) {
       if (name == "Unsqueeze") {
         int64_t rank = x.dims->size() + axes->size();
         std::vector<bool> isNew(rank, false);
-        for (int64_t a : *axes)
-          isNew[normAxis(a, rank)] = true;
+        for (int64_t a : *axes) {
+          int64_t ax = normAxis(a, rank);
+          if (isNew[ax])
+            throw Error("axis " + std::to_string(a) + " is repeated");
+          isNew[ax] = true;
+        }
         dims = Dims{};
         size_t j = 0;
         for (int64_t i = 0; i < rank; ++i)

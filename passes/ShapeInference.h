@@ -54,6 +54,7 @@ public:
                                         llvm::ArrayRef<mlir::Type> declared = {});
 
 private:
+  mlir::LogicalResult visitUnchecked(mlir::Operation *op);
   int64_t opset_;
   llvm::DenseMap<mlir::Value, ValueShape> shapes_;
   ValueShape unknown_;

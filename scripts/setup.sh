@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what resa needs (Debian packages, then PyPI packages for the tests
-# and tools) when it is missing, then configures and builds into build/.
+# and tools; clang with libFuzzer is for scripts/fuzz.sh) when it is missing,
+# then configures and builds into build/.
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 # Sourced by demo.sh and test.sh; not meant to be run alone.
 set -euo pipefail
@@ -10,7 +11,7 @@ RESA_BUILD="${RESA_BUILD:-$RESA_ROOT/build}"
 
 APT_PACKAGES=(cmake g++ ninja-build llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
   libzstd-dev libonnx-dev libprotobuf-dev protobuf-compiler libgtest-dev python3 python3-pip
-  libicu-dev libsentencepiece-dev)
+  libicu-dev libsentencepiece-dev clang libclang-rt-dev)
 PIP_PACKAGES=(numpy onnx onnxruntime tokenizers sentencepiece)
 
 missing=()

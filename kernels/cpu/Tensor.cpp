@@ -37,7 +37,8 @@ int64_t numElements(const Shape &s) {
   int64_t n = 1;
   for (int64_t d : s) {
     if (d < 0) throw Error("negative dimension in shape " + shapeToString(s));
-    n *= d;
+    if (__builtin_mul_overflow(n, d, &n))
+      throw Error("shape " + shapeToString(s) + " has too many elements");
   }
   return n;
 }

@@ -90,7 +90,16 @@ public:
         }
         if (!haveType || !haveOffsets)
           fail("tensor '" + name + "' lacks dtype or data_offsets");
-        if (static_cast<uint64_t>(numElements(e.shape)) * dtypeSize(e.dtype) != e.end - e.begin)
+        int64_t numel = 0;
+        try {
+          numel = numElements(e.shape); // throws on a negative dim or an overflow
+        } catch (const Error &err) {
+          fail("tensor '" + name + "': " + err.what());
+        }
+        uint64_t nbytes = 0;
+        if (__builtin_mul_overflow(static_cast<uint64_t>(numel), dtypeSize(e.dtype), &nbytes))
+          fail("tensor '" + name + "' is too large");
+        if (nbytes != e.end - e.begin)
           fail("tensor '" + name + "': shape " + shapeToString(e.shape) +
                " does not match its byte range");
         out[name] = e;
@@ -150,7 +159,16 @@ private:
         ++end;
       if (end == i_)
         fail("expected an integer");
-      out.push_back(std::stoll(s_.substr(i_, end - i_)));
+      // Strictly an optional '-' then digits, within int64.
+      std::string digits = s_.substr(i_, end - i_);
+      size_t k = digits[0] == '-' ? 1 : 0;
+      if (k == digits.size() || digits.find('-', k) != std::string::npos)
+        fail("bad integer '" + digits + "'");
+      int64_t v = 0;
+      for (; k < digits.size(); ++k)
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, digits[k] - '0', &v))
+          fail("integer " + digits + " is out of range");
+      out.push_back(digits[0] == '-' ? -v : v);
       i_ = end;
       if (peek() == ',') {
         ++i_;

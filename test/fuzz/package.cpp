@@ -1,0 +1,52 @@
+// Fuzzes the package loader: the input is a plan (plan.pb) and a weights file
+// (the safetensors header and data), split by a 4-byte little-endian length
+// of the plan at the front. Package::load must answer with a resa::Error or a
+// package whose every weight lies inside the mapped file.
+#include "FuzzUtil.h"
+
+#include "resa/runtime/Package.h"
+
+#include "plan.pb.h"
+
+#include <google/protobuf/stubs/logging.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+extern "C" int LLVMFuzzerInitialize(int *, char ***) {
+  google::protobuf::SetLogHandler(nullptr); // no line per invalid UTF-8 string
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 4)
+    return 0;
+  uint32_t planBytes;
+  std::memcpy(&planBytes, data, 4);
+  data += 4;
+  size -= 4;
+  if (planBytes > size)
+    planBytes = static_cast<uint32_t>(size);
+  const std::string &dir = resa::fuzz::scratchDir();
+  resa::fuzz::writeFile(dir + "/plan.pb", data, planBytes);
+  resa::fuzz::writeFile(dir + "/weights.safetensors", data + planBytes, size - planBytes);
+  try {
+    std::unique_ptr<resa::Package> pkg = resa::Package::load(dir);
+    volatile uint8_t sink = 0;
+    for (const resa::plan::Function &f : pkg->plan().functions())
+      (void)pkg->function(f.name());
+    // Every weight borrows bytes of the map: touch its first and last.
+    for (const resa::plan::Value &v : pkg->plan().values()) {
+      if (v.source_case() != resa::plan::Value::kWeight)
+        continue;
+      resa::Tensor t = pkg->weight(v.weight());
+      if (t.nbytes() > 0) {
+        sink = sink + static_cast<const uint8_t *>(t.raw())[0];
+        sink = sink + static_cast<const uint8_t *>(t.raw())[t.nbytes() - 1];
+      }
+    }
+  } catch (const resa::Error &) {
+  }
+  return 0;
+}
