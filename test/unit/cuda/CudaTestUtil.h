@@ -8,12 +8,36 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
 namespace resa::cudatest {
+
+// The test programs' command line: --filter SUBSTRING and --seed N (the seed
+// defaults to RESA_TEST_SEED, else a fresh random one). Prints the usage and
+// returns false on anything else.
+inline bool parseTestArgs(int argc, char **argv, std::string &filter, uint64_t &seed) {
+  seed = std::random_device{}();
+  if (const char *e = std::getenv("RESA_TEST_SEED"))
+    seed = std::strtoull(e, nullptr, 10);
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--filter" && i + 1 < argc)
+      filter = argv[++i];
+    else if (a == "--seed" && i + 1 < argc)
+      seed = std::strtoull(argv[++i], nullptr, 10);
+    else {
+      std::fprintf(stderr, "usage: %s [--filter SUBSTRING] [--seed N]\n", argv[0]);
+      return false;
+    }
+  }
+  return true;
+}
 
 struct Failure {
   std::string what;

@@ -274,20 +274,9 @@ std::vector<Case> allCases() {
 
 int main(int argc, char **argv) {
   std::string filter;
-  uint64_t seed = std::random_device{}();
-  if (const char *e = std::getenv("RESA_TEST_SEED"))
-    seed = std::strtoull(e, nullptr, 10);
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--filter" && i + 1 < argc)
-      filter = argv[++i];
-    else if (a == "--seed" && i + 1 < argc)
-      seed = std::strtoull(argv[++i], nullptr, 10);
-    else {
-      std::fprintf(stderr, "usage: %s [--filter SUBSTRING] [--seed N]\n", argv[0]);
-      return 2;
-    }
-  }
+  uint64_t seed = 0;
+  if (!resa::cudatest::parseTestArgs(argc, argv, filter, seed))
+    return 2;
   std::vector<resa::cudatest::NamedCase> cases;
   for (auto &c : allCases())
     if (filter.empty() || c.name.find(filter) != std::string::npos)
