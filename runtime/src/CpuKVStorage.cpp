@@ -86,8 +86,9 @@ PagedAttentionShape shapeOf(const KVCacheConfig &c) {
 } // namespace
 
 void CpuKVStorage::writeTokens(int layer, const int32_t *slotMapping, int64_t numTokens,
-                               const float *k, const float *v) {
+                               const void *kData, const void *vData) {
   const PagedAttentionShape s = shapeOf(c_);
+  const float *k = static_cast<const float *>(kData), *v = static_cast<const float *>(vData);
   const size_t row = static_cast<size_t>(c_.headDim) * sizeof(float);
   float *kp = k_[layer].data(), *vp = v_[layer].data();
   for (int64_t i = 0; i < numTokens; ++i) {
@@ -99,6 +100,19 @@ void CpuKVStorage::writeTokens(int layer, const int32_t *slotMapping, int64_t nu
       std::memcpy(vp + to, v + from, row);
     }
   }
+}
+
+void CpuKVStorage::readTokens(int layer, const int32_t *slotMapping, int64_t numTokens, float *k,
+                              float *v) const {
+  const PagedAttentionShape s = shapeOf(c_);
+  for (int64_t i = 0; i < numTokens; ++i)
+    for (int h = 0; h < c_.numKvHeads; ++h) {
+      const int64_t at = pagedKVOffset(s, slotMapping[i] / c_.pageSize, h,
+                                       slotMapping[i] % c_.pageSize);
+      const int64_t to = (i * c_.numKvHeads + h) * c_.headDim;
+      std::copy_n(k_[layer].data() + at, c_.headDim, k + to);
+      std::copy_n(v_[layer].data() + at, c_.headDim, v + to);
+    }
 }
 
 void CpuKVStorage::updateSummaries(int layer, const KVSummaryUpdate *updates, size_t count) {

@@ -18,6 +18,13 @@ namespace resa {
 namespace {
 std::string str(int64_t v) { return std::to_string(v); }
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// The storage, when its pools are host fp32 (what the typed accessors return).
+KVStorage *hostPool(KVStorage &storage, const char *what) {
+  if (!storage.hostF32())
+    throw Error(std::string("KV cache: ") + what +
+                ": the pools are not host fp32 (a device cache); use storage()");
+  return &storage;
+}
 } // namespace
 
 KVCache::KVCache(const KVCacheConfig &config, std::unique_ptr<KVStorage> storage)
@@ -270,7 +277,7 @@ void KVCache::beginForward(const std::vector<int64_t> &ids, const std::vector<in
   inForward_ = true;
 }
 
-void KVCache::writeLayer(int layer, const float *k, const float *v) {
+void KVCache::writeLayer(int layer, const void *k, const void *v) {
   const Batch &b = batch("writeLayer");
   checkLayer(layer, "writeLayer");
   if (b.written[static_cast<size_t>(layer)])
@@ -335,19 +342,19 @@ int64_t KVCache::totalNewTokens() const {
 
 const float *KVCache::keys(int layer) const {
   checkLayer(layer, "keys");
-  return storage_->keys(layer);
+  return static_cast<const float *>(hostPool(*storage_, "keys")->keys(layer));
 }
 const float *KVCache::values(int layer) const {
   checkLayer(layer, "values");
-  return storage_->values(layer);
+  return static_cast<const float *>(hostPool(*storage_, "values")->values(layer));
 }
 const float *KVCache::keyMin(int layer) const {
   checkLayer(layer, "keyMin");
-  return storage_->keyMin(layer);
+  return static_cast<const float *>(hostPool(*storage_, "keyMin")->keyMin(layer));
 }
 const float *KVCache::keyMax(int layer) const {
   checkLayer(layer, "keyMax");
-  return storage_->keyMax(layer);
+  return static_cast<const float *>(hostPool(*storage_, "keyMax")->keyMax(layer));
 }
 
 std::vector<int32_t> KVCache::pagesOf(int64_t id) const { return get(id, "pagesOf").pages; }
@@ -358,18 +365,11 @@ void KVCache::readTokens(int64_t id, int layer, int64_t from, int64_t to, float 
   if (from < 0 || to < from || to > length(id) || layer < 0 || layer >= config_.numLayers)
     throw Error("readTokens: positions [" + std::to_string(from) + ", " + std::to_string(to) +
                 ") of layer " + std::to_string(layer) + " are outside the sequence");
-  PagedAttentionShape shape; // only the pool geometry matters for offsets
-  shape.numKvHeads = config_.numKvHeads;
-  shape.pageSize = config_.pageSize;
-  shape.headDim = config_.headDim;
-  const int64_t row = static_cast<int64_t>(config_.numKvHeads) * config_.headDim;
+  std::vector<int32_t> slots;
   for (int64_t t = from; t < to; ++t)
-    for (int32_t h = 0; h < config_.numKvHeads; ++h) {
-      int64_t at = pagedKVOffset(shape, pages[t / config_.pageSize], h,
-                                 static_cast<int32_t>(t % config_.pageSize));
-      std::copy_n(keys(layer) + at, config_.headDim, k + (t - from) * row + h * config_.headDim);
-      std::copy_n(values(layer) + at, config_.headDim, v + (t - from) * row + h * config_.headDim);
-    }
+    slots.push_back(pages[t / config_.pageSize] * config_.pageSize +
+                    static_cast<int32_t>(t % config_.pageSize));
+  storage_->readTokens(layer, slots.data(), static_cast<int64_t>(slots.size()), k, v);
 }
 
 int32_t KVCache::refCount(int32_t page) const {

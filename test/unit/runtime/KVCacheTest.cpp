@@ -263,17 +263,21 @@ public:
     ++*copies_;
     cpu_.copyPage(src, dst);
   }
-  void writeTokens(int layer, const int32_t *slots, int64_t n, const float *k,
-                   const float *v) override {
+  bool hostF32() const override { return true; }
+  void writeTokens(int layer, const int32_t *slots, int64_t n, const void *k,
+                   const void *v) override {
     cpu_.writeTokens(layer, slots, n, k, v);
+  }
+  void readTokens(int layer, const int32_t *slots, int64_t n, float *k, float *v) const override {
+    cpu_.readTokens(layer, slots, n, k, v);
   }
   void updateSummaries(int layer, const resa::KVSummaryUpdate *u, size_t n) override {
     cpu_.updateSummaries(layer, u, n);
   }
-  float *keys(int l) override { return cpu_.keys(l); }
-  float *values(int l) override { return cpu_.values(l); }
-  float *keyMin(int l) override { return cpu_.keyMin(l); }
-  float *keyMax(int l) override { return cpu_.keyMax(l); }
+  void *keys(int l) override { return cpu_.keys(l); }
+  void *values(int l) override { return cpu_.values(l); }
+  void *keyMin(int l) override { return cpu_.keyMin(l); }
+  void *keyMax(int l) override { return cpu_.keyMax(l); }
 
 private:
   resa::CpuKVStorage cpu_;

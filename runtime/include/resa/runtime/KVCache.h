@@ -62,25 +62,35 @@ struct KVSummaryUpdate {
   int32_t valid;
 };
 
-// Where the pools live. All page ids are valid and distinct where it matters
-// (the cache guarantees it); implementations do not re-check them.
+// Where the pools live (host fp32 here, device bf16/f16 in the CUDA backend:
+// runtime/src/cuda/CudaKVStorage.h). All page ids are valid and distinct where
+// it matters (the cache guarantees it); implementations do not re-check them.
 class KVStorage {
 public:
   virtual ~KVStorage() = default;
+  // True when the pools are host fp32 (what the CPU kernels read).
+  virtual bool hostF32() const = 0;
   // Copies every layer's K, V, kmin and kmax of page src onto page dst.
   virtual void copyPage(int32_t src, int32_t dst) = 0;
   // Scatters one layer's new tokens: token i of k and v ([numTokens]
-  // [numKvHeads][headDim]) goes to slot slotMapping[i] % pageSize of page
-  // slotMapping[i] / pageSize.
+  // [numKvHeads][headDim], in the pools' element type and memory space) goes
+  // to slot slotMapping[i] % pageSize of page slotMapping[i] / pageSize.
+  // slotMapping is a host array.
   virtual void writeTokens(int layer, const int32_t *slotMapping, int64_t numTokens,
-                           const float *k, const float *v) = 0;
-  // Applies the summary updates to one layer (after its tokens are written).
+                           const void *k, const void *v) = 0;
+  // Applies the summary updates (a host array) to one layer, after its
+  // tokens are written.
   virtual void updateSummaries(int layer, const KVSummaryUpdate *updates, size_t count) = 0;
-  // The raw pools of one layer, laid out as PagedKV.h says.
-  virtual float *keys(int layer) = 0;
-  virtual float *values(int layer) = 0;
-  virtual float *keyMin(int layer) = 0;
-  virtual float *keyMax(int layer) = 0;
+  // Copies the keys and values of the given slots (page * pageSize + slot,
+  // host array) out to host fp32 [numTokens][numKvHeads][headDim] each.
+  virtual void readTokens(int layer, const int32_t *slotMapping, int64_t numTokens, float *k,
+                          float *v) const = 0;
+  // The raw pools of one layer, laid out as PagedKV.h says, in the pools'
+  // element type and memory space.
+  virtual void *keys(int layer) = 0;
+  virtual void *values(int layer) = 0;
+  virtual void *keyMin(int layer) = 0;
+  virtual void *keyMax(int layer) = 0;
 };
 
 // fp32 pools in host memory. Allocation failure is a resa::Error giving the
@@ -88,14 +98,17 @@ public:
 class CpuKVStorage final : public KVStorage {
 public:
   explicit CpuKVStorage(const KVCacheConfig &config);
+  bool hostF32() const override { return true; }
   void copyPage(int32_t src, int32_t dst) override;
-  void writeTokens(int layer, const int32_t *slotMapping, int64_t numTokens, const float *k,
-                   const float *v) override;
+  void writeTokens(int layer, const int32_t *slotMapping, int64_t numTokens, const void *k,
+                   const void *v) override;
   void updateSummaries(int layer, const KVSummaryUpdate *updates, size_t count) override;
-  float *keys(int layer) override { return k_[layer].data(); }
-  float *values(int layer) override { return v_[layer].data(); }
-  float *keyMin(int layer) override { return kmin_[layer].data(); }
-  float *keyMax(int layer) override { return kmax_[layer].data(); }
+  void readTokens(int layer, const int32_t *slotMapping, int64_t numTokens, float *k,
+                  float *v) const override;
+  void *keys(int layer) override { return k_[layer].data(); }
+  void *values(int layer) override { return v_[layer].data(); }
+  void *keyMin(int layer) override { return kmin_[layer].data(); }
+  void *keyMax(int layer) override { return kmax_[layer].data(); }
 
 private:
   KVCacheConfig c_;
@@ -146,9 +159,10 @@ public:
   void beginForward(const std::vector<int64_t> &ids, const std::vector<int64_t> &starts,
                     const std::vector<int64_t> &lengths);
   // K and V ([totalNew][numKvHeads][headDim], the batch's new tokens in batch
-  // order, each sequence's in position order) of one layer; also refreshes
-  // that layer's summaries of the written pages. Each layer once per forward.
-  void writeLayer(int layer, const float *k, const float *v);
+  // order, each sequence's in position order, in the storage's element type
+  // and memory space) of one layer; also refreshes that layer's summaries of
+  // the written pages. Each layer once per forward.
+  void writeLayer(int layer, const void *k, const void *v);
   // Closes the forward. Throws (after closing it) when tokens were to be
   // written and some layer was not: those sequences hold incomplete KV.
   void endForward();
@@ -168,8 +182,8 @@ public:
   const int32_t *slotMapping() const;  // [totalNew], page * pageSize + slot
   int64_t totalNewTokens() const;
 
-  // --- Pools (valid for the cache's lifetime; device pointers when the
-  // storage is on a device).
+  // --- Pools of a host fp32 storage (valid for the cache's lifetime; throw
+  // when the storage is elsewhere: use storage() there).
   const float *keys(int layer) const;
   const float *values(int layer) const;
   const float *keyMin(int layer) const;
