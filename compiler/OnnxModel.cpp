@@ -34,6 +34,24 @@ uint64_t externalNumber(const ::onnx::TensorProto &t, const std::string &key,
   return n;
 }
 
+// External data must lie in the model's folder or below it, as the ONNX
+// checker requires: a location that is absolute or climbs out with ".." could
+// make a compile read (and embed in the package) any file on the machine.
+bool insideModelFolder(const std::string &location) {
+  if (location.front() == '/' || location.find('\0') != std::string::npos)
+    return false;
+  size_t begin = 0;
+  while (begin <= location.size()) {
+    size_t end = location.find('/', begin);
+    if (end == std::string::npos)
+      end = location.size();
+    if (location.compare(begin, end - begin, "..") == 0)
+      return false;
+    begin = end + 1;
+  }
+  return true;
+}
+
 bool endsWith(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -111,6 +129,9 @@ void OnnxModel::checkExternalData(const ::onnx::TensorProto &t) const {
   std::string location = externalField(t, "location");
   if (location.empty())
     throw Error(path_ + ": initializer '" + t.name() + "' has external data without a location");
+  if (!insideModelFolder(location))
+    throw Error(path_ + ": initializer '" + t.name() + "': external data location '" + location +
+                "' is outside the model's folder");
   std::string file = dir_ + "/" + location;
   struct stat st;
   if (::stat(file.c_str(), &st) != 0)

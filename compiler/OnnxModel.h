@@ -19,7 +19,8 @@ namespace resa {
 class OnnxModel {
 public:
   // Throws resa::Error naming the file for a missing, empty, truncated or
-  // non-ONNX file, and for external data that is missing or too short.
+  // non-ONNX file, and for external data that is missing, too short, or
+  // outside the model's folder (an absolute location, or one with "..").
   static std::unique_ptr<OnnxModel> load(const std::string &path);
   // The same from the file's bytes, already in memory. `path` names the model
   // in errors, picks the format (".onnxtext": textual, else binary) and

@@ -1,9 +1,12 @@
 #include "compiler/PackageWriter.h"
 
+#include "compiler/WeightConversion.h"
+
 #include "dialects/onnx/OnnxDialect.h"
 #include "dialects/resa/ResaDialect.h"
 #include "passes/ShapeInference.h"
 #include "resa/runtime/Package.h"
+#include "resa/runtime/PlanChecksum.h"
 #include "resa/runtime/Safetensors.h"
 
 #include "plan.pb.h"
@@ -209,7 +212,8 @@ void buildFunction(func::FuncOp func, plan::Plan &plan, PlanBuilder &pb,
 
 } // namespace
 
-void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &outDir) {
+void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &outDir,
+                  DType weightType) {
   plan::Plan plan;
   plan.set_format_version(kPlanFormatVersion);
   plan.set_producer("resa-compile 0.1");
@@ -221,6 +225,12 @@ void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &o
   std::set<std::string> weightNames;
   for (auto func : lowered.getOps<func::FuncOp>())
     buildFunction(func, plan, pb, weights, weightNames);
+  std::vector<bool> converted(weights.size(), false);
+  for (size_t i = 0; i < weights.size(); ++i)
+    if (weightType != DType::F32 && weights[i].dtype == DType::F32) {
+      weights[i].dtype = weightType;
+      converted[i] = true;
+    }
   if (auto kv = lowered->getAttrOfType<DictionaryAttr>("resa.kv_cache")) {
     auto get = [&](StringRef n) { return static_cast<int32_t>(kv.getAs<IntegerAttr>(n).getInt()); };
     plan.mutable_kv_cache()->set_layers(get("layers"));
@@ -260,11 +270,28 @@ void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &o
   try {
     uint64_t size = writeSafetensors((tmp / kWeightsFile).string(), weights,
                                      [&](size_t i, std::FILE *f) {
-                                       model.writeInitializer(weights[i].name, f);
+                                       if (!converted[i])
+                                         return model.writeInitializer(weights[i].name, f);
+                                       std::FILE *sink = openConvertingSink(f, weightType);
+                                       try {
+                                         model.writeInitializer(weights[i].name, sink);
+                                       } catch (...) {
+                                         std::fclose(sink);
+                                         throw;
+                                       }
+                                       if (std::fclose(sink) != 0)
+                                         throw Error("converting weight '" + weights[i].name +
+                                                     "' failed");
                                      });
     plan.set_weights_bytes(size);
+    std::string planBytes;
+    if (!plan.SerializeToString(&planBytes))
+      throw Error(outDir + ": the plan does not serialize");
+    planBytes = sealPlan(std::move(planBytes),
+                         SafetensorsFile((tmp / kWeightsFile).string()).header());
     std::ofstream planFile(tmp / kPlanFileName, std::ios::binary);
-    if (!plan.SerializeToOstream(&planFile) || !planFile.flush())
+    if (!planFile.write(planBytes.data(), static_cast<std::streamsize>(planBytes.size())) ||
+        !planFile.flush())
       throw Error((tmp / kPlanFileName).string() + ": write failed");
     planFile.close();
     fs::remove_all(out, ec);

@@ -11,7 +11,11 @@
 
 namespace resa {
 
-// Throws resa::Error on failure, leaving nothing at `outDir`.
-void writePackage(mlir::ModuleOp lowered, const OnnxModel &model, const std::string &outDir);
+// Throws resa::Error on failure, leaving nothing at `outDir`. `weightType`
+// BF16 or F16 stores the float32 weights converted (resa-compile --dtype); the
+// plan keeps their logical type (float32), and each runtime backend converts
+// on load to what its kernels compute in.
+void writePackage(mlir::ModuleOp lowered, const OnnxModel &model, const std::string &outDir,
+                  DType weightType = DType::F32);
 
 } // namespace resa

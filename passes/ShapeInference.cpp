@@ -716,9 +716,17 @@ LogicalResult ShapeInference::visitUnchecked(Operation *op) {
       if (p.size() != x.dims->size())
         return op->emitError("inconsistent shapes: Transpose perm has ")
                << p.size() << " entries for a rank-" << x.dims->size() << " input";
+      // A permutation of the axes (negative ones counted from the end, as
+      // the kernel takes them).
       dims = Dims{};
-      for (int64_t i : p)
-        dims->push_back((*x.dims)[i]);
+      std::vector<bool> seen(p.size(), false);
+      for (int64_t i : p) {
+        int64_t axis = normAxis(i, static_cast<int64_t>(p.size()));
+        if (seen[axis])
+          return op->emitError("inconsistent shapes: Transpose perm repeats axis ") << i;
+        seen[axis] = true;
+        dims->push_back((*x.dims)[axis]);
+      }
     }
     setOut(0, shaped(x.elementType, dims));
     return success();

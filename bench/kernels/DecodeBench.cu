@@ -120,6 +120,70 @@ double copyCeiling() {
   return 2.0 * bytes / median(t) / 1e12;
 }
 
+struct Timing {
+  double medianUs, minUs;
+  bool graph;
+};
+
+// Per-call time of `call(i)` (i = 0..19 captured in one CUDA graph; plain
+// launches if capture fails): one replay of warm-up, one to estimate, then as
+// many replays as fit in `budgetS` seconds (at least 10, at most maxReps),
+// each timed by events and divided by 20; median and min over the replays.
+template <typename F> Timing timeCalls(cudaStream_t st, F call, double budgetS, int maxReps) {
+  constexpr int kCalls = 20;
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  bool useGraph = cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+  if (useGraph) {
+    bool launched = true;
+    for (int i = 0; i < kCalls; ++i)
+      launched = launched && call(i) == cudaSuccess;
+    useGraph = cudaStreamEndCapture(st, &graph) == cudaSuccess && launched &&
+               cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    if (!useGraph) {
+      std::fprintf(stderr, "graph capture failed (%s); timing plain launches\n",
+                   cudaGetErrorString(cudaGetLastError()));
+      cudaGetLastError();
+    }
+  }
+  auto replay = [&] {
+    if (useGraph) {
+      CHECK(cudaGraphLaunch(exec, st));
+    } else {
+      for (int i = 0; i < kCalls; ++i)
+        CHECK(call(i));
+    }
+  };
+  cudaEvent_t e0, e1;
+  CHECK(cudaEventCreate(&e0));
+  CHECK(cudaEventCreate(&e1));
+  replay();
+  CHECK(cudaEventRecord(e0, st));
+  replay();
+  CHECK(cudaEventRecord(e1, st));
+  CHECK(cudaEventSynchronize(e1));
+  float ms;
+  CHECK(cudaEventElapsedTime(&ms, e0, e1));
+  const int reps = std::max(10, std::min(maxReps, static_cast<int>(budgetS / (ms * 1e-3))));
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    CHECK(cudaEventRecord(e0, st));
+    replay();
+    CHECK(cudaEventRecord(e1, st));
+    CHECK(cudaEventSynchronize(e1));
+    CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    t.push_back(ms * 1e-3 / kCalls);
+  }
+  CHECK(cudaGetLastError());
+  if (exec)
+    CHECK(cudaGraphExecDestroy(exec));
+  if (graph)
+    CHECK(cudaGraphDestroy(graph));
+  CHECK(cudaEventDestroy(e0));
+  CHECK(cudaEventDestroy(e1));
+  return Timing{median(t) * 1e6, *std::min_element(t.begin(), t.end()) * 1e6, useGraph};
+}
+
 Result runOne(int batch, int context, int variant, bool contiguous, double ceiling,
               size_t l2Bytes, bool quick) {
   resa::PagedAttentionShape s;
@@ -183,54 +247,7 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
     return resa::gpu::decodeAttention(a, plan, ws, st);
   };
 
-  constexpr int kCalls = 20;
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  bool useGraph = cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
-  if (useGraph) {
-    bool launched = true;
-    for (int i = 0; i < kCalls; ++i)
-      launched = launched && call(i) == cudaSuccess;
-    useGraph = cudaStreamEndCapture(st, &graph) == cudaSuccess && launched &&
-               cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
-    if (!useGraph) {
-      std::fprintf(stderr, "graph capture failed (%s); timing plain launches\n",
-                   cudaGetErrorString(cudaGetLastError()));
-      cudaGetLastError();
-    }
-  }
-  auto replay = [&] {
-    if (useGraph) {
-      CHECK(cudaGraphLaunch(exec, st));
-    } else {
-      for (int i = 0; i < kCalls; ++i)
-        CHECK(call(i));
-    }
-  };
-
-  cudaEvent_t e0, e1;
-  CHECK(cudaEventCreate(&e0));
-  CHECK(cudaEventCreate(&e1));
-  // Warm-up, and a first estimate.
-  replay();
-  CHECK(cudaEventRecord(e0, st));
-  replay();
-  CHECK(cudaEventRecord(e1, st));
-  CHECK(cudaEventSynchronize(e1));
-  float ms;
-  CHECK(cudaEventElapsedTime(&ms, e0, e1));
-  const double budget = quick ? 0.05 : 0.25;  // seconds of replays
-  const int reps = std::max(10, std::min(400, static_cast<int>(budget / (ms * 1e-3))));
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    CHECK(cudaEventRecord(e0, st));
-    replay();
-    CHECK(cudaEventRecord(e1, st));
-    CHECK(cudaEventSynchronize(e1));
-    CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    t.push_back(ms * 1e-3 / kCalls);
-  }
-  CHECK(cudaGetLastError());
+  const Timing tm = timeCalls(st, call, quick ? 0.05 : 0.25, 400);
 
   // The outputs must be finite (every element written, nothing read from a
   // wrong place).
@@ -252,19 +269,13 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
   r.blocksPerSm = plan.blocksPerSm;
   r.buffers = buffers;
   r.grid = plan.numSplits * s.numKvHeads * batch;
-  r.medianUs = median(t) * 1e6;
-  r.minUs = *std::min_element(t.begin(), t.end()) * 1e6;
+  r.medianUs = tm.medianUs;
+  r.minUs = tm.minUs;
   r.bytes = static_cast<double>(kvBytes) + 2.0 * qN * 2;
   r.tbps = r.bytes / (r.medianUs * 1e-6) / 1e12;
   r.fraction = r.tbps / ceiling;
-  r.graph = useGraph;
+  r.graph = tm.graph;
 
-  if (exec)
-    CHECK(cudaGraphExecDestroy(exec));
-  if (graph)
-    CHECK(cudaGraphDestroy(graph));
-  CHECK(cudaEventDestroy(e0));
-  CHECK(cudaEventDestroy(e1));
   CHECK(cudaStreamDestroy(st));
   cudaFree(ws);
   cudaFree(k);
@@ -279,78 +290,14 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
 
 // ---- ReSA: selection + block-sparse decode ------------------------------------------
 
-struct Timing {
-  double medianUs, minUs;
-  bool graph;
-};
-
-// Median per-call time of `call(i)` (i = 0..19 in one CUDA graph, replayed).
-template <typename F> Timing timeCalls(cudaStream_t st, F call, bool quick) {
-  constexpr int kCalls = 20;
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  bool useGraph = cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
-  if (useGraph) {
-    bool launched = true;
-    for (int i = 0; i < kCalls; ++i)
-      launched = launched && call(i) == cudaSuccess;
-    useGraph = cudaStreamEndCapture(st, &graph) == cudaSuccess && launched &&
-               cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
-    if (!useGraph) {
-      std::fprintf(stderr, "graph capture failed (%s); timing plain launches\n",
-                   cudaGetErrorString(cudaGetLastError()));
-      cudaGetLastError();
-    }
-  }
-  auto replay = [&] {
-    if (useGraph) {
-      CHECK(cudaGraphLaunch(exec, st));
-    } else {
-      for (int i = 0; i < kCalls; ++i)
-        CHECK(call(i));
-    }
-  };
-  cudaEvent_t e0, e1;
-  CHECK(cudaEventCreate(&e0));
-  CHECK(cudaEventCreate(&e1));
-  replay();
-  CHECK(cudaEventRecord(e0, st));
-  replay();
-  CHECK(cudaEventRecord(e1, st));
-  CHECK(cudaEventSynchronize(e1));
-  float ms;
-  CHECK(cudaEventElapsedTime(&ms, e0, e1));
-  const double budget = quick ? 0.05 : 0.2;
-  const int reps = std::max(10, std::min(300, static_cast<int>(budget / (ms * 1e-3))));
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    CHECK(cudaEventRecord(e0, st));
-    replay();
-    CHECK(cudaEventRecord(e1, st));
-    CHECK(cudaEventSynchronize(e1));
-    CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    t.push_back(ms * 1e-3 / kCalls);
-  }
-  CHECK(cudaGetLastError());
-  if (exec)
-    CHECK(cudaGraphExecDestroy(exec));
-  if (graph)
-    CHECK(cudaGraphDestroy(graph));
-  CHECK(cudaEventDestroy(e0));
-  CHECK(cudaEventDestroy(e1));
-  return Timing{median(t) * 1e6, *std::min_element(t.begin(), t.end()) * 1e6, useGraph};
-}
-
 struct SparseResult {
-  int scoreVariant;
   int batch, context, blocks, selected, buffers, splits, stagesPerSplit, grid, scoreCtas;
   double stepUs, stepMinUs, selectUs, attendUs;
   double bytes, summaryBytes, kvBytes, tbps, fraction;
   bool graph;
 };
 
-SparseResult runSparse(int batch, int context, int scoreVariant, double ceiling, size_t l2Bytes,
-                       bool quick) {
+SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, bool quick) {
   resa::PagedAttentionShape s;
   s.batch = batch;
   s.numQHeads = 32;
@@ -406,9 +353,7 @@ SparseResult runSparse(int batch, int context, int scoreVariant, double ceiling,
                                            nullptr, context, st));
   }
   resa::gpu::BlockSelectPlan splan;
-  resa::gpu::BlockSelectOptions so;
-  so.scoreVariant = scoreVariant;
-  CHECK(resa::gpu::planBlockSelect(s, resa::gpu::KVDType::BF16, context, params, &splan, so));
+  CHECK(resa::gpu::planBlockSelect(s, resa::gpu::KVDType::BF16, context, params, &splan));
   resa::gpu::DecodeAttentionPlan aplan;
   CHECK(resa::gpu::planSparseDecodeAttention(s, resa::gpu::KVDType::BF16, splan.maxSelected,
                                              &aplan));
@@ -466,9 +411,10 @@ SparseResult runSparse(int batch, int context, int scoreVariant, double ceiling,
       std::exit(1);
     }
 
-  const Timing tStep = timeCalls(st, step, quick);
-  const Timing tSel = timeCalls(st, select, quick);
-  const Timing tAtt = timeCalls(st, attend, quick);
+  const double budget = quick ? 0.05 : 0.2;  // seconds of replays per timing
+  const Timing tStep = timeCalls(st, step, budget, 300);
+  const Timing tSel = timeCalls(st, select, budget, 300);
+  const Timing tAtt = timeCalls(st, attend, budget, 300);
 
   std::vector<uint16_t> ho(qN);
   CHECK(cudaMemcpy(ho.data(), out, qN * 2, cudaMemcpyDeviceToHost));
@@ -479,7 +425,6 @@ SparseResult runSparse(int batch, int context, int scoreVariant, double ceiling,
     }
 
   SparseResult r{};
-  r.scoreVariant = scoreVariant;
   r.batch = batch;
   r.context = context;
   r.blocks = M;
@@ -579,10 +524,9 @@ int main(int argc, char **argv) {
 
   std::vector<SparseResult> sparseResults;
   if (sparse)
-    for (int v : {0, 1})  // the scoring kernel's variants (BlockSelectOptions::scoreVariant)
-      for (int b : batches)
-        for (int c : contexts)
-          sparseResults.push_back(runSparse(b, c, v, ceiling, prop.l2CacheSize, quick));
+    for (int b : batches)
+      for (int c : contexts)
+        sparseResults.push_back(runSparse(b, c, ceiling, prop.l2CacheSize, quick));
 
   auto print = [](const Result &r) {
     std::printf("%5d %8d %-14s %-6s %6d %5d %4d %4d %10.2f %10.2f %9.1f %7.3f %6.3f\n", r.batch,
@@ -604,11 +548,11 @@ int main(int argc, char **argv) {
   if (sparse) {
     std::printf("\nresa ReSA step (selection + block-sparse decode), kept 0.1, b 16, bf16, 32 q / 8 kv, "
                 "d 128:\n");
-    std::printf("sv batch  context blocks   sel bufs splits scoreCTAs  step_us   min_us  select_us "
+    std::printf("batch  context blocks   sel bufs splits scoreCTAs  step_us   min_us  select_us "
                 "attend_us  bytes_MB  floor_us   TB/s  frac\n");
     for (const auto &r : sparseResults)
-      std::printf("%2d %5d %8d %6d %5d %4d %6d %9d %8.2f %8.2f %10.2f %9.2f %9.1f %9.2f %6.3f %5.3f\n",
-                  r.scoreVariant, r.batch, r.context, r.blocks, r.selected, r.buffers, r.splits, r.scoreCtas,
+      std::printf("%5d %8d %6d %5d %4d %6d %9d %8.2f %8.2f %10.2f %9.2f %9.1f %9.2f %6.3f %5.3f\n",
+                  r.batch, r.context, r.blocks, r.selected, r.buffers, r.splits, r.scoreCtas,
                   r.stepUs, r.stepMinUs, r.selectUs, r.attendUs, r.bytes / 1e6,
                   r.bytes / (ceiling * 1e12) * 1e6, r.tbps, r.fraction);
   }
@@ -650,14 +594,13 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sparseResults.size(); ++i) {
       const SparseResult &r = sparseResults[i];
       std::fprintf(f,
-                   "    {\"score_variant\": %d, \"batch\": %d, \"context\": %d, \"blocks\": %d, \"selected\": %d, "
+                   "    {\"batch\": %d, \"context\": %d, \"blocks\": %d, \"selected\": %d, "
                    "\"buffers\": %d, \"splits\": %d, \"stages_per_split\": %d, \"grid\": %d, "
                    "\"score_ctas\": %d, \"median_us\": %.3f, \"min_us\": %.3f, "
                    "\"select_median_us\": %.3f, \"attend_median_us\": %.3f, \"bytes\": %.0f, "
                    "\"summary_bytes\": %.0f, \"kv_bytes\": %.0f, \"tbps\": %.4f, "
                    "\"fraction_of_ceiling\": %.4f, \"cuda_graph\": %s}%s\n",
-                   r.scoreVariant, r.batch, r.context, r.blocks, r.selected, r.buffers, r.splits,
-                   r.stagesPerSplit,
+                   r.batch, r.context, r.blocks, r.selected, r.buffers, r.splits, r.stagesPerSplit,
                    r.grid, r.scoreCtas, r.stepUs, r.stepMinUs, r.selectUs, r.attendUs, r.bytes,
                    r.summaryBytes, r.kvBytes, r.tbps, r.fraction, r.graph ? "true" : "false",
                    i + 1 < sparseResults.size() ? "," : "");

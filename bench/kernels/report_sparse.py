@@ -4,23 +4,16 @@
   python3 report_sparse.py RESA.json SDPA.json --json OUT.json --md OUT.md
 RESA.json: resa-bench-kernels --sparse (its "sparse" rows, and its dense "results" of the same
 run); SDPA.json: sdpa_peer.py. Prints the table (last) and checks the step-4 target at 256K.
+Rows without "score_variant" (the bench no longer writes it) are the default scoring, v0.
 """
-import argparse
-import json
+from report_common import by_shape, fmt, load, merged_head, table, targets, verdict, write
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("resa")
-    ap.add_argument("sdpa")
-    ap.add_argument("--json", required=True)
-    ap.add_argument("--md", required=True)
-    a = ap.parse_args()
-    resa = json.load(open(a.resa))
-    sdpa = json.load(open(a.sdpa)) if a.sdpa != "-" else {"results": []}
+    a, resa, sdpa = load()
     ceil = resa["copy_ceiling_tbps"]
-    peer = {(r["batch"], r["context"]): r for r in sdpa.get("results", [])}
-    dense = {(r["batch"], r["context"]): r for r in resa.get("results", [])}
+    peer = by_shape(sdpa.get("results", []))
+    dense = by_shape(resa.get("results", []))
     rows = []
     for r in resa.get("sparse", []):
         key = (r["batch"], r["context"])
@@ -41,42 +34,35 @@ def main():
             row["sdpa_us"] = peer[key]["median_us"]
             row["speedup"] = peer[key]["median_us"] / r["median_us"]
         rows.append(row)
+    head, peer_info = merged_head(resa, sdpa)
     merged = {
-        "date": resa["date"], "device": resa["device"], "sms": resa["sms"],
-        "copy_ceiling_tbps": ceil, "shape": resa["shape"], "params": resa.get("sparse_params"),
+        **head, "params": resa.get("sparse_params"),
         "method": "median over CUDA-graph replays of 20 steps (/20); inputs rotated among "
                   "buffers so that the bytes of the rotation exceed 4x L2; bytes = selected K/V "
                   "pages + kmin/kmax of every block + q + out; floor = bytes / copy ceiling "
                   "(cudaMemcpy D2D 2 GiB, read+write, same run); SDPA dense decode in the same "
                   "device call, same method",
-        "peer": {k: sdpa.get(k) for k in ("peer", "torch")},
+        "peer": peer_info,
         "rows": rows,
     }
-    json.dump(merged, open(a.json, "w"), indent=1)
 
-    def f(x, fmt):
-        return format(x, fmt) if x is not None else "-"
-
-    head = ("| scoring | batch | context | blocks | n | bytes MB | floor us | step us | x floor | select us | "
-            "attend us | TB/s | % ceil | resa dense us | SDPA us | vs SDPA |")
-    lines = [head, "|" + "---|" * 16]
-    for r in rows:
-        lines.append(
-            f"| v{r['score_variant']} | {r['batch']} | {r['context']} | {r['blocks']} | {r['selected']} | "
-            f"{r['bytes'] / 1e6:.1f} | {r['floor_us']:.1f} | {r['step_us']:.1f} | "
-            f"{r['x_floor']:.2f} | {r['select_us']:.1f} | {r['attend_us']:.1f} | {r['tbps']:.2f} | "
-            f"{100 * r['frac']:.0f}% | {f(r.get('resa_dense_us'), '.1f')} | "
-            f"{f(r.get('sdpa_us'), '.1f')} | {f(r.get('speedup'), '.2f')}x |")
+    lines = table(
+        ["scoring", "batch", "context", "blocks", "n", "bytes MB", "floor us", "step us", "x floor",
+         "select us", "attend us", "TB/s", "% ceil", "resa dense us", "SDPA us", "vs SDPA"],
+        [[f"v{r['score_variant']}", f"{r['batch']}", f"{r['context']}", f"{r['blocks']}", f"{r['selected']}",
+          f"{r['bytes'] / 1e6:.1f}", f"{r['floor_us']:.1f}", f"{r['step_us']:.1f}",
+          f"{r['x_floor']:.2f}", f"{r['select_us']:.1f}", f"{r['attend_us']:.1f}", f"{r['tbps']:.2f}",
+          f"{100 * r['frac']:.0f}%", fmt(r.get('resa_dense_us'), '.1f'),
+          fmt(r.get('sdpa_us'), '.1f'), f"{fmt(r.get('speedup'), '.2f')}x"] for r in rows])
     checks = []
     for r in rows:
         if r["context"] == 262144:
-            ok1 = r["x_floor"] <= 1.3
-            checks.append(f"scoring v{r['score_variant']}, batch {r['batch']}, 256K: {r['x_floor']:.2f}x its byte floor (target <= 1.3x): "
-                          f"{'met' if ok1 else 'NOT met'}")
+            what = f"scoring v{r['score_variant']}, batch {r['batch']}, 256K"
+            checks.append(f"{what}: {r['x_floor']:.2f}x its byte floor (target <= 1.3x): "
+                          f"{verdict(r['x_floor'] <= 1.3)}")
             if "speedup" in r:
-                ok2 = r["speedup"] >= 4.5
-                checks.append(f"scoring v{r['score_variant']}, batch {r['batch']}, 256K: {r['speedup']:.2f}x faster than SDPA dense "
-                              f"(target >= 4.5x): {'met' if ok2 else 'NOT met'}")
+                checks.append(f"{what}: {r['speedup']:.2f}x faster than SDPA dense "
+                              f"(target >= 4.5x): {verdict(r['speedup'] >= 4.5)}")
     md = [f"# ReSA decode step (block selection + block-sparse attention), {resa['device']}, "
           f"{resa['date']}", "",
           f"bf16, 32 q heads / 8 KV heads, head dim 128, block = page = 16 tokens (shuffled pages), "
@@ -85,9 +71,8 @@ def main():
           f"Method: {merged['method']}. step = selectBlocks (scoring + top-n, 2 kernels) + "
           f"decodeAttention over the selected blocks (1 kernel); select / attend: each alone. "
           f"SDPA: {sdpa.get('peer')} (torch {sdpa.get('torch')}), dense, enable_gqa=True.", ""] + \
-        lines + ["", "Targets:", ""] + [f"- {c}" for c in checks]
-    open(a.md, "w").write("\n".join(md) + "\n")
-    print("\n".join(md))
+        lines + targets(checks)
+    write(a, merged, md)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 #include "compiler/Diagnostics.h"
 #include "compiler/OnnxImporter.h"
 #include "compiler/PackageWriter.h"
+#include "compiler/WeightConversion.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -36,6 +37,10 @@ cl::opt<Emit> emit("emit", cl::desc("print MLIR at a stage instead of writing a 
                               clEnumValN(Emit::Lowered, "lowered",
                                          "kernel calls over buffers")));
 cl::opt<bool> quiet("quiet", cl::desc("no progress lines on stderr"));
+cl::opt<std::string> weightDType("dtype",
+                                 cl::desc("storage type of the float weights: f32 (default), "
+                                          "bf16 or f16"),
+                                 cl::init("f32"), cl::value_desc("T"));
 
 cl::OptionCategory policy("Attention policy (DESIGN.md, ReSA)");
 cl::opt<std::string> attention(
@@ -154,6 +159,7 @@ int compile() {
     llvm::errs() << "resa-compile: error: no output given (-o PKG, or --emit=...)\n";
     return 1;
   }
+  const resa::DType weightType = resa::parseWeightDType(weightDType);
   mlir::MLIRContext ctx;
   ctx.loadDialect<resa::onnx::OnnxDialect, resa::ir::ResaDialect, mlir::func::FuncDialect>();
   resa::OneLineDiagnostics diagnostics(ctx, "resa-compile");
@@ -227,7 +233,7 @@ int compile() {
     module->print(llvm::outs());
     return 0;
   }
-  resa::writePackage(*module, *model, outputPath);
+  resa::writePackage(*module, *model, outputPath, weightType);
   progress(("wrote " + outputPath).c_str(), start);
   return 0;
 }

@@ -3,50 +3,6 @@
 
 namespace resa::cpu {
 
-int64_t normAxis(const char *op, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank) fail(op, "axis ", axis, " out of range for rank ", rank);
-  return axis < 0 ? axis + rank : axis;
-}
-
-std::vector<int64_t> normAxes(const char *op, const std::vector<int64_t> &axes, int64_t rank) {
-  std::vector<int64_t> out;
-  for (int64_t a : axes) {
-    int64_t n = normAxis(op, a, rank);
-    for (int64_t o : out)
-      if (o == n) fail(op, "axis ", a, " repeated");
-    out.push_back(n);
-  }
-  return out;
-}
-
-std::vector<int64_t> stridesOf(const Shape &s) {
-  std::vector<int64_t> st(s.size(), 1);
-  for (size_t i = s.size(); i-- > 1;) st[i - 1] = st[i] * s[i];
-  return st;
-}
-
-Shape broadcastShapes(const char *op, const Shape &a, const Shape &b) {
-  size_t r = std::max(a.size(), b.size());
-  Shape out(r);
-  for (size_t i = 0; i < r; ++i) {
-    int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
-    int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
-    if (da == db || db == 1) out[i] = da;
-    else if (da == 1) out[i] = db;
-    else fail(op, "shapes ", shapeToString(a), " and ", shapeToString(b), " are not broadcastable");
-  }
-  return out;
-}
-
-std::vector<int64_t> broadcastStrides(const Shape &in, const Shape &out) {
-  std::vector<int64_t> st(out.size(), 0);
-  std::vector<int64_t> inSt = stridesOf(in);
-  size_t lead = out.size() - in.size();
-  for (size_t i = 0; i < in.size(); ++i)
-    st[lead + i] = in[i] == 1 ? 0 : inSt[i];
-  return st;
-}
-
 std::vector<int64_t> broadcastOffsets(const Shape &in, const Shape &out) {
   std::vector<int64_t> offs(static_cast<size_t>(numElements(out)));
   const std::vector<int64_t> st[1] = {broadcastStrides(in, out)};

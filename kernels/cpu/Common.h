@@ -4,6 +4,7 @@
 #pragma once
 
 #include "resa/kernels/Kernel.h"
+#include "resa/kernels/OpShapes.h"
 
 #include <cmath>
 #include <cstring>
@@ -29,19 +30,8 @@ template <typename... A> [[noreturn]] void fail(const char *op, const A &...a) {
 
 // ---- axes and shapes ------------------------------------------------------
 
-// Maps a possibly negative axis into [0, rank); throws when out of range.
-int64_t normAxis(const char *op, int64_t axis, int64_t rank);
-std::vector<int64_t> normAxes(const char *op, const std::vector<int64_t> &axes, int64_t rank);
-
-// Row-major strides of a shape.
-std::vector<int64_t> stridesOf(const Shape &s);
-
-// Numpy multidirectional broadcast of two shapes; throws naming `op`.
-Shape broadcastShapes(const char *op, const Shape &a, const Shape &b);
-
-// Strides of `in` viewed as `out` (right-aligned; 0 where `in` broadcasts).
-// `in` must be broadcastable to `out`.
-std::vector<int64_t> broadcastStrides(const Shape &in, const Shape &out);
+// normAxis, normAxes, stridesOf, broadcastShapes and broadcastStrides come
+// from resa/kernels/OpShapes.h (shared with the CUDA kernels).
 
 // Calls f(outIndex, offsets) for every element of `out` in row-major order,
 // where offsets[k] is the element offset into the k-th operand whose

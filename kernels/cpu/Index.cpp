@@ -76,14 +76,9 @@ RESA_KERNEL(Gather) {
   const char *op = "Gather";
   const Tensor &x = args.required(0);
   const Tensor &ind = indicesInput(op, args, 1);
-  int64_t axis = normAxis(op, attrsOf(args).getInt("axis", 0), x.rank());
-  Shape out(x.shape().begin(), x.shape().begin() + axis);
-  out.insert(out.end(), ind.shape().begin(), ind.shape().end());
-  out.insert(out.end(), x.shape().begin() + axis + 1, x.shape().end());
-  Tensor &y = allocOutput(outputs, args, 0, x.dtype(), out);
-  int64_t outer = 1, inner = 1, dim = x.dim(axis), n = ind.numel();
-  for (int64_t d = 0; d < axis; ++d) outer *= x.dim(d);
-  for (int64_t d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  const GatherPlan plan = gatherPlan(x.shape(), ind.shape(), args);
+  Tensor &y = allocOutput(outputs, args, 0, x.dtype(), plan.shape);
+  int64_t outer = plan.outer, inner = plan.inner, dim = x.dim(plan.axis), n = ind.numel();
   std::vector<int64_t> idx(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) idx[i] = checkIndex(op, ind.intAt(i), dim);
   size_t block = static_cast<size_t>(inner) * dtypeSize(x.dtype());

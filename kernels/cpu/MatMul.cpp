@@ -32,22 +32,10 @@ RESA_KERNEL(MatMul) {
   const char *op = "MatMul";
   const Tensor &a = args.required(0), &b = args.required(1);
   requireSameDType(op, a, b);
-  if (a.rank() == 0 || b.rank() == 0) fail(op, "inputs must have rank >= 1");
-  // Promote 1-D operands as numpy does, then drop the added axes at the end.
-  Shape sa = a.shape(), sb = b.shape();
-  bool vecA = sa.size() == 1, vecB = sb.size() == 1;
-  if (vecA) sa.insert(sa.begin(), 1);
-  if (vecB) sb.push_back(1);
-  int64_t M = sa[sa.size() - 2], K = sa.back(), K2 = sb[sb.size() - 2], N = sb.back();
-  if (K != K2)
-    fail(op, "inner dimensions differ: ", shapeToString(a.shape()), " x ", shapeToString(b.shape()));
-  Shape ba(sa.begin(), sa.end() - 2), bb(sb.begin(), sb.end() - 2);
-  Shape batch = broadcastShapes(op, ba, bb);
-  Shape outShape = batch;
-  if (!vecA) outShape.push_back(M);
-  if (!vecB) outShape.push_back(N);
-  Tensor &y = allocOutput(outputs, args, 0, a.dtype(), outShape);
-  std::vector<int64_t> offA = broadcastOffsets(ba, batch), offB = broadcastOffsets(bb, batch);
+  const MatMulPlan p = matMulPlan(a.shape(), b.shape());
+  const int64_t M = p.M, N = p.N, K = p.K;
+  Tensor &y = allocOutput(outputs, args, 0, a.dtype(), p.shape);
+  std::vector<int64_t> offA = broadcastOffsets(p.batchA, p.batch), offB = broadcastOffsets(p.batchB, p.batch);
   dispatchArith(op, a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     for (size_t i = 0; i < offA.size(); ++i)

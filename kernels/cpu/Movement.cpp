@@ -24,104 +24,46 @@ Tensor stridedCopy(const char *op, const Tensor &x, const Shape &iter, const std
   return y;
 }
 
+// Expand, Transpose, Slice, Concat and Split take their shapes and strides
+// from OpShapes.cpp (shared with CUDA).
+Tensor copyView(const char *op, const Tensor &x, const StridedView &v) {
+  return stridedCopy(op, x, v.shape, v.strides, v.base, v.shape);
+}
+
 } // namespace
 
 namespace k {
 
 RESA_KERNEL(Expand) {
-  const char *op = "Expand";
   const Tensor &x = args.required(0);
-  Shape shape = broadcastShapes(op, x.shape(), intsInput(op, &args.required(1)));
-  setOutput(outputs, args, 0, stridedCopy(op, x, shape, broadcastStrides(x.shape(), shape), 0, shape));
+  setOutput(outputs, args, 0, copyView("Expand", x, expandView(x.shape(), args)));
 }
 
 RESA_KERNEL(Transpose) {
-  const char *op = "Transpose";
   const Tensor &x = args.required(0);
-  std::vector<int64_t> perm = attrsOf(args).getInts("perm");
-  if (perm.empty())
-    for (int64_t i = x.rank() - 1; i >= 0; --i) perm.push_back(i);
-  if (static_cast<int64_t>(perm.size()) != x.rank()) fail(op, "perm has ", perm.size(), " entries for rank ", x.rank());
-  perm = normAxes(op, perm, x.rank());
-  std::vector<int64_t> inSt = stridesOf(x.shape()), st;
-  Shape out;
-  for (int64_t p : perm) {
-    out.push_back(x.dim(p));
-    st.push_back(inSt[p]);
-  }
-  setOutput(outputs, args, 0, stridedCopy(op, x, out, st, 0, out));
+  setOutput(outputs, args, 0, copyView("Transpose", x, transposeView(x.shape(), args)));
 }
 
-// Slice: starts/ends/axes/steps are inputs since opset 10, attributes before.
 RESA_KERNEL(Slice) {
-  const char *op = "Slice";
   const Tensor &x = args.required(0);
-  std::vector<int64_t> starts, ends, axes, steps;
-  if (args.opset >= 10) {
-    starts = intsInput(op, &args.required(1));
-    ends = intsInput(op, &args.required(2));
-    axes = intsInput(op, args.input(3));
-    steps = intsInput(op, args.input(4));
-  } else {
-    starts = attrsOf(args).getInts("starts");
-    ends = attrsOf(args).getInts("ends");
-    axes = attrsOf(args).getInts("axes");
-  }
-  if (starts.size() != ends.size()) fail(op, "starts and ends differ in length");
-  if (axes.empty())
-    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
-  if (steps.empty()) steps.assign(starts.size(), 1);
-  if (axes.size() != starts.size() || steps.size() != starts.size())
-    fail(op, "starts, ends, axes and steps differ in length");
-  axes = normAxes(op, axes, x.rank());
-  Shape out = x.shape();
-  std::vector<int64_t> inSt = stridesOf(x.shape()), st = inSt;
-  int64_t base = 0;
-  for (size_t i = 0; i < axes.size(); ++i) {
-    int64_t a = axes[i], dim = x.dim(a), step = steps[i];
-    if (step == 0) fail(op, "step must not be zero");
-    if (dim == 0) {
-      out[a] = 0;
-      continue;
-    }
-    int64_t s = starts[i], e = ends[i];
-    if (s < 0) s += dim;
-    if (e < 0) e += dim;
-    if (step > 0) {
-      s = std::clamp(s, int64_t(0), dim);
-      e = std::clamp(e, int64_t(0), dim);
-    } else {
-      s = std::clamp(s, int64_t(0), dim - 1);
-      e = std::clamp(e, int64_t(-1), dim - 1);
-    }
-    int64_t n = step > 0 ? (e - s + step - 1) / step : (s - e + (-step) - 1) / (-step);
-    n = std::max<int64_t>(n, 0);
-    out[a] = n;
-    st[a] = inSt[a] * step;
-    if (n > 0) base += s * inSt[a];
-  }
-  setOutput(outputs, args, 0, stridedCopy(op, x, out, st, numElements(out) ? base : 0, out));
+  setOutput(outputs, args, 0, copyView("Slice", x, sliceView(x.shape(), args)));
 }
 
 RESA_KERNEL(Concat) {
   const char *op = "Concat";
   if (args.inputs.empty()) fail(op, "needs at least one input");
   const Tensor &first = args.required(0);
-  int64_t axis = normAxis(op, attrsOf(args).requireInt("axis"), first.rank());
-  Shape out = first.shape();
-  out[axis] = 0;
+  std::vector<Shape> shapes;
   for (size_t i = 0; i < args.inputs.size(); ++i) {
     const Tensor &t = args.required(i);
     requireSameDType(op, first, t);
-    if (t.rank() != first.rank()) fail(op, "input ", i, " has rank ", t.rank(), ", expected ", first.rank());
-    for (int64_t d = 0; d < t.rank(); ++d)
-      if (d != axis && t.dim(d) != first.dim(d))
-        fail(op, "input ", i, " of shape ", shapeToString(t.shape()), " does not match ", shapeToString(first.shape()));
-    out[axis] += t.dim(axis);
+    shapes.push_back(t.shape());
   }
+  const ConcatPlan plan = concatPlan(shapes, args);
+  const Shape &out = plan.shape;
   Tensor &y = allocOutput(outputs, args, 0, first.dtype(), out);
   int64_t outer = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= out[d];
+  for (int64_t d = 0; d < plan.axis; ++d) outer *= out[d];
   size_t es = dtypeSize(first.dtype());
   size_t rowOut = static_cast<size_t>(numElements(out) / std::max<int64_t>(outer, 1)) * es;
   auto *dst = static_cast<uint8_t *>(y.raw());
@@ -135,38 +77,11 @@ RESA_KERNEL(Concat) {
   }
 }
 
-// Split: sizes from input 1 (opset >= 13) or attribute "split"; otherwise
-// equal chunks of ceil(dim / n), the last one smaller (num_outputs, opset 18).
 RESA_KERNEL(Split) {
-  const char *op = "Split";
   const Tensor &x = args.required(0);
-  int64_t axis = normAxis(op, attrsOf(args).getInt("axis", 0), x.rank());
-  int64_t dim = x.dim(axis);
-  std::vector<int64_t> sizes = args.opset >= 13 ? intsInput(op, args.input(1)) : attrsOf(args).getInts("split");
-  if (sizes.empty()) {
-    int64_t n = attrsOf(args).getInt("num_outputs", static_cast<int64_t>(args.numOutputs));
-    if (n <= 0) fail(op, "num_outputs must be positive");
-    if (args.opset < 18 && dim % n != 0) fail(op, "dimension ", dim, " does not split evenly into ", n);
-    int64_t chunk = (dim + n - 1) / n;
-    for (int64_t i = 0, left = dim; i < n; ++i, left -= chunk) sizes.push_back(std::clamp(left, int64_t(0), chunk));
-  }
-  int64_t total = 0;
-  for (int64_t s : sizes) {
-    if (s < 0) fail(op, "negative split size ", s);
-    total += s;
-  }
-  if (total != dim) fail(op, "split sizes sum to ", total, " but the axis has ", dim);
-  if (args.numOutputs != sizes.size() && args.numOutputs > 1)
-    fail(op, "node declares ", args.numOutputs, " outputs but splits into ", sizes.size());
-  std::vector<int64_t> st = stridesOf(x.shape());
-  int64_t start = 0;
-  outputs.resize(std::max(outputs.size(), sizes.size()));
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    Shape out = x.shape();
-    out[axis] = sizes[i];
-    outputs[i] = stridedCopy(op, x, out, st, sizes[i] ? start * st[axis] : 0, out);
-    start += sizes[i];
-  }
+  std::vector<StridedView> views = splitViews(x.shape(), args);
+  outputs.resize(std::max(outputs.size(), views.size()));
+  for (size_t i = 0; i < views.size(); ++i) outputs[i] = copyView("Split", x, views[i]);
 }
 
 RESA_KERNEL(Tile) {

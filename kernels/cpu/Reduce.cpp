@@ -11,32 +11,16 @@ namespace {
 
 enum class Red { Sum, Mean, Max, Min, Prod, SumSquare, L1, L2, LogSumExp };
 
-// Axes come from input 1 since `inputSince` (13 for ReduceSum, 18 for the
-// others), from the "axes" attribute before.
+// The axes and shapes come from reducePlan (OpShapes.cpp, shared with CUDA).
 void reduce(const char *op, Red kind, int64_t inputSince, const KernelArgs &args, std::vector<Tensor> &outputs) {
   const Tensor &x = args.required(0);
-  const Attrs &at = attrsOf(args);
-  bool keep = at.getInt("keepdims", 1) != 0;
-  bool noop = at.getInt("noop_with_empty_axes", 0) != 0;
-  std::vector<int64_t> axes = args.opset >= inputSince ? intsInput(op, args.input(1)) : at.getInts("axes");
-  const int64_t rank = x.rank();
-  if (axes.empty()) {
-    if (noop) {
-      setOutput(outputs, args, 0, x);
-      return;
-    }
-    for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
+  const ReducePlan plan = reducePlan(op, x.shape(), inputSince, args);
+  if (plan.identity) {
+    setOutput(outputs, args, 0, x);
+    return;
   }
-  axes = normAxes(op, axes, rank);
-  std::vector<bool> reduced(static_cast<size_t>(rank), false);
-  for (int64_t a : axes) reduced[static_cast<size_t>(a)] = true;
-  Shape keptShape, outShape;
-  for (int64_t i = 0; i < rank; ++i) {
-    keptShape.push_back(reduced[i] ? 1 : x.dim(i));
-    if (!reduced[i] || keep) outShape.push_back(reduced[i] ? 1 : x.dim(i));
-  }
-  int64_t count = 1;
-  for (int64_t a : axes) count *= x.dim(a);
+  const Shape &keptShape = plan.kept, &outShape = plan.shape;
+  const int64_t count = plan.count;
 
   dispatchArith(op, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -16,11 +16,6 @@ Tensor int64Vector(const std::vector<int64_t> &v) {
   return t;
 }
 
-// Axes of Squeeze/Unsqueeze: input 1 since opset 13, attribute before.
-std::vector<int64_t> axesOf(const KernelArgs &args) {
-  return args.opset >= 13 ? intsInput("axes", args.input(1)) : attrsOf(args).getInts("axes");
-}
-
 } // namespace
 
 namespace k {
@@ -41,75 +36,25 @@ RESA_KERNEL(Size) {
   y.data<int64_t>()[0] = args.required(0).numel();
 }
 
+// The view ops compute their shapes in OpShapes.cpp (shared with CUDA).
 RESA_KERNEL(Reshape) {
-  const char *op = "Reshape";
   const Tensor &x = args.required(0);
-  std::vector<int64_t> req = args.opset >= 5 ? intsInput(op, &args.required(1)) : attrsOf(args).getInts("shape");
-  bool allowZero = attrsOf(args).getInt("allowzero", 0) != 0;
-  Shape out(req.size());
-  int64_t infer = -1, known = 1;
-  for (size_t i = 0; i < req.size(); ++i) {
-    int64_t d = req[i];
-    if (d == 0 && !allowZero) {
-      if (static_cast<int64_t>(i) >= x.rank()) fail(op, "0 at position ", i, " copies a dimension the input lacks");
-      d = x.dim(static_cast<int64_t>(i));
-    }
-    if (d == -1) {
-      if (infer >= 0) fail(op, "more than one -1 in shape");
-      infer = static_cast<int64_t>(i);
-      continue;
-    }
-    if (d < 0) fail(op, "invalid dimension ", d);
-    out[i] = d;
-    known *= d;
-  }
-  if (infer >= 0) {
-    if (known == 0 || x.numel() % known != 0)
-      fail(op, "cannot infer -1 reshaping ", shapeToString(x.shape()), " to ", shapeToString(req));
-    out[static_cast<size_t>(infer)] = x.numel() / known;
-  }
-  if (numElements(out) != x.numel())
-    fail(op, "cannot reshape ", shapeToString(x.shape()), " to ", shapeToString(req));
-  setOutput(outputs, args, 0, x.reshaped(out));
+  setOutput(outputs, args, 0, x.reshaped(reshapeShape(x.shape(), args)));
 }
 
 RESA_KERNEL(Squeeze) {
-  const char *op = "Squeeze";
   const Tensor &x = args.required(0);
-  std::vector<int64_t> axes = normAxes(op, axesOf(args), x.rank());
-  Shape out;
-  for (int64_t i = 0; i < x.rank(); ++i) {
-    bool listed = std::find(axes.begin(), axes.end(), i) != axes.end();
-    if (listed && x.dim(i) != 1) fail(op, "cannot squeeze axis ", i, " of size ", x.dim(i));
-    if (axes.empty() ? x.dim(i) != 1 : !listed) out.push_back(x.dim(i));
-  }
-  setOutput(outputs, args, 0, x.reshaped(out));
+  setOutput(outputs, args, 0, x.reshaped(squeezeShape(x.shape(), args)));
 }
 
 RESA_KERNEL(Unsqueeze) {
-  const char *op = "Unsqueeze";
   const Tensor &x = args.required(0);
-  std::vector<int64_t> axes = axesOf(args);
-  if (axes.empty()) fail(op, "axes are required");
-  int64_t r = x.rank() + static_cast<int64_t>(axes.size());
-  axes = normAxes(op, axes, r);
-  Shape out;
-  int64_t j = 0;
-  for (int64_t i = 0; i < r; ++i) {
-    if (std::find(axes.begin(), axes.end(), i) != axes.end()) out.push_back(1);
-    else out.push_back(x.dim(j++));
-  }
-  setOutput(outputs, args, 0, x.reshaped(out));
+  setOutput(outputs, args, 0, x.reshaped(unsqueezeShape(x.shape(), args)));
 }
 
 RESA_KERNEL(Flatten) {
   const Tensor &x = args.required(0);
-  int64_t axis = attrsOf(args).getInt("axis", 1);
-  if (axis < 0) axis += x.rank();
-  if (axis < 0 || axis > x.rank()) fail("Flatten", "axis ", attrsOf(args).getInt("axis", 1), " out of range");
-  int64_t a = 1, b = 1;
-  for (int64_t i = 0; i < x.rank(); ++i) (i < axis ? a : b) *= x.dim(i);
-  setOutput(outputs, args, 0, x.reshaped({a, b}));
+  setOutput(outputs, args, 0, x.reshaped(flattenShape(x.shape(), args)));
 }
 
 RESA_KERNEL(Identity) { setOutput(outputs, args, 0, args.required(0)); }

@@ -181,148 +181,6 @@ __global__ void __launch_bounds__(kScoreWarps * 32) blockScoreKernel(const Score
 }
 
 
-// Variant 1 of the scoring: the same arithmetic, fed by a cp.async ring.
-// Thread block = (range of blocks [m0, m1) of sequence b, every KV head): the
-// page ids of the range go to shared memory once; warp w streams head
-// g = w / wph over part w % wph of the range (wph = 8 / H warps per head when
-// H <= 8; heads w, w + 8, ... otherwise), in stages of IPW * 4 blocks: each
-// lane copies its own 16-byte chunks of kmin and kmax (cp.async, L2 only)
-// into its warp's ring of kPipeStages stages and reads back only what it
-// copied, so cp.async.wait_group alone orders them (no barrier in the loop).
-constexpr int kPipeStages = 4;
-
-__device__ __forceinline__ void cpAsync16(void *smemDst, const void *gmemSrc) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(
-                   static_cast<uint32_t>(__cvta_generic_to_shared(smemDst))),
-               "l"(gmemSrc)
-               : "memory");
-}
-__device__ __forceinline__ void cpAsyncCommit() {
-  asm volatile("cp.async.commit_group;" ::: "memory");
-}
-template <int N> __device__ __forceinline__ void cpAsyncWait() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
-}
-
-template <int D> struct PipeCfg {
-  static constexpr int LD = D / 8;
-  static constexpr int IPW = 32 / LD;
-  static constexpr int STEP = IPW * kScoreUnroll;  // blocks per stage per warp
-  static constexpr int kStageChunks = kScoreUnroll * 2 * 32;  // uint4 per warp stage
-  static constexpr size_t kRingBytes =
-      static_cast<size_t>(kScoreWarps) * kPipeStages * kStageChunks * 16;
-};
-
-template <typename T, int D>
-__global__ void __launch_bounds__(kScoreWarps * 32, 1) blockScorePipeKernel(const ScoreParams p) {
-  using PC = PipeCfg<D>;
-  constexpr int LD = PC::LD;
-  constexpr int IPW = PC::IPW;
-  constexpr int STEP = PC::STEP;
-  extern __shared__ __align__(16) unsigned char dyn[];
-  pdlWait();
-
-  const int lane = threadIdx.x & 31;
-  const int warp = threadIdx.x >> 5;
-  const int dl = lane % LD;
-  const int sub = lane / LD;
-  const int b = blockIdx.y;
-  const int ps = p.pageSize;
-  const int len = p.seqLens[b];
-  const int M = (len + ps - 1) / ps;
-  const int n = selectedBlockCount(M, p.sel);
-  const int C = M - min(p.sel.localBlocks, M);
-  const int m0 = blockIdx.x * p.blocksPerCta;
-  const int m1 = min(m0 + p.blocksPerCta, C);
-  if (n >= M || m0 >= m1) {
-    pdlLaunchDependents();
-    return;
-  }
-  uint4 *ring = reinterpret_cast<uint4 *>(dyn) + warp * kPipeStages * PC::kStageChunks;
-  int32_t *spt = reinterpret_cast<int32_t *>(dyn + PC::kRingBytes);
-  {
-    const int32_t *row = p.pageTable + static_cast<int64_t>(b) * p.maxPagesPerSeq + m0;
-    for (int i = threadIdx.x; i < m1 - m0; i += kScoreWarps * 32)
-      spt[i] = __ldg(row + i);
-  }
-  __syncthreads();
-
-  const int H = p.numKvHeads;
-  const T *kminT = static_cast<const T *>(p.kmin);
-  const T *kmaxT = static_cast<const T *>(p.kmax);
-  const int wph = H <= kScoreWarps ? kScoreWarps / H : 1;
-  const int part = warp % wph;
-  const int total = m1 - m0;
-  const int per = (total + wph - 1) / wph;
-  const int a = m0 + part * per;
-  const int e = min(a + per, m1);
-
-  for (int g = warp / wph; g < H && a < e; g += kScoreWarps / wph) {
-    double pooled[8];
-    {
-#pragma unroll
-      for (int j = 0; j < 8; ++j)
-        pooled[j] = 0.0;
-      const T *qb = static_cast<const T *>(p.q) +
-                    (static_cast<int64_t>(b) * p.numQHeads + static_cast<int64_t>(g) * p.group) * D +
-                    8 * dl;
-      for (int h = 0; h < p.group; ++h) {
-        float f[8];
-        toFloat8<T>(__ldg(reinterpret_cast<const uint4 *>(qb + static_cast<int64_t>(h) * D)), f);
-#pragma unroll
-        for (int j = 0; j < 8; ++j)
-          pooled[j] += static_cast<double>(f[j]);
-      }
-#pragma unroll
-      for (int j = 0; j < 8; ++j)
-        pooled[j] *= p.pooledScale;
-    }
-    const int nSteps = (e - a + STEP - 1) / STEP;
-    auto issue = [&](int step) {
-      if (step < nSteps) {
-        uint4 *st = ring + (step % kPipeStages) * PC::kStageChunks;
-#pragma unroll
-        for (int u = 0; u < kScoreUnroll; ++u) {
-          const int m = a + step * STEP + u * IPW + sub;
-          if (m < e) {
-            const int64_t off = (static_cast<int64_t>(spt[m - m0]) * H + g) * D + 8 * dl;
-            cpAsync16(st + (u * 2) * 32 + lane, kminT + off);
-            cpAsync16(st + (u * 2 + 1) * 32 + lane, kmaxT + off);
-          }
-        }
-      }
-      cpAsyncCommit();  // (empty groups keep the count uniform)
-    };
-#pragma unroll
-    for (int s0 = 0; s0 < kPipeStages; ++s0)
-      issue(s0);
-    double *out = p.scores + (static_cast<int64_t>(b) * H + g) * p.maxBlocks;
-    for (int step = 0; step < nSteps; ++step) {
-      cpAsyncWait<kPipeStages - 1>();
-      const uint4 *st = ring + (step % kPipeStages) * PC::kStageChunks;
-#pragma unroll
-      for (int u = 0; u < kScoreUnroll; ++u) {
-        const int m = a + step * STEP + u * IPW + sub;
-        float fl[8], fh[8];
-        toFloat8<T>(st[(u * 2) * 32 + lane], fl);
-        toFloat8<T>(st[(u * 2 + 1) * 32 + lane], fh);
-        double acc = 0.0;
-#pragma unroll
-        for (int j = 0; j < 8; ++j)
-          acc = fma(pooled[j], static_cast<double>(pooled[j] >= 0.0 ? fh[j] : fl[j]), acc);
-#pragma unroll
-        for (int off = LD / 2; off >= 1; off >>= 1)
-          acc += __shfl_xor_sync(0xffffffffu, acc, off);
-        if (dl == 0 && m < e)
-          out[m] = acc != acc ? -__builtin_huge_val() : acc;
-      }
-      issue(step + kPipeStages);  // into the stage just read (this lane's own chunks)
-    }
-    cpAsyncWait<0>();
-  }
-  pdlLaunchDependents();
-}
-
 // ---- top-n ------------------------------------------------------------------------
 
 constexpr int kSelThreads = 1024;
@@ -642,25 +500,7 @@ bool validParams(const BlockSelectParams &p) {
 
 using ScoreKernel = void (*)(ScoreParams);
 
-ScoreKernel scoreKernelFor(KVDType dtype, int headDim, int variant = 0) {
-  if (variant == 1) {
-    if (dtype == KVDType::BF16) {
-      switch (headDim) {
-      case 64: return blockScorePipeKernel<__nv_bfloat16, 64>;
-      case 128: return blockScorePipeKernel<__nv_bfloat16, 128>;
-      case 256: return blockScorePipeKernel<__nv_bfloat16, 256>;
-      default: return nullptr;
-      }
-    }
-    switch (headDim) {
-    case 64: return blockScorePipeKernel<__half, 64>;
-    case 128: return blockScorePipeKernel<__half, 128>;
-    case 256: return blockScorePipeKernel<__half, 256>;
-    default: return nullptr;
-    }
-  }
-  if (variant != 0)
-    return nullptr;
+ScoreKernel scoreKernelFor(KVDType dtype, int headDim) {
   if (dtype == KVDType::BF16) {
     switch (headDim) {
     case 64: return blockScoreKernel<__nv_bfloat16, 64>;
@@ -677,22 +517,6 @@ ScoreKernel scoreKernelFor(KVDType dtype, int headDim, int variant = 0) {
   }
 }
 
-size_t ringBytes(int headDim) {
-  switch (headDim) {
-  case 64: return PipeCfg<64>::kRingBytes;
-  case 128: return PipeCfg<128>::kRingBytes;
-  default: return PipeCfg<256>::kRingBytes;
-  }
-}
-
-int stepBlocks(int headDim) {
-  switch (headDim) {
-  case 64: return PipeCfg<64>::STEP;
-  case 128: return PipeCfg<128>::STEP;
-  default: return PipeCfg<256>::STEP;
-  }
-}
-
 size_t alignUp16(size_t x) { return (x + 15) / 16 * 16; }
 
 } // namespace
@@ -700,12 +524,11 @@ size_t alignUp16(size_t x) { return (x + 15) / 16 * 16; }
 cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t maxSeqLen,
                             const BlockSelectParams &params, BlockSelectPlan *plan,
                             const BlockSelectOptions &options) {
-  const int variant = options.scoreVariant;
   if (!plan || s.batch < 0 || s.batch > 65535 || s.numQHeads <= 0 || s.numKvHeads <= 0 ||
       s.numKvHeads > 65535 || s.numQHeads % s.numKvHeads != 0 || s.pageSize <= 0 ||
       maxSeqLen < 0 || !validParams(params) ||
       static_cast<int64_t>(maxSeqLen) > static_cast<int64_t>(s.maxPagesPerSeq) * s.pageSize ||
-      !scoreKernelFor(dtype, s.headDim, variant))
+      !scoreKernelFor(dtype, s.headDim))
     return cudaErrorInvalidValue;
   cudaError_t err;
   int device = options.device;
@@ -728,33 +551,16 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
   p.maxSeqLen = maxSeqLen;
   p.maxBlocks = (maxSeqLen + s.pageSize - 1) / s.pageSize;
   p.maxSelected = selectedBlockCount(p.maxBlocks, params);
-  p.scoreVariant = variant;
-  if (variant == 0) {
-    // Scoring grid: units of 32 blocks; one wave of resident thread blocks.
-    int occ = 0;
-    if ((err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-             &occ, scoreKernelFor(dtype, s.headDim), kScoreWarps * 32, 0)) != cudaSuccess)
-      return err;
-    const int64_t subs = (p.maxBlocks + 31) / 32;
-    const int64_t wantCtas =
-        std::max<int64_t>(1, static_cast<int64_t>(std::max(occ, 1)) * numSms / std::max(1, s.batch));
-    const int64_t subsPerCta = std::max<int64_t>(1, (subs + wantCtas - 1) / wantCtas);
-    p.blocksPerCta = static_cast<int32_t>(32 * subsPerCta);
-  } else {
-    // One thread block per SM in all (the ring is 128 KiB), ranges in whole
-    // stages.
-    const int step = stepBlocks(s.headDim);
-    const int64_t ctasPerSeq = std::max<int64_t>(1, numSms / std::max(1, s.batch));
-    int64_t per = (p.maxBlocks + ctasPerSeq - 1) / ctasPerSeq;
-    per = std::max<int64_t>(step, (per + step - 1) / step * step);
-    p.blocksPerCta = static_cast<int32_t>(std::min<int64_t>(per, 1 << 20));
-    p.scoreSmemBytes = ringBytes(s.headDim) + alignUp16(static_cast<size_t>(p.blocksPerCta) * 4);
-    cudaFuncAttributes sattr{};
-    if ((err = cudaFuncGetAttributes(&sattr, scoreKernelFor(dtype, s.headDim, 1))) != cudaSuccess)
-      return err;
-    if (p.scoreSmemBytes + sattr.sharedSizeBytes > static_cast<size_t>(optin))
-      return cudaErrorInvalidValue;
-  }
+  // Scoring grid: units of 32 blocks; one wave of resident thread blocks.
+  int occ = 0;
+  if ((err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+           &occ, scoreKernelFor(dtype, s.headDim), kScoreWarps * 32, 0)) != cudaSuccess)
+    return err;
+  const int64_t subs = (p.maxBlocks + 31) / 32;
+  const int64_t wantCtas =
+      std::max<int64_t>(1, static_cast<int64_t>(std::max(occ, 1)) * numSms / std::max(1, s.batch));
+  const int64_t subsPerCta = std::max<int64_t>(1, (subs + wantCtas - 1) / wantCtas);
+  p.blocksPerCta = static_cast<int32_t>(32 * subsPerCta);
   const size_t bitmap = alignUp16(static_cast<size_t>((p.maxBlocks + 31) / 32) * 4);
   const size_t scores = alignUp16(static_cast<size_t>(p.maxBlocks) * sizeof(double));
   const size_t room = static_cast<size_t>(optin) - attr.sharedSizeBytes;
@@ -776,12 +582,12 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
   if (!a.q || !a.kmin || !a.kmax || !a.pageTable || !a.seqLens || !a.selected || !a.counts ||
       a.maxSelected < plan.maxSelected || (plan.workspaceBytes > 0 && !workspace))
     return cudaErrorInvalidValue;
-  const ScoreKernel score = scoreKernelFor(plan.dtype, s.headDim, plan.scoreVariant);
+  const ScoreKernel score = scoreKernelFor(plan.dtype, s.headDim);
   if (!score)
     return cudaErrorInvalidValue;
 
-  // Shared memory over 48 KiB must be allowed explicitly: each kernel gets
-  // the device's whole opt-in limit, once.
+  // Shared memory over 48 KiB must be allowed explicitly: the top-n kernel
+  // gets the device's whole opt-in limit, once (the scoring kernel uses none).
   static std::atomic<bool> allowed{false};
   if (!allowed.load()) {
     int device = 0, optin = 0;
@@ -798,10 +604,6 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
     };
     if (e == cudaSuccess)
       e = allow(reinterpret_cast<const void *>(blockTopNKernel));
-    for (KVDType t : {KVDType::BF16, KVDType::F16})
-      for (int d : {64, 128, 256})
-        if (e == cudaSuccess)
-          e = allow(reinterpret_cast<const void *>(scoreKernelFor(t, d, 1)));
     if (e != cudaSuccess)
       return e;
     allowed = true;
@@ -829,7 +631,7 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
     sp.pooledScale = static_cast<double>(scale) / s.group();
     const dim3 grid(static_cast<unsigned>((plan.maxBlocks + plan.blocksPerCta - 1) / plan.blocksPerCta),
                     static_cast<unsigned>(s.batch));
-    e = launchPdl(score, grid, dim3(kScoreWarps * 32), plan.scoreSmemBytes, stream, sp);
+    e = launchPdl(score, grid, dim3(kScoreWarps * 32), 0, stream, sp);
     if (e != cudaSuccess)
       return e;
   }

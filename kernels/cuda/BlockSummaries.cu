@@ -1,11 +1,11 @@
 // Per-block key summaries (kmin/kmax) on CUDA: see resa/cuda/BlockSparse.h.
 //
 // One warp per (page, KV head): lane l owns the head-dim pairs l, l + 32, ...
-// and walks the slots [from, valid) of the page, starting from the stored
-// summary (from > 0) or from +inf / -inf (from == 0). Min and max of stored
-// values are stored values: nothing is rounded. Same semantics as
-// CpuKVStorage::updateSummaries (std::min/std::max keep the old value when
-// the key is NaN, as fminf/fmaxf do).
+// (single elements when headDim is odd) and walks the slots [from, valid) of
+// the page, starting from the stored summary (from > 0) or from +inf / -inf
+// (from == 0). Min and max of stored values are stored values: nothing is
+// rounded. Same semantics as CpuKVStorage::updateSummaries (std::min/std::max
+// keep the old value when the key is NaN, as fminf/fmaxf do). Any head dim.
 #include "resa/cuda/BlockSparse.h"
 
 #include "Launch.cuh"
@@ -27,11 +27,15 @@ template <> struct Pair<__nv_bfloat16> {
   using T2 = __nv_bfloat162;
   __device__ static float2 toFloat2(T2 x) { return __bfloat1622float2(x); }
   __device__ static T2 fromFloat2(float2 x) { return __floats2bfloat162_rn(x.x, x.y); }
+  __device__ static float toFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
+  __device__ static __nv_bfloat16 fromFloat(float x) { return __float2bfloat16_rn(x); }
 };
 template <> struct Pair<__half> {
   using T2 = __half2;
   __device__ static float2 toFloat2(T2 x) { return __half22float2(x); }
   __device__ static T2 fromFloat2(float2 x) { return __floats2half2_rn(x.x, x.y); }
+  __device__ static float toFloat(__half x) { return __half2float(x); }
+  __device__ static __half fromFloat(float x) { return __float2half_rn(x); }
 };
 
 struct SummaryDims {
@@ -45,11 +49,28 @@ __device__ void summarizePage(const T *k, T *kmin, T *kmax, const SummaryDims &s
   using T2 = typename P::T2;
   const int64_t sumOff = (static_cast<int64_t>(page) * s.numKvHeads + head) * s.headDim;
   const int64_t kOff = sumOff * s.pageSize;  // K[page][head][0][0]
+  constexpr float kInf = __builtin_huge_valf();
+  if (s.headDim % 2 != 0) {  // rows are not 4-byte aligned: one element at a time
+    for (int j = lane; j < s.headDim; j += 32) {
+      float mn = kInf, mx = -kInf;
+      if (from > 0) {
+        mn = P::toFloat(kmin[sumOff + j]);
+        mx = P::toFloat(kmax[sumOff + j]);
+      }
+      for (int slot = from; slot < valid; ++slot) {
+        const float x = P::toFloat(k[kOff + static_cast<int64_t>(slot) * s.headDim + j]);
+        mn = fminf(mn, x);
+        mx = fmaxf(mx, x);
+      }
+      kmin[sumOff + j] = P::fromFloat(mn);
+      kmax[sumOff + j] = P::fromFloat(mx);
+    }
+    return;
+  }
   T2 *mn2 = reinterpret_cast<T2 *>(kmin + sumOff);
   T2 *mx2 = reinterpret_cast<T2 *>(kmax + sumOff);
   const T2 *k2 = reinterpret_cast<const T2 *>(k + kOff);
   const int pairs = s.headDim / 2;
-  constexpr float kInf = __builtin_huge_valf();
   for (int j = lane; j < pairs; j += 32) {
     float2 mn = make_float2(kInf, kInf), mx = make_float2(-kInf, -kInf);
     if (from > 0) {
@@ -131,7 +152,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 }
 
 bool validShape(const PagedAttentionShape &s) {
-  return s.numKvHeads > 0 && s.headDim > 0 && s.headDim % 2 == 0 && s.pageSize > 0;
+  return s.numKvHeads > 0 && s.headDim > 0 && s.pageSize > 0;
 }
 
 unsigned blocksFor(int64_t tasks) {

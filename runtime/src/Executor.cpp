@@ -1,40 +1,17 @@
 #include "resa/runtime/Executor.h"
 
-#include "resa/runtime/DimPoly.h"
-
-#include "plan.pb.h"
+#include "ProgramPlan.h"
 
 namespace resa {
 
-struct Executor::Step {
-  std::string kernel, location;
-  KernelFn fn = nullptr;
-  std::vector<int> inputs, outputs;
-  Attrs attrs;
-  std::vector<DimPoly> exprs; // resa.shape_expr only
-  bool scalar = false;
-  std::vector<int> release; // values whose last use is this step
-};
-
 namespace {
-
-// The steps that need the forward context rather than a kernel.
-bool isContextStep(const std::string &kernel) {
-  return kernel == "resa.positions" || kernel == "resa.cache_attention" ||
-         kernel == "resa.cache_write" || kernel == "resa.block_select" ||
-         kernel == "resa.block_attention";
-}
 
 Tensor runContextStep(const std::string &kernel, const std::vector<const Tensor *> &in,
                       const Attrs &attrs, ForwardContext *context) {
   if (kernel == "resa.positions") {
-    if (!in.at(0) || in[0]->numel() != 1)
+    if (!in.at(0))
       throw Error("resa.positions takes a scalar count");
-    int64_t n = in[0]->intAt(0), start = context ? context->start() : 0;
-    Tensor t(DType::I64, {n});
-    for (int64_t i = 0; i < n; ++i)
-      t.data<int64_t>()[i] = start + i;
-    return t;
+    return ProgramPlan::positions(*in[0], context ? context->start() : 0);
   }
   if (!context)
     throw Error(kernel + " needs a KV cache: run this function through the generator, not "
@@ -51,160 +28,72 @@ Tensor runContextStep(const std::string &kernel, const std::vector<const Tensor 
   return context->cacheAttention(layer, *in.at(0), *in.at(1), *in.at(2), attrs);
 }
 
-
-Tensor fromTensorData(const plan::TensorData &d) {
-  Tensor t(static_cast<DType>(d.dtype()), Shape(d.shape().begin(), d.shape().end()));
-  if (d.raw().size() != t.nbytes())
-    throw Error("plan constant of shape " + shapeToString(t.shape()) + " has " +
-                std::to_string(d.raw().size()) + " bytes");
-  std::copy(d.raw().begin(), d.raw().end(), static_cast<char *>(t.raw()));
-  return t;
-}
-
-AttrValue fromAttr(const plan::Attr &a) {
-  switch (a.value_case()) {
-  case plan::Attr::kI: return a.i();
-  case plan::Attr::kF: return a.f();
-  case plan::Attr::kS: return a.s();
-  case plan::Attr::kInts: return std::vector<int64_t>(a.ints().v().begin(), a.ints().v().end());
-  case plan::Attr::kFloats:
-    return std::vector<float>(a.floats().v().begin(), a.floats().v().end());
-  case plan::Attr::kStrings:
-    return std::vector<std::string>(a.strings().v().begin(), a.strings().v().end());
-  case plan::Attr::kTensor: return fromTensorData(a.tensor());
-  default: throw Error("plan attribute '" + a.name() + "' has no value");
-  }
+// A weight stored in bf16/f16 (resa-compile --dtype) as the fp32 the CPU
+// kernels compute in.
+Tensor widenedWeight(const Tensor &w, DType logical) {
+  if (logical != DType::F32 || (w.dtype() != DType::BF16 && w.dtype() != DType::F16))
+    return w;
+  Tensor out(DType::F32, w.shape());
+  const uint16_t *src = w.data<uint16_t>();
+  float *dst = out.data<float>();
+  for (int64_t i = 0; i < w.numel(); ++i)
+    dst[i] = w.dtype() == DType::BF16 ? bf16ToF32(src[i]) : f16ToF32(src[i]);
+  return out;
 }
 
 } // namespace
 
-Executor::Executor(const Package &package, const std::string &function) : package_(package) {
-  const plan::Plan &p = package.plan();
-  const plan::Function &f = package.function(function);
-  opset_ = p.opset();
-  numValues_ = p.values_size();
-  fixed_.resize(numValues_);
-  isFixed_.resize(numValues_, false);
-  for (int i = 0; i < p.values_size(); ++i) {
-    const plan::Value &v = p.values(i);
-    if (v.has_constant())
-      fixed_[i] = fromTensorData(v.constant());
-    else if (v.source_case() == plan::Value::kWeight)
-      fixed_[i] = package.weight(v.weight());
-    else
-      continue;
-    isFixed_[i] = true;
-  }
-  for (int i = 0; i < f.inputs_size(); ++i) {
-    const plan::Value &v = p.values(f.inputs(i));
-    InputSpec spec{f.input_names(i), static_cast<DType>(v.dtype()), {}};
-    for (int d = 0; d < v.shape_size(); ++d)
-      spec.dims.push_back(v.shape(d) >= 0 ? std::to_string(v.shape(d)) : v.dim_exprs(d));
-    inputs_.push_back(spec);
-    inputValues_.push_back(f.inputs(i));
-  }
-  outputNames_.assign(f.output_names().begin(), f.output_names().end());
-  outputValues_.assign(f.outputs().begin(), f.outputs().end());
-
-  std::vector<int> lastUse(numValues_, -1);
-  for (int s = 0; s < f.steps_size(); ++s) {
-    const plan::Step &ps = f.steps(s);
-    Step step;
-    step.kernel = ps.kernel();
-    step.location = ps.location();
-    step.inputs.assign(ps.inputs().begin(), ps.inputs().end());
-    step.outputs.assign(ps.outputs().begin(), ps.outputs().end());
-    for (const plan::Attr &a : ps.attrs())
-      step.attrs.set(a.name(), fromAttr(a));
-    if (step.kernel == "resa.shape_expr") {
-      for (const std::string &e : step.attrs.getStrings("exprs"))
-        step.exprs.push_back(DimPoly::parse(e));
-      step.scalar = step.attrs.getInt("scalar", 0) != 0;
-    } else if (!isContextStep(step.kernel)) {
-      step.fn = findCpuKernel(step.kernel);
-      if (!step.fn)
-        throw Error(package.path() + ": node '" + step.location + "' needs kernel '" +
-                    step.kernel + "', which this runtime does not have");
-    }
-    for (int v : step.inputs)
-      if (v >= 0)
-        lastUse[v] = s;
-    steps_.push_back(std::move(step));
-  }
-  for (int v : outputValues_)
-    lastUse[v] = static_cast<int>(steps_.size()); // never released
-  for (size_t v = 0; v < numValues_; ++v)
-    if (lastUse[v] >= 0 && lastUse[v] < static_cast<int>(steps_.size()) && !isFixed_[v])
-      steps_[lastUse[v]].release.push_back(static_cast<int>(v));
-  for (const plan::Symbol &s : f.symbols())
-    symbols_.push_back({s.name(), s.input(), s.dim()});
+Executor::Executor(const Package &package, const std::string &function)
+    : plan_(std::make_unique<ProgramPlan>(package, function)) {
+  fixed_.resize(plan_->numValues());
+  for (size_t v = 0; v < plan_->numValues(); ++v)
+    if (plan_->isFixed(static_cast<int>(v)))
+      fixed_[v] = widenedWeight(plan_->fixed(static_cast<int>(v)),
+                                plan_->logicalDType(static_cast<int>(v)));
+  for (const PlanStep &step : plan_->steps())
+    if (step.kernel != "resa.shape_expr" && !ProgramPlan::isContextStep(step.kernel) &&
+        !findCpuKernel(step.kernel))
+      throw Error(package.path() + ": node '" + step.location + "' needs kernel '" +
+                  step.kernel + "', which this runtime does not have");
 }
 
 Executor::~Executor() = default;
 
+const std::vector<InputSpec> &Executor::inputs() const { return plan_->inputs(); }
+const std::vector<std::string> &Executor::outputNames() const { return plan_->outputNames(); }
 
 std::vector<Tensor> Executor::run(const std::vector<Tensor> &inputs,
                                   ForwardContext *context) const {
-  if (inputs.size() != inputs_.size())
-    throw Error("the model takes " + std::to_string(inputs_.size()) + " inputs, got " +
-                std::to_string(inputs.size()));
-  // Bind the symbols, then check every input dim against its expression.
-  std::map<std::string, int64_t> symbols;
-  for (const Symbol &s : symbols_)
-    symbols[s.name] = inputs.at(s.input).dim(s.dim);
-  std::vector<Tensor> values(numValues_);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const InputSpec &spec = inputs_[i];
-    const Tensor &t = inputs[i];
-    if (t.dtype() != spec.dtype)
-      throw Error("input '" + spec.name + "' must be " + dtypeName(spec.dtype) + ", got " +
-                  dtypeName(t.dtype()));
-    if (t.rank() != static_cast<int64_t>(spec.dims.size()))
-      throw Error("input '" + spec.name + "' must have rank " +
-                  std::to_string(spec.dims.size()) + ", got shape " + shapeToString(t.shape()));
-    for (size_t d = 0; d < spec.dims.size(); ++d) {
-      int64_t want = DimPoly::parse(spec.dims[d]).evaluate(symbols);
-      if (t.dim(d) != want)
-        throw Error("input '" + spec.name + "' dim " + std::to_string(d) + " must be " +
-                    spec.dims[d] + " = " + std::to_string(want) + ", got " +
-                    std::to_string(t.dim(d)));
-    }
-    values[inputValues_[i]] = t;
-  }
+  std::map<std::string, int64_t> symbols = plan_->bind(inputs);
+  std::vector<Tensor> values(plan_->numValues());
+  for (size_t i = 0; i < inputs.size(); ++i)
+    values[plan_->inputValues()[i]] = inputs[i];
   auto valueOf = [&](int v) -> const Tensor * {
     if (v < 0)
       return nullptr;
-    return isFixed_[v] ? &fixed_[v] : &values[v];
+    return plan_->isFixed(v) ? &fixed_[v] : &values[v];
   };
-  for (const Step &step : steps_) {
+  for (const PlanStep &step : plan_->steps()) {
     std::vector<Tensor> outs;
-    if (isContextStep(step.kernel)) {
-      std::vector<const Tensor *> in;
-      for (int v : step.inputs)
-        in.push_back(valueOf(v));
-      try {
+    try {
+      if (ProgramPlan::isContextStep(step.kernel)) {
+        std::vector<const Tensor *> in;
+        for (int v : step.inputs)
+          in.push_back(valueOf(v));
         outs.push_back(runContextStep(step.kernel, in, step.attrs, context));
-      } catch (const Error &e) {
-        throw Error("node '" + step.location + "' (" + step.kernel + "): " + e.what());
+      } else if (step.kernel == "resa.shape_expr") {
+        outs.push_back(ProgramPlan::evaluateShapeExpr(step, symbols));
+      } else {
+        KernelArgs args;
+        for (int v : step.inputs)
+          args.inputs.push_back(valueOf(v));
+        args.attrs = &step.attrs;
+        args.opset = plan_->opset();
+        args.numOutputs = step.outputs.size();
+        findCpuKernel(step.kernel)(args, outs);
       }
-    } else if (!step.fn) {
-      Shape shape = step.scalar ? Shape{} : Shape{int64_t(step.exprs.size())};
-      Tensor t(DType::I64, shape);
-      for (size_t i = 0; i < step.exprs.size(); ++i)
-        t.data<int64_t>()[i] = step.exprs[i].evaluate(symbols);
-      outs.push_back(t);
-    } else {
-      KernelArgs args;
-      for (int v : step.inputs)
-        args.inputs.push_back(valueOf(v));
-      args.attrs = &step.attrs;
-      args.opset = opset_;
-      args.numOutputs = step.outputs.size();
-      try {
-        step.fn(args, outs);
-      } catch (const Error &e) {
-        throw Error("node '" + step.location + "' (" + step.kernel + "): " + e.what());
-      }
+    } catch (const Error &e) {
+      throw Error("node '" + step.location + "' (" + step.kernel + "): " + e.what());
     }
     for (size_t i = 0; i < step.outputs.size() && i < outs.size(); ++i)
       if (step.outputs[i] >= 0)
@@ -213,7 +102,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor> &inputs,
       values[v] = Tensor();
   }
   std::vector<Tensor> out;
-  for (int v : outputValues_)
+  for (int v : plan_->outputValues())
     out.push_back(*valueOf(v));
   return out;
 }

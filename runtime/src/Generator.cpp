@@ -1,137 +1,16 @@
 #include "resa/runtime/Generator.h"
 
+#include "Backend.h"
+
 #include "resa/kernels/BlockSparse.h"
 
 #include "plan.pb.h"
 
 #include <algorithm>
 #include <functional>
+#include <map>
 
 namespace resa {
-
-// One call of a cached program for one sequence: the forward context that
-// resa.positions and resa.cache_attention read.
-class Generator::CachedCall : public ForwardContext {
-public:
-  CachedCall(KVCache &cache, int64_t start) : cache_(cache), start_(start) {}
-  int64_t start() const override { return start_; }
-
-  Tensor cacheAttention(int64_t layer, const Tensor &q, const Tensor &k, const Tensor &v,
-                        const Attrs &attrs) override {
-    cacheWrite(layer, k, v, attrs);
-    Layout l = layout(q, attrs, "num_heads");
-    std::vector<float> qr = rows(q, l);
-    // Query s of the call sits at position start + s and sees keys 0..its
-    // position: one attention row per query over the sequence's pages.
-    PagedAttentionShape shape = cache_.attentionShape(static_cast<int>(l.heads));
-    int32_t stride = cache_.maxPagesPerSeq();
-    shape.batch = static_cast<int32_t>(l.len);
-    std::vector<int32_t> table(static_cast<size_t>(l.len * stride)), lens(l.len);
-    for (int64_t s = 0; s < l.len; ++s) {
-      std::copy_n(cache_.pageTable(), stride, table.data() + s * stride);
-      lens[s] = static_cast<int32_t>(start_ + s + 1);
-    }
-    std::vector<float> out(qr.size());
-    pagedDecodeAttentionCpu(shape, qr.data(), cache_.keys(static_cast<int>(layer)),
-                            cache_.values(static_cast<int>(layer)), table.data(), lens.data(),
-                            attrs.getFloat("scale", 0.0f), out.data());
-    return fromRows(out, q.shape(), l);
-  }
-
-  void cacheWrite(int64_t layer, const Tensor &k, const Tensor &v, const Attrs &attrs) override {
-    const KVCacheConfig &cfg = cache_.config();
-    Layout l = layout(k, attrs, "kv_heads");
-    if (l.heads != cfg.numKvHeads || layer < 0 || layer >= cfg.numLayers)
-      throw Error("layer " + std::to_string(layer) + " with " + std::to_string(l.heads) +
-                  " KV heads does not fit the KV cache");
-    std::vector<float> kr = rows(k, l), vr = rows(v, l);
-    cache_.writeLayer(static_cast<int>(layer), kr.data(), vr.data());
-  }
-
-  Tensor blockSelect(int64_t layer, const Tensor &q, const Attrs &attrs) override {
-    Layout l = singleQuery(q, attrs);
-    std::vector<float> qr = rows(q, l);
-    PagedAttentionShape shape = cache_.attentionShape(static_cast<int>(l.heads));
-    BlockSelectParams params;
-    params.keptRatio = attrs.getFloat("kept_ratio", params.keptRatio);
-    params.minBlocks = static_cast<int32_t>(attrs.getInt("min_blocks", params.minBlocks));
-    params.localBlocks = static_cast<int32_t>(attrs.getInt("local_blocks", params.localBlocks));
-    int32_t numBlocks = (cache_.seqLens()[0] + shape.pageSize - 1) / shape.pageSize;
-    int32_t n = selectedBlockCount(numBlocks, params);
-    Tensor blocks(DType::I32, {shape.numKvHeads, n});
-    int32_t count = 0;
-    selectBlocksCpu(shape, qr.data(), cache_.keyMin(static_cast<int>(layer)),
-                    cache_.keyMax(static_cast<int>(layer)), cache_.pageTable(), cache_.seqLens(),
-                    params, attrs.getFloat("scale", 0.0f), blocks.data<int32_t>(), n, &count);
-    return blocks;
-  }
-
-  Tensor blockAttention(int64_t layer, const Tensor &q, const Tensor &blocks,
-                        const Attrs &attrs) override {
-    Layout l = singleQuery(q, attrs);
-    std::vector<float> qr = rows(q, l), out(qr.size());
-    PagedAttentionShape shape = cache_.attentionShape(static_cast<int>(l.heads));
-    if (blocks.dtype() != DType::I32 || blocks.rank() != 2 || blocks.dim(0) != shape.numKvHeads)
-      throw Error("selected blocks must be int32 [kv_heads, n], got " +
-                  shapeToString(blocks.shape()));
-    int32_t n = static_cast<int32_t>(blocks.dim(1));
-    pagedSparseAttentionCpu(shape, qr.data(), cache_.keys(static_cast<int>(layer)),
-                            cache_.values(static_cast<int>(layer)), cache_.pageTable(),
-                            cache_.seqLens(), blocks.data<int32_t>(), n, &n,
-                            attrs.getFloat("scale", 0.0f), out.data());
-    return fromRows(out, q.shape(), l);
-  }
-
-private:
-  KVCache &cache_;
-  int64_t start_;
-
-  // How a [1, H, S, D] ("bhsd") or [1, S, H*D] ("bsd") tensor is laid out.
-  struct Layout {
-    bool bhsd;
-    int64_t heads, len, d;
-  };
-  Layout layout(const Tensor &t, const Attrs &attrs, const char *headsAttr) const {
-    Layout l;
-    l.bhsd = attrs.getString("layout", "bhsd") == "bhsd";
-    l.heads = attrs.requireInt(headsAttr);
-    l.len = t.dim(l.bhsd ? 2 : 1);
-    l.d = cache_.config().headDim;
-    if (t.dim(0) != 1)
-      throw Error("a cached program runs one sequence per call, got batch " +
-                  std::to_string(t.dim(0)));
-    if (t.numel() != l.heads * l.len * l.d)
-      throw Error("tensor " + shapeToString(t.shape()) + " does not hold " +
-                  std::to_string(l.heads) + " heads of size " + std::to_string(l.d));
-    return l;
-  }
-  Layout singleQuery(const Tensor &q, const Attrs &attrs) const {
-    Layout l = layout(q, attrs, "num_heads");
-    if (l.len != 1)
-      throw Error("block-sparse attention serves one query per call, got " +
-                  std::to_string(l.len));
-    return l;
-  }
-  // [S][heads][D] rows from either layout, and back.
-  static std::vector<float> rows(const Tensor &t, const Layout &l) {
-    std::vector<float> out(static_cast<size_t>(l.len * l.heads * l.d));
-    for (int64_t s = 0; s < l.len; ++s)
-      for (int64_t h = 0; h < l.heads; ++h)
-        std::copy_n(t.data<float>() + offset(l, s, h), l.d,
-                    out.data() + (s * l.heads + h) * l.d);
-    return out;
-  }
-  static Tensor fromRows(const std::vector<float> &r, const Shape &shape, const Layout &l) {
-    Tensor t(DType::F32, shape);
-    for (int64_t s = 0; s < l.len; ++s)
-      for (int64_t h = 0; h < l.heads; ++h)
-        std::copy_n(r.data() + (s * l.heads + h) * l.d, l.d, t.data<float>() + offset(l, s, h));
-    return t;
-  }
-  static int64_t offset(const Layout &l, int64_t s, int64_t h) {
-    return l.bhsd ? (h * l.len + s) * l.d : (s * l.heads + h) * l.d;
-  }
-};
 
 namespace {
 
@@ -151,10 +30,11 @@ KVCacheConfig cacheConfig(const Package &package, int64_t pages) {
 
 } // namespace
 
-Generator::Generator(const Package &package, int64_t kvPages)
-    : package_(package), prefill_(package, "prefill"), decode_(package, "decode"),
-      rectify_(package, "rectify"),
-      cache_(std::make_unique<KVCache>(cacheConfig(package, kvPages))) {
+Generator::Generator(const Package &package, int64_t kvPages, Device device)
+    : package_(package), device_(device),
+      backend_(device == Device::Cuda ? makeCudaBackend(package) : makeCpuBackend(package)) {
+  KVCacheConfig config = cacheConfig(package, kvPages);
+  cache_ = std::make_unique<KVCache>(config, backend_->makeStorage(config));
   if (package.plan().has_rectify()) {
     const plan::RectifySchedule &r = package.plan().rectify();
     if (r.function() != "rectify" || r.interval() <= 0 || r.window() <= 0 ||
@@ -177,19 +57,25 @@ int64_t Generator::pagesFor(const Package &package,
   return std::max<int64_t>(pages, 1);
 }
 
-Tensor Generator::call(const Executor &exec, int64_t id, int64_t start,
-                       const std::vector<int64_t> &tokens) {
-  for (int64_t t : tokens)
-    if (t < 0 || (vocab_ > 0 && t >= vocab_))
-      throw Error("token id " + std::to_string(t) + " is outside the vocabulary" +
-                  (vocab_ > 0 ? " [0, " + std::to_string(vocab_) + ")" : std::string()));
-  Tensor ids(DType::I64, {1, static_cast<int64_t>(tokens.size())});
-  std::copy(tokens.begin(), tokens.end(), ids.data<int64_t>());
-  cache_->beginForward({id}, {start}, {static_cast<int64_t>(tokens.size())});
+Tensor Generator::call(const char *function, const std::vector<int64_t> &ids, int64_t start,
+                       const std::vector<std::vector<int64_t>> &tokens) {
+  const int64_t batch = static_cast<int64_t>(ids.size());
+  const int64_t len = static_cast<int64_t>(tokens.at(0).size());
+  Tensor input(DType::I64, {batch, len});
+  for (int64_t b = 0; b < batch; ++b) {
+    if (static_cast<int64_t>(tokens[b].size()) != len)
+      throw Error("a batched call takes the same number of tokens per sequence");
+    for (int64_t t : tokens[b])
+      if (t < 0 || (vocab_ > 0 && t >= vocab_))
+        throw Error("token id " + std::to_string(t) + " is outside the vocabulary" +
+                    (vocab_ > 0 ? " [0, " + std::to_string(vocab_) + ")" : std::string()));
+    std::copy(tokens[b].begin(), tokens[b].end(), input.data<int64_t>() + b * len);
+  }
+  cache_->beginForward(ids, std::vector<int64_t>(ids.size(), start),
+                       std::vector<int64_t>(ids.size(), len));
   std::vector<Tensor> out;
   try {
-    CachedCall context(*cache_, start);
-    out = exec.run({ids}, &context);
+    out = backend_->run(function, {input}, *cache_, start);
   } catch (...) {
     try {
       cache_->endForward(); // closes the forward; the failure below is the one to report
@@ -201,10 +87,11 @@ Tensor Generator::call(const Executor &exec, int64_t id, int64_t start,
   if (out.empty())
     return Tensor();
   const Tensor &logits = out[0];
-  if (logits.rank() != 3 || logits.dim(0) != 1)
-    throw Error("logits must be [1, seq, vocab], got " + shapeToString(logits.shape()));
+  if (logits.rank() != 3 || logits.dim(0) != batch || logits.dim(1) != len)
+    throw Error("logits must be [" + std::to_string(batch) + ", " + std::to_string(len) +
+                ", vocab], got " + shapeToString(logits.shape()));
   vocab_ = logits.dim(2);
-  return logits.reshaped({logits.dim(1), logits.dim(2)});
+  return logits.reshaped({batch * len, logits.dim(2)});
 }
 
 Tensor Generator::prefill(int64_t id, const std::vector<int64_t> &tokens) {
@@ -213,16 +100,28 @@ Tensor Generator::prefill(int64_t id, const std::vector<int64_t> &tokens) {
   if (!cache_->hasSequence(id))
     cache_->addSequence(id);
   prefillTokens_ += static_cast<int64_t>(tokens.size());
-  return call(prefill_, id, cache_->length(id), tokens);
+  return call("prefill", {id}, cache_->length(id), {tokens});
 }
 
-Tensor Generator::decode(int64_t id, int64_t token) {
-  ++decodeTokens_;
-  return call(decode_, id, cache_->length(id), {token});
+Tensor Generator::decode(int64_t id, int64_t token) { return decode(std::vector<int64_t>{id}, {token}); }
+
+Tensor Generator::decode(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens) {
+  if (ids.empty() || ids.size() != tokens.size())
+    throw Error("decode takes one token for each of one or more sequences");
+  const int64_t length = cache_->length(ids[0]);
+  std::vector<std::vector<int64_t>> rows;
+  for (size_t b = 0; b < ids.size(); ++b) {
+    if (cache_->length(ids[b]) != length)
+      throw Error("sequences decoded in one batch must have one length (" +
+                  std::to_string(cache_->length(ids[b])) + " vs " + std::to_string(length) + ")");
+    rows.push_back({tokens[b]});
+  }
+  decodeTokens_ += static_cast<int64_t>(ids.size());
+  return call("decode", ids, length, rows);
 }
 
 void Generator::rectify(int64_t id, int64_t start, const std::vector<int64_t> &tokens) {
-  call(rectify_, id, start, tokens);
+  call("rectify", {id}, start, {tokens});
 }
 
 // One sequence being generated: its cache id, every token in its cache, its
@@ -298,8 +197,11 @@ std::vector<Generation> Generator::finish(std::vector<Stream> &streams,
     if (options.maxNewTokens > 0)
       start();
     std::vector<bool> live(streams.size(), options.maxNewTokens > 0);
-    // Every live sequence takes its sampled token, then decodes the next.
+    // Every live sequence takes its sampled token; those that go on decode
+    // the next one, sequences of one length together in one batch (GSR's
+    // candidates, forked from one prompt, decode as one batch throughout).
     while (std::find(live.begin(), live.end(), true) != live.end()) {
+      std::map<int64_t, std::vector<size_t>> byLength;
       for (size_t i = 0; i < streams.size(); ++i) {
         if (!live[i])
           continue;
@@ -313,15 +215,26 @@ std::vector<Generation> Generator::finish(std::vector<Stream> &streams,
           live[i] = false;
           continue;
         }
-        Tensor logits = decode(s.id, s.next);
-        s.history.push_back(s.next);
-        sample(s, logits.data<float>());
-        if (rectifyEvery_ > 0 && ++s.sinceRectify == rectifyEvery_) {
-          int64_t len = static_cast<int64_t>(s.history.size());
-          rectify(s.id, len - rectifyWindow_,
-                  std::vector<int64_t>(s.history.end() - rectifyWindow_, s.history.end()));
-          s.sinceRectify = 0;
-          ++rectifications_;
+        byLength[cache_->length(s.id)].push_back(i);
+      }
+      for (const auto &group : byLength) {
+        std::vector<int64_t> ids, tokens;
+        for (size_t i : group.second) {
+          ids.push_back(streams[i].id);
+          tokens.push_back(streams[i].next);
+        }
+        Tensor logits = decode(ids, tokens);
+        for (size_t j = 0; j < group.second.size(); ++j) {
+          Stream &s = streams[group.second[j]];
+          s.history.push_back(s.next);
+          sample(s, logits.data<float>() + static_cast<int64_t>(j) * vocab_);
+          if (rectifyEvery_ > 0 && ++s.sinceRectify == rectifyEvery_) {
+            int64_t len = static_cast<int64_t>(s.history.size());
+            rectify(s.id, len - rectifyWindow_,
+                    std::vector<int64_t>(s.history.end() - rectifyWindow_, s.history.end()));
+            s.sinceRectify = 0;
+            ++rectifications_;
+          }
         }
       }
     }

@@ -1,5 +1,7 @@
 #include "resa/runtime/Package.h"
 
+#include "resa/runtime/PlanChecksum.h"
+
 #include "plan.pb.h"
 
 #include <fstream>
@@ -18,15 +20,24 @@ std::unique_ptr<Package> Package::load(const std::string &dir) {
     throw Error(dir + ": not a resa package (no " + kPlanFileName + ")");
   std::stringstream buf;
   buf << in.rdbuf();
+  const std::string bytes = buf.str();
   pkg->plan_ = std::make_unique<plan::Plan>();
-  if (!pkg->plan_->ParseFromString(buf.str()))
+  if (!pkg->plan_->ParseFromString(bytes))
     throw Error(planPath + ": corrupt or truncated plan (protobuf parse failed)");
   const plan::Plan &p = *pkg->plan_;
   if (p.format_version() != kPlanFormatVersion)
     throw Error(dir + ": package format version " + std::to_string(p.format_version()) +
                 " (written by '" + p.producer() + "'), but this runtime reads version " +
                 std::to_string(kPlanFormatVersion) + "; recompile the model");
-  pkg->weights_ = std::make_unique<SafetensorsFile>(dir + "/" + p.weights_file());
+  // The plan is not trusted before its checksum is checked, which needs the
+  // weights file: its name must not reach outside the package.
+  const std::string &weights = p.weights_file();
+  if (weights.empty() || weights == "." || weights == ".." ||
+      weights.find('/') != std::string::npos || weights.find('\0') != std::string::npos)
+    throw Error(planPath + ": weights file '" + weights +
+                "' is not a file name inside the package");
+  pkg->weights_ = std::make_unique<SafetensorsFile>(dir + "/" + weights);
+  verifyPlanChecksum(bytes, pkg->weights_->header(), planPath);
   if (pkg->weights_->fileSize() != p.weights_bytes())
     throw Error(dir + ": weights file is " + std::to_string(pkg->weights_->fileSize()) +
                 " bytes, the plan expects " + std::to_string(p.weights_bytes()));

@@ -2,6 +2,7 @@
 #include "resa/runtime/Executor.h"
 #include "resa/runtime/Generator.h"
 #include "resa/runtime/Gsr.h"
+#include "resa/runtime/KVCapacity.h"
 #include "resa/runtime/Tokenizer.h"
 
 #include "plan.pb.h"
@@ -36,8 +37,12 @@ Runs a package compiled by resa-compile and prints the generated token ids.
   --temperature T        0 = greedy (default), > 0 samples
   --top-p P              nucleus sampling mass in (0, 1] (default 1)
   --seed S               sampling seed (default 0)
-  --device D             auto (default), cpu or cuda
+  --device D             auto (default: cuda when this runtime has it and a GPU
+                         is present), cpu (exact fp32) or cuda (bf16/f16)
   --dump-logits FILE     write the prompt's logits, float32 [batch, seq, vocab]
+  --kv-pages N           KV-cache capacity in pages of the package's block size
+                         (default 0: what the prompts and --max-new-tokens
+                         need); it bounds the prompt and the tokens after it
   --help                 this text
 )";
 
@@ -45,6 +50,7 @@ struct Options {
   std::string package, tokens, inputIds, prompt, dumpLogits, tokenizer, device = "auto";
   bool json = false;
   int64_t maxNewTokens = 16;
+  int64_t kvPages = 0; // 0: sized to the run
   std::vector<int64_t> eos;
   bool recompute = false;
   resa::SamplingOptions sampling;
@@ -106,6 +112,7 @@ Options parseArgs(int argc, char **argv) {
     else if (arg == "--tokenizer") o.tokenizer = value;
     else if (arg == "--device") o.device = value;
     else if (arg == "--max-new-tokens") o.maxNewTokens = parseInt(arg, value);
+    else if (arg == "--kv-pages") o.kvPages = parseInt(arg, value);
     else if (arg == "--eos") o.eos.push_back(parseInt(arg, value));
     else if (arg == "--temperature") o.sampling.temperature = parseFloat(arg, value);
     else if (arg == "--top-p") o.sampling.topP = parseFloat(arg, value);
@@ -119,8 +126,12 @@ Options parseArgs(int argc, char **argv) {
     throw resa::Error("give exactly one of --prompt, --tokens, --input-ids");
   if (o.maxNewTokens < 0)
     throw resa::Error("--max-new-tokens must be >= 0");
+  if (o.kvPages < 0)
+    throw resa::Error("--kv-pages must be >= 0");
   if (o.device != "auto" && o.device != "cpu" && o.device != "cuda")
     throw resa::Error("--device must be auto, cpu or cuda, got '" + o.device + "'");
+  if (o.device == "cuda" && o.recompute)
+    throw resa::Error("--recompute is the CPU reference path; use --device cpu");
   return o;
 }
 
@@ -198,10 +209,46 @@ std::vector<std::vector<int64_t>> recomputeGenerate(const resa::Executor &exec, 
   return out;
 }
 
-int run(const Options &o) {
+// The device the run uses: --device, except that "auto" keeps to the CPU for
+// what only the CPU runs (stateless packages, --recompute), and says so.
+resa::Device chooseDevice(const Options &o, const resa::Package &package) {
+  resa::Device device = resa::resolveDevice(o.device);
+  if (device == resa::Device::Cpu)
+    return device;
+  const char *why = !package.plan().has_kv_cache() ? "the package has no KV-cache program"
+                    : o.recompute                  ? "--recompute is the CPU reference"
+                                                   : nullptr;
+  if (!why)
+    return device;
   if (o.device == "cuda")
-    throw resa::Error("--device cuda: this runtime has no CUDA backend yet; use --device cpu");
+    throw resa::Error(std::string("--device cuda: ") + why + "; use --device cpu");
+  std::fprintf(stderr, "resa-run: running on the CPU: %s\n", why);
+  return resa::Device::Cpu;
+}
+
+// Logits of every prompt position through the cached prefill program on
+// `device`, [batch, seq, vocab] (sequence by sequence).
+resa::Tensor prefillLogits(const resa::Package &package, const resa::Tensor &ids,
+                           resa::Device device) {
+  int64_t batch = ids.dim(0), seq = ids.dim(1);
+  std::vector<std::vector<int64_t>> prompts(batch);
+  for (int64_t b = 0; b < batch; ++b)
+    prompts[b].assign(ids.data<int64_t>() + b * seq, ids.data<int64_t>() + (b + 1) * seq);
+  resa::Generator gen(package, resa::Generator::pagesFor(package, prompts, 0), device);
+  resa::Tensor out;
+  for (int64_t b = 0; b < batch; ++b) {
+    resa::Tensor logits = gen.prefill(b, prompts[b]);
+    if (b == 0)
+      out = resa::Tensor(resa::DType::F32, {batch, seq, logits.dim(1)});
+    std::copy_n(logits.data<float>(), logits.numel(), out.data<float>() + b * logits.numel());
+    gen.cache().removeSequence(b);
+  }
+  return out;
+}
+
+int run(const Options &o) {
   auto package = resa::Package::load(o.package);
+  const resa::Device device = chooseDevice(o, *package);
   std::unique_ptr<resa::Tokenizer> tok;
   if (!o.tokenizer.empty())
     tok = resa::loadTokenizer(o.tokenizer);
@@ -213,7 +260,10 @@ int run(const Options &o) {
     if (!tok)
       throw resa::Error("a GSR run needs --tokenizer");
     int64_t problemTokens = static_cast<int64_t>(tok->encode(o.prompt, true).size());
-    resa::Generator gen(*package, resa::gsrPagesFor(*package, config, problemTokens));
+    resa::Generator gen(
+        *package, o.kvPages ? o.kvPages : resa::gsrPagesFor(*package, config, problemTokens),
+        device);
+    resa::requirePromptFits(gen.cache().config(), problemTokens, "raise --kv-pages");
     resa::GsrResult r = resa::runGsr(gen, *tok, o.prompt, config, o.sampling.seed);
     if (o.json)
       std::cout << resa::gsrResultJson(r);
@@ -231,7 +281,9 @@ int run(const Options &o) {
     throw resa::Error(o.package + ": the model has no 'logits' output");
 
   if (!o.dumpLogits.empty()) {
-    resa::Tensor logits = exec.run(resa::makeModelInputs(exec, ids))[logitsIdx];
+    resa::Tensor logits = device == resa::Device::Cuda
+                              ? prefillLogits(*package, ids, device)
+                              : exec.run(resa::makeModelInputs(exec, ids))[logitsIdx];
     if (logits.rank() != 3 || logits.dtype() != resa::DType::F32)
       throw resa::Error("logits must be float32 [batch, seq, vocab], got " +
                         resa::shapeToString(logits.shape()));
@@ -251,7 +303,11 @@ int run(const Options &o) {
   if (o.recompute) {
     generated = recomputeGenerate(exec, logitsIdx, prompts, options);
   } else {
-    resa::Generator gen(*package, resa::Generator::pagesFor(*package, prompts, o.maxNewTokens));
+    resa::Generator gen(
+        *package,
+        o.kvPages ? o.kvPages : resa::Generator::pagesFor(*package, prompts, o.maxNewTokens),
+        device);
+    resa::requirePromptFits(gen.cache().config(), ids.dim(1), "raise --kv-pages");
     for (const resa::Generation &g : gen.generate(prompts, options))
       generated.push_back(g.tokens);
   }

@@ -4,9 +4,13 @@
 usage: bad_input.py BIN_DIR
 Each case runs a tool on a broken input and checks: exit code 1 (not a
 signal), exactly one line on stderr containing 'error:' and the expected
-words, and no partial package left behind.
+words, and no partial package (nor its temporary folder) left behind.
 """
+import glob
 import os
+import resource
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -62,6 +66,30 @@ def case_files(work):
     m = tiny_model([helper.make_node("Add", ["x", "w"], ["y"], name="add")], [x], [y], [w])
     cases.append(("short external data", write("short.onnx", m.SerializeToString()),
                   ["short.bin", "too short"]))
+    # External data must stay in the model's folder: a compile must not read
+    # (and embed in its package) any file the location points at.
+    for location, name in (("../../etc/passwd", "climbing"), ("/etc/passwd", "absolute")):
+        w.external_data[0].value = location
+        m = tiny_model([helper.make_node("Add", ["x", "w"], ["y"], name="add")], [x], [y], [w])
+        cases.append((f"external data location {name}",
+                      write(f"ext-{name}.onnx", m.SerializeToString()),
+                      ["'w'", location, "outside the model's folder"]))
+
+    # Initializers whose data does not fill their shape (raw bytes, typed
+    # elements); small ones, read when the model is imported.
+    x4 = helper.make_tensor_value_info("x4", TensorProto.FLOAT, [4])
+    y4 = helper.make_tensor_value_info("y4", TensorProto.FLOAT, [4])
+    for kind in ("raw", "typed"):
+        tensor = TensorProto(name="w4", data_type=TensorProto.FLOAT, dims=[4])
+        if kind == "raw":
+            tensor.raw_data = np.ones(3, np.float32).tobytes()
+        else:
+            tensor.float_data.extend([1.0] * 3)
+        m = tiny_model([helper.make_node("Add", ["x4", "w4"], ["y4"], name="add4")], [x4], [y4],
+                       [tensor])
+        cases.append((f"initializer size != shape ({kind})",
+                      write(f"size-{kind}.onnx", m.SerializeToString()),
+                      ["'w4'", "its shape needs"]))
 
     a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 3])
     b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [4, 5])
@@ -79,8 +107,8 @@ def case_files(work):
     return cases
 
 
-def run_case(name, argv, words, leftover=None):
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+def run_case(name, argv, words, leftover=None, preexec=None):
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, preexec_fn=preexec)
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     problems = []
     if proc.returncode != 1:
@@ -92,6 +120,8 @@ def run_case(name, argv, words, leftover=None):
             problems.append(f"message lacks {w!r}")
     if leftover and os.path.exists(leftover):
         problems.append(f"left {leftover} behind")
+    if leftover and glob.glob(leftover + ".tmp-*"):
+        problems.append(f"left {glob.glob(leftover + '.tmp-*')} behind")
     status = "FAIL" if problems else "PASS"
     print(f"{status}: {name}" + (f": {'; '.join(problems)}" if problems else ""))
     return not problems
@@ -137,7 +167,112 @@ def main():
         ok &= run_case("bad kept ratio", [compile_, "--quiet", MODEL, "-o", os.path.join(work, "k.resa"),
                                           "--attention=resa", "--resa-kept-ratio=2"],
                        ["kept ratio"], leftover=os.path.join(work, "k.resa"))
+        ok &= package_cases(work, compile_, run, pkg)
+        ok &= capacity_cases(work, compile_, run, pkg)
+        ok &= failed_compile_cases(work, compile_)
     return 0 if ok else 1
+
+
+def package_cases(work, compile_, run, pkg):
+    """Damaged packages: each is a copy of the good one with one change."""
+    plan = open(os.path.join(pkg, "plan.pb"), "rb").read()
+    header_len = int.from_bytes(open(os.path.join(pkg, "weights.safetensors"), "rb").read(8),
+                                "little")
+
+    def variant(name, plan_bytes=plan, header_edit=None):
+        d = os.path.join(work, name)
+        shutil.copytree(pkg, d)
+        open(os.path.join(d, "plan.pb"), "wb").write(plan_bytes)
+        if header_edit:
+            with open(os.path.join(d, "weights.safetensors"), "r+b") as f:
+                header_edit(f)
+        return d
+
+    def pad_with_tab(f):
+        # The last byte of the header is padding (a space): a tab is still
+        # valid JSON, so only the checksum can tell.
+        f.seek(8 + header_len - 1)
+        assert f.read(1) == b" "
+        f.seek(8 + header_len - 1)
+        f.write(b"\t")
+
+    weights_field = b"\x42\x13weights.safetensors"  # field 8, 19 bytes
+    assert plan.count(weights_field) == 1 and plan[:2] == b"\x08\x02"
+    cases = [
+        # One letter of the producer string: the plan still parses.
+        ("corrupted plan (checksum)", variant("c1.resa", plan.replace(b"resa-compile", b"resa-compilE", 1)),
+         ["plan.pb", "checksum mismatch"]),
+        ("corrupted weights header (checksum)", variant("c2.resa", header_edit=pad_with_tab),
+         ["plan.pb", "checksum mismatch"]),
+        ("plan without its checksum", variant("c3.resa", plan[:-9]), ["plan.pb", "checksum"]),
+        ("plan of format version 1", variant("c4.resa", b"\x08\x01" + plan[2:]),
+         ["format version 1", "recompile"]),
+        ("weights file path climbing out of the package",
+         variant("c5.resa", plan.replace(weights_field, b"\x42\x13../../../etc/passwd")),
+         ["../../../etc/passwd", "not a file name inside the package"]),
+        ("weights file at an absolute path",
+         variant("c6.resa", plan.replace(weights_field, b"\x42\x0b/etc/passwd")),
+         ["/etc/passwd", "not a file name inside the package"]),
+    ]
+    ok = True
+    for name, d, words in cases:
+        ok &= run_case(name, [run, d, "--tokens", "1,2"], words)
+    return ok
+
+
+def capacity_cases(work, compile_, run, pkg):
+    """The KV cache's capacity (--kv-pages) and the model's position table."""
+    ok = run_case("prompt longer than the KV cache",
+                  [run, pkg, "--kv-pages", "1", "--tokens", ",".join(["5"] * 40)],
+                  ["40 tokens", "longer than the KV cache holds", "--kv-pages"])
+    ok &= run_case("KV cache full part way through generation",
+                   [run, pkg, "--kv-pages", "1", "--tokens", "1,2,3", "--max-new-tokens", "40"],
+                   ["KV cache full"])
+    ok &= run_case("negative --kv-pages", [run, pkg, "--kv-pages", "-1", "--tokens", "1"],
+                   ["--kv-pages"])
+    # GPT-2 learns 256 positions: a longer prompt is refused by its position
+    # embedding, by name, not read out of bounds.
+    gpt2 = os.path.join(work, "gpt2.resa")
+    subprocess.run([compile_, "--quiet", os.path.join(os.path.dirname(MODEL), "gpt2-eager-op18.onnx"),
+                    "-o", gpt2], check=True)
+    ok &= run_case("prompt longer than the model's position table",
+                   [run, gpt2, "--tokens", ",".join(["5"] * 300), "--max-new-tokens", "1"],
+                   ["256", "outside the table"])
+    return ok
+
+
+def failed_compile_cases(work, compile_):
+    """Compiles that fail late leave nothing behind, and never overwrite what
+    is not a package."""
+    out = os.path.join(work, "late.resa")
+
+    def small_file_limit():
+        # Writes past 64 KiB fail (EFBIG) rather than kill the process.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
+
+    ok = run_case("compile failing while writing the package",
+                  [compile_, "--quiet", MODEL, "-o", out], ["failed"], leftover=out,
+                  preexec=small_file_limit)
+    # A weight short of its shape is found only when its bytes are streamed
+    # into the package, after the whole compile.
+    m = onnx.load(MODEL)
+    big = max(m.graph.initializer, key=lambda t: len(t.raw_data))
+    big.raw_data = big.raw_data[:-4]
+    short = os.path.join(work, "short-weight.onnx")
+    onnx.save(m, short)
+    ok &= run_case("initializer size != shape (a weight, found while writing)",
+                   [compile_, "--quiet", short, "-o", out],
+                   [f"'{big.name}'", "its shape needs"], leftover=out)
+    keep = os.path.join(work, "mine")
+    os.makedirs(keep)
+    open(os.path.join(keep, "notes.txt"), "w").write("not a package")
+    ok &= run_case("compile into a folder that is not a package",
+                   [compile_, "--quiet", MODEL, "-o", keep], ["not a resa package", "not overwriting"])
+    if os.listdir(keep) != ["notes.txt"] or glob.glob(keep + ".tmp-*"):
+        print(f"FAIL: the folder that is not a package was changed: {os.listdir(keep)}")
+        ok = False
+    return ok
 
 
 if __name__ == "__main__":

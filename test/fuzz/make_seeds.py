@@ -6,6 +6,7 @@ commit) under OUT/<target>/, from the committed test fixtures:
   package        packages compiled from two fixture models (when a
                  resa-compile is given): plan + weights header only, and plan +
                  a weights file of shrunken tensors whose size the plan states
+                 (its plan resealed by the harness: the length's top bit)
   tokenizer_json the committed tokenizer.json fixtures
 Usage: make_seeds.py OUT [--resa-compile PATH]"""
 import argparse, json, pathlib, shutil, struct, subprocess, sys, tempfile
@@ -74,8 +75,10 @@ def package_seeds(out, compile_tool):
             p = plan_pb2.Plan()
             p.ParseFromString(plan_bytes)
             p.weights_bytes = len(small)
+            p.ClearField("checksum")
             pb = p.SerializeToString()
-            (out / f"{model}-small").write_bytes(struct.pack("<I", len(pb)) + pb + small)
+            # The top bit of the length: the harness seals the changed plan.
+            (out / f"{model}-small").write_bytes(struct.pack("<I", len(pb) | 1 << 31) + pb + small)
 
 
 def main():

@@ -1,14 +1,25 @@
 #!/usr/bin/env python3
 """The synthetic long-context reasoning task of step 7 (issue 8).
 
-A problem is a long list of variable bindings ("k417 = 83") followed by a
+A problem is a long list of variable bindings ("k4178 = 23") followed by a
 short program of lookups and arithmetic over them. The solution is the
-program's trace, one evaluated line per step, then "Answer: <n>". The answer
-depends on bindings scattered over the whole list (so the model must use its
-context) and on every step of the trace (so sparse decoding errors show).
+program's trace, one line per step, then "Answer: <n>". The answer depends on
+bindings scattered over the whole list (so the model must use its context)
+and on every step of the trace (so sparse decoding errors show).
+
+A trace line spells out every hop, so that each generated token needs one
+operation a small transformer learns (round 1 of the first recipe, whose
+lines wrote only the numbers, learned none of the lookups: a line's value
+needed program line -> key -> binding inside one token):
+
+    r1 = (r0 - k4178) mod 31, k4178 = 5, (20 - 5) mod 31 = 15
+    ^ copied from the program ^ the binding, as listed ^ r0's value, the sum
+
+The lookup "k4178 = 5" repeats the binding line's own text (an induction
+head's pattern); the first operand is the previous line's result.
 
     python3 tools/train/task.py --split train --count 3 --seed 1   # print examples
-    python3 tools/train/task.py --stats                            # lengths
+    python3 tools/train/task.py --stats                            # lengths in tokens
 
 Problems are seeded by (split, index): the same index always gives the same
 problem, and the train and test splits are drawn from different seeds
@@ -18,9 +29,15 @@ import argparse
 import hashlib
 import json
 import random
+import re
 
-MOD = 97
+MOD = 31
 OPS = ("+", "-", "*")
+APPLY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
+# 500 bindings: a problem of 4,153 tokens with <s> (>= 4K); 8 steps: a
+# solution of 347 tokens with </s> (>= 256).
+BINDINGS = 500
+STEPS = 8
 
 
 def _rng(split, index):
@@ -28,34 +45,55 @@ def _rng(split, index):
     return random.Random(int.from_bytes(digest[:8], "little"))
 
 
-def make_problem(split, index, bindings=400, steps=24):
+def first_line(key, value):
+    return f"r0 = {key}, {key} = {value}"
+
+
+def step_line(step, op, key, a, b, new, mod=MOD, applied=None):
+    """Trace line of step >= 1: the program line, the lookup, the arithmetic
+    (`applied`: the operation actually computed, for a wrong candidate)."""
+    return (f"r{step} = (r{step - 1} {op} {key}) mod {mod}, {key} = {b}, "
+            f"({a} {applied or op} {b}) mod {mod} = {new}")
+
+
+def solution_text(lines, answer):
+    return "\n".join(lines) + f"\nAnswer: {answer}\n"
+
+
+def make_problem(split, index, bindings=BINDINGS, steps=STEPS, mod=MOD):
     """Returns {"problem", "solution", "answer"} for problem `index` of `split`."""
     rng = _rng(split, index)
     names = rng.sample(range(1000, 10000), bindings)
-    values = {f"k{n}": rng.randrange(MOD) for n in names}
+    values = {f"k{n}": rng.randrange(mod) for n in names}
     keys = list(values)
     lines = [f"{k} = {v}" for k, v in values.items()]
     first = rng.choice(keys)
     acc = values[first]
-    program, trace = [f"r0 = {first}"], [f"r0 = {first} = {acc}"]
+    program, trace = [f"r0 = {first}"], [first_line(first, acc)]
     for s in range(1, steps):
         key = rng.choice(keys)
         op = rng.choice(OPS)
-        name = f"r{s}"
-        prev = f"r{s - 1}"
-        if op == "+":
-            new = (acc + values[key]) % MOD
-        elif op == "-":
-            new = (acc - values[key]) % MOD
-        else:
-            new = (acc * values[key]) % MOD
-        program.append(f"{name} = ({prev} {op} {key}) mod {MOD}")
-        trace.append(f"{name} = ({acc} {op} {values[key]}) mod {MOD} = {new}")
+        new = APPLY[op](acc, values[key]) % mod
+        program.append(f"r{s} = (r{s - 1} {op} {key}) mod {mod}")
+        trace.append(step_line(s, op, key, acc, values[key], new, mod))
         acc = new
     problem = ("Bindings:\n" + "\n".join(lines) + "\n\nProgram:\n" + "\n".join(program) +
                f"\n\nWhat is r{steps - 1}? Trace the program.\n")
-    solution = "\n".join(trace) + f"\nAnswer: {acc}\n"
-    return {"problem": problem, "solution": solution, "answer": str(acc)}
+    return {"problem": problem, "solution": solution_text(trace, acc), "answer": str(acc)}
+
+
+# The values a solution's tokens carry, by what producing them takes
+# (train.py's per-kind accuracies): a binding looked up, an arithmetic result.
+LOOKUP, RESULT = 2, 3
+_VALUE_PATTERNS = ((LOOKUP, re.compile(r"k\d+ = (\d+)")),
+                   (RESULT, re.compile(r"\) mod \d+ = (\d+)$", re.M)))
+
+
+def value_spans(solution):
+    """[(start, end, kind)] character spans of the looked-up values and the
+    arithmetic results in a solution text."""
+    return sorted((m.start(1), m.end(1), kind) for kind, rx in _VALUE_PATTERNS
+                  for m in rx.finditer(solution))
 
 
 def main():
@@ -63,16 +101,22 @@ def main():
     ap.add_argument("--split", default="train", choices=["train", "test"])
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0, help="first problem index")
-    ap.add_argument("--stats", action="store_true")
+    ap.add_argument("--bindings", type=int, default=BINDINGS)
+    ap.add_argument("--steps", type=int, default=STEPS)
+    ap.add_argument("--stats", action="store_true", help="mean lengths in tokens")
     args = ap.parse_args()
     if args.stats:
-        ex = [make_problem("train", i) for i in range(20)]
-        chars_p = sum(len(e["problem"]) for e in ex) / len(ex)
-        chars_s = sum(len(e["solution"]) for e in ex) / len(ex)
-        print(json.dumps({"problem_chars": chars_p, "solution_chars": chars_s}))
+        from tokenizers import Tokenizer
+        import os
+        tok = Tokenizer.from_file(os.path.join(os.path.dirname(__file__), "tokenizer.json"))
+        ex = [make_problem("test", i, args.bindings, args.steps) for i in range(20)]
+        n_p = [len(tok.encode(e["problem"]).ids) for e in ex]
+        n_s = [len(tok.encode(e["solution"], add_special_tokens=False).ids) + 1 for e in ex]
+        print(json.dumps({"problem_tokens_with_bos": [min(n_p), max(n_p)],
+                          "solution_tokens_with_eos": [min(n_s), max(n_s)]}))
         return
     for i in range(args.seed, args.seed + args.count):
-        print(json.dumps(make_problem(args.split, i)))
+        print(json.dumps(make_problem(args.split, i, args.bindings, args.steps)))
 
 
 if __name__ == "__main__":

@@ -322,7 +322,7 @@ struct SelectResult {
 
 // Runs the GPU selection on d (summaries from the CPU, uploaded) and checks it
 // against selectBlocksCpu. Returns a summary; fills the reference lists.
-std::string selectAndCheck(const Data &d, const BlockSelectParams &params, float scale, int variant,
+std::string selectAndCheck(const Data &d, const BlockSelectParams &params, float scale,
                            DevBuf<uint16_t> &dq, DevBuf<int32_t> &dtable, DevBuf<int32_t> &dlens,
                            std::vector<int32_t> &refSel, std::vector<int32_t> &refCounts,
                            int32_t *maxSelectedOut, DevBuf<int32_t> **dSelOut,
@@ -335,9 +335,7 @@ std::string selectAndCheck(const Data &d, const BlockSelectParams &params, float
   std::vector<uint16_t> bmin = toBitsVec(kmin, dt), bmax = toBitsVec(kmax, dt);
 
   resa::gpu::BlockSelectPlan plan;
-  resa::gpu::BlockSelectOptions so;
-  so.scoreVariant = variant;
-  CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &plan, so));
+  CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &plan));
   const int32_t maxSel = plan.maxSelected + 3;  // a wider row than needed
   refSel.assign(static_cast<size_t>(s.batch) * s.numKvHeads * maxSel, kPoison32);
   refCounts.assign(static_cast<size_t>(s.batch), -1);
@@ -467,7 +465,7 @@ std::string rowErrors(const Data &d, const std::vector<uint16_t> &got, const std
 enum class SelMode { SelectOnly, Sparse, AllDense };
 
 std::string runSelect(const Setup &c, BlockSelectParams params, float scale, SelMode mode,
-                      int forceSplits, int variant, uint64_t seed) {
+                      int forceSplits, uint64_t seed) {
   std::mt19937_64 rng(seed);
   Data d = makeData(c, rng);
   const PagedAttentionShape &s = d.s;
@@ -483,7 +481,7 @@ std::string runSelect(const Setup &c, BlockSelectParams params, float scale, Sel
   std::vector<int32_t> refSel, refCounts;
   int32_t maxSel = 0;
   DevBuf<int32_t> *dselRaw = nullptr, *dcountsRaw = nullptr;
-  std::string msg = selectAndCheck(d, params, scale, variant, dq, dtable, dlens, refSel, refCounts, &maxSel,
+  std::string msg = selectAndCheck(d, params, scale, dq, dtable, dlens, refSel, refCounts, &maxSel,
                                    &dselRaw, &dcountsRaw);
   std::unique_ptr<DevBuf<int32_t>> dsel(dselRaw), dcounts(dcountsRaw);
   if (mode == SelMode::SelectOnly)
@@ -569,7 +567,7 @@ std::string runSelect(const Setup &c, BlockSelectParams params, float scale, Sel
 }
 
 // Selection alone at long contexts: summaries drawn directly (no K/V).
-std::string runSelectLong(KVDType dt, const std::vector<int> &lens, int variant, uint64_t seed) {
+std::string runSelectLong(KVDType dt, const std::vector<int> &lens, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   Data d;
@@ -611,9 +609,7 @@ std::string runSelectLong(KVDType dt, const std::vector<int> &lens, int variant,
     x = fromBits(toBits(normal(rng), dt), dt);
   BlockSelectParams params;
   resa::gpu::BlockSelectPlan plan;
-  resa::gpu::BlockSelectOptions so;
-  so.scoreVariant = variant;
-  CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &plan, so));
+  CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &plan));
   const int32_t maxSel = plan.maxSelected;
   std::vector<int32_t> refSel(static_cast<size_t>(s.batch) * s.numKvHeads * maxSel, kPoison32),
       refCounts(static_cast<size_t>(s.batch));
@@ -712,7 +708,6 @@ std::vector<NamedCase> blockSparseCases() {
     float scale;
     SelMode mode;
     int forceSplits;
-    int variant = 0;
   };
   std::vector<Sel> sels;
   auto setup = [](KVDType dt, int hq, int hkv, int d, int ps, std::vector<int> lens) {
@@ -786,49 +781,26 @@ std::vector<NamedCase> blockSparseCases() {
                   {4097, 1000, 17}), def, 0.0f, SelMode::AllDense, 0});
   sels.push_back({"alldense_f16_q32kv8_d128_ps64_len3001,65", setup(KVDType::F16, 32, 8, 128, 64,
                   {3001, 65}), def, 0.0f, SelMode::AllDense, 0});
-  // KV head counts over 8 (heads looped per warp) and not dividing 8 (idle
-  // warps), head dim 256 (selection only: the attention kernels stop at 128).
+  // KV head counts other than 8 (16, and 3: (head, 32 blocks) units that do
+  // not divide evenly over the scoring kernel's 8 warps), head dim 256
+  // (selection only: the attention kernels stop at 128).
   sels.push_back({"sparse_bf16_q16kv16_d128_len3001,40", setup(KVDType::BF16, 16, 16, 128, 16,
                   {3001, 40}), few, 0.0f, SelMode::Sparse, 0});
   sels.push_back({"sparse_bf16_q12kv3_d128_len2500", setup(KVDType::BF16, 12, 3, 128, 16, {2500}),
                   few, 0.0f, SelMode::Sparse, 0});
   sels.push_back({"select_bf16_q8kv2_d256_len5000,31", setup(KVDType::BF16, 8, 2, 256, 16,
                   {5000, 31}), few, 0.0f, SelMode::SelectOnly, 0});
-  // The pipelined scoring kernel (BlockSelectOptions::scoreVariant 1) on a
-  // subset of the shapes above.
-  {
-    const size_t base = sels.size();
-    for (size_t i = 0; i < base; ++i) {
-      const std::string &nm = sels[i].name;
-      const bool pick = nm.find("len65537") != std::string::npos ||
-                        nm.find("min4_len1,15") != std::string::npos ||
-                        nm.find("q28kv4") != std::string::npos || nm.find("q32kv2") != std::string::npos ||
-                        nm.find("d64") != std::string::npos || nm.find("ties") != std::string::npos ||
-                        nm.find("ps64") != std::string::npos || nm.find("q16kv16") != std::string::npos ||
-                        nm.find("q12kv3") != std::string::npos || nm.find("d256") != std::string::npos ||
-                        nm.find("splits3") != std::string::npos;
-      if (pick && sels[i].mode != SelMode::AllDense) {
-        Sel x = sels[i];
-        x.name += "_pipe";
-        x.variant = 1;
-        sels.push_back(x);
-      }
-    }
-  }
   for (const Sel &x : sels)
     cases.push_back({x.name, [x](uint64_t s) {
-                       return runSelect(x.c, x.p, x.scale, x.mode, x.forceSplits, x.variant, s);
+                       return runSelect(x.c, x.p, x.scale, x.mode, x.forceSplits, s);
                      }});
   // Long contexts, selection alone (256K: 16384 blocks per sequence).
-  for (int v : {0, 1}) {
-    const std::string suf = v ? "_pipe" : "";
-    cases.push_back({"select_bf16_long_len262144,262139,100000" + suf, [v](uint64_t s) {
-                       return runSelectLong(KVDType::BF16, {262144, 262139, 100000}, v, s);
-                     }});
-    cases.push_back({"select_f16_long_len131072" + suf, [v](uint64_t s) {
-                       return runSelectLong(KVDType::F16, {131072}, v, s);
-                     }});
-  }
+  cases.push_back({"select_bf16_long_len262144,262139,100000", [](uint64_t s) {
+                     return runSelectLong(KVDType::BF16, {262144, 262139, 100000}, s);
+                   }});
+  cases.push_back({"select_f16_long_len131072", [](uint64_t s) {
+                     return runSelectLong(KVDType::F16, {131072}, s);
+                   }});
   return cases;
 }
 

@@ -7,6 +7,7 @@
 #include "resa/runtime/Package.h"
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,14 +40,16 @@ struct InputSpec {
   std::vector<std::string> dims; // one per axis: a number or a symbolic expression
 };
 
+class ProgramPlan; // runtime/src/ProgramPlan.h
+
 class Executor {
 public:
   // Throws when the function is missing or uses a kernel this runtime lacks.
   Executor(const Package &package, const std::string &function = "main");
   ~Executor();
 
-  const std::vector<InputSpec> &inputs() const { return inputs_; }
-  const std::vector<std::string> &outputNames() const { return outputNames_; }
+  const std::vector<InputSpec> &inputs() const;
+  const std::vector<std::string> &outputNames() const;
   // Checks each input against its spec (dtype, rank, static dims, dims that
   // must agree), then runs. Throws resa::Error naming the input or the node.
   // `context` is required by cached programs (prefill/decode/rectify); a
@@ -55,21 +58,8 @@ public:
                           ForwardContext *context = nullptr) const;
 
 private:
-  struct Step;
-  const Package &package_;
-  int64_t opset_;
-  std::vector<InputSpec> inputs_;
-  std::vector<std::string> outputNames_;
-  std::vector<int> inputValues_, outputValues_;
-  struct Symbol {
-    std::string name;
-    int input, dim;
-  };
-  std::vector<Symbol> symbols_;
-  std::vector<Tensor> fixed_; // weights and constants by value id
-  std::vector<bool> isFixed_;
-  std::vector<Step> steps_;
-  size_t numValues_ = 0;
+  std::unique_ptr<ProgramPlan> plan_;
+  std::vector<Tensor> fixed_; // constants and fp32 weights by value id
 };
 
 } // namespace resa

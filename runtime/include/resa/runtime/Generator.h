@@ -1,11 +1,14 @@
 // Generation with a compiled KV-cache program: prefill each prompt once,
 // then decode one token per step, over the runtime's paged KV cache.
 //
-// Cached programs run one sequence per call (their batch dim is 1); a batch
-// of prompts of different lengths is served by stepping every live sequence
-// in turn, each with its own positions and its own sampler stream.
+// A cached program's rows share their positions, so one call serves
+// sequences of one length: prefill and rectification run one sequence per
+// call; each decode step runs one call per group of live sequences of equal
+// length (a batch of prompts of different lengths decodes in several calls,
+// GSR's candidates in one). Each sequence samples with its own stream.
 #pragma once
 
+#include "resa/runtime/Device.h"
 #include "resa/runtime/Executor.h"
 #include "resa/runtime/KVCache.h"
 #include "resa/runtime/Sampler.h"
@@ -16,6 +19,8 @@
 #include <vector>
 
 namespace resa {
+
+class ProgramBackend; // runtime/src/Backend.h
 
 struct GenerationOptions {
   int64_t maxNewTokens = 16;
@@ -35,8 +40,9 @@ struct Generation {
 class Generator {
 public:
   // `kvPages` sizes the cache (pages of the package's block size, shared by
-  // every sequence). Throws when the package has no KV-cache program.
-  Generator(const Package &package, int64_t kvPages);
+  // every sequence). Throws when the package has no KV-cache program, or
+  // (CUDA) when a step has no CUDA kernel or the device lacks memory.
+  Generator(const Package &package, int64_t kvPages, Device device = Device::Cpu);
   ~Generator();
 
   // Prefills and decodes each prompt; throws resa::Error on capacity or
@@ -55,9 +61,13 @@ public:
   // the sequence's current length (or `start` for rectify).
   Tensor prefill(int64_t id, const std::vector<int64_t> &tokens); // logits [S, vocab]
   Tensor decode(int64_t id, int64_t token);                        // logits [1, vocab]
+  // One decode step for several sequences of one length, in one call:
+  // logits [ids.size(), vocab].
+  Tensor decode(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens);
   void rectify(int64_t id, int64_t start, const std::vector<int64_t> &tokens);
 
   KVCache &cache() { return *cache_; }
+  Device device() const { return device_; }
   int64_t vocabSize() const { return vocab_; }
   // KV pages that prompts of these lengths need for `newTokens` more each.
   static int64_t pagesFor(const Package &package, const std::vector<std::vector<int64_t>> &prompts,
@@ -69,7 +79,6 @@ public:
   int64_t decodeTokens() const { return decodeTokens_; }
 
 private:
-  class CachedCall;
   struct Stream;
   void sample(Stream &s, const float *logits);
   // Runs `start` (prefills, first samples), then decodes every stream to its
@@ -77,10 +86,13 @@ private:
   std::vector<Generation> finish(std::vector<Stream> &streams, const GenerationOptions &options,
                                  const std::function<void()> &start);
   void release(const std::vector<Stream> &streams);
-  Tensor call(const Executor &exec, int64_t id, int64_t start,
-              const std::vector<int64_t> &tokens);
+  // One call of `function` for the sequences `ids`, each given the same
+  // number of tokens from position `start`; logits [ids.size() * len, vocab].
+  Tensor call(const char *function, const std::vector<int64_t> &ids, int64_t start,
+              const std::vector<std::vector<int64_t>> &tokens);
   const Package &package_;
-  Executor prefill_, decode_, rectify_;
+  Device device_;
+  std::unique_ptr<ProgramBackend> backend_;
   std::unique_ptr<KVCache> cache_;
   int64_t vocab_ = 0;
   int64_t rectifyEvery_ = 0, rectifyWindow_ = 0; // 0: never (dense and sparse policies)

@@ -1,6 +1,6 @@
 // A compiled package: a folder holding plan.pb (the plan, protobuf) and
-// weights.safetensors. Loading checks the format version and the weights
-// file before anything runs.
+// weights.safetensors. Loading checks the format version, the plan's checksum
+// (PlanChecksum.h) and the weights file before anything runs.
 #pragma once
 
 #include "resa/kernels/Tensor.h"
@@ -16,14 +16,16 @@ class Function;
 } // namespace plan
 
 // Bumped whenever a plan written by the new compiler would be misread by an
-// older runtime (or the reverse).
-constexpr uint32_t kPlanFormatVersion = 1;
+// older runtime (or the reverse). 2: plan.pb ends with its checksum.
+constexpr uint32_t kPlanFormatVersion = 2;
 constexpr const char *kPlanFileName = "plan.pb";
 
 class Package {
 public:
   // Throws resa::Error naming the package on a missing or truncated file, a
-  // plan that does not parse, or a plan of another format version.
+  // plan that does not parse, a plan of another format version, a checksum
+  // that does not match, or a weights file named by a path rather than a
+  // file name in the folder.
   static std::unique_ptr<Package> load(const std::string &dir);
   ~Package();
 

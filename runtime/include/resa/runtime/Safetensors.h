@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace resa {
@@ -38,6 +39,11 @@ public:
   SafetensorsFile &operator=(const SafetensorsFile &) = delete;
 
   uint64_t fileSize() const { return size_; }
+  // The header's bytes as stored: its 8-byte length, then the JSON (what the
+  // plan's checksum covers: PlanChecksum.h).
+  std::string_view header() const {
+    return std::string_view(static_cast<const char *>(map_), dataStart_);
+  }
   const std::map<std::string, SafetensorsEntry> &entries() const { return entries_; }
   // A tensor borrowing the mapped bytes; throws naming the tensor if absent.
   Tensor tensor(const std::string &name) const;

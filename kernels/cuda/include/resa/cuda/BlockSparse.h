@@ -71,11 +71,6 @@ cudaError_t updateBlockSummaries(const PagedAttentionShape &shape, KVDType dtype
 // ---- Block selection ----------------------------------------------------------
 
 struct BlockSelectOptions {
-  // Scoring kernel. 0 (default, measured): register loads, 4 blocks per lane
-  // in flight. 1: cp.async ring of 4 stages per warp in shared memory (128
-  // KiB in flight per SM), page ids in shared memory, one wave of one
-  // thread block per SM (see bench/NOTES.md; not yet measured).
-  int32_t scoreVariant = 0;
   int32_t device = -1;  // < 0: the current device
 };
 
@@ -86,9 +81,7 @@ struct BlockSelectPlan {
   int32_t maxSeqLen = 0;
   int32_t maxBlocks = 0;       // ceil(maxSeqLen / pageSize)
   int32_t maxSelected = 0;     // selectedBlockCount(maxBlocks): the least row stride of `selected`
-  int32_t scoreVariant = 0;    // BlockSelectOptions::scoreVariant
   int32_t blocksPerCta = 0;    // scoring kernel: blocks of one sequence per thread block
-  size_t scoreSmemBytes = 0;   // dynamic shared memory of the scoring kernel
   bool scoresInSmem = false;   // selection kernel keeps the scores in shared memory
   size_t selectSmemBytes = 0;  // dynamic shared memory of the selection kernel
   size_t workspaceBytes = 0;   // the scores, fp64 [batch][numKvHeads][maxBlocks]

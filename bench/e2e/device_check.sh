@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# One call on the GPU machine: the CUDA kernel tests and the CUDA backend's
+# end-to-end check over every fixture model, from binaries and packages built
+# on a development machine (the GPU machine has no MLIR or protobuf) and
+# carried in .carry/ (bench/e2e/prepare_carry.sh makes it). Logs land in $OUT;
+# a summary is printed.
+#   OUT=/tmp/out bash bench/e2e/device_check.sh [--sanitize memcheck:TEST racecheck:TEST ...]
+set -u -o pipefail
+OUT=${OUT:-/tmp/resa-out}
+mkdir -p "$OUT"
+cd "$(dirname "$0")/../.."
+carry=.carry
+export LD_LIBRARY_PATH=$PWD/$carry/lib:${LD_LIBRARY_PATH:-}
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/run.log"
+status=0
+# TESTS overrides the kernel test programs to run ("" for none).
+for t in ${TESTS-resa-cuda-ops-tests resa-cuda-layers-tests resa-cuda-generic-attention-tests
+                resa-cuda-tests resa-cuda-prefill-tests}; do
+  t0=$(date +%s)
+  timeout 300 "$carry/bin/$t" > "$OUT/$t.log" 2>&1
+  rc=$?
+  [ $rc -eq 0 ] || status=1
+  echo "$t: rc $rc, $(grep -c '^PASS' "$OUT/$t.log") passed, $(grep -c '^FAIL' "$OUT/$t.log")" \
+       "failed ($(( $(date +%s) - t0 )) s)" | tee -a "$OUT/run.log"
+  grep -E '^FAIL|error' "$OUT/$t.log" | head -15
+done
+packages=$(mktemp -d)
+tar -C "$packages" -xJf "$carry/packages.tar.xz"
+# The issue's figure (bf16 CUDA against the float32 package, strict), then
+# what CTest's device-e2e checks (the backend against the same package).
+for reference in f32 same; do
+  t0=$(date +%s)
+  flags=()
+  [ $reference = same ] && flags=(--tolerance 3e-2 --tie-margin 3e-2)
+  timeout 300 python3 test/e2e/device_check.py "$carry/bin" test/fixtures \
+    --packages "$packages/packages" --run-only --reference $reference "${flags[@]}" \
+    > "$OUT/device-e2e-$reference.log" 2>&1
+  rc=$?
+  [ $rc -eq 0 ] || status=1
+  echo "device-e2e (CPU reference: $reference package): rc $rc ($(( $(date +%s) - t0 )) s)" |
+    tee -a "$OUT/run.log"
+  grep -E 'checks passed|failed:' "$OUT/device-e2e-$reference.log" | head -5
+done
+# --sanitize TOOL:TEST ...: compute-sanitizer runs (bounded; rc 124 = cut off).
+if [ "${1:-}" = "--sanitize" ]; then
+  shift
+  for run in "$@"; do
+    tool=${run%%:*} t=${run#*:}
+    # API errors are off: the allocator tests provoke an out-of-memory on purpose.
+    timeout 100 compute-sanitizer --tool "$tool" --report-api-errors no --error-exitcode 9 \
+      "$carry/bin/$t" \
+      > "$OUT/$t.$tool.log" 2>&1
+    echo "compute-sanitizer $tool $t: rc $? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' \
+      "$OUT/$t.$tool.log" | tail -1)" | tee -a "$OUT/run.log"
+  done
+fi
+exit $status

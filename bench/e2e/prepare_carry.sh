@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds what bench/e2e/device_check.sh runs on the GPU machine into .carry/:
+# the CUDA tests and resa-device-check (a CUDA build of the runtime, without
+# the compiler, in build-cuda/), the shared libraries they need that the GPU
+# machine lacks, and the fixture packages compiled here (float32 for the CPU,
+# bf16 for CUDA) with the compiler of the main build ($RESA_BUILD, default
+# build/, as scripts/setup.sh makes it).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="$root/build-cuda"
+compiler="${RESA_BUILD:-$root/build}/bin"
+carry="$root/.carry"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRESA_CUDA=ON \
+  -DRESA_BUILD_COMPILER=OFF >/dev/null
+targets=(resa-cuda-ops-tests resa-cuda-layers-tests resa-cuda-generic-attention-tests
+         resa-cuda-tests resa-cuda-prefill-tests resa-device-check)
+ninja -C "$build" -j "$(nproc)" "${targets[@]}"
+rm -rf "$carry/bin" "$carry/lib" "$carry/packages"
+mkdir -p "$carry/bin" "$carry/lib"
+for t in "${targets[@]}"; do
+  find "$build" -name "$t" -type f -perm -u+x -exec cp {} "$carry/bin/" \;
+done
+strip "$carry"/bin/*
+cp -L /lib/x86_64-linux-gnu/libprotobuf.so.32 "$carry/lib/"
+python3 "$root/test/e2e/device_check.py" "$compiler" "$root/test/fixtures" \
+  --packages "$carry/packages" --compile-only
+# The carry is limited to 64 MiB: the packages travel compressed.
+tar -C "$carry" -cJf "$carry/packages.tar.xz" packages
+rm -rf "$carry/packages"
+du -sh "$carry"

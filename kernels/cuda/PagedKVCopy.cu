@@ -1,0 +1,125 @@
+// Token moves in and out of the paged KV pools: see resa/cuda/PagedKVCopy.h.
+// One thread per element, grid-stride; a row of headDim elements is
+// contiguous on both sides, so neighbouring threads touch neighbouring bytes.
+#include "resa/cuda/PagedKVCopy.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+
+namespace resa::gpu {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int64_t kMaxBlocks = 65536;  // grid-stride beyond this
+
+struct Dims {
+  int32_t numKvHeads, headDim, pageSize;
+};
+
+// Element e of the token-major [n][numKvHeads][headDim] buffer, and its
+// place in the pools.
+__device__ __forceinline__ int64_t poolOffset(const Dims &d, const int32_t *slots, int64_t e) {
+  const int64_t row = e / d.headDim;
+  const int j = static_cast<int>(e % d.headDim);
+  const int64_t i = row / d.numKvHeads;
+  const int h = static_cast<int>(row % d.numKvHeads);
+  const int32_t s = slots[i];
+  const int64_t page = s / d.pageSize;
+  return ((page * d.numKvHeads + h) * d.pageSize + s % d.pageSize) * d.headDim + j;
+}
+
+__global__ void scatterKernel(Dims d, const int32_t *slots, int64_t total, const uint16_t *k,
+                              const uint16_t *v, uint16_t *kCache, uint16_t *vCache) {
+  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t at = poolOffset(d, slots, e);
+    kCache[at] = k[e];
+    vCache[at] = v[e];
+  }
+}
+
+template <typename T> __device__ __forceinline__ float toFloat(T x);
+template <> __device__ __forceinline__ float toFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
+template <> __device__ __forceinline__ float toFloat(__half x) { return __half2float(x); }
+
+template <typename T>
+__global__ void gatherKernel(Dims d, const int32_t *slots, int64_t total, const T *kCache,
+                             const T *vCache, float *k, float *v) {
+  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t at = poolOffset(d, slots, e);
+    k[e] = toFloat(kCache[at]);
+    v[e] = toFloat(vCache[at]);
+  }
+}
+
+__global__ void fillKernel(uint16_t *dst, uint16_t bits, int64_t count) {
+  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < count;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    dst[e] = bits;
+}
+
+unsigned blocksFor(int64_t total) {
+  return static_cast<unsigned>(std::min<int64_t>((total + kThreads - 1) / kThreads, kMaxBlocks));
+}
+
+bool elementsOf(const PagedAttentionShape &s, int64_t numTokens, int64_t *total) {
+  if (s.numKvHeads <= 0 || s.headDim <= 0 || s.pageSize <= 0 || numTokens < 0)
+    return false;
+  *total = numTokens * s.numKvHeads * s.headDim;
+  return true;
+}
+
+} // namespace
+
+cudaError_t scatterKVTokens(const PagedAttentionShape &s, const int32_t *slots, int64_t numTokens,
+                            const void *k, const void *v, void *kCache, void *vCache,
+                            cudaStream_t stream) {
+  int64_t total = 0;
+  if (!elementsOf(s, numTokens, &total))
+    return cudaErrorInvalidValue;
+  if (total == 0)
+    return cudaSuccess;
+  if (!slots || !k || !v || !kCache || !vCache)
+    return cudaErrorInvalidValue;
+  scatterKernel<<<blocksFor(total), kThreads, 0, stream>>>(
+      Dims{s.numKvHeads, s.headDim, s.pageSize}, slots, total, static_cast<const uint16_t *>(k),
+      static_cast<const uint16_t *>(v), static_cast<uint16_t *>(kCache),
+      static_cast<uint16_t *>(vCache));
+  return cudaGetLastError();
+}
+
+cudaError_t gatherKVTokens(const PagedAttentionShape &s, KVDType dtype, const int32_t *slots,
+                           int64_t numTokens, const void *kCache, const void *vCache, float *k,
+                           float *v, cudaStream_t stream) {
+  int64_t total = 0;
+  if (!elementsOf(s, numTokens, &total))
+    return cudaErrorInvalidValue;
+  if (total == 0)
+    return cudaSuccess;
+  if (!slots || !k || !v || !kCache || !vCache)
+    return cudaErrorInvalidValue;
+  const Dims d{s.numKvHeads, s.headDim, s.pageSize};
+  if (dtype == KVDType::BF16)
+    gatherKernel<<<blocksFor(total), kThreads, 0, stream>>>(
+        d, slots, total, static_cast<const __nv_bfloat16 *>(kCache),
+        static_cast<const __nv_bfloat16 *>(vCache), k, v);
+  else
+    gatherKernel<<<blocksFor(total), kThreads, 0, stream>>>(
+        d, slots, total, static_cast<const __half *>(kCache), static_cast<const __half *>(vCache),
+        k, v);
+  return cudaGetLastError();
+}
+
+cudaError_t fill16(void *dst, uint16_t bits, int64_t count, cudaStream_t stream) {
+  if (count < 0 || (count > 0 && !dst))
+    return cudaErrorInvalidValue;
+  if (count == 0)
+    return cudaSuccess;
+  fillKernel<<<blocksFor(count), kThreads, 0, stream>>>(static_cast<uint16_t *>(dst), bits, count);
+  return cudaGetLastError();
+}
+
+} // namespace resa::gpu

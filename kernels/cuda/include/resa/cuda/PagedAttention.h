@@ -1,0 +1,82 @@
+// The runtime's one entry to paged attention on CUDA. Each call runs the fast
+// kernel where it supports the shape (DecodeAttention.h, PrefillAttention.h,
+// BlockSparse.h: their plan functions say so) and the generic one
+// (GenericAttention.h) otherwise; plans are made once per shape and cached,
+// workspaces come from the caller's DeviceAllocator and are kept.
+//
+// Which kernel a shape gets:
+//   prefill  "prefill-mma"   bf16/f16, headDim 64 or 128, GQA group <= 128
+//            "prefill-generic" otherwise (headDim <= 256)
+//   decode   "decode-tc"     headDim 64 or 128, pageSize dividing 32 or a
+//                            multiple of 32 (dense and block-sparse)
+//            "decode-generic" otherwise
+//   select   "select-fast"   headDim 64, 128 or 256
+//            "select-generic" otherwise
+// provided the data pointers (q, out, the caches, kmin/kmax) are 16-byte
+// aligned, as DeviceAllocator's are (256); unaligned ones get the generic
+// kernel. pagedPrefillKernel and friends return the name (for logs).
+//
+// Failures (a bad argument, an unsupported shape, a CUDA error) throw
+// resa::Error. Nothing synchronises the host.
+#pragma once
+
+#include "resa/cuda/BlockSparse.h"
+#include "resa/cuda/DecodeAttention.h"
+#include "resa/cuda/DeviceKernel.h"
+#include "resa/cuda/PrefillAttention.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include <cuda_runtime_api.h>
+
+namespace resa::gpu {
+
+// The plans and workspaces of one stream (calls on one stream run in order,
+// so they can share workspaces; another stream needs its own state). The
+// allocator must outlive the state.
+class PagedAttentionState {
+public:
+  PagedAttentionState(DeviceAllocator &alloc, cudaStream_t stream);
+  ~PagedAttentionState();
+  PagedAttentionState(const PagedAttentionState &) = delete;
+  PagedAttentionState &operator=(const PagedAttentionState &) = delete;
+
+  size_t cachedPlans() const; // prefill, decode and selection plans held
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  friend void pagedPrefill(PagedAttentionState &, const PagedAttentionShape &, KVDType,
+                           const PrefillAttentionArgs &, int32_t, int32_t);
+  friend void pagedDecode(PagedAttentionState &, const PagedAttentionShape &, KVDType,
+                          const DecodeAttentionArgs &, int32_t);
+  friend void pagedSelect(PagedAttentionState &, const PagedAttentionShape &, KVDType,
+                          const BlockSelectParams &, const BlockSelectArgs &, int32_t);
+};
+
+// Causal chunked prefill (PrefillAttentionArgs' semantics). maxQLen is the
+// row stride of q and out (>= every qLens[b]); maxKvLen >= every qStart[b] +
+// qLens[b].
+void pagedPrefill(PagedAttentionState &state, const PagedAttentionShape &shape, KVDType dtype,
+                  const PrefillAttentionArgs &args, int32_t maxQLen, int32_t maxKvLen);
+
+// One decode step (DecodeAttentionArgs' semantics): dense, or block-sparse
+// when args.selected is set. maxSeqLen >= every seqLens[b] and <=
+// shape.maxPagesPerSeq * shape.pageSize.
+void pagedDecode(PagedAttentionState &state, const PagedAttentionShape &shape, KVDType dtype,
+                 const DecodeAttentionArgs &args, int32_t maxSeqLen);
+
+// Block selection (BlockSelectArgs' semantics). maxSeqLen as for pagedDecode;
+// args.maxSelected >= selectedBlockCount(ceil(maxSeqLen / pageSize), params).
+void pagedSelect(PagedAttentionState &state, const PagedAttentionShape &shape, KVDType dtype,
+                 const BlockSelectParams &params, const BlockSelectArgs &args,
+                 int32_t maxSeqLen);
+
+// The kernel each call gets for this shape and dtype (aligned pointers).
+const char *pagedPrefillKernel(const PagedAttentionShape &shape, KVDType dtype);
+const char *pagedDecodeKernel(const PagedAttentionShape &shape, KVDType dtype);
+const char *pagedSelectKernel(const PagedAttentionShape &shape, KVDType dtype);
+
+} // namespace resa::gpu

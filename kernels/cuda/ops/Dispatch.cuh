@@ -1,0 +1,119 @@
+// Dtype dispatch and element access shared by the device op kernels
+// (ops/*.cu), so that each kernel family is one template over its element
+// type and one launcher.
+//
+// Device side: kernels compute in fp32 whatever float type they store.
+// toFloat/fromFloat<T> convert float, __nv_bfloat16 and __half to and from
+// fp32 (round to nearest even); load<T>/store<T> read and write one element
+// in its compute type (Compute<T>: float for the float types, so they are the
+// as-float load and store; T itself for integers), so one kernel body serves
+// floats and integers alike.
+//
+// Host side: dispatchFloat(dtype, f) calls f(Tag<T>{}) with T the element
+// type of a float dtype (F32 -> float, BF16 -> __nv_bfloat16, F16 -> __half)
+// and throws resa::Error for any other dtype; dispatchArith adds I64 and I32;
+// dispatchBySize picks an unsigned type of the element's width (data
+// movement). Inside f, `using T = typename decltype(tag)::type;`.
+#pragma once
+
+#include "OpArgs.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <type_traits>
+
+namespace resa::gpu::ops {
+
+template <typename T> struct Tag {
+  using type = T;
+};
+
+// ---- element types ----------------------------------------------------------
+
+template <typename T>
+constexpr bool isFloatElem =
+    std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, __half>;
+
+// The type a kernel computes in for elements of type T.
+template <typename T> using Compute = std::conditional_t<isFloatElem<T>, float, T>;
+
+// ---- device element access --------------------------------------------------
+
+__host__ __device__ __forceinline__ float toFloat(float v) { return v; }
+__host__ __device__ __forceinline__ float toFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
+__host__ __device__ __forceinline__ float toFloat(__half v) { return __half2float(v); }
+
+template <typename T> __host__ __device__ __forceinline__ T fromFloat(float v) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) return __float2bfloat16_rn(v);
+  else if constexpr (std::is_same_v<T, __half>) return __float2half_rn(v);
+  else {
+    static_assert(std::is_same_v<T, float>, "fromFloat: not a float element type");
+    return v;
+  }
+}
+
+// Element i of p in its compute type.
+template <typename T> __device__ __forceinline__ Compute<T> load(const T *p, int64_t i) {
+  if constexpr (isFloatElem<T>) return toFloat(p[i]);
+  else return p[i];
+}
+
+// Stores v (a compute-type value) as element i of p.
+template <typename T> __device__ __forceinline__ void store(T *p, int64_t i, Compute<T> v) {
+  if constexpr (isFloatElem<T>) p[i] = fromFloat<T>(v);
+  else p[i] = v;
+}
+
+// ---- host dtype dispatch ----------------------------------------------------
+
+// F32, BF16, F16; `op` names the kernel in the error.
+template <class F> auto dispatchFloat(DType t, F &&f, const char *op = "CUDA kernel") {
+  switch (t) {
+  case DType::F32: return f(Tag<float>{});
+  case DType::BF16: return f(Tag<__nv_bfloat16>{});
+  case DType::F16: return f(Tag<__half>{});
+  default: fail(op, "unsupported dtype ", dtypeName(t), " (expected float32, bfloat16 or float16)");
+  }
+}
+
+// The float types plus I64 and I32.
+template <class F> auto dispatchArith(DType t, F &&f, const char *op = "CUDA kernel") {
+  switch (t) {
+  case DType::F32: return f(Tag<float>{});
+  case DType::BF16: return f(Tag<__nv_bfloat16>{});
+  case DType::F16: return f(Tag<__half>{});
+  case DType::I64: return f(Tag<int64_t>{});
+  case DType::I32: return f(Tag<int32_t>{});
+  default:
+    fail(op, "unsupported dtype ", dtypeName(t), " (expected float32, bfloat16, float16, int64 or int32)");
+  }
+}
+
+// An unsigned type of the element's width: for kernels that only move data.
+template <class F> auto dispatchBySize(DType t, F &&f, const char *op = "CUDA kernel") {
+  switch (dtypeSize(t)) {
+  case 1: return f(Tag<uint8_t>{});
+  case 2: return f(Tag<uint16_t>{});
+  case 4: return f(Tag<uint32_t>{});
+  case 8: return f(Tag<uint64_t>{});
+  default: fail(op, "unsupported dtype ", dtypeName(t));
+  }
+}
+
+// ---- launching ----------------------------------------------------------------
+
+constexpr int kBlock = 256;
+
+// Blocks for a grid-stride loop over n elements (capped: the loop covers the rest).
+inline unsigned gridFor(int64_t n) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65536 ? 65536 : blocks));
+}
+
+// Throws naming `op` when the last launch failed (no synchronisation).
+inline void checkLaunch(const char *op) { checkCuda(cudaGetLastError(), op); }
+
+} // namespace resa::gpu::ops

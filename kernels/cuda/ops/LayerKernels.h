@@ -1,0 +1,45 @@
+// The resa.* layer kernels on the device (semantics: the CPU kernels of the
+// same names, kernels/cpu/Layers.cpp), one file per family, all registered by
+// Layers.cu; and the argument checks they share (beside OpArgs.h's).
+#pragma once
+
+#include "resa/cuda/DeviceKernel.h"
+
+#include "Dispatch.cuh"
+
+#include <cstdint>
+#include <vector>
+
+namespace resa::gpu::ops::layers {
+
+using Outputs = std::vector<DeviceTensor>;
+
+void embedding(const DeviceKernelArgs &args, Outputs &outputs); // LayerEmbedding.cu
+void rmsNorm(const DeviceKernelArgs &args, Outputs &outputs);   // LayerNorm.cu
+void layerNorm(const DeviceKernelArgs &args, Outputs &outputs); // LayerNorm.cu
+void rotary(const DeviceKernelArgs &args, Outputs &outputs);    // LayerRotary.cu
+
+// Input i, which must be present and a float tensor (F32, BF16, F16).
+inline const DeviceTensor &floatInput(const char *op, const DeviceKernelArgs &args, size_t i, const char *what) {
+  const DeviceTensor *t = args.input(i);
+  if (!t) fail(op, "missing input ", what);
+  if (!isFloatDType(t->dtype()))
+    fail(op, what, " must be float32, bfloat16 or float16, got ", dtypeName(t->dtype()));
+  return *t;
+}
+
+// Rows of the last axis (0 when that axis is empty).
+inline int64_t rowsOf(const DeviceTensor &x) {
+  return x.rank() && x.dim(x.rank() - 1) ? x.numel() / x.dim(x.rank() - 1) : 0;
+}
+
+// Whether 16-byte vector loads and stores may use p.
+inline bool aligned16(const void *p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// One thread block per row: the grid's x dimension bounds the rows.
+inline unsigned rowGrid(const char *op, int64_t rows) {
+  if (rows > 0x7fffffff) fail(op, rows, " rows exceed one launch");
+  return static_cast<unsigned>(rows);
+}
+
+} // namespace resa::gpu::ops::layers

@@ -1,0 +1,207 @@
+// resa's layer ops on the device: the registry entries of every layer
+// kernel, and the projections (resa.linear, resa.logits, resa.gated_mlp) on
+// cuBLASLt (resa/cuda/Gemm.h). The other families live in LayerNorm.cu,
+// LayerRotary.cu and LayerEmbedding.cu.
+//
+// A GEMM takes both operands in the weight's dtype (weights stay as the
+// package stored them; an activation of another float type is converted
+// first) and writes that dtype or F32; an output of a third type goes
+// through an fp32 scratch and a conversion.
+#include "Convert.h"
+#include "LayerKernels.h"
+#include "resa/cuda/Gemm.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+namespace resa::gpu::ops::layers {
+namespace {
+
+// A 2-D float weight [rows, cols] whose rows must equal `in`.
+void checkWeight(const char *op, const DeviceTensor &w, int64_t in, const char *what) {
+  if (!isFloatDType(w.dtype())) fail(op, what, " must be float32, bfloat16 or float16, got ", dtypeName(w.dtype()));
+  if (w.rank() != 2) fail(op, what, " must be 2-D, got ", shapeToString(w.shape()));
+  if (w.dim(0) != in) fail(op, what, " ", shapeToString(w.shape()), " does not take inputs of width ", in);
+}
+
+const DeviceTensor &inputX(const char *op, const DeviceKernelArgs &args) {
+  const DeviceTensor &x = floatInput(op, args, 0, "x");
+  if (x.rank() < 1) fail(op, "x must have rank >= 1");
+  return x;
+}
+
+Shape withLast(const Shape &s, int64_t last) {
+  Shape out = s;
+  out.back() = last;
+  return out;
+}
+
+// `src` as dtype `to`: src's own bytes, or a converted copy kept in `keep`.
+const void *asDType(DeviceContext &ctx, const DeviceTensor &src, DType to, DeviceTensor &keep) {
+  if (src.dtype() == to) return src.raw();
+  keep = ctx.alloc->allocate(to, src.shape());
+  convertOnDevice(src.raw(), src.dtype(), keep.raw(), to, src.numel(), ctx.stream);
+  return keep.raw();
+}
+
+// y [M, N] = x [M, K] w [K, N] (+ bias [N]); x is in w's dtype, y (a whole
+// contiguous tensor) in any float dtype.
+void projectInto(DeviceContext &ctx, const void *x, int64_t M, int64_t K, const DeviceTensor &w,
+                 const DeviceTensor *bias, DeviceTensor &y) {
+  const int64_t N = w.dim(1);
+  const DType gemmOut = y.dtype() == w.dtype() || y.dtype() == DType::F32 ? y.dtype() : DType::F32;
+  DeviceTensor wide, biasCopy;
+  GemmArgs g;
+  g.M = M, g.N = N, g.K = K;
+  g.x = x, g.ldx = K;
+  g.w = w.raw(), g.ldw = N;
+  g.inType = w.dtype();
+  g.outType = gemmOut;
+  if (gemmOut != y.dtype()) wide = ctx.alloc->allocate(DType::F32, {M, N});
+  g.y = gemmOut == y.dtype() ? y.raw() : wide.raw();
+  g.ldy = N;
+  if (bias) g.bias = asDType(ctx, *bias, gemmOut, biasCopy);
+  gemm(ctx, g);
+  if (gemmOut != y.dtype()) convertOnDevice(wide.raw(), DType::F32, y.raw(), y.dtype(), M * N, ctx.stream);
+}
+
+// x [..., K], weight [K, N], [bias [N]] -> [..., N] in x's dtype (linear),
+// or x [..., K], weight [K, V] -> fp32 logits [..., V] (logits).
+void linearLike(const char *op, const DeviceKernelArgs &args, Outputs &outputs, bool logits) {
+  const DeviceTensor &x = inputX(op, args);
+  const int64_t K = x.dim(x.rank() - 1), M = rowsOf(x);
+  const DeviceTensor &w = args.required(1);
+  checkWeight(op, w, K, "weight");
+  const int64_t N = w.dim(1);
+  const DeviceTensor *b = logits ? nullptr : args.input(2);
+  if (b) {
+    floatInput(op, args, 2, "bias");
+    if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
+  }
+  DeviceTensor &y = allocOutput(outputs, args, 0, logits ? DType::F32 : x.dtype(), withLast(x.shape(), N));
+  if (M == 0 || N == 0) return;
+  DeviceContext &ctx = contextOf(args);
+  DeviceTensor xCopy;
+  projectInto(ctx, asDType(ctx, x, w.dtype(), xCopy), M, K, w, b, y);
+}
+
+enum class Activation { Silu, GeluTanh, Gelu };
+
+// The CPU kernel's fp32 expressions.
+__device__ __forceinline__ float sigmoidF(float v) {
+  if (v >= 0) return 1.f / (1.f + expf(-v));
+  const float e = expf(v);
+  return e / (1.f + e);
+}
+
+template <Activation A> __device__ __forceinline__ float activate(float v) {
+  if constexpr (A == Activation::Silu) return v * sigmoidF(v);
+  else if constexpr (A == Activation::GeluTanh)
+    return 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+  else return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+}
+
+// out[m, j] = act(h[m, j]) * h[m, inter + j] for h [M, 2 * inter].
+template <typename T, Activation A>
+__global__ void gatedActivation(const T *h, T *out, int64_t inter, int64_t n) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t m = e / inter, j = e % inter;
+    const T *row = h + m * 2 * inter;
+    out[e] = fromFloat<T>(activate<A>(toFloat(row[j])) * toFloat(row[inter + j]));
+  }
+}
+
+Activation activationOf(const char *op, const std::string &name) {
+  if (name == "silu") return Activation::Silu;
+  if (name == "gelu_tanh") return Activation::GeluTanh;
+  if (name == "gelu") return Activation::Gelu;
+  fail(op, "unknown activation '", name, "'");
+}
+
+// x [..., K]; (gate [K, I], up [K, I], down [I, N]) or (gate_up [K, 2I],
+// down [I, N]); activation. The gate and up products land side by side in
+// one [M, 2I] buffer (one GEMM for the fused weight), then one kernel forms
+// act(gate) * up for the down projection.
+void gatedMlp(const DeviceKernelArgs &args, Outputs &outputs) {
+  const char *op = "resa.gated_mlp";
+  const DeviceTensor &x = inputX(op, args);
+  const int64_t K = x.dim(x.rank() - 1), M = rowsOf(x);
+  const bool fused = args.inputs.size() == 3;
+  if (!fused && args.inputs.size() != 4) fail(op, "takes x and (gate, up, down) or (gate_up, down) weights");
+  const DeviceTensor &g = args.required(1);
+  checkWeight(op, g, K, "gate weight");
+  if (fused && g.dim(1) % 2) fail(op, "fused gate_up weight has an odd width ", g.dim(1));
+  const int64_t I = fused ? g.dim(1) / 2 : g.dim(1);
+  const DeviceTensor *u = fused ? nullptr : &args.required(2);
+  if (u) {
+    checkWeight(op, *u, K, "up weight");
+    if (u->dim(1) != I) fail(op, "gate and up weights have different widths");
+  }
+  const DeviceTensor &d = args.required(fused ? 2 : 3);
+  checkWeight(op, d, I, "down weight");
+  if ((u && u->dtype() != g.dtype()) || d.dtype() != g.dtype()) fail(op, "the weights' dtypes differ");
+  const int64_t N = d.dim(1);
+  const Activation act = activationOf(op, attrsOf(args).getString("activation", "silu"));
+  DeviceTensor &y = allocOutput(outputs, args, 0, x.dtype(), withLast(x.shape(), N));
+  if (M == 0 || N == 0) return;
+
+  DeviceContext &ctx = contextOf(args);
+  const DType T = g.dtype();
+  DeviceTensor xCopy;
+  GemmArgs up;
+  up.M = M, up.K = K;
+  up.x = asDType(ctx, x, T, xCopy), up.ldx = K;
+  up.inType = up.outType = T;
+  DeviceTensor h = ctx.alloc->allocate(T, {M, 2 * I});
+  up.y = h.raw(), up.ldy = 2 * I;
+  if (fused) {
+    up.w = g.raw(), up.ldw = up.N = 2 * I;
+    gemm(ctx, up);
+  } else {
+    up.w = g.raw(), up.ldw = up.N = I;
+    gemm(ctx, up);
+    up.w = u->raw();
+    up.y = static_cast<char *>(h.raw()) + I * int64_t(dtypeSize(T));
+    gemm(ctx, up);
+  }
+  DeviceTensor a = ctx.alloc->allocate(T, {M, I});
+  const int64_t n = M * I;
+  dispatchFloat(
+      T,
+      [&](auto tag) {
+        using E = typename decltype(tag)::type;
+        const auto launch = [&](auto kernel) {
+          kernel<<<gridFor(n), kBlock, 0, ctx.stream>>>(h.data<E>(), a.data<E>(), I, n);
+        };
+        switch (act) {
+        case Activation::Silu: launch(gatedActivation<E, Activation::Silu>); break;
+        case Activation::GeluTanh: launch(gatedActivation<E, Activation::GeluTanh>); break;
+        case Activation::Gelu: launch(gatedActivation<E, Activation::Gelu>); break;
+        }
+      },
+      op);
+  checkLaunch(op);
+  projectInto(ctx, a.raw(), M, I, d, nullptr, y);
+}
+
+void linear(const DeviceKernelArgs &args, Outputs &outputs) { linearLike("resa.linear", args, outputs, false); }
+void logits(const DeviceKernelArgs &args, Outputs &outputs) { linearLike("resa.logits", args, outputs, true); }
+
+} // namespace
+} // namespace resa::gpu::ops::layers
+
+namespace resa::gpu {
+
+void addLayerKernels(std::vector<DeviceKernelEntry> &table) {
+  using namespace ops::layers;
+  table.push_back({"resa.embedding", embedding});
+  table.push_back({"resa.gated_mlp", gatedMlp});
+  table.push_back({"resa.layer_norm", layerNorm});
+  table.push_back({"resa.linear", linear});
+  table.push_back({"resa.logits", logits});
+  table.push_back({"resa.rms_norm", rmsNorm});
+  table.push_back({"resa.rotary", rotary});
+}
+
+} // namespace resa::gpu

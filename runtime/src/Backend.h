@@ -1,0 +1,34 @@
+// The programs of one package on one device, as the generator drives them:
+// it opens a KV-cache forward for one sequence, the backend runs one cached
+// function (prefill, decode or rectify) over it and hands back host fp32
+// outputs. CpuBackend.cpp runs the exact CPU kernels; cuda/CudaBackend.cpp
+// the CUDA ones.
+#pragma once
+
+#include "resa/runtime/Device.h"
+#include "resa/runtime/KVCache.h"
+#include "resa/runtime/Package.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace resa {
+
+class ProgramBackend {
+public:
+  virtual ~ProgramBackend() = default;
+  // The KV pools the backend's attention reads.
+  virtual std::unique_ptr<KVStorage> makeStorage(const KVCacheConfig &config) = 0;
+  // Runs `function` over the cache's open forward, whose tokens start at
+  // position `start` of their sequence. Outputs are host tensors; float
+  // outputs are fp32.
+  virtual std::vector<Tensor> run(const std::string &function, const std::vector<Tensor> &inputs,
+                                  KVCache &cache, int64_t start) = 0;
+};
+
+std::unique_ptr<ProgramBackend> makeCpuBackend(const Package &package);
+// Throws resa::Error when the runtime was built without CUDA.
+std::unique_ptr<ProgramBackend> makeCudaBackend(const Package &package);
+
+} // namespace resa

@@ -1,0 +1,82 @@
+// The CUDA backend: one stream, one caching allocator, cuBLASLt, the
+// attention plans, the package's weights on the device, and the executors of
+// the cached functions.
+#include "../Backend.h"
+#include "CudaExecutor.h"
+#include "CudaKVStorage.h"
+
+#include "resa/cuda/Gemm.h"
+
+#include "plan.pb.h"
+
+namespace resa {
+namespace {
+
+using namespace resa::cuda;
+
+// The storage type of weights and KV: bf16 unless the package stores its
+// float weights in f16 (resa-compile --dtype f16).
+DType storageTypeOf(const Package &package) {
+  for (const plan::Value &v : package.plan().values())
+    if (v.source_case() == plan::Value::kWeight && package.weight(v.weight()).dtype() == DType::F16)
+      return DType::F16;
+  return DType::BF16;
+}
+
+class CudaBackend final : public ProgramBackend {
+public:
+  explicit CudaBackend(const Package &package)
+      : storageType_(storageTypeOf(package)),
+        kvType_(storageType_ == DType::F16 ? gpu::KVDType::F16 : gpu::KVDType::BF16),
+        stream_(makeStream()), alloc_(), attention_(alloc_, stream_),
+        weights_(ctx_, storageType_, DType::F32) {
+    ctx_.stream = stream_;
+    ctx_.alloc = &alloc_;
+    gpu::checkCuda(cudaGetDevice(&ctx_.device), "cudaGetDevice");
+    blas_.attach(ctx_);
+    for (const char *name : {"prefill", "decode", "rectify"})
+      executors_.emplace(name, std::make_unique<CudaExecutor>(package, name, ctx_, weights_,
+                                                              DType::F32));
+    gpu::checkCuda(cudaStreamSynchronize(stream_), "uploading the weights");
+  }
+  ~CudaBackend() override {
+    executors_.clear();
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+
+  std::unique_ptr<KVStorage> makeStorage(const KVCacheConfig &config) override {
+    return std::make_unique<CudaKVStorage>(config, kvType_, stream_);
+  }
+
+  std::vector<Tensor> run(const std::string &function, const std::vector<Tensor> &inputs,
+                          KVCache &cache, int64_t start) override {
+    CudaForward forward(cache, attention_, ctx_, kvType_, storageType_, start);
+    return executors_.at(function)->run(inputs, forward);
+  }
+
+private:
+  static cudaStream_t makeStream() {
+    cudaStream_t s = nullptr;
+    gpu::checkCuda(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+    return s;
+  }
+
+  DType storageType_;
+  gpu::KVDType kvType_;
+  cudaStream_t stream_;
+  gpu::DeviceAllocator alloc_;
+  gpu::BlasLtHandle blas_;
+  gpu::DeviceContext ctx_;
+  gpu::PagedAttentionState attention_;
+  DeviceWeights weights_;
+  std::map<std::string, std::unique_ptr<CudaExecutor>> executors_;
+};
+
+} // namespace
+
+std::unique_ptr<ProgramBackend> makeCudaBackend(const Package &package) {
+  return std::make_unique<CudaBackend>(package);
+}
+
+} // namespace resa

@@ -1,0 +1,71 @@
+// Runs one cached function of a package (prefill, decode or rectify) on CUDA.
+//
+// Precision: weights and the KV cache are bf16 (or f16), activations fp32.
+// The GEMMs read bf16 weights with their inputs rounded to bf16 and
+// accumulate in fp32; the residual stream, norms and rotary stay fp32, which
+// keeps the logits within 2e-2 of the CPU's where bf16 activations drift
+// past it on the test models (bench/NOTES.md).
+//
+// Where each step runs is decided once, at load: values known on the host
+// (graph inputs, plan constants, shape arithmetic, positions, Shape) stay on
+// the host, and a step whose inputs are all host values runs there on the
+// exact CPU kernel (the rotary tables' cos/sin, index arithmetic: small
+// tensors). Every other step runs on the device kernel of the same name
+// (resa/cuda/DeviceKernel.h), reading weights uploaded once at load and host
+// values uploaded when a device step first needs them in a call. A step with
+// no CUDA kernel is an error at load naming its ONNX node.
+#pragma once
+
+#include "../ProgramPlan.h"
+#include "CudaForward.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace resa::cuda {
+
+// The package's weights and constants on the device, uploaded once and
+// shared by the functions (weights by name, constants by value id). Float
+// weights are stored in the storage type (bf16/f16: what the GEMMs stream),
+// float constants (small: norm scales, rotary frequencies) in the activation
+// type; integers keep their type.
+class DeviceWeights {
+public:
+  DeviceWeights(DeviceContext &ctx, DType storageType, DType activationType)
+      : ctx_(ctx), storageType_(storageType), activationType_(activationType) {}
+  // Uploads fixed value v of `plan` unless it already is.
+  void require(const ProgramPlan &plan, int v);
+  const DeviceTensor &get(const ProgramPlan &plan, int v) const;
+  size_t bytes() const { return bytes_; }
+
+private:
+  std::string key(const ProgramPlan &plan, int v) const;
+  DeviceContext &ctx_;
+  DType storageType_, activationType_;
+  std::map<std::string, DeviceTensor> tensors_;
+  size_t bytes_ = 0;
+};
+
+class CudaExecutor {
+public:
+  CudaExecutor(const Package &package, const std::string &function, DeviceContext &ctx,
+               DeviceWeights &weights, DType activationType);
+  // Runs the function over the cache's open forward (one sequence, tokens
+  // from `start`). Outputs come back to the host; floats as fp32.
+  std::vector<Tensor> run(const std::vector<Tensor> &inputs, CudaForward &forward);
+
+private:
+  enum class Where { Host, ShapeExpr, Positions, Shape, Device, Context };
+  ProgramPlan plan_;
+  DeviceContext &ctx_;
+  DeviceWeights &weights_;
+  DType activationType_;
+  std::vector<bool> hostKnown_;             // per value
+  std::vector<Where> where_;                // per step
+  std::vector<KernelFn> hostFns_;           // per step (Host)
+  std::vector<gpu::DeviceKernelFn> devFns_; // per step (Device)
+};
+
+} // namespace resa::cuda

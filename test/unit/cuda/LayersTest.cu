@@ -1,0 +1,575 @@
+// The CUDA layer kernels (resa.linear, resa.logits, resa.gated_mlp,
+// resa.rms_norm, resa.layer_norm, resa.rotary, resa.embedding: ops/Layer*.cu)
+// against the CPU kernels of the same names, and device sampling
+// (resa/cuda/Sampling.h) against the CPU Sampler, on fresh random inputs.
+//
+// Device inputs are BF16 or F16 (weights too; a few cases mix dtypes); the
+// CPU reference gets the same values rounded to that type, in fp32. Each
+// case runs twice, with a fresh allocator whose cached blocks of the output's
+// size are all filled with NaN first, so an element the kernel does not
+// write shows. Bounds: relative error per row 2e-2 for the GEMM paths, 1e-2
+// for the others; the embedding must copy exactly. Sampling: the greedy
+// token and the top-p token must be the CPU's exactly given the same uniform
+// draw (the CPU Sampler's first draw for the row's seed), log-probabilities
+// within 1e-4.
+//
+// A plain program: PASS/FAIL per case, "SKIPPED: <case> (no CUDA device)"
+// without a device (exit 0), exit 1 on any failure.
+//
+//   resa-cuda-layers-tests [--filter SUBSTRING] [--seed N]
+#include "CudaTestUtil.h"
+#include "resa/cuda/DeviceKernel.h"
+#include "resa/cuda/Gemm.h"
+#include "resa/cuda/Sampling.h"
+#include "resa/kernels/Kernel.h"
+#include "resa/runtime/Sampler.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+using resa::Attrs;
+using resa::DType;
+using resa::Shape;
+using resa::Tensor;
+using resa::cudatest::DevBuf;
+using resa::cudatest::Failure;
+using resa::gpu::DeviceTensor;
+
+// The stream and cuBLASLt handle every case shares (made once a device is known).
+struct Env {
+  cudaStream_t stream = nullptr;
+  std::unique_ptr<resa::gpu::BlasLtHandle> blas;
+  int device = 0;
+};
+Env &env() {
+  static Env e;
+  return e;
+}
+
+const char *shortName(DType t) {
+  switch (t) {
+  case DType::BF16: return "bf16";
+  case DType::F16: return "f16";
+  case DType::F32: return "f32";
+  default: return resa::dtypeName(t);
+  }
+}
+
+float roundTo(float v, DType t) {
+  if (t == DType::BF16) return resa::bf16ToF32(resa::f32ToBf16(v));
+  if (t == DType::F16) return resa::f16ToF32(resa::f32ToF16(v));
+  return v;
+}
+
+// Normal values * scale + shift, rounded to what `t` stores.
+Tensor randn(const Shape &shape, std::mt19937_64 &rng, DType t, float scale = 1.f, float shift = 0.f) {
+  std::normal_distribution<float> normal(0.f, 1.f);
+  Tensor out(DType::F32, shape);
+  for (int64_t i = 0; i < out.numel(); ++i) out.data<float>()[i] = roundTo(normal(rng) * scale + shift, t);
+  return out;
+}
+
+// One device input: a host tensor and the float type it lives in on the
+// device (integers keep their type); null host for an omitted input.
+struct In {
+  const Tensor *host = nullptr;
+  DType dtype = DType::F32;
+};
+
+// Runs the CUDA kernel `name` once and downloads output 0 (floats as F32).
+// `hostCopies[i]` is the executor's host copy of input i, where given.
+Tensor runDevice(const std::string &name, const std::vector<In> &ins, const Attrs &attrs, DType outDType,
+                 const Shape &outShape, const std::vector<const Tensor *> &hostCopies = {}) {
+  resa::gpu::DeviceKernelFn fn = resa::gpu::findCudaKernel(name);
+  if (!fn) throw Failure{"no CUDA kernel " + name};
+  resa::gpu::DeviceAllocator alloc(env().device);
+  resa::gpu::DeviceContext ctx;
+  ctx.stream = env().stream;
+  ctx.alloc = &alloc;
+  ctx.device = env().device;
+  env().blas->attach(ctx);
+  std::vector<DeviceTensor> dev(ins.size());
+  std::vector<const DeviceTensor *> ptrs(ins.size(), nullptr);
+  for (size_t i = 0; i < ins.size(); ++i)
+    if (ins[i].host) {
+      dev[i] = resa::gpu::upload(*ins[i].host, ins[i].dtype, ctx);
+      ptrs[i] = &dev[i];
+    }
+
+  // Every cached block of the output's size (the uploads' staging included)
+  // is taken, filled with NaN and given back: the output gets one of them.
+  const size_t outBytes = size_t(resa::numElements(outShape)) * resa::dtypeSize(outDType);
+  std::set<void *> poisoned;
+  if (outBytes) {
+    std::vector<std::shared_ptr<void>> held;
+    size_t mallocs;
+    do {
+      mallocs = alloc.mallocCalls();
+      held.push_back(alloc.allocateBytes(outBytes));
+      CUDA_OK(cudaMemsetAsync(held.back().get(), 0xff, outBytes, ctx.stream));
+      poisoned.insert(held.back().get());
+    } while (alloc.mallocCalls() == mallocs);
+  }
+
+  resa::gpu::DeviceKernelArgs args;
+  args.inputs = ptrs;
+  args.host = hostCopies;
+  args.attrs = &attrs;
+  args.ctx = &ctx;
+  std::vector<DeviceTensor> outputs;
+  fn(args, outputs);
+  if (outputs.empty()) throw Failure{name + " produced no output"};
+  const DeviceTensor &y = outputs[0];
+  if (y.dtype() != outDType || y.shape() != outShape)
+    throw Failure{name + " output is " + shortName(y.dtype()) + " " + resa::shapeToString(y.shape()) +
+                  ", expected " + shortName(outDType) + " " + resa::shapeToString(outShape)};
+  if (outBytes && !poisoned.count(y.raw()))
+    throw Failure{name + ": the output is not in a poisoned block (allocated after scratch?)"};
+  Tensor host = resa::gpu::download(y, ctx);
+  CUDA_OK(cudaGetLastError());
+  return host;
+}
+
+Tensor runCpu(const std::string &name, const std::vector<const Tensor *> &ins, const Attrs &attrs) {
+  resa::KernelFn fn = resa::findCpuKernel(name);
+  if (!fn) throw Failure{"no CPU kernel " + name};
+  resa::KernelArgs args;
+  args.inputs = ins;
+  args.attrs = &attrs;
+  std::vector<Tensor> outputs;
+  fn(args, outputs);
+  return outputs.at(0);
+}
+
+// Relative L2 error per row of the last axis; throws on a non-finite value
+// or a row over `bound`.
+std::string compareRows(const Tensor &got, const Tensor &ref, double bound) {
+  if (got.shape() != ref.shape())
+    throw Failure{"shape " + resa::shapeToString(got.shape()) + " vs " + resa::shapeToString(ref.shape())};
+  const int64_t cols = ref.rank() ? ref.dim(ref.rank() - 1) : 1;
+  const int64_t rows = cols ? ref.numel() / cols : 0;
+  double worst = 0, errAll = 0, refAll = 0;
+  int64_t worstRow = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    double e2 = 0, r2 = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t i = r * cols + c;
+      const float g = got.data<float>()[i], f = ref.data<float>()[i];
+      if (!std::isfinite(g))
+        throw Failure{"element " + std::to_string(i) + " is " + std::to_string(g) + " (reference " +
+                      std::to_string(f) + "): unwritten or overflowed"};
+      e2 += (double(g) - f) * (double(g) - f);
+      r2 += double(f) * f;
+    }
+    errAll += e2, refAll += r2;
+    const double rel = std::sqrt(e2 / std::max(r2, 1e-30));
+    if (rel > worst) worst = rel, worstRow = r;
+  }
+  char line[160];
+  std::snprintf(line, sizeof line, "rel %.2e, worst row %.2e at %lld (bound %.0e)",
+                refAll > 0 ? std::sqrt(errAll / refAll) : 0.0, worst, static_cast<long long>(worstRow), bound);
+  if (worst > bound) throw Failure{std::string("error over bound: ") + line};
+  return line;
+}
+
+// Runs the device kernel twice (the second with its GEMM plans cached) and
+// compares both runs with the CPU's output.
+std::string checkTwice(const std::string &name, const std::vector<In> &ins, const Attrs &attrs, DType outDType,
+                       const Tensor &ref, double bound) {
+  std::string line;
+  for (int run = 0; run < 2; ++run) line = compareRows(runDevice(name, ins, attrs, outDType, ref.shape()), ref, bound);
+  return line;
+}
+
+// ---- projections ----------------------------------------------------------
+
+std::string linearCase(bool logits, DType xt, DType wt, int64_t rows, int64_t K, int64_t N, bool bias,
+                       uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Tensor x = randn({1, rows, K}, rng, xt);
+  const Tensor w = randn({K, N}, rng, wt, 1.f / std::sqrt(float(K)));
+  const Tensor b = randn({N}, rng, wt, 0.5f);
+  const char *name = logits ? "resa.logits" : "resa.linear";
+  const Attrs attrs;
+  const Tensor ref = runCpu(name, {&x, &w, bias ? &b : nullptr}, attrs);
+  std::vector<In> ins{{&x, xt}, {&w, wt}};
+  if (bias) ins.push_back({&b, wt});
+  return checkTwice(name, ins, attrs, logits ? DType::F32 : xt, ref, 2e-2);
+}
+
+std::string gatedMlpCase(DType t, const char *act, bool fused, int64_t rows, int64_t K, int64_t I, int64_t N,
+                         uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Tensor x = randn({rows, K}, rng, t);
+  const float sk = 1.f / std::sqrt(float(K)), si = 1.f / std::sqrt(float(I));
+  const Tensor gu = randn({K, 2 * I}, rng, t, sk);
+  const Tensor g = randn({K, I}, rng, t, sk), u = randn({K, I}, rng, t, sk);
+  const Tensor d = randn({I, N}, rng, t, si);
+  Attrs attrs;
+  attrs.set("activation", std::string(act));
+  std::vector<const Tensor *> cpuIns = fused ? std::vector<const Tensor *>{&x, &gu, &d}
+                                             : std::vector<const Tensor *>{&x, &g, &u, &d};
+  const Tensor ref = runCpu("resa.gated_mlp", cpuIns, attrs);
+  std::vector<In> ins;
+  for (const Tensor *p : cpuIns) ins.push_back({p, t});
+  return checkTwice("resa.gated_mlp", ins, attrs, t, ref, 2e-2);
+}
+
+// ---- norms ----------------------------------------------------------------
+
+std::string normCase(bool rms, DType xt, DType wt, int64_t rows, int64_t D, float offset, bool bias, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  // Layer norm gets a non-zero mean, so that centring matters.
+  const Tensor x = randn({1, rows, D}, rng, xt, 2.f, rms ? 0.f : 3.f);
+  const Tensor w = randn({D}, rng, wt, 0.5f, 1.f);
+  const Tensor b = randn({D}, rng, wt, 0.5f);
+  Attrs attrs;
+  attrs.set("epsilon", 1e-6f);
+  if (rms && offset != 0.f) attrs.set("weight_offset", offset);
+  const char *name = rms ? "resa.rms_norm" : "resa.layer_norm";
+  const Tensor ref = runCpu(name, {&x, &w, bias ? &b : nullptr}, attrs);
+  std::vector<In> ins{{&x, xt}, {&w, wt}};
+  if (bias) ins.push_back({&b, wt});
+  return checkTwice(name, ins, attrs, xt, ref, 1e-2);
+}
+
+// ---- rotary ---------------------------------------------------------------
+
+struct RotarySetup {
+  bool rank4;
+  int64_t B, H, S, D, rot;
+  bool interleaved, fullWidth, batchCos, seqCos;
+};
+
+std::string rotaryCase(DType xt, DType ct, const RotarySetup &r, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Tensor x = randn(r.rank4 ? Shape{r.B, r.H, r.S, r.D} : Shape{r.B, r.S, r.H * r.D}, rng, xt);
+  const int64_t W = r.fullWidth ? r.rot : r.rot / 2;
+  const Shape cs{r.batchCos ? r.B : 1, r.seqCos ? r.S : 1, W};
+  Tensor cos(DType::F32, cs), sin(DType::F32, cs);
+  std::uniform_real_distribution<float> angle(-3.2f, 3.2f);
+  for (int64_t i = 0; i < cos.numel(); ++i) {
+    const float a = angle(rng);
+    cos.data<float>()[i] = roundTo(std::cos(a), ct);
+    sin.data<float>()[i] = roundTo(std::sin(a), ct);
+  }
+  Attrs attrs;
+  attrs.set("num_heads", r.H);
+  attrs.set("rotary_dim", r.rot);
+  attrs.set("interleaved", int64_t(r.interleaved));
+  const Tensor ref = runCpu("resa.rotary", {&x, &cos, &sin}, attrs);
+  return checkTwice("resa.rotary", {{&x, xt}, {&cos, ct}, {&sin, ct}}, attrs, xt, ref, 1e-2);
+}
+
+// ---- embedding ------------------------------------------------------------
+
+std::string embeddingCase(DType t, DType idType, int64_t V, int64_t D, const Shape &idShape, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Tensor table = randn({V, D}, rng, t);
+  Tensor ids(idType, idShape);
+  std::uniform_int_distribution<int64_t> pick(-V, V - 1); // negative ids wrap
+  for (int64_t i = 0; i < ids.numel(); ++i) {
+    const int64_t v = i == 0 ? -1 : i == 1 ? V - 1 : pick(rng);
+    if (idType == DType::I64) ids.data<int64_t>()[i] = v;
+    else ids.data<int32_t>()[i] = static_cast<int32_t>(v);
+  }
+  const Attrs attrs;
+  const Tensor ref = runCpu("resa.embedding", {&table, &ids}, attrs);
+  for (int run = 0; run < 2; ++run) {
+    const Tensor got = runDevice("resa.embedding", {{&table, t}, {&ids, idType}}, attrs, t, ref.shape());
+    for (int64_t i = 0; i < ref.numel(); ++i)
+      if (!(got.data<float>()[i] == ref.data<float>()[i]))
+        throw Failure{"element " + std::to_string(i) + " is " + std::to_string(got.data<float>()[i]) +
+                      ", expected " + std::to_string(ref.data<float>()[i])};
+  }
+  return "exact, " + std::to_string(ids.numel()) + " rows of " + std::to_string(D);
+}
+
+// With the executor's host copy of the ids, an id out of range is the CPU's error.
+std::string embeddingRangeCase(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Tensor table = randn({300, 64}, rng, DType::BF16);
+  Tensor ids(DType::I64, {3});
+  ids.data<int64_t>()[0] = 5, ids.data<int64_t>()[1] = 300, ids.data<int64_t>()[2] = -7;
+  try {
+    runDevice("resa.embedding", {{&table, DType::BF16}, {&ids, DType::I64}}, Attrs(), DType::BF16, {3, 64},
+              {nullptr, &ids});
+  } catch (const resa::Error &e) {
+    const std::string msg = e.what();
+    if (msg.find("id 300 outside the table of 300 rows") == std::string::npos)
+      throw Failure{"unexpected message: " + msg};
+    return "rejected: " + msg;
+  }
+  throw Failure{"id 300 of a 300-row table was accepted"};
+}
+
+// ---- sampling -------------------------------------------------------------
+
+// Logit rows: 0 normal, 1 coarse (many exact ties), 2 half the vocabulary
+// masked to -inf, 3 the maximum repeated (greedy ties).
+Tensor makeLogits(int64_t rows, int64_t stride, int64_t vocab, int mode, std::mt19937_64 &rng) {
+  std::normal_distribution<float> normal(0.f, 2.f);
+  Tensor l(DType::F32, {rows, stride});
+  for (int64_t r = 0; r < rows; ++r) {
+    float *row = l.data<float>() + r * stride;
+    for (int64_t i = 0; i < stride; ++i) row[i] = normal(rng);
+    if (mode == 1)
+      for (int64_t i = 0; i < vocab; ++i) row[i] = std::round(row[i] * 2.f) / 4.f;
+    if (mode == 2)
+      for (int64_t i = 0; i < vocab; i += 2) row[i] = -INFINITY;
+    if (mode == 3) {
+      const float mx = *std::max_element(row, row + vocab) + 1.f;
+      row[vocab / 2] = mx, row[vocab - 1] = mx, row[(r * 7919) % vocab] = mx;
+    }
+  }
+  return l;
+}
+
+// rows x vocab logits (row stride `stride`), temperature 0 (greedy) or top-p.
+// Row r's seed is seed + r; nanRow >= 0 puts a NaN in that row.
+std::string samplingCase(int64_t rows, int64_t vocab, int64_t stride, float temperature, float topP, int mode,
+                         int64_t nanRow, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Tensor logits = makeLogits(rows, stride, vocab, mode, rng);
+  if (nanRow >= 0) logits.data<float>()[nanRow * stride + vocab / 3] = NAN;
+  std::vector<double> uniforms(size_t(rows), 0.0);
+  std::vector<int64_t> want(size_t(rows), -1);
+  std::vector<float> wantLp(size_t(rows), NAN);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (r == nanRow) continue;
+    const float *row = logits.data<float>() + r * stride;
+    std::mt19937_64 engine(seed + uint64_t(r));
+    uniforms[size_t(r)] = std::generate_canonical<double, 53>(engine);
+    resa::Sampler sampler({temperature, topP, seed + uint64_t(r)});
+    want[size_t(r)] = sampler.next(row, vocab);
+    wantLp[size_t(r)] = resa::logProbability(row, vocab, want[size_t(r)]);
+  }
+  DevBuf<float> dl{size_t(logits.numel())};
+  DevBuf<double> du{size_t(rows)};
+  DevBuf<int64_t> dt{size_t(rows)};
+  DevBuf<float> dlp{size_t(rows)};
+  CUDA_OK(cudaMemcpy(dl.p, logits.raw(), logits.nbytes(), cudaMemcpyHostToDevice));
+  du.upload(uniforms);
+  std::vector<int64_t> first;
+  for (int run = 0; run < 2; ++run) {
+    CUDA_OK(cudaMemset(dt.p, 0xff, size_t(rows) * sizeof(int64_t)));
+    CUDA_OK(cudaMemset(dlp.p, 0xff, size_t(rows) * sizeof(float)));
+    resa::gpu::SampleArgs a;
+    a.logits = dl.p, a.rows = rows, a.vocab = vocab, a.rowStride = stride;
+    a.temperature = temperature, a.topP = topP;
+    a.uniforms = du.p, a.tokens = dt.p, a.logProbs = dlp.p;
+    resa::gpu::sampleTokens(a, env().stream);
+    CUDA_OK(cudaStreamSynchronize(env().stream));
+    const std::vector<int64_t> got = dt.download();
+    const std::vector<float> gotLp = dlp.download();
+    for (int64_t r = 0; r < rows; ++r) {
+      const size_t i = size_t(r);
+      if (got[i] != want[i])
+        throw Failure{"row " + std::to_string(r) + ": token " + std::to_string(got[i]) + ", the CPU Sampler's " +
+                      std::to_string(want[i]) + " (u = " + std::to_string(uniforms[i]) + ")"};
+      const bool lpOk = r == nanRow ? std::isnan(gotLp[i])
+                                    : std::fabs(gotLp[i] - wantLp[i]) <= 1e-4f * std::max(1.f, std::fabs(wantLp[i]));
+      if (!lpOk)
+        throw Failure{"row " + std::to_string(r) + ": log-probability " + std::to_string(gotLp[i]) + ", expected " +
+                      std::to_string(wantLp[i])};
+    }
+    if (run == 1 && got != first) throw Failure{"the two runs differ"};
+    first = got;
+  }
+  return std::to_string(rows) + " rows match the CPU Sampler";
+}
+
+// ---- the case list --------------------------------------------------------
+
+std::vector<resa::cudatest::NamedCase> allCases() {
+  std::vector<resa::cudatest::NamedCase> cases;
+  auto add = [&](std::string name, std::function<std::string(uint64_t)> run) {
+    cases.push_back({std::move(name), std::move(run)});
+  };
+  auto tag = [](const char *op, DType t, int64_t rows, int64_t a, int64_t b = -1) {
+    std::string s = std::string(op) + "_" + shortName(t) + "_rows" + std::to_string(rows) + "_" + std::to_string(a);
+    if (b >= 0) s += "x" + std::to_string(b);
+    return s;
+  };
+
+  add("registry", [](uint64_t) {
+    for (const char *n : {"resa.embedding", "resa.gated_mlp", "resa.layer_norm", "resa.linear", "resa.logits",
+                          "resa.rms_norm", "resa.rotary"})
+      if (!resa::gpu::findCudaKernel(n)) throw Failure{std::string("no CUDA kernel ") + n};
+    return std::string("7 layer kernels registered");
+  });
+
+  const int64_t rowSet[] = {1, 3, 17};
+  for (DType t : {DType::BF16, DType::F16}) {
+    // resa.linear: K x N over the hidden sizes, with and without bias.
+    const std::pair<int64_t, int64_t> kn[] = {{64, 96}, {96, 64}, {4096, 96}, {96, 4096}};
+    for (int64_t rows : rowSet)
+      for (const auto &p : kn) {
+        const int64_t K = p.first, N = p.second; // (a lambda cannot capture a structured binding in C++17)
+        const bool bias = (rows + K) % 2 == 1 || rows == 17;
+        add(tag("linear", t, rows, K, N) + (bias ? "_bias" : ""),
+            [=](uint64_t s) { return linearCase(false, t, t, rows, K, N, bias, s); });
+      }
+    // resa.logits: fp32 out.
+    const std::pair<int64_t, int64_t> kv[] = {{64, 300}, {96, 32000}};
+    for (int64_t rows : rowSet)
+      for (const auto &p : kv) {
+        const int64_t K = p.first, V = p.second;
+        add(tag("logits", t, rows, K, V), [=](uint64_t s) { return linearCase(true, t, t, rows, K, V, false, s); });
+      }
+    add(tag("logits", t, 3, 4096, 32000), [=](uint64_t s) { return linearCase(true, t, t, 3, 4096, 32000, false, s); });
+    // resa.gated_mlp: each activation, separate and fused gate/up weights.
+    int i = 0;
+    for (const char *act : {"silu", "gelu_tanh", "gelu"})
+      for (bool fused : {false, true}) {
+        const int64_t rows = rowSet[i++ % 3];
+        const int64_t K = i % 2 ? 64 : 96, I = i % 2 ? 160 : 200;
+        add(tag("gated_mlp", t, rows, K, I) + "_" + act + (fused ? "_fused" : ""),
+            [=](uint64_t s) { return gatedMlpCase(t, act, fused, rows, K, I, K, s); });
+      }
+    add(tag("gated_mlp", t, 17, 4096, 1024) + "_silu_fused",
+        [=](uint64_t s) { return gatedMlpCase(t, "silu", true, 17, 4096, 1024, 4096, s); });
+    add(tag("gated_mlp", t, 3, 96, 4096) + "_gelu_tanh_out64",
+        [=](uint64_t s) { return gatedMlpCase(t, "gelu_tanh", false, 3, 96, 4096, 64, s); });
+    // Norms: 100 and 33 take the scalar path (not a multiple of 8 elements).
+    for (int64_t rows : rowSet)
+      for (int64_t D : {64, 96, 100, 4096, 33}) {
+        const float offset = D == 96 || D == 33 ? 1.f : 0.f;
+        add(tag("rms_norm", t, rows, D) + (offset != 0.f ? "_offset1" : ""),
+            [=](uint64_t s) { return normCase(true, t, t, rows, D, offset, false, s); });
+        const bool bias = D != 64;
+        add(tag("layer_norm", t, rows, D) + (bias ? "_bias" : ""),
+            [=](uint64_t s) { return normCase(false, t, t, rows, D, 0.f, bias, s); });
+      }
+    // Rotary: both layouts, interleaved or halves, partial rotary_dim, full
+    // or half-width tables, broadcast batch or sequence.
+    const std::pair<const char *, RotarySetup> rs[] = {
+        {"b4_h3_s5_d64_half", {true, 2, 3, 5, 64, 64, false, false, false, true}},
+        {"b4_h3_s5_d64_full_interleaved", {true, 2, 3, 5, 64, 64, true, true, true, true}},
+        {"b3_h4_s5_d96_rot64_half_seqbcast", {false, 2, 4, 5, 96, 64, false, false, true, false}},
+        {"b3_h2_s17_d64_rot32_full_interleaved", {false, 1, 2, 17, 64, 32, true, true, false, true}},
+        {"b3_h8_s1_d128_half", {false, 3, 8, 1, 128, 128, false, false, true, true}},
+    };
+    for (const auto &named : rs) {
+      const RotarySetup r = named.second;
+      add(std::string("rotary_") + shortName(t) + "_" + named.first, [=](uint64_t s) { return rotaryCase(t, t, r, s); });
+    }
+    // Embedding: 16-byte rows (64, 96, 4096) and element copies (33).
+    for (int64_t D : {64, 96, 4096, 33}) {
+      add(std::string("embedding_") + shortName(t) + "_i64_d" + std::to_string(D),
+          [=](uint64_t s) { return embeddingCase(t, DType::I64, 300, D, {2, 3}, s); });
+      add(std::string("embedding_") + shortName(t) + "_i32_d" + std::to_string(D),
+          [=](uint64_t s) { return embeddingCase(t, DType::I32, 300, D, {17}, s); });
+    }
+  }
+
+  // Mixed dtypes: activations converted to the weight's type, outputs of a
+  // third type through fp32.
+  add("linear_x_f32_w_bf16_rows3_96x64_bias",
+      [](uint64_t s) { return linearCase(false, DType::F32, DType::BF16, 3, 96, 64, true, s); });
+  add("linear_x_f16_w_bf16_rows17_64x96_bias",
+      [](uint64_t s) { return linearCase(false, DType::F16, DType::BF16, 17, 64, 96, true, s); });
+  add("linear_x_bf16_w_f32_rows3_96x96_bias",
+      [](uint64_t s) { return linearCase(false, DType::BF16, DType::F32, 3, 96, 96, true, s); });
+  add("logits_x_f32_w_f32_rows3_64x300",
+      [](uint64_t s) { return linearCase(true, DType::F32, DType::F32, 3, 64, 300, false, s); });
+  add("rms_norm_x_bf16_w_f32_rows3_4096",
+      [](uint64_t s) { return normCase(true, DType::BF16, DType::F32, 3, 4096, 0.f, false, s); });
+  add("layer_norm_x_f16_w_bf16_rows17_96_bias",
+      [](uint64_t s) { return normCase(false, DType::F16, DType::BF16, 17, 96, 0.f, true, s); });
+  add("rotary_x_bf16_cos_f32_b4_h3_s5_d64",
+      [](uint64_t s) { return rotaryCase(DType::BF16, DType::F32, {true, 2, 3, 5, 64, 48, false, true, false, true}, s); });
+  add("embedding_f32_i64_d33",
+      [](uint64_t s) { return embeddingCase(DType::F32, DType::I64, 300, 33, {5}, s); });
+  add("embedding_host_ids_out_of_range", [](uint64_t s) { return embeddingRangeCase(s); });
+
+  // Sampling: greedy and top-p over both vocab sizes and the row counts.
+  struct SampleSetup {
+    float temperature, topP;
+    int mode;
+  };
+  const std::pair<const char *, SampleSetup> ss[] = {
+      {"greedy", {0.f, 1.f, 0}},           {"greedy_ties", {0.f, 1.f, 3}},
+      {"greedy_masked", {0.f, 1.f, 2}},    {"t1_p1", {1.f, 1.f, 0}},
+      {"t0.7_p0.9", {0.7f, 0.9f, 0}},      {"t1.3_p0.5", {1.3f, 0.5f, 0}},
+      {"t0.5_p0.95_ties", {0.5f, 0.95f, 1}}, {"t1_p0.8_masked", {1.f, 0.8f, 2}},
+      {"t2_p1_ties", {2.f, 1.f, 1}},
+  };
+  for (const auto &named : ss)
+    for (int64_t vocab : {300, 32000})
+      for (int64_t rows : rowSet) {
+        const SampleSetup c = named.second;
+        add(std::string("sample_") + named.first + "_v" + std::to_string(vocab) + "_rows" + std::to_string(rows),
+            [=](uint64_t s) { return samplingCase(rows, vocab, vocab, c.temperature, c.topP, c.mode, -1, s); });
+      }
+  add("sample_t0.8_p0.9_stride_v32000_rows3", [](uint64_t s) {
+    return samplingCase(3, 32000, 3 * 32000, 0.8f, 0.9f, 0, -1, s);
+  });
+  add("sample_nan_row_v300_rows3", [](uint64_t s) { return samplingCase(3, 300, 300, 0.9f, 0.9f, 0, 1, s); });
+  add("sample_greedy_nan_row_v300_rows3", [](uint64_t s) { return samplingCase(3, 300, 300, 0.f, 1.f, 0, 2, s); });
+  return cases;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string filter;
+  uint64_t seed = 0;
+  if (!resa::cudatest::parseTestArgs(argc, argv, filter, seed)) return 2;
+  std::vector<resa::cudatest::NamedCase> cases;
+  for (auto &c : allCases())
+    if (filter.empty() || c.name.find(filter) != std::string::npos) cases.push_back(std::move(c));
+
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    for (const auto &c : cases) std::printf("SKIPPED: %s (no CUDA device)\n", c.name.c_str());
+    return 0;
+  }
+  cudaDeviceProp prop;
+  cudaGetDeviceProperties(&prop, 0);
+  std::printf("device: %s, %d SMs; seed %llu\n", prop.name, prop.multiProcessorCount,
+              static_cast<unsigned long long>(seed));
+  try {
+    CUDA_OK(cudaGetDevice(&env().device));
+    CUDA_OK(cudaStreamCreateWithFlags(&env().stream, cudaStreamNonBlocking));
+    env().blas = std::make_unique<resa::gpu::BlasLtHandle>();
+  } catch (const Failure &f) {
+    std::printf("FAIL: setup: %s\n", f.what.c_str());
+    return 1;
+  } catch (const std::exception &e) {
+    std::printf("FAIL: setup: %s\n", e.what());
+    return 1;
+  }
+
+  int failed = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto &c = cases[i];
+    try {
+      const std::string msg = c.run(seed + i * 7919);
+      std::printf("PASS: %s: %s\n", c.name.c_str(), msg.c_str());
+    } catch (const Failure &f) {
+      ++failed;
+      std::printf("FAIL: %s: %s\n", c.name.c_str(), f.what.c_str());
+      cudaGetLastError();
+    } catch (const std::exception &e) {
+      ++failed;
+      std::printf("FAIL: %s: %s\n", c.name.c_str(), e.what());
+      cudaGetLastError();
+    }
+    std::fflush(stdout);
+  }
+  env().blas.reset();
+  cudaStreamDestroy(env().stream);
+  std::printf("%zu cases, %d failed\n", cases.size(), failed);
+  return failed ? 1 : 0;
+}

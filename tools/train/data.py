@@ -1,0 +1,205 @@
+"""Training examples for GSR's hybrid objective, tokenized as the runtime
+does (gsr_format.py), and the length-bucketed batch stream.
+
+An example is one token sequence `<s> prompt target </s>` with the loss on
+`target </s>` only:
+  - direct: prompt = the problem, target = its solution;
+  - refine: prompt = the refinement prompt built from the problem and N
+    candidates, target = the correct solution. The candidates come from a
+    pool sampled with an earlier checkpoint (sample.py) or, for the first
+    round, from candidates.py (synthetic mistakes).
+
+Problems are task.py's train split at random indices (never the test split).
+The curriculum is the trainer's: it sets the current number of bindings (the
+level, a shared value) from what the model gets right, and the examples'
+bindings are drawn around it (bindings_for).
+
+Each target token also carries its kind (other, a looked-up value, an
+arithmetic result: task.value_spans) and its line, so that the trainer can
+count, on the batches it trains on, how many values and whole trace lines the
+model predicts right (teacher-forced): the early sign that it learns.
+"""
+import gzip
+import json
+import math
+import os
+import random
+
+import torch
+
+import candidates as cand
+import gsr_format
+import task
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOKENIZER = os.path.join(HERE, "tokenizer.json")
+IGNORE = -100
+ALIGN = 64  # padded lengths are multiples of this (kernel-friendly shapes)
+OTHER = 1  # target token kinds; task.LOOKUP and task.RESULT are the values
+
+
+class TaskTokenizer:
+    """The `tokenizers` reference implementation of tools/train/tokenizer.json
+    (resa-tokenize gives the same ids: test/e2e/task_tokenizer_check.py)."""
+
+    def __init__(self, path=TOKENIZER):
+        from tokenizers import Tokenizer
+        self.tok = Tokenizer.from_file(path)
+        self.bos = self.tok.token_to_id("<s>")
+        self.eos = self.tok.token_to_id("</s>")
+        self.pad = self.tok.token_to_id("<pad>")
+        self.vocab_size = self.tok.get_vocab_size(with_added_tokens=True)
+
+    def encode(self, text):
+        return self.tok.encode(text, add_special_tokens=False).ids
+
+    def encode_offsets(self, text):
+        e = self.tok.encode(text, add_special_tokens=False)
+        return e.ids, e.offsets
+
+    def decode(self, ids):
+        return self.tok.decode(list(ids), skip_special_tokens=True)
+
+
+def problem(split, index, bindings, steps):
+    e = task.make_problem(split, index, bindings=bindings, steps=steps)
+    e.update(split=split, index=index, bindings=bindings, steps=steps)
+    return e
+
+
+def prompt_ids(tok, text):
+    """What the runtime prefills: encode(text, addSpecial) = <s> + text."""
+    return [tok.bos] + tok.encode(text)
+
+
+def example(tok, prompt_text, solution):
+    """(ids, number of prompt tokens, kinds, lines): the kind (OTHER,
+    task.LOOKUP, task.RESULT) and the line number of each target token
+    (</s> counts as part of the last line)."""
+    prompt = prompt_ids(tok, prompt_text)
+    ids, offsets = tok.encode_offsets(solution)
+    value_kind = {start: kind for start, _, kind in task.value_spans(solution)}
+    kinds = [value_kind.get(start, OTHER) for start, _ in offsets] + [OTHER]
+    lines = [solution.count("\n", 0, start) for start, _ in offsets]
+    lines.append(lines[-1] if lines else 0)
+    return prompt + ids + [tok.eos], len(prompt), kinds, lines
+
+
+def load_pool(path):
+    """Candidate sets written by sample.py: one JSON object a line."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def bindings_for(level, args, rng):
+    """The bindings of a direct example at curriculum level `level` (the
+    current maximum): mostly the upper part of the range the level opened
+    (the skill being learned), args.short of them anywhere from
+    args.min_bindings (short problems keep the lookup sharp and are cheap)."""
+    level = max(args.min_bindings, int(level))
+    if rng.random() < args.short:
+        return rng.randint(args.min_bindings, level)
+    return rng.randint(max(args.min_bindings, int(args.hard_from * level)), level)
+
+
+class Stream(torch.utils.data.IterableDataset):
+    """Endless padded batches [B, T] of about args.batch_tokens tokens, each
+    worker with its own seeded problem stream. `level` is a shared
+    multiprocessing.Value the trainer sets (the curriculum's bindings)."""
+
+    def __init__(self, args, seed, level, pool=None):
+        super().__init__()
+        self.args, self.seed, self.level, self.pool = args, seed, level, pool or []
+
+    def make(self, rng, tok, template):
+        """(ids, prompt tokens, target kinds, target lines, example kind,
+        level it was drawn at)."""
+        a = self.args
+        level = int(self.level.value)
+        if rng.random() >= a.refine:
+            kind = "direct"
+        elif self.pool and rng.random() >= a.bootstrap:
+            kind = "refine"
+        else:
+            kind = "refine-boot"
+        cands = None
+        if kind == "refine":
+            rec = rng.choice(self.pool)
+            e = problem(rec["split"], rec["index"], rec["bindings"], rec["steps"])
+            cands = list(rec["candidates"])
+            rng.shuffle(cands)
+        else:
+            e = problem("train", rng.getrandbits(40), bindings_for(level, a, rng), a.steps)
+        text, solution = e["problem"], e["solution"]
+        # A prompt given on a command line often loses its final newline
+        # ("$(cat file)"): then the model writes it first.
+        if rng.random() < a.strip_newline:
+            text = text.rstrip("\n")
+            if kind == "direct":
+                solution = "\n" + solution
+        if kind == "direct":
+            return example(tok, text, solution) + (kind, level)
+        if cands is None:
+            cands = cand.candidate_set(e["problem"], e["solution"], rng, a.candidates)
+        prompt = gsr_format.build_refine_prompt(template, text, cands)
+        return example(tok, prompt, solution) + (kind, level)
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        wid = info.id if info else 0
+        rng = random.Random(f"{self.seed}/{wid}")
+        tok = TaskTokenizer()
+        template = gsr_format.read_template()
+        while True:
+            # About args.buffer batches' worth of examples, bucketed by length.
+            buf, size = [], 0
+            while size < self.args.buffer * self.args.batch_tokens:
+                buf.append(self.make(rng, tok, template))
+                size += padded(len(buf[-1][0]))
+            buf.sort(key=lambda x: len(x[0]))
+            batches = pack(buf, self.args.batch_tokens)
+            rng.shuffle(batches)
+            for b in batches:
+                yield collate(b, tok.pad)
+
+
+def padded(n):
+    return int(math.ceil(n / ALIGN) * ALIGN)
+
+
+def pack(sorted_examples, batch_tokens):
+    """Consecutive examples (sorted by length) while rows x padded length
+    stays within the budget; a longer example than the budget is alone."""
+    batches, cur = [], []
+    for ex in sorted_examples:
+        if cur and (len(cur) + 1) * padded(len(ex[0])) > batch_tokens:
+            batches.append(cur)
+            cur = []
+        cur.append(ex)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def collate(batch, pad):
+    """Right padding: with causal attention real tokens never see the pads, so
+    no attention mask is needed (SDPA's causal kernel). Returns input_ids,
+    labels, the target tokens' kinds and lines (0 and -1 elsewhere), and
+    {"kinds": examples by kind, "level": the lowest curriculum level its
+    examples were drawn at} (batches are made ahead of their step: the
+    trainer's gate counts only those of the current level)."""
+    t = padded(max(len(ex[0]) for ex in batch))
+    input_ids = torch.full((len(batch), t), pad, dtype=torch.long)
+    labels = torch.full((len(batch), t), IGNORE, dtype=torch.long)
+    token_kinds = torch.zeros((len(batch), t), dtype=torch.uint8)
+    lines = torch.full((len(batch), t), -1, dtype=torch.int16)
+    kinds = {}
+    for r, (ids, n_prompt, tk, tl, kind, _) in enumerate(batch):
+        input_ids[r, :len(ids)] = torch.tensor(ids)
+        labels[r, n_prompt:len(ids)] = torch.tensor(ids[n_prompt:])
+        token_kinds[r, n_prompt:len(ids)] = torch.tensor(tk, dtype=torch.uint8)
+        lines[r, n_prompt:len(ids)] = torch.tensor(tl, dtype=torch.int16)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return input_ids, labels, token_kinds, lines, dict(kinds=kinds,
+                                                        level=min(ex[5] for ex in batch))
