@@ -49,8 +49,9 @@ def resa_logits(bin_dir, package, ids, workdir):
     ids_path = os.path.join(workdir, "ids.npy")
     out_path = os.path.join(workdir, "logits.npy")
     np.save(ids_path, ids)
+    # --device cpu: the exact path (auto would take CUDA's bf16 on a GPU machine).
     subprocess.run([os.path.join(bin_dir, "resa-run"), package, "--input-ids", ids_path,
-                    "--max-new-tokens", "0", "--dump-logits", out_path], check=True)
+                    "--max-new-tokens", "0", "--dump-logits", out_path, "--device", "cpu"], check=True)
     return np.load(out_path)
 
 

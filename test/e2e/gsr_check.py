@@ -27,7 +27,7 @@ def main():
             print(f"-- {policy}")
             failures += subprocess.run([tool("resa-gsr-check"), pkg, tokenizer]).returncode != 0
             out = subprocess.run([tool("resa-run"), pkg, "--tokenizer", tokenizer, "--prompt",
-                                  "What is 3 + 4?", "--json", "--seed", "1"],
+                                  "What is 3 + 4?", "--json", "--seed", "1", "--device", "cpu"],
                                  check=True, capture_output=True, text=True).stdout
             r = json.loads(out)
             ok = (len(r["candidates"]) == 4 and r["refine_prompt"].startswith("What is 3 + 4?")

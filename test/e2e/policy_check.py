@@ -33,7 +33,7 @@ def main():
             subprocess.run([tool("resa-compile"), "--quiet", model, "-o", pkg] + flags, check=True)
             outputs[policy] = [
                 subprocess.run([tool("resa-run"), pkg, "--tokens", ",".join(map(str, p)),
-                                "--max-new-tokens", "48"], check=True, stdout=subprocess.PIPE,
+                                "--max-new-tokens", "48", "--device", "cpu"], check=True, stdout=subprocess.PIPE,
                                text=True).stdout
                 for p in prompts]
         for policy in ("sparse", "resa"):
