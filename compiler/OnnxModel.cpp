@@ -1,5 +1,7 @@
 #include "compiler/OnnxModel.h"
 
+#include "resa/kernels/RandomWeights.h"
+
 #include <onnx/defs/parser.h>
 
 #include <cerrno>
@@ -58,6 +60,26 @@ bool endsWith(const std::string &s, const std::string &suffix) {
 
 } // namespace
 
+WeightSource parseWeightSource(const std::string &option) {
+  if (option == "read")
+    return {};
+  const std::string random = "random";
+  if (option == random)
+    return {true, 0};
+  if (option.compare(0, random.size() + 1, random + ":") == 0) {
+    std::string digits = option.substr(random.size() + 1);
+    uint64_t seed = 0;
+    bool ok = !digits.empty();
+    for (char c : digits)
+      ok = ok && c >= '0' && c <= '9' && !__builtin_mul_overflow(seed, 10, &seed) &&
+           !__builtin_add_overflow(seed, static_cast<uint64_t>(c - '0'), &seed);
+    if (ok)
+      return {true, seed};
+  }
+  throw Error("--weights must be read, random or random:SEED (SEED a number below 2^64), got '" +
+              option + "'");
+}
+
 DType tensorDType(const ::onnx::TensorProto &t) {
   switch (t.data_type()) {
   case 1: case 2: case 3: case 6: case 7: case 9: case 10: case 11: case 16:
@@ -79,19 +101,20 @@ int64_t tensorNumel(const ::onnx::TensorProto &t) {
   return numel;
 }
 
-std::unique_ptr<OnnxModel> OnnxModel::load(const std::string &path) {
+std::unique_ptr<OnnxModel> OnnxModel::load(const std::string &path, WeightSource weights) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw Error(path + ": cannot open: " + std::strerror(errno));
   std::stringstream buf;
   buf << in.rdbuf();
-  return fromBytes(buf.str(), path);
+  return fromBytes(buf.str(), path, weights);
 }
 
-std::unique_ptr<OnnxModel> OnnxModel::fromBytes(const std::string &bytes,
-                                                const std::string &path) {
+std::unique_ptr<OnnxModel> OnnxModel::fromBytes(const std::string &bytes, const std::string &path,
+                                                WeightSource weights) {
   std::unique_ptr<OnnxModel> m(new OnnxModel());
   m->path_ = path;
+  m->weights_ = weights;
   size_t slash = path.find_last_of('/');
   m->dir_ = slash == std::string::npos ? "." : path.substr(0, slash);
   if (bytes.empty())
@@ -107,8 +130,21 @@ std::unique_ptr<OnnxModel> OnnxModel::fromBytes(const std::string &bytes,
     throw Error(path + ": not an ONNX model (no graph with outputs)");
   for (const ::onnx::TensorProto &t : m->proto_.graph().initializer()) {
     m->initializers_[t.name()] = &t;
-    if (t.data_location() == ::onnx::TensorProto::EXTERNAL)
+    if (t.data_location() != ::onnx::TensorProto::EXTERNAL)
+      continue;
+    if (!weights.random) {
       m->checkExternalData(t);
+      continue;
+    }
+    DType dtype;
+    try {
+      dtype = tensorDType(t);
+    } catch (const Error &e) {
+      throw Error(path + ": " + e.what());
+    }
+    if (dtype != DType::F32 && dtype != DType::BF16 && dtype != DType::F16)
+      throw Error(path + ": initializer '" + t.name() + "' is " + dtypeName(dtype) +
+                  " external data: --weights=random makes float weights only");
   }
   return m;
 }
@@ -192,7 +228,8 @@ std::vector<char> OnnxModel::tensorBytes(const ::onnx::TensorProto &t) const {
 void OnnxModel::writeTensor(const ::onnx::TensorProto &tensor, std::FILE *out) const {
   const ::onnx::TensorProto *t = &tensor;
   const std::string &name = tensor.name();
-  if (t->data_location() == ::onnx::TensorProto::EXTERNAL)
+  const bool external = t->data_location() == ::onnx::TensorProto::EXTERNAL;
+  if (external && !weights_.random)
     checkExternalData(*t);
   DType dtype = tensorDType(*t);
   int64_t numel = tensorNumel(*t);
@@ -203,7 +240,13 @@ void OnnxModel::writeTensor(const ::onnx::TensorProto &tensor, std::FILE *out) c
     if (std::fwrite(data, 1, n, out) != n)
       throw Error("writing initializer '" + name + "' failed: " + std::strerror(errno));
   };
-  if (t->data_location() == ::onnx::TensorProto::EXTERNAL) {
+  if (external && weights_.random) { // a float tensor: fromBytes checked
+    Tensor made =
+        randomWeight(weights_.seed, name, dtype, Shape(t->dims().begin(), t->dims().end()));
+    put(made.raw(), nbytes);
+    return;
+  }
+  if (external) {
     std::string file = dir_ + "/" + externalField(*t, "location");
     std::ifstream in(file, std::ios::binary);
     in.seekg(static_cast<std::streamoff>(externalNumber(*t, "offset", 0)));

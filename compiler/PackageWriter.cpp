@@ -15,6 +15,7 @@
 #include "llvm/ADT/DenseMap.h"
 
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <fstream>
 #include <unistd.h>
@@ -231,6 +232,14 @@ void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &o
       weights[i].dtype = weightType;
       converted[i] = true;
     }
+  const WeightSource &source = model.weightSource();
+  if (source.random) {
+    plan.mutable_random_weights()->set_seed(source.seed);
+    for (const SafetensorsEntry &w : weights)
+      if (w.dtype != DType::F32 && w.dtype != DType::BF16 && w.dtype != DType::F16)
+        throw Error("weight '" + w.name + "' is " + dtypeName(w.dtype) +
+                    ": --weights=random makes float weights only");
+  }
   if (auto kv = lowered->getAttrOfType<DictionaryAttr>("resa.kv_cache")) {
     auto get = [&](StringRef n) { return static_cast<int32_t>(kv.getAs<IntegerAttr>(n).getInt()); };
     plan.mutable_kv_cache()->set_layers(get("layers"));
@@ -268,27 +277,31 @@ void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &o
   if (!fs::create_directories(tmp, ec))
     throw Error(tmp.string() + ": cannot create: " + ec.message());
   try {
-    uint64_t size = writeSafetensors((tmp / kWeightsFile).string(), weights,
-                                     [&](size_t i, std::FILE *f) {
-                                       if (!converted[i])
-                                         return model.writeInitializer(weights[i].name, f);
-                                       std::FILE *sink = openConvertingSink(f, weightType);
-                                       try {
-                                         model.writeInitializer(weights[i].name, sink);
-                                       } catch (...) {
-                                         std::fclose(sink);
-                                         throw;
-                                       }
-                                       if (std::fclose(sink) != 0)
-                                         throw Error("converting weight '" + weights[i].name +
-                                                     "' failed");
-                                     });
+    std::function<void(size_t, std::FILE *)> writeData = [&](size_t i, std::FILE *f) {
+      if (!converted[i])
+        return model.writeInitializer(weights[i].name, f);
+      std::FILE *sink = openConvertingSink(f, weightType);
+      try {
+        model.writeInitializer(weights[i].name, sink);
+      } catch (...) {
+        std::fclose(sink);
+        throw;
+      }
+      if (std::fclose(sink) != 0)
+        throw Error("converting weight '" + weights[i].name + "' failed");
+    };
+    if (source.random)
+      writeData = nullptr; // the header alone
+    uint64_t size = writeSafetensors((tmp / kWeightsFile).string(), weights, writeData);
     plan.set_weights_bytes(size);
     std::string planBytes;
     if (!plan.SerializeToString(&planBytes))
       throw Error(outDir + ": the plan does not serialize");
     planBytes = sealPlan(std::move(planBytes),
-                         SafetensorsFile((tmp / kWeightsFile).string()).header());
+                         SafetensorsFile((tmp / kWeightsFile).string(),
+                                         source.random ? SafetensorsData::Absent
+                                                       : SafetensorsData::Present)
+                             .header());
     std::ofstream planFile(tmp / kPlanFileName, std::ios::binary);
     if (!planFile.write(planBytes.data(), static_cast<std::streamsize>(planBytes.size())) ||
         !planFile.flush())

@@ -14,7 +14,10 @@ namespace resa {
 // Throws resa::Error on failure, leaving nothing at `outDir`. `weightType`
 // BF16 or F16 stores the float32 weights converted (resa-compile --dtype); the
 // plan keeps their logical type (float32), and each runtime backend converts
-// on load to what its kernels compute in.
+// on load to what its kernels compute in. When the model's weights are random
+// (OnnxModel::weightSource), the package records each weight's stored dtype
+// and shape (a weights file without data) and the seed, and holds none of
+// their bytes (resa/runtime/Package.h).
 void writePackage(mlir::ModuleOp lowered, const OnnxModel &model, const std::string &outDir,
                   DType weightType = DType::F32);
 

@@ -13,7 +13,8 @@ carry="$root/.carry"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRESA_CUDA=ON \
   -DRESA_BUILD_COMPILER=OFF >/dev/null
 targets=(resa-cuda-ops-tests resa-cuda-layers-tests resa-cuda-generic-attention-tests
-         resa-cuda-tests resa-cuda-prefill-tests resa-device-check)
+         resa-cuda-tests resa-cuda-prefill-tests resa-cuda-random-weights-tests resa-device-check
+         resa-bench)
 ninja -C "$build" -j "$(nproc)" "${targets[@]}"
 rm -rf "$carry/bin" "$carry/lib" "$carry/packages"
 mkdir -p "$carry/bin" "$carry/lib"
@@ -27,4 +28,13 @@ python3 "$root/test/e2e/device_check.py" "$compiler" "$root/test/fixtures" \
 # The carry is limited to 64 MiB: the packages travel compressed.
 tar -C "$carry" -cJf "$carry/packages.tar.xz" packages
 rm -rf "$carry/packages"
+# bench/e2e/device_bench.sh's packages: the Llama-3-8B shape, bf16, weights
+# made on the device (a few hundred KB each).
+rm -rf "$carry/e2e"
+python3 "$root/tools/build_shape_model.py" llama3-8b "$carry/llama3-8b.onnx"
+for policy in dense sparse resa; do
+  "$compiler/resa-compile" "$carry/llama3-8b.onnx" -o "$carry/e2e/$policy" --quiet \
+    --attention=$policy --dtype=bf16 --weights=random
+done
+rm -f "$carry/llama3-8b.onnx"
 du -sh "$carry"

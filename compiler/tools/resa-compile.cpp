@@ -41,6 +41,13 @@ cl::opt<std::string> weightDType("dtype",
                                  cl::desc("storage type of the float weights: f32 (default), "
                                           "bf16 or f16"),
                                  cl::init("f32"), cl::value_desc("T"));
+cl::opt<std::string> weightSource(
+    "weights",
+    cl::desc("read (default): the weights from the model; random[:SEED] (seed 0 by default): "
+             "never read them (external data may be absent), the package records their dtypes "
+             "and shapes and the runtime fills them with seeded random values (benchmarks of "
+             "real model shapes: tools/build_shape_model.py)"),
+    cl::init("read"), cl::value_desc("SOURCE"));
 
 cl::OptionCategory policy("Attention policy (DESIGN.md, ReSA)");
 cl::opt<std::string> attention(
@@ -160,11 +167,12 @@ int compile() {
     return 1;
   }
   const resa::DType weightType = resa::parseWeightDType(weightDType);
+  const resa::WeightSource weights = resa::parseWeightSource(weightSource);
   mlir::MLIRContext ctx;
   ctx.loadDialect<resa::onnx::OnnxDialect, resa::ir::ResaDialect, mlir::func::FuncDialect>();
   resa::OneLineDiagnostics diagnostics(ctx, "resa-compile");
 
-  std::unique_ptr<resa::OnnxModel> model = resa::OnnxModel::load(inputPath);
+  std::unique_ptr<resa::OnnxModel> model = resa::OnnxModel::load(inputPath, weights);
   progress("loaded the model", start);
   mlir::OwningOpRef<mlir::ModuleOp> module = resa::importOnnx(ctx, *model);
   if (!module)

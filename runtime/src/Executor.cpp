@@ -45,11 +45,6 @@ Tensor widenedWeight(const Tensor &w, DType logical) {
 
 Executor::Executor(const Package &package, const std::string &function)
     : plan_(std::make_unique<ProgramPlan>(package, function)) {
-  fixed_.resize(plan_->numValues());
-  for (size_t v = 0; v < plan_->numValues(); ++v)
-    if (plan_->isFixed(static_cast<int>(v)))
-      fixed_[v] = widenedWeight(plan_->fixed(static_cast<int>(v)),
-                                plan_->logicalDType(static_cast<int>(v)));
   for (const PlanStep &step : plan_->steps())
     if (step.kernel != "resa.shape_expr" && !ProgramPlan::isContextStep(step.kernel) &&
         !findCpuKernel(step.kernel))
@@ -65,6 +60,16 @@ const std::vector<std::string> &Executor::outputNames() const { return plan_->ou
 std::vector<Tensor> Executor::run(const std::vector<Tensor> &inputs,
                                   ForwardContext *context) const {
   std::map<std::string, int64_t> symbols = plan_->bind(inputs);
+  std::call_once(fixedOnce_, [this] {
+    std::vector<Tensor> fixed(plan_->numValues());
+    for (int v = 0; v < static_cast<int>(fixed.size()); ++v)
+      if (plan_->isConstant(v))
+        fixed[v] = plan_->constant(v);
+      else if (plan_->isWeight(v))
+        fixed[v] = widenedWeight(plan_->package().weight(plan_->weightName(v)),
+                                 plan_->logicalDType(v));
+    fixed_ = std::move(fixed);
+  });
   std::vector<Tensor> values(plan_->numValues());
   for (size_t i = 0; i < inputs.size(); ++i)
     values[plan_->inputValues()[i]] = inputs[i];

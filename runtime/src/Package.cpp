@@ -1,5 +1,6 @@
 #include "resa/runtime/Package.h"
 
+#include "resa/kernels/RandomWeights.h"
 #include "resa/runtime/PlanChecksum.h"
 
 #include "plan.pb.h"
@@ -36,12 +37,27 @@ std::unique_ptr<Package> Package::load(const std::string &dir) {
       weights.find('/') != std::string::npos || weights.find('\0') != std::string::npos)
     throw Error(planPath + ": weights file '" + weights +
                 "' is not a file name inside the package");
-  pkg->weights_ = std::make_unique<SafetensorsFile>(dir + "/" + weights);
+  pkg->randomWeights_ = p.has_random_weights();
+  pkg->randomSeed_ = p.random_weights().seed();
+  pkg->weights_ = std::make_unique<SafetensorsFile>(
+      dir + "/" + weights,
+      pkg->randomWeights_ ? SafetensorsData::Absent : SafetensorsData::Present);
   verifyPlanChecksum(bytes, pkg->weights_->header(), planPath);
   if (pkg->weights_->fileSize() != p.weights_bytes())
     throw Error(dir + ": weights file is " + std::to_string(pkg->weights_->fileSize()) +
                 " bytes, the plan expects " + std::to_string(p.weights_bytes()));
   return pkg;
+}
+
+Tensor Package::weight(const std::string &name) const {
+  if (!randomWeights_)
+    return weights_->tensor(name);
+  const SafetensorsEntry &e = weights_->entry(name);
+  std::lock_guard<std::mutex> lock(madeMutex_);
+  auto it = made_.find(name);
+  if (it == made_.end())
+    it = made_.emplace(name, randomWeight(randomSeed_, name, e.dtype, e.shape)).first;
+  return it->second;
 }
 
 const plan::Function &Package::function(const std::string &name) const {

@@ -39,17 +39,17 @@ ProgramPlan::ProgramPlan(const Package &package, const std::string &function)
   opset_ = p.opset();
   numValues_ = p.values_size();
   kind_.assign(numValues_, Kind::Computed);
-  fixed_.resize(numValues_);
+  constants_.resize(numValues_);
   weightNames_.resize(numValues_);
   logical_.resize(numValues_);
   for (int i = 0; i < p.values_size(); ++i) {
     const plan::Value &v = p.values(i);
     logical_[i] = static_cast<DType>(v.dtype());
     if (v.has_constant()) {
-      fixed_[i] = fromTensorData(v.constant());
+      constants_[i] = fromTensorData(v.constant());
       kind_[i] = Kind::Constant;
     } else if (v.source_case() == plan::Value::kWeight) {
-      fixed_[i] = package.weight(v.weight());
+      (void)package.weightEntry(v.weight()); // a missing weight fails here, at load
       weightNames_[i] = v.weight();
       kind_[i] = Kind::Weight;
     }

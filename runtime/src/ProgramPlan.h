@@ -36,12 +36,14 @@ public:
   const std::vector<int> &outputValues() const { return outputValues_; }
   const std::vector<PlanStep> &steps() const { return steps_; }
 
-  // Constants (plan) and weights (package) by value id; weights as stored
-  // (bf16/f16 when compiled with --dtype), with their logical dtype.
+  // Constants (plan) and weights (package) by value id, with their logical
+  // dtype. A weight is read from the package where it is used, as stored
+  // (bf16/f16 when compiled with --dtype; random weights are made then:
+  // Package::weight on the host, the CUDA backend on the device).
   bool isConstant(int v) const { return kind_[v] == Kind::Constant; }
   bool isWeight(int v) const { return kind_[v] == Kind::Weight; }
   bool isFixed(int v) const { return kind_[v] != Kind::Computed; }
-  const Tensor &fixed(int v) const { return fixed_[v]; }
+  const Tensor &constant(int v) const { return constants_[v]; }
   const std::string &weightName(int v) const { return weightNames_[v]; }
   DType logicalDType(int v) const { return logical_[v]; }
 
@@ -72,7 +74,7 @@ private:
   std::vector<Symbol> symbols_;
   std::vector<PlanStep> steps_;
   std::vector<Kind> kind_;
-  std::vector<Tensor> fixed_;
+  std::vector<Tensor> constants_;
   std::vector<std::string> weightNames_;
   std::vector<DType> logical_;
 };

@@ -231,7 +231,7 @@ uint64_t writeSafetensors(const std::string &path, std::vector<SafetensorsEntry>
   std::fwrite(header.data(), 1, header.size(), f.get());
   uint64_t written = 0;
   static const char zeros[kWeightAlignment] = {};
-  for (size_t i = 0; i < entries.size(); ++i) {
+  for (size_t i = 0; writeData && i < entries.size(); ++i) {
     std::fwrite(zeros, 1, entries[i].begin - written, f.get());
     long before = std::ftell(f.get());
     writeData(i, f.get());
@@ -246,7 +246,8 @@ uint64_t writeSafetensors(const std::string &path, std::vector<SafetensorsEntry>
   return 8 + header.size() + written;
 }
 
-SafetensorsFile::SafetensorsFile(const std::string &path) : path_(path) {
+SafetensorsFile::SafetensorsFile(const std::string &path, SafetensorsData data)
+    : path_(path), data_(data) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0)
     throw Error(path + ": cannot open: " + std::strerror(errno));
@@ -278,8 +279,11 @@ SafetensorsFile::SafetensorsFile(const std::string &path) : path_(path) {
   try {
     entries_ = HeaderParser(std::string(reinterpret_cast<const char *>(bytes + 8), n), path)
                    .parse();
+    if (data_ == SafetensorsData::Absent && size_ != dataStart_)
+      throw Error(path + ": a weights file without data must end with its header (" +
+                  std::to_string(dataStart_) + " bytes), but it has " + std::to_string(size_));
     for (const auto &[name, e] : entries_)
-      if (dataStart_ + e.end > size_)
+      if (data_ == SafetensorsData::Present && dataStart_ + e.end > size_)
         throw Error(path + ": truncated weights file: tensor '" + name + "' runs past its end");
   } catch (...) {
     ::munmap(map_, size_);
@@ -292,12 +296,19 @@ SafetensorsFile::~SafetensorsFile() {
     ::munmap(map_, size_);
 }
 
-Tensor SafetensorsFile::tensor(const std::string &name) const {
+const SafetensorsEntry &SafetensorsFile::entry(const std::string &name) const {
   auto it = entries_.find(name);
   if (it == entries_.end())
     throw Error(path_ + ": no tensor named '" + name + "'");
-  auto *base = static_cast<unsigned char *>(map_) + dataStart_ + it->second.begin;
-  return Tensor::borrow(it->second.dtype, it->second.shape, base);
+  return it->second;
+}
+
+Tensor SafetensorsFile::tensor(const std::string &name) const {
+  const SafetensorsEntry &e = entry(name);
+  if (data_ == SafetensorsData::Absent)
+    throw Error(path_ + ": tensor '" + name + "' has no data in this file (random weights)");
+  auto *base = static_cast<unsigned char *>(map_) + dataStart_ + e.begin;
+  return Tensor::borrow(e.dtype, e.shape, base);
 }
 
 } // namespace resa

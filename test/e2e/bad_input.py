@@ -167,10 +167,39 @@ def main():
         ok &= run_case("bad kept ratio", [compile_, "--quiet", MODEL, "-o", os.path.join(work, "k.resa"),
                                           "--attention=resa", "--resa-kept-ratio=2"],
                        ["kept ratio"], leftover=os.path.join(work, "k.resa"))
+        ok &= random_weights_cases(work, compile_, run)
         ok &= package_cases(work, compile_, run, pkg)
         ok &= capacity_cases(work, compile_, run, pkg)
         ok &= failed_compile_cases(work, compile_)
     return 0 if ok else 1
+
+
+def random_weights_cases(work, compile_, run):
+    """resa-compile --weights and packages of random weights."""
+    out = os.path.join(work, "random.resa")
+    ok = True
+    for value in ("foo", "random:", "random:12x", "random:-1", "random:18446744073709551616"):
+        ok &= run_case(f"--weights={value}", [compile_, "--quiet", MODEL, "-o", out, f"--weights={value}"],
+                       ["--weights", f"'{value}'", "random:SEED"], leftover=out)
+    # Random weights are float: an external int64 weight cannot be made up.
+    xi = helper.make_tensor_value_info("xi", TensorProto.INT64, [2048])
+    yi = helper.make_tensor_value_info("yi", TensorProto.INT64, [2048])
+    wi = TensorProto(name="wi", data_type=TensorProto.INT64, dims=[2048],
+                     data_location=TensorProto.EXTERNAL)
+    wi.external_data.add(key="location", value="absent.bin")
+    m = tiny_model([helper.make_node("Add", ["xi", "wi"], ["yi"], name="addi")], [xi], [yi], [wi])
+    path = os.path.join(work, "int-weight.onnx")
+    onnx.save(m, path)
+    ok &= run_case("--weights=random with an int64 weight", [compile_, "--quiet", path, "-o", out,
+                                                             "--weights=random"],
+                   ["'wi'", "int64", "--weights=random makes float weights only"], leftover=out)
+    # A package of random weights whose weights file holds data after all.
+    subprocess.run([compile_, "--quiet", MODEL, "-o", out, "--weights=random:3"], check=True)
+    with open(os.path.join(out, "weights.safetensors"), "ab") as f:
+        f.write(b"\0" * 64)
+    ok &= run_case("random-weights package with data in its weights file", [run, out, "--tokens", "1,2"],
+                   ["weights.safetensors", "without data must end with its header"])
+    return ok
 
 
 def package_cases(work, compile_, run, pkg):
@@ -197,7 +226,8 @@ def package_cases(work, compile_, run, pkg):
         f.write(b"\t")
 
     weights_field = b"\x42\x13weights.safetensors"  # field 8, 19 bytes
-    assert plan.count(weights_field) == 1 and plan[:2] == b"\x08\x02"
+    # The plan starts with field 1 (format_version), a one-byte varint.
+    assert plan.count(weights_field) == 1 and plan[0] == 0x08 and plan[1] < 0x80
     cases = [
         # One letter of the producer string: the plan still parses.
         ("corrupted plan (checksum)", variant("c1.resa", plan.replace(b"resa-compile", b"resa-compilE", 1)),

@@ -16,6 +16,11 @@ cache alone moves these small random models' logits by ~2e-2: bench/NOTES.md). (
 and from fp32 keys may differ, so the two paths are not comparable token by
 token; the kernel tests check selection against the CPU on equal inputs.)
 
+Besides the fixtures, the model "shape-tiny": tools/build_shape_model.py's tiny preset (its
+weights never written), compiled with --weights=random, so that the CPU makes its weights
+on the host and CUDA on the device, from one seed: the same values (bf16-rounded on CUDA,
+as real weights are), compared as any model is.
+
   device_check.py BIN FIXTURES [--packages DIR] [--compile-only] [--run-only]
                   [--device cpu --models a,b]
 
@@ -27,6 +32,7 @@ Without a CUDA device it prints SKIPPED lines and exits 0 (unless
 to one that has it, where --run-only checks them).
 """
 import argparse
+import collections
 import pathlib
 import subprocess
 import sys
@@ -39,17 +45,28 @@ POLICIES = {
              "--resa-kept-ratio=1", "--resa-rectify-every=8"],
 }
 DTYPES = {"cpu": "f32", "cuda": "bf16"}
+TOOLS = pathlib.Path(__file__).resolve().parents[2] / "tools"
+
+# stem: package names; onnx: the model (None: built into the packages folder by
+# tools/build_shape_model.py); flags: added to every compile.
+Model = collections.namedtuple("Model", "stem onnx flags")
+SHAPE_MODEL = Model("shape-tiny", None, ["--weights=random:1"])
 
 
 def compile_all(bin_dir, models, out):
     for model in models:
+        path = model.onnx
+        if path is None:
+            path = out / f"{model.stem}.onnx"
+            subprocess.run([sys.executable, str(TOOLS / "build_shape_model.py"), "tiny", str(path)],
+                           check=True, capture_output=True)
         for policy, flags in POLICIES.items():
             for side, dtype in DTYPES.items():
                 pkg = out / f"{model.stem}.{policy}.{side}"
                 if pkg.exists():
                     continue
-                cmd = [str(bin_dir / "resa-compile"), str(model), "-o", str(pkg), "--quiet",
-                       f"--dtype={dtype}"] + flags
+                cmd = [str(bin_dir / "resa-compile"), str(path), "-o", str(pkg), "--quiet",
+                       f"--dtype={dtype}"] + flags + model.flags
                 subprocess.run(cmd, check=True)
 
 
@@ -78,13 +95,14 @@ def main():
     ap.add_argument("--compile-only", action="store_true")
     ap.add_argument("--run-only", action="store_true")
     ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
-    ap.add_argument("--models", help="comma-separated fixture names (default: all)")
+    ap.add_argument("--models", help="comma-separated fixture names or shape-tiny (default: all)")
     ap.add_argument("--reference", choices=["f32", "same"], default="f32",
                     help="the CPU runs the float32 package (default) or the same bf16 one")
     ap.add_argument("--tolerance", default="2e-2")
     ap.add_argument("--tie-margin", default="0")
     args = ap.parse_args()
-    models = sorted((args.fixtures / "models").glob("*.onnx"))
+    models = [Model(p.stem, p, []) for p in sorted((args.fixtures / "models").glob("*.onnx"))]
+    models.append(SHAPE_MODEL)
     if args.models:
         wanted = args.models.split(",")
         models = [m for m in models if m.stem in wanted]

@@ -6,7 +6,8 @@ commit) under OUT/<target>/, from the committed test fixtures:
   package        packages compiled from two fixture models (when a
                  resa-compile is given): plan + weights header only, and plan +
                  a weights file of shrunken tensors whose size the plan states
-                 (its plan resealed by the harness: the length's top bit)
+                 (its plan resealed by the harness: the length's top bit); and
+                 a package of random weights (--weights=random: header only)
   tokenizer_json the committed tokenizer.json fixtures
 Usage: make_seeds.py OUT [--resa-compile PATH]"""
 import argparse, json, pathlib, shutil, struct, subprocess, sys, tempfile
@@ -79,6 +80,12 @@ def package_seeds(out, compile_tool):
             pb = p.SerializeToString()
             # The top bit of the length: the harness seals the changed plan.
             (out / f"{model}-small").write_bytes(struct.pack("<I", len(pb) | 1 << 31) + pb + small)
+            # A whole package of random weights: its weights file is the header alone.
+            subprocess.run([compile_tool, str(fixtures / "models" / f"{model}.onnx"), "-o", str(pkg),
+                            "--weights=random:1"], check=True, capture_output=True)
+            plan_bytes = (pkg / "plan.pb").read_bytes()
+            (out / f"{model}-random").write_bytes(struct.pack("<I", len(plan_bytes)) + plan_bytes +
+                                                  (pkg / "weights.safetensors").read_bytes())
 
 
 def main():

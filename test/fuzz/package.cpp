@@ -5,7 +5,8 @@
 // past the checksum into the rest of the loader; otherwise the bytes are
 // loaded as they are (the checksum check itself). Package::load must answer
 // with a resa::Error or a package whose every weight lies inside the mapped
-// file.
+// file (or, for random weights, is declared in its header: their data is not
+// in the file, and making them could take any amount of memory).
 #include "FuzzUtil.h"
 
 #include "resa/runtime/Package.h"
@@ -63,6 +64,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (const resa::plan::Value &v : pkg->plan().values()) {
       if (v.source_case() != resa::plan::Value::kWeight)
         continue;
+      if (pkg->randomWeights()) {
+        (void)pkg->weightEntry(v.weight());
+        continue;
+      }
       resa::Tensor t = pkg->weight(v.weight());
       if (t.nbytes() > 0) {
         sink = sink + static_cast<const uint8_t *>(t.raw())[0];

@@ -4,6 +4,8 @@ does (gsr_format.py), and the length-bucketed batch stream.
 An example is one token sequence `<s> prompt target </s>` with the loss on
 `target </s>` only:
   - direct: prompt = the problem, target = its solution;
+  - recall: a drill of lookups only in the same format (task.make_recall),
+    the retrievals a step needs at a third of its tokens;
   - refine: prompt = the refinement prompt built from the problem and N
     candidates, target = the correct solution. The candidates come from a
     pool sampled with an earlier checkpoint (sample.py) or, for the first
@@ -61,8 +63,8 @@ class TaskTokenizer:
         return self.tok.decode(list(ids), skip_special_tokens=True)
 
 
-def problem(split, index, bindings, steps):
-    e = task.make_problem(split, index, bindings=bindings, steps=steps)
+def problem(split, index, bindings, steps, mod=task.MOD, key_digits=4):
+    e = task.make_problem(split, index, bindings, steps, mod, key_digits)
     e.update(split=split, index=index, bindings=bindings, steps=steps)
     return e
 
@@ -93,7 +95,7 @@ def load_pool(path):
 
 
 def bindings_for(level, args, rng):
-    """The bindings of a direct example at curriculum level `level` (the
+    """The bindings of a new problem at curriculum level `level` (the
     current maximum): mostly the upper part of the range the level opened
     (the skill being learned), args.short of them anywhere from
     args.min_bindings (short problems keep the lookup sharp and are cheap)."""
@@ -117,28 +119,31 @@ class Stream(torch.utils.data.IterableDataset):
         level it was drawn at)."""
         a = self.args
         level = int(self.level.value)
-        if rng.random() >= a.refine:
-            kind = "direct"
-        elif self.pool and rng.random() >= a.bootstrap:
-            kind = "refine"
+        u = rng.random()
+        if u < a.refine:
+            kind = "refine" if self.pool and rng.random() >= a.bootstrap else "refine-boot"
         else:
-            kind = "refine-boot"
+            kind = "recall" if u < a.refine + a.recall else "direct"
         cands = None
         if kind == "refine":
             rec = rng.choice(self.pool)
             e = problem(rec["split"], rec["index"], rec["bindings"], rec["steps"])
             cands = list(rec["candidates"])
             rng.shuffle(cands)
+        elif kind == "recall":
+            e = task.make_recall("train", rng.getrandbits(40), bindings_for(level, a, rng),
+                                 a.recall_steps, a.mod, a.key_digits)
         else:
-            e = problem("train", rng.getrandbits(40), bindings_for(level, a, rng), a.steps)
+            e = problem("train", rng.getrandbits(40), bindings_for(level, a, rng), a.steps, a.mod,
+                        a.key_digits)
         text, solution = e["problem"], e["solution"]
         # A prompt given on a command line often loses its final newline
         # ("$(cat file)"): then the model writes it first.
         if rng.random() < a.strip_newline:
             text = text.rstrip("\n")
-            if kind == "direct":
+            if kind in ("direct", "recall"):
                 solution = "\n" + solution
-        if kind == "direct":
+        if kind in ("direct", "recall"):
             return example(tok, text, solution) + (kind, level)
         if cands is None:
             cands = cand.candidate_set(e["problem"], e["solution"], rng, a.candidates)
@@ -151,14 +156,19 @@ class Stream(torch.utils.data.IterableDataset):
         rng = random.Random(f"{self.seed}/{wid}")
         tok = TaskTokenizer()
         template = gsr_format.read_template()
+        rest = []
         while True:
-            # About args.buffer batches' worth of examples, bucketed by length.
-            buf, size = [], 0
+            # About args.buffer batches' worth of examples, bucketed by length;
+            # a last batch less than half full waits for the next buffer.
+            buf, size = rest, sum(padded(len(ex[0])) for ex in rest)
             while size < self.args.buffer * self.args.batch_tokens:
                 buf.append(self.make(rng, tok, template))
                 size += padded(len(buf[-1][0]))
             buf.sort(key=lambda x: len(x[0]))
             batches = pack(buf, self.args.batch_tokens)
+            last = batches[-1]
+            rest = batches.pop() if len(batches) > 1 and \
+                2 * len(last) * padded(len(last[-1][0])) < self.args.batch_tokens else []
             rng.shuffle(batches)
             for b in batches:
                 yield collate(b, tok.pad)

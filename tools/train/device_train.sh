@@ -9,14 +9,16 @@
 #
 #   bash tools/train/device_train.sh round1 [MINUTES]   # from scratch, synthetic candidates
 #   bash tools/train/device_train.sh round2 [MINUTES]   # from .carry/ckpt + .carry/candidates.jsonl.gz
+#   bash tools/train/device_train.sh round3 [MINUTES]   # the same, all at full length
 #   OUT=/tmp/smoke bash tools/train/device_train.sh smoke   # the CPU smoke test, tiny model
+#   OUT=/tmp/toy bash tools/train/device_train.sh toy [MINUTES]   # the CPU learning check
 #
-# MINUTES is the training time (default 5.5); sampling and evaluation take
-# the rest of DEADLINE (default 530 s from the start; a call's limit is 600).
-# IN (default .carry) is where round2 finds the previous round's files.
+# MINUTES is the training time (default 6); sampling and evaluation take the
+# rest of DEADLINE (default 540 s from the start; a call's limit is 600).
+# IN (default .carry) is where round2 and round3 find the previous round's files.
 set -euo pipefail
 : "${OUT:?set OUT to the output folder}"
-MODE=${1:?round1, round2 or smoke}
+MODE=${1:?round1, round2, round3, smoke or toy}
 IN=${IN:-.carry}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${PYTHON:-python3}
@@ -29,45 +31,68 @@ transformers.__version__, "tokenizers", tokenizers.__version__, "cuda", torch.cu
 
 case "$MODE" in
   round1)
-    $PY "$HERE/train.py" --out "$OUT/ckpt" --minutes "${2:-5.5}" --bindings 360:480 \
-        --curriculum 0.5 --refine 0.3
+    # Learn the lookups on short problems first: the level (bindings) grows
+    # by 1.5 each time 90% of the looked-up values are right, from 8 to 560.
+    # Few refinement examples (their prompts are long): the format only.
+    $PY "$HERE/train.py" --out "$OUT/ckpt" --minutes "${2:-6}" --level 8 --refine 0.1
     ;;
   round2)
+    # Resumes at the level reached; it reaches 560 by 60% of the round
+    # whatever the gate says. Refinement on round 1's own candidates.
     $PY "$HERE/train.py" --resume "$IN/ckpt" --pool "$IN/candidates.jsonl.gz" --out "$OUT/ckpt" \
-        --minutes "${2:-5.5}" --bindings 360:480 --refine 0.5 --bootstrap 0.25 --lr 6e-4 \
-        --warmup 100
+        --minutes "${2:-6}" --floor-at 0.6 --refine 0.4 --bootstrap 0.3 --lr 8e-4 --warmup 100
+    ;;
+  round3)
+    $PY "$HERE/train.py" --resume "$IN/ckpt" --pool "$IN/candidates.jsonl.gz" --out "$OUT/ckpt" \
+        --minutes "${2:-6}" --level 560 --refine 0.5 --bootstrap 0.2 --lr 5e-4 --warmup 100
     ;;
   smoke)
     # The whole pipeline at toy size on the CPU: data -> train -> sample ->
     # refine-train -> export -> onnxruntime vs torch.
     export OMP_NUM_THREADS=1
-    tiny=(--preset tiny --bindings 12:16 --steps 5 --batch-tokens 2048 --workers 1 --buffer 16
-          --threads 1 --eval-problems 4 --eval-bindings 14 --max-new-tokens 160 --log-every 20
-          --warmup 10 --eval-every 0.25)
+    tiny=(--preset tiny --level 12 --max-bindings 16 --steps 5 --batch-tokens 4096 --workers 1
+          --buffer 2 --threads 1 --eval-problems 4 --eval-bindings 14 --max-new-tokens 240
+          --log-every 20 --warmup 10 --eval-every 0.25)
     $PY "$HERE/train.py" --out "$OUT/round1" --minutes "${2:-0.75}" "${tiny[@]}"
     $PY "$HERE/sample.py" --ckpt "$OUT/round1" --out "$OUT/candidates.jsonl.gz" --problems 16 \
-        --bindings 14 --steps 5 --max-new-tokens 160 --threads 1 --batch-size 32
+        --bindings 14 --steps 5 --max-new-tokens 240 --threads 1 --batch-size 32
     $PY "$HERE/train.py" --resume "$OUT/round1" --pool "$OUT/candidates.jsonl.gz" \
         --out "$OUT/ckpt" --minutes "${2:-0.75}" --refine 0.5 "${tiny[@]}"
     $PY "$HERE/sample.py" --ckpt "$OUT/ckpt" --split test --problems 8 --bindings 14 --steps 5 \
-        --max-new-tokens 160 --threads 1 --batch-size 32 --refine --summary "$OUT/eval.json"
+        --max-new-tokens 240 --threads 1 --batch-size 32 --refine --summary "$OUT/eval.json"
     $PY "$HERE/export.py" --ckpt "$OUT/ckpt" --out "$OUT/bundle"
     ls -l "$OUT" "$OUT/ckpt" "$OUT/bundle"
     exit 0
     ;;
-  *) echo "unknown mode $MODE (round1, round2 or smoke)"; exit 2 ;;
+  toy)
+    # A model of 0.6M parameters on one core must learn the task at toy size
+    # (2-16 bindings, 6 steps, modulus 11): the lookup accuracy leaves chance
+    # and the level grows (README, "CPU check").
+    export OMP_NUM_THREADS=1
+    $PY "$HERE/train.py" --out "$OUT/ckpt" --minutes "${2:-25}" --preset toy --level 4 \
+        --max-bindings 16 --min-bindings 2 --steps 6 --mod 11 --refine 0 --strip-newline 0 \
+        --batch-tokens 4096 --workers 1 --buffer 4 --threads 1 --lr 3e-3 --warmup 50 \
+        --log-every 50 --eval-problems 16 --eval-bindings 4,16 --max-new-tokens 300 \
+        --eval-every 3
+    exit 0
+    ;;
+  *) echo "unknown mode $MODE (round1, round2, round3, smoke or toy)"; exit 2 ;;
 esac
 
-# Candidates for the next round's refinement examples, then the evaluation,
-# each cut short (between chunks) to end by DEADLINE seconds after the start.
-DEADLINE=${DEADLINE:-530}
+# Candidates for the next round's refinement examples, at the level the
+# model reached (its own mistakes where it is still learning), then the
+# evaluation at the task's default size, each cut short (between chunks) to
+# end by DEADLINE seconds after the start.
+DEADLINE=${DEADLINE:-540}
 left() { local s=$(( DEADLINE - SECONDS - $1 )); echo $(( s > 1 ? s : 1 )); }
+LEVEL=$($PY -c 'import json,sys; print(min(500, json.load(open(sys.argv[1]))["level"]))' \
+        "$OUT/ckpt/trainer_state.json")
 $PY "$HERE/sample.py" --ckpt "$OUT/ckpt" --out "$OUT/candidates.jsonl.gz" --problems 2048 \
-    --bindings 400 --max-seconds "$(left 100)"
-$PY "$HERE/sample.py" --ckpt "$OUT/ckpt" --split test --problems 128 --bindings 400 --refine \
-    --chunk 64 --max-seconds "$(left 20)" --summary "$OUT/eval.json"
+    --bindings "$LEVEL" --max-seconds "$(left 75)"
+$PY "$HERE/sample.py" --ckpt "$OUT/ckpt" --split test --problems 128 --refine \
+    --chunk 64 --max-seconds "$(left 15)" --summary "$OUT/eval.json"
 
 echo "== summary ($MODE)"
-grep -E "^(eval|done)" "$OUT/log.txt" | tail -6
+grep -E "^(eval|done|level)" "$OUT/log.txt" | tail -12
 cat "$OUT/eval.json"
 ls -l "$OUT" "$OUT/ckpt"

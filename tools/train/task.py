@@ -40,9 +40,20 @@ BINDINGS = 500
 STEPS = 8
 
 
-def _rng(split, index):
-    digest = hashlib.sha256(f"resa-task/{split}/{index}".encode()).digest()
+def _rng(split, index, name="resa-task"):
+    digest = hashlib.sha256(f"{name}/{split}/{index}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "little"))
+
+
+def _bindings(rng, bindings, mod, key_digits):
+    names = rng.sample(range(10 ** (key_digits - 1), 10 ** key_digits), bindings)
+    return {f"k{n}": rng.randrange(mod) for n in names}
+
+
+def _problem_text(values, program, steps):
+    return ("Bindings:\n" + "\n".join(f"{k} = {v}" for k, v in values.items()) +
+            "\n\nProgram:\n" + "\n".join(program) +
+            f"\n\nWhat is r{steps - 1}? Trace the program.\n")
 
 
 def first_line(key, value):
@@ -60,13 +71,13 @@ def solution_text(lines, answer):
     return "\n".join(lines) + f"\nAnswer: {answer}\n"
 
 
-def make_problem(split, index, bindings=BINDINGS, steps=STEPS, mod=MOD):
-    """Returns {"problem", "solution", "answer"} for problem `index` of `split`."""
+def make_problem(split, index, bindings=BINDINGS, steps=STEPS, mod=MOD, key_digits=4):
+    """Returns {"problem", "solution", "answer"} for problem `index` of `split`.
+    `key_digits` 2 (keys of one number token: the CPU toy's) allows at most
+    90 bindings."""
     rng = _rng(split, index)
-    names = rng.sample(range(1000, 10000), bindings)
-    values = {f"k{n}": rng.randrange(mod) for n in names}
+    values = _bindings(rng, bindings, mod, key_digits)
     keys = list(values)
-    lines = [f"{k} = {v}" for k, v in values.items()]
     first = rng.choice(keys)
     acc = values[first]
     program, trace = [f"r0 = {first}"], [first_line(first, acc)]
@@ -77,9 +88,26 @@ def make_problem(split, index, bindings=BINDINGS, steps=STEPS, mod=MOD):
         program.append(f"r{s} = (r{s - 1} {op} {key}) mod {mod}")
         trace.append(step_line(s, op, key, acc, values[key], new, mod))
         acc = new
-    problem = ("Bindings:\n" + "\n".join(lines) + "\n\nProgram:\n" + "\n".join(program) +
-               f"\n\nWhat is r{steps - 1}? Trace the program.\n")
-    return {"problem": problem, "solution": solution_text(trace, acc), "answer": str(acc)}
+    return {"problem": _problem_text(values, program, steps),
+            "solution": solution_text(trace, acc), "answer": str(acc)}
+
+
+def make_recall(split, index, bindings=BINDINGS, steps=24, mod=MOD, key_digits=4):
+    """A training drill in the task's format: a program of lookups only
+    ("r5 = k4178"), traced as "r5 = k4178, k4178 = 23" (the task's first
+    line). Each line is the two retrievals a step needs (the program line of
+    a register, the binding of a key) at a third of a step's tokens: the
+    skill that forms last, trained densely. Seeded apart from make_problem."""
+    rng = _rng(split, index, "resa-recall")
+    values = _bindings(rng, bindings, mod, key_digits)
+    keys = list(values)
+    program, trace = [], []
+    for s in range(steps):
+        key = rng.choice(keys)
+        program.append(f"r{s} = {key}")
+        trace.append(f"r{s} = {key}, {key} = {values[key]}")
+    return {"problem": _problem_text(values, program, steps),
+            "solution": solution_text(trace, values[key]), "answer": str(values[key])}
 
 
 # The values a solution's tokens carry, by what producing them takes

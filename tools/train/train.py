@@ -74,7 +74,14 @@ def parse_args(argv=None):
     ap.add_argument("--short", type=float, default=0.2,
                     help="fraction of examples with --min-bindings .. level bindings")
     ap.add_argument("--steps", type=int, default=data.task.STEPS, help="program steps")
+    ap.add_argument("--mod", type=int, default=data.task.MOD,
+                    help="the programs' modulus (the CPU toy's smaller tables)")
+    ap.add_argument("--key-digits", type=int, default=4,
+                    help="digits of a key (2: one number token, the CPU toy's)")
     ap.add_argument("--refine", type=float, default=0.4, help="fraction of refine examples")
+    ap.add_argument("--recall", type=float, default=0.0,
+                    help="fraction of recall drills (task.make_recall)")
+    ap.add_argument("--recall-steps", type=int, default=24, help="lookups of a drill")
     ap.add_argument("--pool", help="candidate sets from sample.py (jsonl[.gz])")
     ap.add_argument("--bootstrap", type=float, default=0.25,
                     help="with a pool: fraction of refine examples with synthetic candidates")
@@ -226,7 +233,8 @@ def main(argv=None):
                                          pin_memory=device.type == "cuda",
                                          persistent_workers=args.workers > 0,
                                          prefetch_factor=4 if args.workers > 0 else None)
-    eval_sets = {b: [data.problem("test", i, b, args.steps) for i in range(args.eval_problems)]
+    eval_sets = {b: [data.problem("test", i, b, args.steps, args.mod, args.key_digits)
+                     for i in range(args.eval_problems)]
                  for b in args.eval_bindings}
     eval_batch = 64 if device.type == "cuda" else 8
 
@@ -253,6 +261,7 @@ def main(argv=None):
     state["rounds"].append(round_info)
     t_seg = [time.time()]
     net.train()
+
     def new_window():
         return dict(t=time.time(), tokens=0, target=0, loss=0.0, n=0, kinds={},
                     stats=torch.zeros(N_STATS, device=device))

@@ -18,7 +18,8 @@ using namespace resa::cuda;
 // float weights in f16 (resa-compile --dtype f16).
 DType storageTypeOf(const Package &package) {
   for (const plan::Value &v : package.plan().values())
-    if (v.source_case() == plan::Value::kWeight && package.weight(v.weight()).dtype() == DType::F16)
+    if (v.source_case() == plan::Value::kWeight &&
+        package.weightEntry(v.weight()).dtype == DType::F16)
       return DType::F16;
   return DType::BF16;
 }

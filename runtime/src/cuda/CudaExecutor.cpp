@@ -1,5 +1,7 @@
 #include "CudaExecutor.h"
 
+#include "resa/cuda/RandomWeights.h"
+
 namespace resa::cuda {
 
 std::string DeviceWeights::key(const ProgramPlan &plan, int v) const {
@@ -10,8 +12,20 @@ void DeviceWeights::require(const ProgramPlan &plan, int v) {
   std::string k = key(plan, v);
   if (tensors_.count(k))
     return;
-  DeviceTensor t = gpu::upload(plan.fixed(v), plan.isWeight(v) ? storageType_ : activationType_,
-                               ctx_);
+  const Package &package = plan.package();
+  DeviceTensor t;
+  if (plan.isConstant(v)) {
+    t = gpu::upload(plan.constant(v), activationType_, ctx_);
+  } else if (package.randomWeights()) {
+    // Made in place: an 8B package's weights never exist on the host.
+    const std::string &name = plan.weightName(v);
+    const SafetensorsEntry &e = package.weightEntry(name);
+    t = ctx_.alloc->allocate(storageType_, e.shape);
+    gpu::fillRandomWeight(t, randomWeightStream(package.randomSeed(), name, e.shape), e.dtype,
+                          ctx_.stream);
+  } else {
+    t = gpu::upload(package.weight(plan.weightName(v)), storageType_, ctx_);
+  }
   bytes_ += t.nbytes();
   tensors_.emplace(std::move(k), std::move(t));
 }
@@ -81,7 +95,7 @@ std::vector<Tensor> CudaExecutor::run(const std::vector<Tensor> &inputs, CudaFor
   auto hostOf = [&](int v) -> const Tensor * {
     if (v < 0 || !hostKnown_[v])
       return nullptr;
-    return plan_.isConstant(v) ? &plan_.fixed(v) : &host[v];
+    return plan_.isConstant(v) ? &plan_.constant(v) : &host[v];
   };
   auto devOf = [&](int v) -> const DeviceTensor * {
     if (v < 0)

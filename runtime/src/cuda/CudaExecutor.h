@@ -30,7 +30,9 @@ namespace resa::cuda {
 // shared by the functions (weights by name, constants by value id). Float
 // weights are stored in the storage type (bf16/f16: what the GEMMs stream),
 // float constants (small: norm scales, rotary frequencies) in the activation
-// type; integers keep their type.
+// type; integers keep their type. Random weights (resa-compile
+// --weights=random) are made on the device instead, the same values as the
+// CPU's.
 class DeviceWeights {
 public:
   DeviceWeights(DeviceContext &ctx, DType storageType, DType activationType)

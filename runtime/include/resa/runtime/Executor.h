@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,11 @@ public:
 
 private:
   std::unique_ptr<ProgramPlan> plan_;
-  std::vector<Tensor> fixed_; // constants and fp32 weights by value id
+  // Constants and fp32 weights by value id, read at the first run: an
+  // executor made for its inputs and outputs alone (resa-run on CUDA) reads
+  // no weight (for random weights, makes none).
+  mutable std::once_flag fixedOnce_;
+  mutable std::vector<Tensor> fixed_;
 };
 
 } // namespace resa

@@ -1,12 +1,20 @@
 // A compiled package: a folder holding plan.pb (the plan, protobuf) and
 // weights.safetensors. Loading checks the format version, the plan's checksum
 // (PlanChecksum.h) and the weights file before anything runs.
+//
+// A package compiled with --weights=random holds no weight data: its weights
+// file is the safetensors header alone (each weight's dtype and shape), and
+// the weights are made from the plan's seed where they are used
+// (resa/kernels/RandomWeights.h): on the host by weight(), on the GPU by the
+// CUDA backend.
 #pragma once
 
 #include "resa/kernels/Tensor.h"
 #include "resa/runtime/Safetensors.h"
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace resa {
@@ -17,7 +25,8 @@ class Function;
 
 // Bumped whenever a plan written by the new compiler would be misread by an
 // older runtime (or the reverse). 2: plan.pb ends with its checksum.
-constexpr uint32_t kPlanFormatVersion = 2;
+// 3: random weights (a weights file without data, and the plan's seed).
+constexpr uint32_t kPlanFormatVersion = 3;
 constexpr const char *kPlanFileName = "plan.pb";
 
 class Package {
@@ -33,13 +42,27 @@ public:
   const plan::Plan &plan() const { return *plan_; }
   // Throws naming the function when the package has none of that name.
   const plan::Function &function(const std::string &name) const;
-  Tensor weight(const std::string &name) const { return weights_->tensor(name); }
+  // The weight's dtype (as stored: bf16/f16 when compiled with --dtype) and
+  // shape, without its data; throws naming it when the package has none.
+  const SafetensorsEntry &weightEntry(const std::string &name) const {
+    return weights_->entry(name);
+  }
+  // The weight as stored: borrowed from the mapped file, or for random
+  // weights made on first use and kept (safe from several threads).
+  Tensor weight(const std::string &name) const;
+  // Whether the weights are random, and their seed.
+  bool randomWeights() const { return randomWeights_; }
+  uint64_t randomSeed() const { return randomSeed_; }
 
 private:
   Package() = default;
   std::string dir_;
   std::unique_ptr<plan::Plan> plan_;
   std::unique_ptr<SafetensorsFile> weights_;
+  bool randomWeights_ = false;
+  uint64_t randomSeed_ = 0;
+  mutable std::mutex madeMutex_;
+  mutable std::map<std::string, Tensor> made_; // random weights made so far
 };
 
 } // namespace resa

@@ -26,14 +26,21 @@ struct SafetensorsEntry {
 
 // Streams tensors into `path`: the header is written first from the entries'
 // sizes, then `writeData(i, out)` is called for each entry in order and must
-// write exactly its bytes. Returns the file size.
+// write exactly its bytes. Without `writeData` the file is the header alone:
+// the data section is declared, not written (a package of random weights).
+// Returns the file size.
 uint64_t writeSafetensors(const std::string &path, std::vector<SafetensorsEntry> entries,
                           const std::function<void(size_t, std::FILE *)> &writeData);
+
+// Whether a weights file holds its data section or only declares it.
+enum class SafetensorsData { Present, Absent };
 
 // A read-only memory map of a safetensors file.
 class SafetensorsFile {
 public:
-  explicit SafetensorsFile(const std::string &path);
+  // With SafetensorsData::Absent the file must end where its header does.
+  explicit SafetensorsFile(const std::string &path,
+                           SafetensorsData data = SafetensorsData::Present);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile &) = delete;
   SafetensorsFile &operator=(const SafetensorsFile &) = delete;
@@ -45,7 +52,10 @@ public:
     return std::string_view(static_cast<const char *>(map_), dataStart_);
   }
   const std::map<std::string, SafetensorsEntry> &entries() const { return entries_; }
-  // A tensor borrowing the mapped bytes; throws naming the tensor if absent.
+  // The entry of that name; throws naming the tensor if absent.
+  const SafetensorsEntry &entry(const std::string &name) const;
+  // A tensor borrowing the mapped bytes; throws naming the tensor if absent,
+  // or if the file holds no data.
   Tensor tensor(const std::string &name) const;
 
 private:
@@ -53,6 +63,7 @@ private:
   void *map_ = nullptr;
   uint64_t size_ = 0;
   uint64_t dataStart_ = 0;
+  SafetensorsData data_;
   std::map<std::string, SafetensorsEntry> entries_;
 };
 
