@@ -346,7 +346,8 @@ OwningOpRef<ModuleOp> Importer::run() {
     auto type = RankedTensorType::get(SmallVector<int64_t>(t.dims().begin(), t.dims().end()),
                                       onnx::elementTypeFromOnnx(&ctx_, static_cast<int>(dtype)));
     auto init = b_.create<onnx::InitializerOp>(loc, type, b_.getStringAttr(t.name()),
-                                               StringAttr(), IntegerAttr(), IntegerAttr());
+                                               StringAttr(), IntegerAttr(), IntegerAttr(),
+                                               TypeAttr());
     (void)si.visit(init);
     values_[t.name()] = init.getResult();
   }

@@ -120,9 +120,12 @@ private:
   llvm::DenseMap<Value, int> ids_;
 };
 
-// `weightNames` holds the weights already listed by earlier functions.
+// `weightNames` holds the weights already listed by earlier functions;
+// `logicalF32[i]` says that weights[i] is float32 in the plan (whatever its
+// stored dtype).
 void buildFunction(func::FuncOp func, plan::Plan &plan, PlanBuilder &pb,
-                   std::vector<SafetensorsEntry> &weights, std::set<std::string> &weightNames) {
+                   std::vector<SafetensorsEntry> &weights, std::vector<bool> &logicalF32,
+                   std::set<std::string> &weightNames) {
   plan::Function *pf = plan.add_functions();
   pf->set_name(func.getSymName().str());
   std::map<std::string, bool> bound;
@@ -171,8 +174,10 @@ void buildFunction(func::FuncOp func, plan::Plan &plan, PlanBuilder &pb,
       pb.value(id).set_weight(w.getName().str());
       if (weightNames.insert(w.getName().str()).second) {
         auto type = cast<RankedTensorType>(w.getType());
-        weights.push_back({w.getName().str(), dtypeOf(type.getElementType()),
+        auto stored = w.getStoredType();
+        weights.push_back({w.getName().str(), dtypeOf(stored ? *stored : type.getElementType()),
                            Shape(type.getShape().begin(), type.getShape().end())});
+        logicalF32.push_back(type.getElementType().isF32());
       }
       continue;
     }
@@ -214,7 +219,7 @@ void buildFunction(func::FuncOp func, plan::Plan &plan, PlanBuilder &pb,
 } // namespace
 
 void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &outDir,
-                  DType weightType) {
+                  std::optional<DType> weightType) {
   plan::Plan plan;
   plan.set_format_version(kPlanFormatVersion);
   plan.set_producer("resa-compile 0.1");
@@ -223,15 +228,16 @@ void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &o
   plan.set_weights_file(kWeightsFile);
   PlanBuilder pb(plan);
   std::vector<SafetensorsEntry> weights;
+  std::vector<bool> logicalF32;
   std::set<std::string> weightNames;
   for (auto func : lowered.getOps<func::FuncOp>())
-    buildFunction(func, plan, pb, weights, weightNames);
-  std::vector<bool> converted(weights.size(), false);
-  for (size_t i = 0; i < weights.size(); ++i)
-    if (weightType != DType::F32 && weights[i].dtype == DType::F32) {
-      weights[i].dtype = weightType;
-      converted[i] = true;
-    }
+    buildFunction(func, plan, pb, weights, logicalF32, weightNames);
+  std::vector<DType> modelDType; // as the model stores each weight
+  for (size_t i = 0; i < weights.size(); ++i) {
+    modelDType.push_back(weights[i].dtype);
+    if (weightType && logicalF32[i])
+      weights[i].dtype = *weightType;
+  }
   const WeightSource &source = model.weightSource();
   if (source.random) {
     plan.mutable_random_weights()->set_seed(source.seed);
@@ -278,9 +284,9 @@ void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &o
     throw Error(tmp.string() + ": cannot create: " + ec.message());
   try {
     std::function<void(size_t, std::FILE *)> writeData = [&](size_t i, std::FILE *f) {
-      if (!converted[i])
+      if (weights[i].dtype == modelDType[i])
         return model.writeInitializer(weights[i].name, f);
-      std::FILE *sink = openConvertingSink(f, weightType);
+      std::FILE *sink = openConvertingSink(f, modelDType[i], weights[i].dtype);
       try {
         model.writeInitializer(weights[i].name, sink);
       } catch (...) {

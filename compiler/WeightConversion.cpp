@@ -18,46 +18,65 @@ DType parseWeightDType(const std::string &name) {
 
 namespace {
 
-// fopencookie's state: the bytes of a float split across two writes wait in
+bool isFloat(DType t) { return t == DType::F32 || t == DType::BF16 || t == DType::F16; }
+
+// fopencookie's state: the bytes of a value split across two writes wait in
 // `partial`.
 struct Sink {
   std::FILE *out;
-  DType to;
+  DType from, to;
+  size_t inSize, outSize; // bytes per value
   unsigned char partial[4];
   size_t partialBytes = 0;
   bool failed = false;
-  std::vector<uint16_t> buffer;
+  std::vector<unsigned char> buffer;
 
-  void put(const float *values, size_t n) {
-    buffer.resize(n);
-    for (size_t i = 0; i < n; ++i)
-      buffer[i] = to == DType::BF16 ? f32ToBf16(values[i]) : f32ToF16(values[i]);
-    if (std::fwrite(buffer.data(), sizeof(uint16_t), n, out) != n)
+  float read(const unsigned char *p) const {
+    if (from == DType::F32) {
+      float f;
+      std::memcpy(&f, p, 4);
+      return f;
+    }
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return from == DType::BF16 ? bf16ToF32(h) : f16ToF32(h);
+  }
+
+  // Converts and writes n whole values.
+  void put(const unsigned char *values, size_t n) {
+    buffer.resize(n * outSize);
+    for (size_t i = 0; i < n; ++i) {
+      float f = read(values + i * inSize);
+      if (to == DType::F32) {
+        std::memcpy(&buffer[i * 4], &f, 4);
+        continue;
+      }
+      uint16_t h = to == DType::BF16 ? f32ToBf16(f) : f32ToF16(f);
+      std::memcpy(&buffer[i * 2], &h, 2);
+    }
+    if (std::fwrite(buffer.data(), 1, buffer.size(), out) != buffer.size())
       failed = true;
   }
 };
 
 ssize_t sinkWrite(void *cookie, const char *data, size_t size) {
   Sink &s = *static_cast<Sink *>(cookie);
+  const auto *bytes = reinterpret_cast<const unsigned char *>(data);
   size_t used = 0;
-  if (s.partialBytes > 0) { // complete the float the last write split
-    used = std::min(size, 4 - s.partialBytes);
-    std::memcpy(s.partial + s.partialBytes, data, used);
+  if (s.partialBytes > 0) { // complete the value the last write split
+    used = std::min(size, s.inSize - s.partialBytes);
+    std::memcpy(s.partial + s.partialBytes, bytes, used);
     s.partialBytes += used;
-    if (s.partialBytes == 4) {
-      float f;
-      std::memcpy(&f, s.partial, 4);
-      s.put(&f, 1);
+    if (s.partialBytes == s.inSize) {
+      s.put(s.partial, 1);
       s.partialBytes = 0;
     }
   }
-  size_t whole = (size - used) / 4;
-  std::vector<float> floats(whole);
-  std::memcpy(floats.data(), data + used, whole * 4);
-  s.put(floats.data(), whole);
-  used += whole * 4;
-  if (size_t rest = size - used; rest > 0) { // < 4, and nothing was pending
-    std::memcpy(s.partial, data + used, rest);
+  size_t whole = (size - used) / s.inSize;
+  s.put(bytes + used, whole);
+  used += whole * s.inSize;
+  if (size_t rest = size - used; rest > 0) { // < inSize, and nothing was pending
+    std::memcpy(s.partial, bytes + used, rest);
     s.partialBytes = rest;
   }
   return s.failed ? -1 : static_cast<ssize_t>(size);
@@ -72,13 +91,14 @@ int sinkClose(void *cookie) {
 
 } // namespace
 
-std::FILE *openConvertingSink(std::FILE *out, DType to) {
-  if (to != DType::BF16 && to != DType::F16)
-    throw Error(std::string("cannot convert weights to ") + dtypeName(to));
+std::FILE *openConvertingSink(std::FILE *out, DType from, DType to) {
+  if (!isFloat(from) || !isFloat(to))
+    throw Error(std::string("cannot convert weights from ") + dtypeName(from) + " to " +
+                dtypeName(to));
   cookie_io_functions_t io = {};
   io.write = sinkWrite;
   io.close = sinkClose;
-  Sink *sink = new Sink{out, to, {}, 0, false, {}};
+  Sink *sink = new Sink{out, from, to, dtypeSize(from), dtypeSize(to), {}, 0, false, {}};
   std::FILE *f = fopencookie(sink, "w", io);
   if (!f) {
     delete sink;

@@ -29,7 +29,8 @@ struct LowerToKernelsPass : impl::LowerToKernelsBase<LowerToKernelsPass> {
       b.setInsertionPoint(op);
       Operation *lowered = nullptr;
       if (auto init = dyn_cast<onnx::InitializerOp>(op)) {
-        lowered = b.create<ir::WeightOp>(op->getLoc(), init.getType(), init.getNameAttr());
+        lowered = b.create<ir::WeightOp>(op->getLoc(), init.getType(), init.getNameAttr(),
+                                           init.getStoredTypeAttr());
       } else if (isa<onnx::ConstantOp>(op)) {
         lowered = b.create<ir::ConstantOp>(op->getLoc(), op->getResult(0).getType(),
                                            op->getAttrOfType<ElementsAttr>("value"));

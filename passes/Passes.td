@@ -26,6 +26,20 @@ def FoldShapes : Pass<"resa-fold-shapes", "mlir::ModuleOp"> {
   let dependentDialects = ["resa::onnx::OnnxDialect", "resa::ir::ResaDialect"];
 }
 
+def FoldWeightCasts : Pass<"resa-fold-weight-casts", "mlir::ModuleOp"> {
+  let summary = "Read f16/bf16 initializers cast to float as float32 weights stored narrow";
+  let description = [{
+    A model that stores its weights in f16 or bf16 and reads each through a
+    Cast to float (tools/train/export.py --weights) computes in float32 on
+    the same values. Cast(to = FLOAT) of such an onnx.initializer becomes
+    the f32 onnx.initializer of the same name with `stored_type` f16/bf16,
+    so that the raising passes see the parameter they see in a float32
+    export and the package keeps the bytes as stored; Cast of a small f16/bf16
+    onnx.Constant (an inlined initializer) becomes the f32 constant, exactly.
+  }];
+  let dependentDialects = ["resa::onnx::OnnxDialect"];
+}
+
 def RaiseAttention : Pass<"resa-raise-attention", "mlir::ModuleOp"> {
   let summary = "Raise every exporter's attention form to resa.attention";
   let description = [{

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 namespace cl = llvm::cl;
 
@@ -37,10 +38,11 @@ cl::opt<Emit> emit("emit", cl::desc("print MLIR at a stage instead of writing a 
                               clEnumValN(Emit::Lowered, "lowered",
                                          "kernel calls over buffers")));
 cl::opt<bool> quiet("quiet", cl::desc("no progress lines on stderr"));
-cl::opt<std::string> weightDType("dtype",
-                                 cl::desc("storage type of the float weights: f32 (default), "
-                                          "bf16 or f16"),
-                                 cl::init("f32"), cl::value_desc("T"));
+cl::opt<std::string> weightDType(
+    "dtype",
+    cl::desc("storage type of the float weights: f32, bf16 or f16 (default: as the model stores "
+             "them: f32, or f16/bf16 for an initializer it reads through a Cast to float)"),
+    cl::value_desc("T"));
 cl::opt<std::string> weightSource(
     "weights",
     cl::desc("read (default): the weights from the model; random[:SEED] (seed 0 by default): "
@@ -166,7 +168,9 @@ int compile() {
     llvm::errs() << "resa-compile: error: no output given (-o PKG, or --emit=...)\n";
     return 1;
   }
-  const resa::DType weightType = resa::parseWeightDType(weightDType);
+  std::optional<resa::DType> weightType;
+  if (!weightDType.empty())
+    weightType = resa::parseWeightDType(weightDType);
   const resa::WeightSource weights = resa::parseWeightSource(weightSource);
   mlir::MLIRContext ctx;
   ctx.loadDialect<resa::onnx::OnnxDialect, resa::ir::ResaDialect, mlir::func::FuncDialect>();
@@ -182,6 +186,7 @@ int compile() {
   mlir::PassManager pm(&ctx);
   pm.addPass(resa::createInferShapes());
   pm.addPass(resa::createFoldShapes());
+  pm.addPass(resa::createFoldWeightCasts());
   if (mlir::failed(pm.run(*module)))
     return 1;
   if (emit == Emit::Onnx) {

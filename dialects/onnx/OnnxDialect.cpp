@@ -48,6 +48,12 @@ LogicalResult verifyOnnxOp(Operation *op, int minIn, int maxIn, int minOut, int 
   return success();
 }
 
+LogicalResult InitializerOp::verify() {
+  if (getStoredType() && !cast<ShapedType>(getType()).getElementType().isF32())
+    return emitOpError("with a stored_type must have an f32 result, got ") << getType();
+  return success();
+}
+
 std::string onnxKernelName(Operation *op) {
   StringRef name = op->getName().stripDialect();
   if (name.consume_front("ms."))

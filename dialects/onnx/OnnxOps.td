@@ -99,11 +99,16 @@ def ONNX_InitializerOp : Op<Onnx_Dialect, "initializer", [Pure]> {
   let description = [{
     `name` is the ONNX initializer's name. For external data, `location`,
     `offset` and `length` say where the bytes are, relative to the model file.
+    `stored_type` (f16 or bf16, with an f32 result) marks an initializer the
+    model stores narrow and reads through a Cast to float
+    (resa-fold-weight-casts): the value is float32, the bytes stay as stored.
   }];
   let arguments = (ins StrAttr:$name, OptionalAttr<StrAttr>:$location,
-                       OptionalAttr<I64Attr>:$offset, OptionalAttr<I64Attr>:$length);
+                       OptionalAttr<I64Attr>:$offset, OptionalAttr<I64Attr>:$length,
+                       OptionalAttr<TypeAttrOf<AnyTypeOf<[F16, BF16]>>>:$stored_type);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 #endif

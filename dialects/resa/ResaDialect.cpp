@@ -21,6 +21,12 @@ void ResaDialect::initialize() {
       >();
 }
 
+LogicalResult WeightOp::verify() {
+  if (getStoredType() && !cast<ShapedType>(getType()).getElementType().isF32())
+    return emitOpError("with a stored_type must have an f32 result, got ") << getType();
+  return success();
+}
+
 LogicalResult ShapeExprOp::verify() {
   auto type = cast<RankedTensorType>(getType());
   if (!type.getElementType().isInteger(64))

@@ -21,9 +21,16 @@ def Resa_ShapeExprOp : Op<Resa_Dialect, "shape_expr", [Pure]> {
 
 def Resa_WeightOp : Op<Resa_Dialect, "weight", [Pure]> {
   let summary = "a weight buffer of the package, by name";
-  let arguments = (ins StrAttr:$name);
+  let description = [{
+    `stored_type` (f16 or bf16, with an f32 result): the package stores the
+    weight in that type (the model did: onnx.initializer's stored_type);
+    the runtime widens it or computes in it, as for resa-compile --dtype.
+  }];
+  let arguments = (ins StrAttr:$name,
+                       OptionalAttr<TypeAttrOf<AnyTypeOf<[F16, BF16]>>>:$stored_type);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def Resa_ConstantOp : Op<Resa_Dialect, "constant", [Pure]> {

@@ -26,6 +26,7 @@ TRAIN = os.path.join(HERE, "..", "..", "tools", "train")
 sys.path.insert(0, TRAIN)
 import build_tokenizer  # noqa: E402
 import candidates  # noqa: E402
+import tokens  # noqa: E402
 import gsr_format  # noqa: E402
 import task  # noqa: E402
 
@@ -108,6 +109,19 @@ def main():
                    all(candidates.trace(e["problem"]) == e["solution"]
                        for e in (task.make_problem(s, i) for s in ("train", "test")
                                  for i in range(40)))))
+
+    # The trainer's per-kind accuracies and its curriculum gate read these
+    # kinds: each looked-up value and each result must be one target token
+    # of its kind, also where the token begins before the digits (" = 23").
+    tok = tokens.TaskTokenizer(TOKENIZER)
+    kinds_ok = True
+    for i in range(20):
+        e = task.make_problem("train", i, bindings=30)
+        want = sorted(k for _, _, k in task.value_spans(e["solution"]))
+        _, _, kinds, _ = tokens.example(tok, e["problem"], e["solution"])
+        kinds_ok &= sorted(k for k in kinds if k != tokens.OTHER) == want
+    checks.append(("every looked-up value and result is one target token of its kind",
+                   kinds_ok))
 
     e = task.make_problem("test", 0)
     n_problem = len(ref.encode(e["problem"]).ids)

@@ -6,17 +6,22 @@ deterministically, with the standard library only.
 
 Hugging Face format, in the subset that both the `tokenizers` package and
 resa's runtime tokenizer (runtime/src/tokenizer) implement exactly:
-  - pre-tokenizer: Split on `[0-9][0-9]?|[A-Za-z]+|[^0-9A-Za-z]` (Isolated),
-    then ByteLevel without regex or prefix space. Numbers become runs of
-    two-digit pieces ("4178" -> "41" "78"), so every value of the task (0..96)
-    is one token and a key k4178 is "k" "41" "78"; every other character is
-    a piece of its own;
+  - pre-tokenizer: Split on ` = [0-9][0-9]?|[0-9][0-9]?|[A-Za-z]+|[^0-9A-Za-z]`
+    (Isolated), then ByteLevel without regex or prefix space. Numbers become
+    runs of two-digit pieces ("4178" -> "41" "78"), so every value of the task
+    (0..96) is one token and a key k4178 is "k" "41" "78"; " = " and the
+    number after it are one piece (" = 23"), so that a value comes right
+    after its key ("k" "41" "78" " = 23"): a lookup is then a plain induction
+    head (the value follows the key's last token), which a small model learns
+    many times faster than across the three tokens " " "=" " " (see
+    README.md); every other character is a piece of its own;
   - model: BPE with no merges and ignore_merges, i.e. a word-level lookup: a
     piece in the vocabulary is one token, any other piece falls back to its
     bytes (all 256 are in the vocabulary, so nothing is ever lost);
   - vocabulary: <pad> <s> </s>, the 256 byte-level characters, the 100
-    two-digit pieces, and every word of the task text and of the refinement
-    template (data/gsr/refine-template.txt);
+    two-digit pieces, every word of the task text and of the refinement
+    template (data/gsr/refine-template.txt), and the 110 pieces " = 0" ..
+    " = 9", " = 00" .. " = 99";
   - post-processor: TemplateProcessing "<s> $A" (the runtime takes BOS from
     it); tokenizer_config.json names </s> as EOS, which ends a solution.
 """
@@ -33,7 +38,7 @@ import task  # noqa: E402
 
 SPECIALS = ["<pad>", "<s>", "</s>"]
 PAD, BOS, EOS = SPECIALS
-SPLIT_PATTERN = r"[0-9][0-9]?|[A-Za-z]+|[^0-9A-Za-z]"
+SPLIT_PATTERN = r" = [0-9][0-9]?|[0-9][0-9]?|[A-Za-z]+|[^0-9A-Za-z]"
 
 
 def bytes_to_unicode():
@@ -67,8 +72,11 @@ def vocabulary_words():
 
 
 def build():
-    byte_chars = [bytes_to_unicode()[b] for b in range(256)]
-    pieces = SPECIALS + byte_chars + [f"{i:02d}" for i in range(100)] + vocabulary_words()
+    to_chars = bytes_to_unicode()
+    byte_chars = [to_chars[b] for b in range(256)]
+    assigned = [" = " + str(i) for i in range(10)] + [f" = {i:02d}" for i in range(100)]
+    pieces = (SPECIALS + byte_chars + [f"{i:02d}" for i in range(100)] + vocabulary_words() +
+              ["".join(to_chars[b] for b in p.encode()) for p in assigned])
     assert len(set(pieces)) == len(pieces), "duplicate vocabulary entries"
     vocab = {p: i for i, p in enumerate(pieces)}
     added = [{"id": vocab[s], "content": s, "single_word": False, "lstrip": False,

@@ -24,7 +24,6 @@ model predicts right (teacher-forced): the early sign that it learns.
 import gzip
 import json
 import math
-import os
 import random
 
 import torch
@@ -33,58 +32,16 @@ import candidates as cand
 import gsr_format
 import task
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOKENIZER = os.path.join(HERE, "tokenizer.json")
+from tokens import OTHER, TOKENIZER, TaskTokenizer, example, prompt_ids  # noqa: F401
+
 IGNORE = -100
 ALIGN = 64  # padded lengths are multiples of this (kernel-friendly shapes)
-OTHER = 1  # target token kinds; task.LOOKUP and task.RESULT are the values
-
-
-class TaskTokenizer:
-    """The `tokenizers` reference implementation of tools/train/tokenizer.json
-    (resa-tokenize gives the same ids: test/e2e/task_tokenizer_check.py)."""
-
-    def __init__(self, path=TOKENIZER):
-        from tokenizers import Tokenizer
-        self.tok = Tokenizer.from_file(path)
-        self.bos = self.tok.token_to_id("<s>")
-        self.eos = self.tok.token_to_id("</s>")
-        self.pad = self.tok.token_to_id("<pad>")
-        self.vocab_size = self.tok.get_vocab_size(with_added_tokens=True)
-
-    def encode(self, text):
-        return self.tok.encode(text, add_special_tokens=False).ids
-
-    def encode_offsets(self, text):
-        e = self.tok.encode(text, add_special_tokens=False)
-        return e.ids, e.offsets
-
-    def decode(self, ids):
-        return self.tok.decode(list(ids), skip_special_tokens=True)
 
 
 def problem(split, index, bindings, steps, mod=task.MOD, key_digits=4):
     e = task.make_problem(split, index, bindings, steps, mod, key_digits)
     e.update(split=split, index=index, bindings=bindings, steps=steps)
     return e
-
-
-def prompt_ids(tok, text):
-    """What the runtime prefills: encode(text, addSpecial) = <s> + text."""
-    return [tok.bos] + tok.encode(text)
-
-
-def example(tok, prompt_text, solution):
-    """(ids, number of prompt tokens, kinds, lines): the kind (OTHER,
-    task.LOOKUP, task.RESULT) and the line number of each target token
-    (</s> counts as part of the last line)."""
-    prompt = prompt_ids(tok, prompt_text)
-    ids, offsets = tok.encode_offsets(solution)
-    value_kind = {start: kind for start, _, kind in task.value_spans(solution)}
-    kinds = [value_kind.get(start, OTHER) for start, _ in offsets] + [OTHER]
-    lines = [solution.count("\n", 0, start) for start, _ in offsets]
-    lines.append(lines[-1] if lines else 0)
-    return prompt + ids + [tok.eos], len(prompt), kinds, lines
 
 
 def load_pool(path):

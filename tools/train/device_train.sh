@@ -8,6 +8,7 @@
 # (7 files: the call brings back at most 8, 16 MiB each.)
 #
 #   bash tools/train/device_train.sh round1 [MINUTES]   # from scratch, synthetic candidates
+#   bash tools/train/device_train.sh round1b [MINUTES]  # round 1 again from .carry/ckpt
 #   bash tools/train/device_train.sh round2 [MINUTES]   # from .carry/ckpt + .carry/candidates.jsonl.gz
 #   bash tools/train/device_train.sh round3 [MINUTES]   # the same, all at full length
 #   OUT=/tmp/smoke bash tools/train/device_train.sh smoke   # the CPU smoke test, tiny model
@@ -18,7 +19,7 @@
 # IN (default .carry) is where round2 and round3 find the previous round's files.
 set -euo pipefail
 : "${OUT:?set OUT to the output folder}"
-MODE=${1:?round1, round2, round3, smoke or toy}
+MODE=${1:?round1, round1b, round2, round3, smoke or toy}
 IN=${IN:-.carry}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${PYTHON:-python3}
@@ -34,7 +35,13 @@ case "$MODE" in
     # Learn the lookups on short problems first: the level (bindings) grows
     # by 1.5 each time 90% of the looked-up values are right, from 8 to 560.
     # Few refinement examples (their prompts are long): the format only.
-    $PY "$HERE/train.py" --out "$OUT/ckpt" --minutes "${2:-6}" --level 8 --refine 0.1
+    $PY "$HERE/train.py" --out "$OUT/ckpt" --minutes "${2:-6}" --level 8 --refine 0.1 --recall 0.4
+    ;;
+  round1b)
+    # Round 1 again from its checkpoint (.carry/ckpt), same mixture, when its
+    # lookups have not formed yet: the level goes on from where it stopped.
+    $PY "$HERE/train.py" --resume "$IN/ckpt" --out "$OUT/ckpt" --minutes "${2:-6}" \
+        --refine 0.1 --recall 0.4 --lr 8e-4 --warmup 100
     ;;
   round2)
     # Resumes at the level reached; it reaches 560 by 60% of the round
@@ -76,7 +83,7 @@ case "$MODE" in
         --eval-every 3
     exit 0
     ;;
-  *) echo "unknown mode $MODE (round1, round2, round3, smoke or toy)"; exit 2 ;;
+  *) echo "unknown mode $MODE (round1, round1b, round2, round3, smoke or toy)"; exit 2 ;;
 esac
 
 # Candidates for the next round's refinement examples, at the level the

@@ -22,8 +22,8 @@ PRESETS = {
                  num_key_value_heads=4, head_dim=64, intermediate_size=640,
                  max_position_embeddings=8192),
     # The CPU check that the recipe learns (README: "CPU toy").
-    "toy": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=4, head_dim=32, intermediate_size=384,
+    "toy": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
+                num_key_value_heads=2, head_dim=64, intermediate_size=256,
                 max_position_embeddings=8192),
     # The CPU smoke test.
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
