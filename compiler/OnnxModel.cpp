@@ -237,6 +237,10 @@ void OnnxModel::writeTensor(const ::onnx::TensorProto &tensor, std::FILE *out) c
   if (__builtin_mul_overflow(static_cast<size_t>(numel), dtypeSize(dtype), &nbytes))
     throw Error(path_ + ": tensor '" + name + "' is too large");
   auto put = [&](const void *data, size_t n) {
+    // An empty tensor's typed field has no storage (data() is null), and
+    // fwrite's buffer must not be null even for 0 bytes.
+    if (n == 0)
+      return;
     if (std::fwrite(data, 1, n, out) != n)
       throw Error("writing initializer '" + name + "' failed: " + std::strerror(errno));
   };

@@ -14,9 +14,11 @@
 #
 #   OUT=/tmp/out bash bench/e2e/device_bench.sh
 # Environment (defaults): SHAPES (the issue's shapes plus 8x131072 for the
-# batch-8 target), PREFILL_MAX (32768), RESA_SECONDS (240: resa-bench starts
-# no measurement after it; killed 50 s later), HF_SECONDS (140; killed 40 s
-# later), CARRY (.carry), PACKAGES ($CARRY/e2e). Worst case about 520 s.
+# batch-8 target), GSR_FORK (4@16384: issue 7's GSR candidates against one
+# sequence, resa-bench --gsr-fork; empty: none), PREFILL_MAX (32768),
+# RESA_SECONDS (240: resa-bench starts no measurement after it; killed 50 s
+# later), HF_SECONDS (140; killed 40 s later), CARRY (.carry), PACKAGES
+# ($CARRY/e2e). Worst case about 520 s.
 set -u -o pipefail
 OUT=${OUT:-/tmp/resa-out}
 mkdir -p "$OUT"
@@ -25,6 +27,7 @@ carry=${CARRY:-.carry}
 export LD_LIBRARY_PATH=$PWD/$carry/lib:${LD_LIBRARY_PATH:-}
 export PYTHONUNBUFFERED=1
 shapes=${SHAPES:-1x4096,1x16384,1x65536,1x131072,1x262144,8x65536,8x131072}
+gsr_fork=${GSR_FORK-4@16384}
 prefill_max=${PREFILL_MAX:-32768}
 resa_s=${RESA_SECONDS:-240}
 hf_s=${HF_SECONDS:-140}
@@ -47,10 +50,14 @@ for policy in dense sparse resa; do
   esac
 done
 
+gsr=()
+[ -z "$gsr_fork" ] || gsr=(--gsr-fork "$gsr_fork")
+
 status=0
 if [ ${#flags[@]} -gt 0 ] && [ -x "$carry/bin/resa-bench" ]; then
-  log "resa-bench e2e ${flags[*]} --shapes $shapes"
-  timeout -k 10 $(( resa_s + 50 )) "$carry/bin/resa-bench" e2e "${flags[@]}" --shapes "$shapes" \
+  log "resa-bench e2e ${flags[*]} ${gsr[*]} --shapes $shapes"
+  timeout -k 10 $(( resa_s + 50 )) "$carry/bin/resa-bench" e2e "${flags[@]}" "${gsr[@]}" \
+    --shapes "$shapes" \
     --prefill-max "$prefill_max" --budget-seconds "$resa_s" --json "$OUT/resa.json" \
     >> "$OUT/run.log" 2>&1
   rc=$?

@@ -9,6 +9,11 @@ Decode figures are ms per step (one token for each sequence of the batch);
 "x floor" is the median over the byte floor (resa-bench: weights + KV read +
 key summaries + ReSA's amortised rectification read, over the copy ceiling
 measured in the same run), so 1.00 is the floor itself.
+
+GSR rows (resa-bench --gsr-fork N@C): N candidates forked from one prompt of
+C tokens (sharing its KV pages) decoded as one batch, against one sequence
+alone at the same context in the same run; the ratio of their tokens/s is
+issue 7's target (N = 4, 16K: >= 3.5x).
 """
 import argparse
 import json
@@ -105,6 +110,26 @@ def merge(resa, hf):
     return decode, prefill
 
 
+def gsr_rows(resa):
+    """resa-bench's gsr-fork rows, by N, context, then policy."""
+    order = {p: i for i, p in enumerate(POLICIES)}
+    rows = [r for r in resa["results"] if r["kind"] == "gsr-fork"]
+    return sorted(rows, key=lambda r: (r["batch"], r["context"], order.get(r["policy"], 9)))
+
+
+def gsr_targets(gsr):
+    """Issue 7: N = 4 candidates at >= 3.5x one sequence's tokens/s, 16K; per policy."""
+    out = []
+    for r in gsr:
+        if r["batch"] == 4 and r["context"] == 16384:
+            ratio_ = r["ratio"] if ok(r) else None
+            out.append((f"{NAMES.get(r['policy'], r['policy'])}: 4 GSR candidates at >= 3.5x the "
+                        f"tokens/s of one sequence, 16K: {fmt(ratio_, '.2f', 'x')}",
+                        verdict(ratio_, ratio_ is not None and ratio_ >= 3.5)))
+    return out or [("4 GSR candidates at >= 3.5x the tokens/s of one sequence, 16K",
+                    "not measured")]
+
+
 def verdict(value, good):
     if value is None:
         return "not measured"
@@ -148,7 +173,7 @@ def table(header, rows):
             ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def markdown(resa, hf, decode, prefill, checks, plot_note):
+def markdown(resa, hf, decode, prefill, checks, gsr, gsr_checks, plot_note):
     ceil = resa["copy_ceiling_tbps"]
     pk = {p["policy"]: p for p in resa.get("packages", [])}
     md = [f"# End-to-end decode and prefill, {resa['device']}, {resa['date']}", "",
@@ -202,6 +227,20 @@ def markdown(resa, hf, decode, prefill, checks, plot_note):
                     [[str(e["context"])] + [cell(e.get(p), ".1f") for p in POLICIES] +
                      [cell(e.get("hf_" + i), ".1f") for i in PEERS] +
                      [fmt(e["speedups"].get("dense_vs_hf_best"), ".2f", "x")] for e in prefill])
+    if gsr:
+        md += ["", "## GSR: N candidates forked from one prompt vs one sequence", "",
+               "Decode steps of the N forks (sharing the prompt's KV pages) as one batch and of "
+               "one sequence alone at the same context, alternately in one run (no "
+               "rectification).", ""]
+        md += table(["policy", "N", "context", "ms/step N", "tokens/s N", "ms/step 1",
+                     "tokens/s 1", "ratio", "x floor N"],
+                    [[NAMES.get(r["policy"], r["policy"]), str(r["batch"]), str(r["context"]),
+                      cell(r), fmt(r.get("tokens_per_s"), ".1f"),
+                      fmt(r.get("single_median_ms")), fmt(r.get("single_tokens_per_s"), ".1f"),
+                      fmt(r.get("ratio"), ".2f", "x"),
+                      fmt(ratio(r.get("median_ms"), r.get("floor_ms")), ".2f", "x")]
+                     for r in gsr])
+        md += ["", "Target (issue 7):", ""] + [f"- {t}: **{v}**" for t, v in gsr_checks]
     notes = sorted({f"{name} {r['kind']} {r['batch']}x{r['context']}: {r['status']}"
                     for name, rows_ in (("resa-bench", resa["results"]),
                                         ("HF", hf.get("results", []) if hf else []))
@@ -299,17 +338,19 @@ def main():
     base = os.path.join(a.out_dir, f"e2e-{date}")
     decode, prefill = merge(resa, hf)
     checks = targets(decode, prefill)
+    gsr = gsr_rows(resa)
+    gsr_checks = gsr_targets(gsr)
     plot_note = plot(base + ".png", decode, prefill)
     merged = {
         "date": date, "device": resa["device"], "copy_ceiling_tbps": resa["copy_ceiling_tbps"],
         "resa_bench": {k: v for k, v in resa.items() if k != "results"},
         "hf_peer": {k: v for k, v in hf.items() if k != "results"},
-        "decode": decode, "prefill": prefill,
-        "targets": [{"target": t, "verdict": v} for t, v in checks],
+        "decode": decode, "prefill": prefill, "gsr": gsr,
+        "targets": [{"target": t, "verdict": v} for t, v in checks + gsr_checks],
     }
     with open(base + ".json", "w") as f:
         json.dump(merged, f, indent=1)
-    md = markdown(resa, hf, decode, prefill, checks, plot_note)
+    md = markdown(resa, hf, decode, prefill, checks, gsr, gsr_checks, plot_note)
     with open(base + ".md", "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))

@@ -2,7 +2,7 @@
 //
 //   resa-bench e2e [--package DENSE_PKG] [--package-sparse PKG] [--package-resa PKG]
 //                  [--shapes 1x4096,1x16384,1x65536,1x131072,1x262144,8x65536]
-//                  [--steps 32] [--warmup 4] [--windows 3]
+//                  [--gsr-fork 4@16384,...] [--steps 32] [--warmup 4] [--windows 3]
 //                  [--prefill-max 32768] [--prefill-reps 2]
 //                  [--budget-seconds S] [--json OUT.json]
 //
@@ -18,6 +18,12 @@
 //     schedule's `interval` decode steps plus the rectification it runs at
 //     their end (one per sequence, over the last `window` tokens, as
 //     Generator::generate does); ms per step = the window's time / interval.
+// GSR (--gsr-fork N@C): one sequence is given C tokens of KV as above and
+// forked N + 1 times (KVCache::forkSequence: the forks hold its pages, shared,
+// copy-on-write); then `--warmup` and `--steps` rounds, each one decode step
+// of the N forks as one batch and one of the last fork alone (same context,
+// same run, timed alternately), without rectification for ReSA. Reported:
+// tokens/s of each and their ratio (the issue 7 target: N = 4 at >= 3.5x).
 // Reported: median, p10 and p90 of ms per decode step (each step gives every
 // sequence of the batch one token), and the byte floor of a step
 // (PackageFacts.h: weights + KV read + summaries + the rectification's
@@ -28,6 +34,16 @@
 // warm-up prefill), timed as the generator runs it (logits to the host).
 // The JSON is rewritten after every measurement, so a run cut short keeps
 // what it measured; --budget-seconds skips (and says so) what starts later.
+//
+// KV cache sizing: per measurement, not one cache for all shapes at once (a
+// shape that does not fit fails alone). A Generator (weights and cache) is
+// kept while its cache holds enough pages; otherwise it is replaced by one
+// sized for this measurement and the later ones of the package that fit in
+// the device memory with it (so the weights are loaded a few times per
+// package, not per shape). Prefill gets its own, sized for the largest
+// prefill, leaving the rest of the memory to activations.
+// Per package: GSR forks (cheap; first, ahead of the budget), decode shapes,
+// prefill.
 #include "DeviceRandom.h"
 #include "PackageFacts.h"
 
@@ -58,12 +74,14 @@ using gpu::checkCuda;
 
 const char *kUsage =
     "usage: resa-bench e2e [--package DENSE_PKG] [--package-sparse PKG] [--package-resa PKG]\n"
-    "                      [--shapes BxL,...] [--steps N] [--warmup N] [--windows N]\n"
-    "                      [--prefill-max L] [--prefill-reps N] [--budget-seconds S]\n"
-    "                      [--json OUT.json]\n"
+    "                      [--shapes BxL,...] [--gsr-fork N@C,...] [--steps N] [--warmup N]\n"
+    "                      [--windows N] [--prefill-max L] [--prefill-reps N]\n"
+    "                      [--budget-seconds S] [--json OUT.json]\n"
     "\n"
-    "Decode ms per step (dense, sparse, ReSA with its rectification amortised), prefill\n"
-    "time, and the byte floor per step over the copy ceiling measured in the same run.\n"
+    "Decode ms per step (dense, sparse, ReSA with its rectification amortised), GSR\n"
+    "candidates' tokens/s against one sequence's, prefill time, and the byte floor per\n"
+    "step over the copy ceiling measured in the same run. A KV cache is sized per\n"
+    "measurement (a shape that does not fit fails alone).\n"
     "At least one package. The KV of each BATCHxCONTEXT shape is filled with random values\n"
     "directly (no long prefill).\n"
     "  --package P          a dense package (resa-compile --attention=dense)\n"
@@ -71,7 +89,11 @@ const char *kUsage =
     "  --package-resa P     a ReSA package (--attention=resa)\n"
     "  --shapes             batch x context list (default "
     "1x4096,1x16384,1x65536,1x131072,1x262144,8x65536)\n"
-    "  --steps N            timed decode steps, dense and sparse (default 32)\n"
+    "  --gsr-fork N@C,...   GSR candidates: one sequence of C tokens forked into N sharing\n"
+    "                       its pages, decoded as one batch, against one sequence alone at\n"
+    "                       the same context: tokens/s of each and the ratio (default: none;\n"
+    "                       e.g. 4@16384)\n"
+    "  --steps N            timed decode steps, dense, sparse and GSR (default 32)\n"
     "  --warmup N           untimed decode steps first (default 4)\n"
     "  --windows N          timed ReSA windows of `interval` steps + rectification (default 3)\n"
     "  --prefill-max L      prefill is timed at the contexts up to L (default 32768; 0: none)\n"
@@ -86,6 +108,7 @@ struct BatchContext {
 struct Options {
   std::vector<std::pair<std::string, std::string>> packages; // (policy, path), in run order
   std::vector<BatchContext> shapes;
+  std::vector<BatchContext> gsrForks; // batch = N candidates
   int64_t steps = 32, warmup = 4, windows = 3, prefillMax = 32768, prefillReps = 2;
   double budgetSeconds = 0;
   std::string json;
@@ -105,22 +128,28 @@ int64_t positive(const std::string &flag, const std::string &text, bool zeroAllo
   return v;
 }
 
-std::vector<BatchContext> parseShapes(const std::string &text) {
-  std::vector<BatchContext> shapes;
+// A comma-separated list of BATCH<sep>CONTEXT items, e.g. 1x4096,8x65536
+// (--shapes) or 4@16384 (--gsr-fork: N candidates of a CONTEXT prompt).
+std::vector<BatchContext> parsePairs(const std::string &flag, const std::string &text, char sep,
+                                     const std::string &example) {
+  std::vector<BatchContext> pairs;
   size_t at = 0;
   while (at <= text.size()) {
     size_t comma = text.find(',', at);
     std::string item = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-    size_t x = item.find('x');
+    size_t x = item.find(sep);
     if (x == std::string::npos)
-      throw Error("--shapes takes BATCHxCONTEXT items (e.g. 1x4096,8x65536), got '" + item + "'");
-    shapes.push_back(
-        {positive("--shapes", item.substr(0, x)), positive("--shapes", item.substr(x + 1))});
+      throw Error(flag + " takes items like " + example + ", got '" + item + "'");
+    pairs.push_back({positive(flag, item.substr(0, x)), positive(flag, item.substr(x + 1))});
     if (comma == std::string::npos)
       break;
     at = comma + 1;
   }
-  return shapes;
+  return pairs;
+}
+
+std::vector<BatchContext> parseShapes(const std::string &text) {
+  return parsePairs("--shapes", text, 'x', "1x4096,8x65536 (BATCHxCONTEXT)");
 }
 
 Options parseOptions(int argc, char **argv) {
@@ -142,6 +171,8 @@ Options parseOptions(int argc, char **argv) {
       byPolicy["resa"] = value();
     else if (a == "--shapes")
       o.shapes = parseShapes(value());
+    else if (a == "--gsr-fork")
+      o.gsrForks = parsePairs(a, value(), '@', "4@16384 (N@CONTEXT)");
     else if (a == "--steps")
       o.steps = positive(a, value());
     else if (a == "--warmup")
@@ -241,13 +272,20 @@ double copyCeiling() {
 // --- Results.
 
 struct Row {
-  std::string policy, kind; // kind: "decode", "prefill" or "load"
-  int64_t batch = 0, context = 0;
+  std::string policy, kind; // kind: "decode", "gsr-fork", "prefill" or "load"
+  int64_t batch = 0, context = 0; // gsr-fork: batch = N candidates
   std::string status = "ok"; // or "error: ...", "skipped: ..."
   Summary ms;                // per decode step (ReSA: amortised over windows), or per prefill
-  StepBytes bytes;           // decode
+  StepBytes bytes;           // decode, gsr-fork
   double stepMs = NAN;       // ReSA: median decode step alone
   double rectifyMs = NAN;    // ReSA: median of one window's rectifications (all sequences)
+  Summary single;            // gsr-fork: per decode step of one sequence alone
+  int64_t kvPages = 0;       // pages of the KV cache it ran with
+  // Tokens per second of the median step: one per sequence of the batch.
+  double tokensPerS() const { return batch * 1e3 / ms.median; }
+  // gsr-fork: the same for the single sequence, and the ratio.
+  double singleTokensPerS() const { return 1e3 / single.median; }
+  double gsrRatio() const { return tokensPerS() / singleTokensPerS(); }
 };
 
 std::string escape(const std::string &s) {
@@ -317,14 +355,27 @@ public:
                     r.kind.c_str(), (long long)r.batch, (long long)r.context, r.status.c_str());
         continue;
       }
-      const bool decode = r.kind == "decode";
+      const bool decode = r.kind != "prefill";
       const double perS =
-          r.ms.median > 0 ? (decode ? r.batch : r.context) * 1e3 / r.ms.median : NAN;
+          r.ms.median > 0 ? (decode ? r.tokensPerS() : r.context * 1e3 / r.ms.median) : NAN;
       std::printf("| %s | %s | %lld | %lld | %.3f | %.3f-%.3f | %.1f | %s | %s | ok |\n",
                   r.policy.c_str(), r.kind.c_str(), (long long)r.batch, (long long)r.context,
                   r.ms.median, r.ms.p10, r.ms.p90, perS,
                   decode ? fmt("%.3f", floorMs(r.bytes)).c_str() : "-",
                   decode ? fmt("%.0f%%", 100 * floorMs(r.bytes) / r.ms.median).c_str() : "-");
+    }
+    bool gsrHeader = false;
+    for (const Row &r : rows_) {
+      if (r.kind != "gsr-fork" || r.status != "ok")
+        continue;
+      if (!gsrHeader)
+        std::printf("\nGSR: N forks of one context decoded as one batch vs one sequence alone\n"
+                    "| policy | N | context | ms/step N | tokens/s N | ms/step 1 | tokens/s 1 |"
+                    " ratio |\n|---|---|---|---|---|---|---|---|\n");
+      gsrHeader = true;
+      std::printf("| %s | %lld | %lld | %.3f | %.1f | %.3f | %.1f | %.2fx |\n", r.policy.c_str(),
+                  (long long)r.batch, (long long)r.context, r.ms.median, r.tokensPerS(),
+                  r.single.median, r.singleTokensPerS(), r.gsrRatio());
     }
   }
 
@@ -340,9 +391,13 @@ private:
     if (r.status != "ok")
       return s + r.status;
     s += fmt("%.3f ms", r.ms.median) + fmt(" (p10 %.3f", r.ms.p10) + fmt(", p90 %.3f)", r.ms.p90);
-    if (r.kind == "decode")
+    if (r.kind != "prefill")
       s += fmt(", floor %.3f ms", floorMs(r.bytes)) +
            fmt(" (%.0f%% of the ceiling)", 100 * floorMs(r.bytes) / r.ms.median);
+    if (r.kind == "gsr-fork")
+      s += fmt("; one sequence alone %.3f ms", r.single.median) +
+           fmt(", tokens/s %.1f", r.tokensPerS()) + fmt(" vs %.1f", r.singleTokensPerS()) +
+           fmt(": %.2fx", r.gsrRatio());
     return s;
   }
   std::string rowJson(const Row &r) const {
@@ -352,11 +407,16 @@ private:
     if (r.status != "ok")
       return j.str();
     j.num("median_ms", r.ms.median).num("p10_ms", r.ms.p10).num("p90_ms", r.ms.p90);
-    j.num("min_ms", r.ms.min).integer("samples", r.ms.samples);
+    j.num("min_ms", r.ms.min).integer("samples", r.ms.samples).integer("kv_pages", r.kvPages);
     if (r.kind == "prefill")
       return j.num("tokens_per_s", r.context * 1e3 / r.ms.median).str();
     const double floor = floorMs(r.bytes);
-    j.num("tokens_per_s", r.batch * 1e3 / r.ms.median);
+    j.num("tokens_per_s", r.tokensPerS());
+    if (r.kind == "gsr-fork") {
+      j.integer("n", r.batch).num("single_median_ms", r.single.median);
+      j.num("single_p10_ms", r.single.p10).num("single_p90_ms", r.single.p90);
+      j.num("single_tokens_per_s", r.singleTokensPerS()).num("ratio", r.gsrRatio());
+    }
     j.num("bytes", r.bytes.total()).num("bytes_weights", r.bytes.weights);
     j.num("bytes_kv", r.bytes.kv).num("bytes_summaries", r.bytes.summaries);
     j.num("bytes_rectify", r.bytes.rectify).num("floor_ms", floor);
@@ -380,6 +440,11 @@ private:
     head.num("copy_ceiling_tbps", ceiling_ / 1e12);
     head.integer("steps", o_.steps).integer("warmup", o_.warmup);
     head.integer("windows", o_.windows).integer("prefill_max", o_.prefillMax);
+    std::string forks;
+    for (const BatchContext &f : o_.gsrForks)
+      forks += (forks.empty() ? "" : ",") + std::to_string(f.batch) + "@" +
+               std::to_string(f.context);
+    head.text("gsr_fork", forks);
     head.text("method",
               "KV filled directly (random bf16/f16, one forward per sequence writing every "
               "layer); decode: wall time per step with cudaDeviceSynchronize around it, after "
@@ -387,7 +452,11 @@ private:
               "sequence), ms per step = window / interval; floor = (weights + KV read + key "
               "summaries + rectification's full KV read / interval) / copy ceiling; ceiling = "
               "cudaMemcpy D2D 2 GiB, read + write bytes, median of 10, same run; prefill: "
-              "Generator::prefill, logits to the host included");
+              "Generator::prefill, logits to the host included; gsr-fork: one sequence's KV "
+              "filled, forked into N sharing its pages (copy-on-write) plus one more, decode "
+              "steps of the N as one batch and of the one alone timed alternately (no "
+              "rectification), floor = weights + the shared context's KV (and summaries) read "
+              "once");
     std::string packages = "[", rows = "[";
     for (size_t i = 0; i < packages_.size(); ++i)
       packages += (i ? ",\n  " : "\n  ") + packages_[i];
@@ -419,79 +488,136 @@ public:
       : o_(o), report_(report), start_(start) {}
 
   void run(const std::string &policy, const std::string &path) {
-    std::unique_ptr<Package> package;
-    std::unique_ptr<Generator> gen;
-    PackageFacts facts;
     JsonObject info;
     info.text("policy", policy).text("path", path);
     if (overBudget()) // loading alone takes a while: weights and pools
       return notLoaded(policy, info, budgetStatus());
     try {
-      package = Package::load(path);
-      facts = bench::readPackageFacts(*package);
-      if (facts.policy != policy)
-        throw Error(path + " is a " + facts.policy + " package, given as the " + policy + " one");
-      size_t freeBefore = 0, freeAfter = 0, total = 0;
-      checkCuda(cudaMemGetInfo(&freeBefore, &total), "cudaMemGetInfo");
-      const int64_t pages = pagesNeeded(facts);
-      gen = std::make_unique<Generator>(*package, pages, Device::Cuda);
-      checkCuda(cudaDeviceSynchronize(), "loading " + path);
-      checkCuda(cudaMemGetInfo(&freeAfter, &total), "cudaMemGetInfo");
-      info.integer("layers", facts.layers).integer("kv_heads", facts.kvHeads);
-      info.integer("head_dim", facts.headDim).integer("block_size", facts.blockSize);
-      info.integer("weight_bytes", facts.weightBytes).integer("kv_pages", pages);
-      // K and V of every slot, kmin and kmax of every page, 16-bit.
-      info.integer("kv_pool_bytes", pages * facts.layers * facts.kvHeads * facts.headDim * 2 *
-                                        (2 * facts.blockSize + 2));
-      info.integer("device_bytes_after_load",
-                   static_cast<int64_t>(freeBefore) - static_cast<int64_t>(freeAfter));
-      if (facts.selectsBlocks)
-        info.num("kept_ratio", facts.select.keptRatio)
-            .integer("min_blocks", facts.select.minBlocks)
-            .integer("local_blocks", facts.select.localBlocks);
-      if (facts.rectifyInterval > 0)
-        info.integer("rectify_interval", facts.rectifyInterval)
-            .integer("rectify_window", facts.rectifyWindow);
-      report_.addPackage(info);
+      package_ = Package::load(path);
+      facts_ = bench::readPackageFacts(*package_);
+      if (facts_.policy != policy)
+        throw Error(path + " is a " + facts_.policy + " package, given as the " + policy + " one");
     } catch (const std::exception &e) {
+      package_.reset();
       return notLoaded(policy, info, std::string("error: ") + e.what());
     }
-    auto *storage = dynamic_cast<CudaKVStorage *>(&gen->cache().storage());
-    if (!storage)
-      throw Error("the generator's KV cache is not on the CUDA device");
-    gen_ = gen.get();
-    facts_ = facts;
-    f16_ = storage->dtype() == gpu::KVDType::F16;
+    info.integer("layers", facts_.layers).integer("kv_heads", facts_.kvHeads);
+    info.integer("head_dim", facts_.headDim).integer("block_size", facts_.blockSize);
+    info.integer("weight_bytes", facts_.weightBytes).integer("kv_page_bytes", pageBytes());
+    if (facts_.selectsBlocks)
+      info.num("kept_ratio", facts_.select.keptRatio)
+          .integer("min_blocks", facts_.select.minBlocks)
+          .integer("local_blocks", facts_.select.localBlocks);
+    if (facts_.rectifyInterval > 0)
+      info.integer("rectify_interval", facts_.rectifyInterval)
+          .integer("rectify_window", facts_.rectifyWindow);
+    report_.addPackage(info);
+    policy_ = policy;
+
+    // GSR forks and decode shapes: one cache while it is large enough.
+    std::vector<int64_t> needs;
+    for (const BatchContext &f : o_.gsrForks)
+      needs.push_back(gsrPages(f));
     for (const BatchContext &s : o_.shapes)
-      measure(policy, "decode", s, [&](Row &r) { decode(r); });
+      needs.push_back(s.batch * pagesFor(s.context + decodeExtra()));
+    for (size_t i = 0; i < o_.gsrForks.size(); ++i)
+      measure(policy, "gsr-fork", o_.gsrForks[i], [&](Row &r) {
+        r.kvPages = generatorFor(needs, i);
+        gsrFork(r);
+      });
+    for (size_t i = 0; i < o_.shapes.size(); ++i)
+      measure(policy, "decode", o_.shapes[i], [&](Row &r) {
+        r.kvPages = generatorFor(needs, o_.gsrForks.size() + i);
+        decode(r);
+      });
     releaseRows(); // prefill's activations may need the memory
-    bool warm = false;
-    for (int64_t context : prefillContexts())
+    // Prefill: a cache for the largest prefill alone, the rest of the memory
+    // left to activations.
+    gen_.reset();
+    const std::vector<int64_t> contexts = prefillContexts();
+    const std::vector<int64_t> prefillNeed = {contexts.empty() ? 0 : pagesFor(contexts.back())};
+    int64_t warmLoad = -1; // the load whose generator has run its warm-up prefill
+    for (int64_t context : contexts)
       measure(policy, "prefill", {1, context}, [&](Row &r) {
-        if (!warm) { // the first prefill sets up what later ones reuse
+        r.kvPages = generatorFor(prefillNeed, 0);
+        if (warmLoad != loads_) { // the first prefill sets up what later ones reuse
           prefill(std::min<int64_t>(context, 128));
-          warm = true;
+          warmLoad = loads_;
         }
         std::vector<double> ms;
         for (int64_t i = 0; i < o_.prefillReps; ++i)
           ms.push_back(timedMs([&] { prefill(context); }));
         r.ms = summarize(ms);
       });
-    releaseRows();
-    gen_ = nullptr;
+    gen_.reset();
+    package_.reset();
   }
 
 private:
-  // Pages for the largest shape (each sequence's context plus the steps it
-  // decodes) and for the largest prefill.
-  int64_t pagesNeeded(const PackageFacts &f) const {
-    const int64_t windows = (o_.windows + 1) * std::max<int64_t>(f.rectifyInterval, 1);
-    const int64_t extra = std::max(o_.warmup + o_.steps, windows) + 1;
-    int64_t pages = 1;
-    for (const BatchContext &s : o_.shapes)
-      pages = std::max(pages, s.batch * ((s.context + extra + f.blockSize - 1) / f.blockSize));
-    for (int64_t context : prefillContexts())
-      pages = std::max(pages, (context + f.blockSize - 1) / f.blockSize);
+  // Device memory kept free of weights and cache when a cache is sized for
+  // later measurements too: decode's activations, the allocator's cache,
+  // cuBLASLt's workspace, the random KV rows.
+  static constexpr double kReserveBytes = 16.0 * (1 << 30);
+
+  // Bytes of one page: K and V of every slot, kmin and kmax, every layer,
+  // 16-bit.
+  int64_t pageBytes() const {
+    return facts_.layers * facts_.kvHeads * facts_.headDim * 2 * (2 * facts_.blockSize + 2);
+  }
+  int64_t pagesFor(int64_t tokens) const {
+    return (tokens + facts_.blockSize - 1) / facts_.blockSize;
+  }
+  // Tokens a decode measurement appends to each sequence, plus one.
+  int64_t decodeExtra() const {
+    const int64_t windows = (o_.windows + 1) * std::max<int64_t>(facts_.rectifyInterval, 1);
+    return std::max(o_.warmup + o_.steps, windows) + 1;
+  }
+  // The prompt's pages, and for each of the N + 1 forks its appended tokens'
+  // pages plus the copy of a partial last page.
+  int64_t gsrPages(BatchContext f) const {
+    return pagesFor(f.context) + (f.batch + 1) * (pagesFor(o_.warmup + o_.steps) + 1);
+  }
+
+  // The generator for measurement i of a phase whose measurements need
+  // needs[...] pages: the current one when its cache is large enough, else a
+  // new one sized for measurement i and the largest later one of the phase
+  // that fits in the device memory beside the weights (kReserveBytes kept
+  // free). Returns its cache's pages.
+  int64_t generatorFor(const std::vector<int64_t> &needs, size_t i) {
+    if (gen_ && gen_->cache().numPages() >= needs[i])
+      return gen_->cache().numPages();
+    gen_.reset(); // its memory first
+    size_t freeBytes = 0, total = 0;
+    checkCuda(cudaMemGetInfo(&freeBytes, &total), "cudaMemGetInfo");
+    const double room =
+        static_cast<double>(freeBytes) - static_cast<double>(facts_.weightBytes) - kReserveBytes;
+    int64_t pages = needs[i];
+    for (size_t j = i + 1; j < needs.size(); ++j)
+      if (needs[j] > pages && static_cast<double>(needs[j]) * pageBytes() <= room)
+        pages = needs[j];
+    const auto t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<Generator> gen;
+    try {
+      gen = std::make_unique<Generator>(*package_, pages, Device::Cuda);
+      checkCuda(cudaDeviceSynchronize(), "loading " + package_->path());
+    } catch (const std::exception &e) {
+      cudaGetLastError(); // a failed allocation is not sticky: later launch checks must not see it
+      throw Error("loading with a KV cache of " + std::to_string(pages) + " pages (" +
+                  std::to_string(pages * pageBytes() >> 30) + " GiB): " + e.what());
+    }
+    auto *storage = dynamic_cast<CudaKVStorage *>(&gen->cache().storage());
+    if (!storage)
+      throw Error("the generator's KV cache is not on the CUDA device");
+    f16_ = storage->dtype() == gpu::KVDType::F16; // one type per package (rows_ follow it)
+    size_t freeAfter = 0;
+    checkCuda(cudaMemGetInfo(&freeAfter, &total), "cudaMemGetInfo");
+    std::fprintf(stderr,
+                 "resa-bench: %s: loaded with a KV cache of %lld pages in %.1f s (%.1f GB of "
+                 "device memory)\n",
+                 policy_.c_str(), static_cast<long long>(pages), elapsedMs(t0) * 1e-3,
+                 (static_cast<double>(freeBytes) - static_cast<double>(freeAfter)) * 1e-9);
+    gen_ = std::move(gen);
+    ++loads_;
     return pages;
   }
 
@@ -665,6 +791,50 @@ private:
     removeAll(ids);
   }
 
+  // GSR: N candidates forked from one prompt of r.context tokens (sharing its
+  // pages) decoded as one batch, against one more fork decoded alone; the
+  // steps alternate, so both see the same device state.
+  void gsrFork(Row &r) {
+    const std::vector<int64_t> prompt = filledSequences({1, r.context});
+    std::vector<int64_t> ids = prompt; // every sequence made here, to remove
+    try {
+      KVCache &cache = gen_->cache();
+      for (int64_t i = 0; i <= r.batch; ++i) {
+        ids.push_back(nextId_++);
+        cache.forkSequence(prompt[0], ids.back());
+      }
+      const std::vector<int64_t> candidates(ids.begin() + 1, ids.end() - 1);
+      const std::vector<int64_t> single = {ids.back()};
+      int64_t step = 0;
+      auto decodeStep = [&](const std::vector<int64_t> &seqs) {
+        std::vector<int64_t> tokens;
+        for (size_t b = 0; b < seqs.size(); ++b)
+          tokens.push_back(token(step, static_cast<int64_t>(b)));
+        gen_->decode(seqs, tokens);
+        ++step;
+      };
+      for (int64_t i = 0; i < o_.warmup; ++i) {
+        decodeStep(candidates);
+        decodeStep(single);
+      }
+      std::vector<double> many, one;
+      for (int64_t i = 0; i < o_.steps; ++i) {
+        many.push_back(timedMs([&] { decodeStep(candidates); }));
+        one.push_back(timedMs([&] { decodeStep(single); }));
+      }
+      r.ms = summarize(many);
+      r.single = summarize(one);
+      // The floor reads the shared prompt once (the candidates' own tokens
+      // are a few pages); these steps do not rectify.
+      r.bytes = bench::decodeStepBytes(facts_, 1, r.context);
+      r.bytes.rectify = 0;
+    } catch (...) {
+      removeAll(ids);
+      throw;
+    }
+    removeAll(ids);
+  }
+
   void prefill(int64_t context) {
     const int64_t id = nextId_++;
     std::vector<int64_t> tokens;
@@ -682,8 +852,11 @@ private:
   const Options &o_;
   Report &report_;
   std::chrono::steady_clock::time_point start_;
-  Generator *gen_ = nullptr;
+  std::unique_ptr<Package> package_;
+  std::string policy_;
   PackageFacts facts_;
+  std::unique_ptr<Generator> gen_; // after package_: destroyed first
+  int64_t loads_ = 0;              // generators made so far
   bool f16_ = false;
   void *rows_ = nullptr;
   size_t rowsElements_ = 0;

@@ -104,8 +104,12 @@ __global__ void __launch_bounds__(kScoreWarps * 32) blockScoreKernel(const Score
   const int M = (len + ps - 1) / ps;
   const int n = selectedBlockCount(M, p.sel);
   const int C = M - min(p.sel.localBlocks, M);  // blocks that need a score
-  const int m0 = blockIdx.x * p.blocksPerCta;
-  const int m1 = min(m0 + p.blocksPerCta, C);
+  // The blocks are shared evenly by the grid (planned for the longest
+  // sequence the plan serves, maybe longer than this one: a CUDA graph's
+  // length bucket), in whole sub-tiles of 32, never more than planned.
+  const int perCta = min(p.blocksPerCta, ((C + gridDim.x - 1) / gridDim.x + 31) / 32 * 32);
+  const int m0 = blockIdx.x * perCta;
+  const int m1 = min(m0 + perCta, C);
   if (n >= M || m0 >= m1) {
     pdlLaunchDependents();
     return;

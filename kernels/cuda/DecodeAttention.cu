@@ -15,6 +15,9 @@ using detail::KernelEntry;
 constexpr int kMinTokensPerSplit = 128;   // below this the fixed costs dominate
 constexpr int kMaxPagesPerSplit = 8192;   // page ids held in shared memory (32 KiB)
 constexpr size_t kAlign = 256;
+// The grid is (sequence, split, KV head x head chunk): CUDA allows at most
+// 65535 along y and z (and 2^31 - 1 along x, more than an int32 batch).
+constexpr int kMaxGridYZ = 65535;
 
 size_t alignUp(size_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 
@@ -81,6 +84,8 @@ cudaError_t planDecodeAttention(const PagedAttentionShape &s, KVDType dtype, int
   p.variant = opt.variant;
   p.headsPerCta = hg;
   p.headChunks = (group + hg - 1) / hg;
+  if (static_cast<int64_t>(s.numKvHeads) * p.headChunks > kMaxGridYZ)
+    return cudaErrorInvalidValue;
   p.stageTokens = st;
   p.numSms = numSms;
 
@@ -111,7 +116,7 @@ cudaError_t planDecodeAttention(const PagedAttentionShape &s, KVDType dtype, int
       splits = std::min(splits, std::max(1, nStages / std::max(1, kMinTokensPerSplit / st)));
       splits = std::max(splits, maxSplitsByPages);
     }
-    splits = std::min({splits, nStages, e.maxSplits});
+    splits = std::min({splits, nStages, e.maxSplits, kMaxGridYZ});
     stagesPerSplit = (nStages + splits - 1) / splits;
     splits = (nStages + stagesPerSplit - 1) / stagesPerSplit;
     const size_t newSmem = e.smemBytes(pagesSpanned(stagesPerSplit, st, s.pageSize));
@@ -200,9 +205,10 @@ cudaError_t decodeAttention(const DecodeAttentionArgs &a, const DecodeAttentionP
   const float scale = a.scale != 0.0f ? a.scale : defaultAttentionScale(s.headDim);
   p.qScale = scale * 1.4426950408889634f;
 
-  const dim3 grid(static_cast<unsigned>(plan.numSplits),
-                  static_cast<unsigned>(s.numKvHeads * plan.headChunks),
-                  static_cast<unsigned>(s.batch));
+  // Sequence fastest: the blocks of every sequence for one (split, head) run
+  // together, so pages the sequences share are read from HBM once.
+  const dim3 grid(static_cast<unsigned>(s.batch), static_cast<unsigned>(plan.numSplits),
+                  static_cast<unsigned>(s.numKvHeads * plan.headChunks));
   return e.launch(p, grid, plan.smemBytes, stream);
 }
 

@@ -1,6 +1,11 @@
 // The split-KV decode-attention kernels (see resa/cuda/DecodeAttention.h).
 //
-// Both kernels: one thread block = (split, KV head [, head chunk], sequence).
+// Both kernels: one thread block = (split, KV head [, head chunk], sequence),
+// on the grid (x = sequence, y = split, z = KV head x head chunk): the
+// sequence varies fastest, so the blocks of all sequences for one (split,
+// head) are scheduled together and read the same part of their contexts at
+// the same time. Sequences that share pages (GSR's candidates, forked from
+// one prompt) then fetch a shared page from HBM once and from L2 after.
 // The block streams its range of the context through shared memory: bulk
 // async copies (cp.async.bulk, the Hopper copy engine) of whole page chunks of
 // K and V (4 KiB each for page 16, head dim 128) land in a ring of stages, each
@@ -218,6 +223,15 @@ __device__ __forceinline__ int32_t pageIdAt(const int32_t *row, const int32_t *b
   return __ldg(row + (blocks ? __ldg(blocks + i) : i));
 }
 
+// The stages each split of this sequence takes: its own stages shared
+// evenly by the grid's splits (the plan is made for the longest sequence it
+// serves, maybe longer than this one: a CUDA graph's length bucket), never
+// more than planned (the page-id buffer's capacity).
+__device__ __forceinline__ int splitStages(const DecodeParams &p, int nStagesSeq) {
+  const int numSplits = gridDim.y;
+  return max(1, min(p.stagesPerSplit, (nStagesSeq + numSplits - 1) / numSplits));
+}
+
 // ---- the end of a block, shared by both kernels -------------------------------------
 //
 // On entry `smem` holds the block's NPART partial states, red[part][g][d]
@@ -235,11 +249,11 @@ __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char
   const int lane = tid & 31;
   const int warp = tid >> 5;
   constexpr int kWarps = NTHREADS / 32;
-  const int numSplits = gridDim.x;
-  const int numY = gridDim.y;
+  const int numSplits = gridDim.y;
+  const int numYc = gridDim.z;  // KV heads x head chunks
   const float *red = reinterpret_cast<const float *>(smem);
   T *out = static_cast<T *>(p.out);
-  const int64_t pairIdx = static_cast<int64_t>(b) * numY + yc;
+  const int64_t pairIdx = static_cast<int64_t>(b) * numYc + yc;
   for (int o = tid; o < HG * D / 4; o += NTHREADS) {
     const int g = o / (D / 4);
     const int d4 = o % (D / 4);
@@ -370,11 +384,10 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
   const int dl = tid % LD;
   const int tg = tid / LD;
 
-  const int split = blockIdx.x;
-  const int yc = blockIdx.y;
-  const int numY = gridDim.y;
-  const int b = blockIdx.z;
-  const int headChunks = numY / p.numKvHeads;
+  const int b = blockIdx.x;
+  const int split = blockIdx.y;
+  const int yc = blockIdx.z;
+  const int headChunks = gridDim.z / p.numKvHeads;
   const int kvh = yc / headChunks;
   const int chunk = yc % headChunks;
   const int h0 = kvh * p.group + chunk * HG;
@@ -383,8 +396,9 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
   const int32_t *blocks;
   const int seqLen = virtualSeqLen(p, b, kvh, &blocks);
   const int nStagesSeq = (seqLen + ST - 1) / ST;
-  const int st0 = split * p.stagesPerSplit;
-  const int st1 = min(st0 + p.stagesPerSplit, nStagesSeq);
+  const int sps = splitStages(p, nStagesSeq);
+  const int st0 = split * sps;
+  const int st1 = min(st0 + sps, nStagesSeq);
   const int nSt = max(st1 - st0, 0);
   const int ps = p.pageSize;
   const int chunkTok = min(ps, ST);
@@ -689,10 +703,10 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
   // first global read (a no-op otherwise).
   asm volatile("griddepcontrol.wait;" ::: "memory");
 
-  const int split = blockIdx.x;
-  const int yc = blockIdx.y;
-  const int b = blockIdx.z;
-  const int headChunks = gridDim.y / p.numKvHeads;
+  const int b = blockIdx.x;
+  const int split = blockIdx.y;
+  const int yc = blockIdx.z;
+  const int headChunks = gridDim.z / p.numKvHeads;
   const int kvh = yc / headChunks;
   const int chunk = yc % headChunks;
   const int h0 = kvh * p.group + chunk * HG;
@@ -701,8 +715,9 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
   const int32_t *blocks;
   const int seqLen = virtualSeqLen(p, b, kvh, &blocks);
   const int nStagesSeq = (seqLen + ST - 1) / ST;
-  const int st0 = split * p.stagesPerSplit;
-  const int st1 = min(st0 + p.stagesPerSplit, nStagesSeq);
+  const int sps = splitStages(p, nStagesSeq);
+  const int st0 = split * sps;
+  const int st1 = min(st0 + sps, nStagesSeq);
   const int nSt = max(st1 - st0, 0);
   const int ps = p.pageSize;
   const int chunkTok = min(ps, ST);

@@ -28,15 +28,6 @@ PlanKey keyOf(const PagedAttentionShape &s, KVDType dtype, int64_t a, int64_t b 
           s.maxPagesPerSeq, static_cast<int64_t>(dtype), a, b, c, d};
 }
 
-// Plans made for lengths rounded up to a power of two (at least 256, at most
-// `cap`), so that a growing sequence reuses one plan for many steps.
-int32_t lengthBucket(int32_t len, int64_t cap) {
-  int64_t b = 256;
-  while (b < len)
-    b *= 2;
-  return static_cast<int32_t>(std::max<int64_t>(len, std::min(b, cap)));
-}
-
 // True when a plan function made a plan; false when it declined the shape
 // (cudaErrorInvalidValue); throws on any other error.
 bool planned(cudaError_t err, const char *what) {
@@ -82,6 +73,13 @@ constexpr size_t kMaxCachedPlans = 256;
 
 } // namespace
 
+int32_t planLength(int32_t len, int64_t cap) {
+  int64_t b = 256;
+  while (b < len)
+    b *= 2;
+  return static_cast<int32_t>(std::max<int64_t>(len, std::min(b, cap)));
+}
+
 struct PagedAttentionState::Impl {
   DeviceAllocator &alloc;
   cudaStream_t stream;
@@ -118,7 +116,7 @@ struct PagedAttentionState::Impl {
 
   const PrefillAttentionPlan *prefillPlan(const PagedAttentionShape &s, KVDType dtype,
                                           int32_t maxQLen, int32_t maxKvLen) {
-    const int32_t kvLen = lengthBucket(maxKvLen, INT32_MAX);
+    const int32_t kvLen = planLength(maxKvLen, INT32_MAX);
     const PlanKey key = keyOf(s, dtype, maxQLen, kvLen);
     auto it = prefill.find(key);
     if (it == prefill.end()) {
@@ -241,7 +239,7 @@ void pagedDecode(PagedAttentionState &state, const PagedAttentionShape &s, KVDTy
   const DecodeAttentionPlan *plan =
       aligned16({args.q, args.kCache, args.vCache, args.out})
           ? st.decodePlan(s, dtype, sparse,
-                          sparse ? args.maxSelected : lengthBucket(maxSeqLen, capacity))
+                          sparse ? args.maxSelected : planLength(maxSeqLen, capacity))
           : nullptr;
   if (plan) {
     void *ws = st.decodeWorkspace(*plan);
@@ -275,7 +273,7 @@ void pagedSelect(PagedAttentionState &state, const PagedAttentionShape &s, KVDTy
   if (aligned16({args.q, args.kmin, args.kmax})) {
     // A longer plan selects more blocks per row than the caller may have
     // room for; then the exact length's plan.
-    plan = st.selectPlan(s, dtype, params, lengthBucket(maxSeqLen, capacity));
+    plan = st.selectPlan(s, dtype, params, planLength(maxSeqLen, capacity));
     if (plan && plan->maxSelected > args.maxSelected)
       plan = st.selectPlan(s, dtype, params, maxSeqLen);
   }

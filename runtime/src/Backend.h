@@ -25,6 +25,8 @@ public:
   // outputs are fp32.
   virtual std::vector<Tensor> run(const std::string &function, const std::vector<Tensor> &inputs,
                                   KVCache &cache, int64_t start) = 0;
+  // Calls served by replaying a captured CUDA graph.
+  virtual int64_t graphReplays() const { return 0; }
 };
 
 std::unique_ptr<ProgramBackend> makeCpuBackend(const Package &package);

@@ -103,6 +103,8 @@ Tensor Generator::prefill(int64_t id, const std::vector<int64_t> &tokens) {
   return call("prefill", {id}, cache_->length(id), {tokens});
 }
 
+int64_t Generator::graphReplays() const { return backend_->graphReplays(); }
+
 Tensor Generator::decode(int64_t id, int64_t token) { return decode(std::vector<int64_t>{id}, {token}); }
 
 Tensor Generator::decode(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens) {

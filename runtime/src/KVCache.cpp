@@ -294,6 +294,16 @@ void KVCache::writeLayer(int layer, const void *k, const void *v) {
   batch_.written[static_cast<size_t>(layer)] = true;
 }
 
+void KVCache::setLayersWritten() {
+  batch("setLayersWritten");
+  batch_.written.assign(batch_.written.size(), true);
+}
+
+void KVCache::clearLayersWritten() {
+  batch("clearLayersWritten");
+  batch_.written.assign(batch_.written.size(), false);
+}
+
 void KVCache::endForward() {
   batch("endForward");
   inForward_ = false;
@@ -334,6 +344,9 @@ const int32_t *KVCache::queryStarts() const { return batch("queryStarts").starts
 const int32_t *KVCache::queryLengths() const { return batch("queryLengths").lengths.data(); }
 const int32_t *KVCache::queryOffsets() const { return batch("queryOffsets").offsets.data(); }
 const int32_t *KVCache::slotMapping() const { return batch("slotMapping").slots.data(); }
+const std::vector<KVSummaryUpdate> &KVCache::summaryUpdates() const {
+  return batch("summaryUpdates").updates;
+}
 int64_t KVCache::totalNewTokens() const {
   return static_cast<int64_t>(batch("totalNewTokens").slots.size());
 }

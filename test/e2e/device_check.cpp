@@ -24,6 +24,8 @@
 // Without a CUDA device it prints "SKIPPED: ..." and exits 0.
 #include "resa/runtime/Generator.h"
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -177,23 +179,41 @@ int main(int argc, char **argv) {
       }
     }
     // Batched decode on the second device against one-by-one decode.
-    double worstBatch = 0;
+    double worstBatch = 0, worstGraph = 0;
+    int64_t replays = 0;
     {
       std::vector<std::vector<int64_t>> same(3);
       for (auto &p : same)
         for (int i = 0; i < 12; ++i)
           p.push_back(rng() % 200 + 1);
       resa::Generator together(*cudaPkg, pages, second), alone(*cudaPkg, pages, second);
+      // The same batch without CUDA graphs: a replayed step must give the
+      // eagerly run step's logits.
+      setenv("RESA_CUDA_GRAPHS", "0", 1);
+      resa::Generator eager(*cudaPkg, pages, second);
+      unsetenv("RESA_CUDA_GRAPHS");
       std::vector<int64_t> ids = {100, 101, 102}, next(3);
       for (size_t b = 0; b < 3; ++b) {
         together.prefill(ids[b], same[b]);
+        eager.prefill(ids[b], same[b]);
         resa::Tensor l = alone.prefill(ids[b], same[b]);
         const float *last = l.data<float>() + (l.dim(0) - 1) * l.dim(1);
         next[b] = std::max_element(last, last + l.dim(1)) - last;
       }
       for (int64_t step = 0; step < 8 && !failures; ++step) {
         resa::Tensor batch = together.decode(ids, next);
+        resa::Tensor plain = eager.decode(ids, next);
         const int64_t vocab = batch.dim(1);
+        for (size_t b = 0; b < 3; ++b) {
+          Diff d = compare(plain.data<float>() + b * vocab, batch.data<float>() + b * vocab,
+                           vocab);
+          worstGraph = std::max(worstGraph, d.rel);
+          if (!(d.rel <= 1e-6)) {
+            std::printf("FAIL: %s CUDA graph replay vs eager, sequence %zu step %lld: "
+                        "relative error %.3e\n", name.c_str(), b, (long long)step, d.rel);
+            ++failures;
+          }
+        }
         for (size_t b = 0; b < 3; ++b) {
           resa::Tensor one = alone.decode(ids[b], next[b]);
           Diff d = compare(one.data<float>(), batch.data<float>() + b * vocab, vocab);
@@ -206,13 +226,20 @@ int main(int argc, char **argv) {
           next[b] = d.cpuToken;
         }
       }
+      replays = together.graphReplays();
+      const bool graphsExpected = second == resa::Device::Cuda && !std::getenv("RESA_CUDA_GRAPHS");
+      if (graphsExpected && replays == 0) {
+        std::printf("FAIL: %s: no decode step ran as a CUDA graph\n", name.c_str());
+        ++failures;
+      }
     }
     std::printf("%s: %s: %lld logit rows, worst relative error %.3e (tolerance %.1e; "
                 "largest difference %.3e of max |logit|), %lld greedy steps x %zu prompts, "
-                "%lld near ties, batched decode within %.1e, %.3f ms per decode step on %s\n",
+                "%lld near ties, batched decode within %.1e, graph replays %lld (vs eager "
+                "%.1e), %.3f ms per decode step on %s\n",
                 failures ? "FAIL" : "PASS", name.c_str(), (long long)checked, worst, tolerance,
                 worstMax, (long long)steps, prompts.size(), (long long)nearTies, worstBatch,
-                decodes ? 1e3 * decodeSeconds / decodes : 0.0, resa::deviceName(second));
+                (long long)replays, worstGraph, decodes ? 1e3 * decodeSeconds / decodes : 0.0, resa::deviceName(second));
     return failures ? 1 : 0;
   } catch (const std::exception &e) {
     std::printf("FAIL: %s: %s\n", name.c_str(), e.what());

@@ -9,6 +9,9 @@
 
 #include "plan.pb.h"
 
+#include <cstdlib>
+#include <string>
+
 namespace resa {
 namespace {
 
@@ -35,9 +38,14 @@ public:
     ctx_.alloc = &alloc_;
     gpu::checkCuda(cudaGetDevice(&ctx_.device), "cudaGetDevice");
     blas_.attach(ctx_);
+    // Prefill runs eagerly (its lengths vary call to call); decode and
+    // rectification as CUDA graphs unless RESA_CUDA_GRAPHS=0.
+    const char *env = std::getenv("RESA_CUDA_GRAPHS");
+    const bool graphs = !env || std::string(env) != "0";
     for (const char *name : {"prefill", "decode", "rectify"})
-      executors_.emplace(name, std::make_unique<CudaExecutor>(package, name, ctx_, weights_,
-                                                              DType::F32));
+      executors_.emplace(name, std::make_unique<CudaExecutor>(
+                                   package, name, ctx_, weights_, DType::F32,
+                                   graphs && std::string(name) != "prefill"));
     gpu::checkCuda(cudaStreamSynchronize(stream_), "uploading the weights");
   }
   ~CudaBackend() override {
@@ -52,8 +60,15 @@ public:
 
   std::vector<Tensor> run(const std::string &function, const std::vector<Tensor> &inputs,
                           KVCache &cache, int64_t start) override {
-    CudaForward forward(cache, attention_, ctx_, kvType_, storageType_, start);
-    return executors_.at(function)->run(inputs, forward);
+    return executors_.at(function)->run(inputs,
+                                        {cache, attention_, kvType_, storageType_, start});
+  }
+
+  int64_t graphReplays() const override {
+    int64_t n = 0;
+    for (const auto &[name, e] : executors_)
+      n += static_cast<int64_t>(e->graphReplays());
+    return n;
   }
 
 private:

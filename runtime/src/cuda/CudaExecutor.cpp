@@ -2,6 +2,9 @@
 
 #include "resa/cuda/RandomWeights.h"
 
+#include <algorithm>
+#include <iostream>
+
 namespace resa::cuda {
 
 std::string DeviceWeights::key(const ProgramPlan &plan, int v) const {
@@ -37,15 +40,60 @@ const DeviceTensor &DeviceWeights::get(const ProgramPlan &plan, int v) const {
   return it->second;
 }
 
+// A captured call: the graph, and what it keeps to be replayed (its memory,
+// its staging slots, the host values it reads, its outputs).
+struct CudaExecutor::Graph {
+  Graph(const DeviceContext &base)
+      : alloc(base.device), ctx(base), attention(alloc, base.stream), staging(base.device) {
+    ctx.alloc = &alloc;
+  }
+  ~Graph() {
+    if (exec)
+      (void)cudaGraphExecDestroy(exec);
+  }
+  gpu::DeviceAllocator alloc; // the graph's own memory: no other call reuses it
+  DeviceContext ctx;
+  gpu::PagedAttentionState attention;
+  CallStaging staging;
+  cudaGraphExec_t exec = nullptr;
+  CudaForward::TableSlots tables;
+  struct Staged {
+    int value, slot;
+    Tensor fixed; // the value, when it does not change between calls
+  };
+  std::vector<Staged> staged;
+  std::map<int, Tensor> fixedInputs;  // unchanging host inputs of the replayed steps
+  std::vector<DeviceTensor> outputs;  // per plan output
+  uint64_t lastUse = 0;
+};
+
+namespace {
+
+constexpr size_t kMaxGraphs = 24; // per function; least recently used goes first
+
+// Ends a capture that failed midway, dropping what it recorded.
+void abandonCapture(cudaStream_t stream) {
+  cudaGraph_t partial = nullptr;
+  (void)cudaStreamEndCapture(stream, &partial);
+  if (partial)
+    (void)cudaGraphDestroy(partial);
+  (void)cudaGetLastError();
+}
+
+} // namespace
+
 CudaExecutor::CudaExecutor(const Package &package, const std::string &function,
-                           DeviceContext &ctx, DeviceWeights &weights, DType activationType)
-    : plan_(package, function), ctx_(ctx), weights_(weights), activationType_(activationType) {
+                           DeviceContext &ctx, DeviceWeights &weights, DType activationType,
+                           bool graphs)
+    : plan_(package, function), function_(function), ctx_(ctx), weights_(weights),
+      activationType_(activationType), graphs_(graphs) {
   const size_t n = plan_.numValues();
   hostKnown_.assign(n, false);
+  varying_.assign(n, false);
   for (size_t v = 0; v < n; ++v)
     hostKnown_[v] = plan_.isConstant(static_cast<int>(v));
   for (int v : plan_.inputValues())
-    hostKnown_[v] = true;
+    hostKnown_[v] = varying_[v] = true;
   const std::vector<PlanStep> &steps = plan_.steps();
   where_.resize(steps.size());
   hostFns_.resize(steps.size());
@@ -80,13 +128,28 @@ CudaExecutor::CudaExecutor(const Package &package, const std::string &function,
         if (v >= 0 && plan_.isFixed(v))
           weights_.require(plan_, v);
     const bool onHost = w != Where::Device && w != Where::Context;
+    // Symbols come from the input shapes, which a graph's key fixes: only
+    // token ids and positions, and what the host computes from them, change
+    // from one call of a graph to the next.
+    bool changes = w == Where::Positions;
+    if (w == Where::Host)
+      for (int v : step.inputs)
+        changes = changes || (v >= 0 && varying_[v]);
+    if (changes)
+      replaySteps_.push_back(s);
     for (int v : step.outputs)
-      if (v >= 0)
+      if (v >= 0) {
         hostKnown_[v] = onHost;
+        varying_[v] = onHost && changes;
+      }
   }
 }
 
-std::vector<Tensor> CudaExecutor::run(const std::vector<Tensor> &inputs, CudaForward &forward) {
+CudaExecutor::~CudaExecutor() = default;
+
+std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
+                                          CudaForward &forward, DeviceContext &ctx,
+                                          Graph *capture) {
   const std::map<std::string, int64_t> symbols = plan_.bind(inputs);
   std::vector<Tensor> host(plan_.numValues());
   std::vector<DeviceTensor> dev(plan_.numValues());
@@ -105,13 +168,33 @@ std::vector<Tensor> CudaExecutor::run(const std::vector<Tensor> &inputs, CudaFor
     if (!dev[v].defined()) {
       if (!hostKnown_[v])
         throw Error("value " + std::to_string(v) + " is read before it is computed");
-      dev[v] = gpu::upload(host[v], activationType_, ctx_);
+      if (!capture) {
+        dev[v] = gpu::upload(host[v], activationType_, ctx);
+      } else {
+        // A staging slot the graph reads, refreshed before each replay.
+        const Tensor &t = host[v];
+        // (Host floats are fp32, as the activations: a staged value is copied as is.)
+        if (t.dtype() != activationType_ && (t.dtype() == DType::F64 || t.dtype() == DType::F16 ||
+                                             t.dtype() == DType::BF16 || t.dtype() == DType::F32))
+          throw Error("host value " + std::to_string(v) + " is " + dtypeName(t.dtype()) +
+                      ", not the activation type");
+        const int slot = capture->staging.add(t.nbytes());
+        capture->staged.push_back({v, slot, varying_[v] ? Tensor() : t});
+        dev[v] = DeviceTensor::borrow(t.dtype(), t.shape(), capture->staging.device(slot));
+      }
     }
     return &dev[v];
   };
   const std::vector<PlanStep> &steps = plan_.steps();
+  size_t nextReplayStep = 0;
   for (size_t s = 0; s < steps.size(); ++s) {
     const PlanStep &step = steps[s];
+    if (capture && nextReplayStep < replaySteps_.size() && replaySteps_[nextReplayStep] == s) {
+      ++nextReplayStep;
+      for (int v : step.inputs)
+        if (v >= 0 && !varying_[v] && !plan_.isConstant(v))
+          capture->fixedInputs[v] = host[v];
+    }
     std::vector<Tensor> hostOut;
     std::vector<DeviceTensor> devOut;
     try {
@@ -150,12 +233,15 @@ std::vector<Tensor> CudaExecutor::run(const std::vector<Tensor> &inputs, CudaFor
         gpu::DeviceKernelArgs args;
         for (int v : step.inputs) {
           args.inputs.push_back(devOf(v));
-          args.host.push_back(hostOf(v));
+          // A graph must not bake in what changes between its calls: the
+          // kernel gets no host copy of such a value (one that needs it
+          // fails the capture).
+          args.host.push_back(capture && v >= 0 && varying_[v] ? nullptr : hostOf(v));
         }
         args.attrs = &step.attrs;
         args.opset = plan_.opset();
         args.numOutputs = step.outputs.size();
-        args.ctx = &ctx_;
+        args.ctx = &ctx;
         devFns_[s](args, devOut);
         break;
       }
@@ -198,12 +284,157 @@ std::vector<Tensor> CudaExecutor::run(const std::vector<Tensor> &inputs, CudaFor
   }
   std::vector<Tensor> out;
   for (int v : plan_.outputValues()) {
-    if (hostKnown_[v])
+    if (capture) {
+      if (hostKnown_[v])
+        throw Error("output value " + std::to_string(v) + " is computed on the host");
+      capture->outputs.push_back(*devOf(v));
+    } else if (hostKnown_[v]) {
       out.push_back(*hostOf(v));
-    else
-      out.push_back(gpu::download(*devOf(v), ctx_));
+    } else {
+      out.push_back(gpu::download(*devOf(v), ctx));
+    }
   }
   return out;
+}
+
+std::vector<int64_t> CudaExecutor::graphKey(const std::vector<Tensor> &inputs,
+                                            const CallContext &call) const {
+  const KVCache &cache = call.cache;
+  const int32_t *lens = cache.seqLens();
+  const int32_t longest = *std::max_element(lens, lens + cache.batchSize());
+  // Whether the tokens end every sequence (a decode step): CudaForward's
+  // choice between the decode and the prefill kernels.
+  const bool appends = call.start + cache.queryLengths()[0] == longest;
+  std::vector<int64_t> key = {cache.batchSize(), CudaForward::planLengthOf(cache),
+                              cache.totalNewTokens(),
+                              static_cast<int64_t>(cache.summaryUpdates().size()), appends};
+  for (const Tensor &t : inputs) {
+    key.push_back(t.rank());
+    key.insert(key.end(), t.shape().begin(), t.shape().end());
+  }
+  return key;
+}
+
+std::unique_ptr<CudaExecutor::Graph> CudaExecutor::capture(const std::vector<Tensor> &inputs,
+                                                            const CallContext &call) {
+  auto graph = std::make_unique<Graph>(ctx_);
+  const cudaStream_t stream = ctx_.stream;
+  // Relaxed: the graph's allocator may cudaMalloc while capturing (its
+  // first use of a size); nothing else here touches the device outside the
+  // stream.
+  gpu::checkCuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed),
+                 "beginning a CUDA graph capture");
+  try {
+    CudaForward forward(call.cache, graph->attention, graph->ctx, call.kvType, call.kvElement,
+                        call.start, &graph->staging);
+    execute(inputs, forward, graph->ctx, graph.get());
+    graph->tables = forward.tableSlots();
+  } catch (...) {
+    abandonCapture(stream);
+    throw;
+  }
+  cudaGraph_t g = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(stream, &g);
+  if (ended != cudaSuccess) {
+    if (g)
+      (void)cudaGraphDestroy(g);
+    (void)cudaGetLastError();
+    throw Error(std::string("the capture failed: ") + cudaGetErrorString(ended));
+  }
+  const cudaError_t made = cudaGraphInstantiate(&graph->exec, g, 0);
+  (void)cudaGraphDestroy(g);
+  gpu::checkCuda(made, "instantiating a CUDA graph");
+  graph->staging.finalize();
+  ++captures_;
+  return graph;
+}
+
+std::vector<Tensor> CudaExecutor::replay(Graph &graph, const std::vector<Tensor> &inputs,
+                                         const CallContext &call) {
+  // The values that change: inputs, then the replayed host steps.
+  plan_.bind(inputs); // checks the inputs as an eager call would
+  std::vector<Tensor> host(plan_.numValues());
+  for (size_t i = 0; i < inputs.size(); ++i)
+    host[plan_.inputValues()[i]] = inputs[i];
+  auto hostOf = [&](int v) -> const Tensor * {
+    if (v < 0)
+      return nullptr;
+    if (plan_.isConstant(v))
+      return &plan_.constant(v);
+    return varying_[v] ? &host[v] : &graph.fixedInputs.at(v);
+  };
+  const std::vector<PlanStep> &steps = plan_.steps();
+  for (size_t s : replaySteps_) {
+    const PlanStep &step = steps[s];
+    std::vector<Tensor> out;
+    try {
+      if (where_[s] == Where::Positions) {
+        out.push_back(ProgramPlan::positions(*hostOf(step.inputs.at(0)), call.start));
+      } else {
+        KernelArgs args;
+        for (int v : step.inputs)
+          args.inputs.push_back(hostOf(v));
+        args.attrs = &step.attrs;
+        args.opset = plan_.opset();
+        args.numOutputs = step.outputs.size();
+        hostFns_[s](args, out);
+      }
+    } catch (const Error &e) {
+      throw Error("node '" + step.location + "' (" + step.kernel + ", host): " + e.what());
+    }
+    for (size_t i = 0; i < step.outputs.size() && i < out.size(); ++i)
+      if (step.outputs[i] >= 0)
+        host[step.outputs[i]] = std::move(out[i]);
+  }
+  for (const Graph::Staged &st : graph.staged) {
+    const Tensor &t = varying_[st.value] ? host[st.value] : st.fixed;
+    graph.staging.set(st.slot, t.raw(), t.nbytes());
+  }
+  CudaForward::stage(call.cache, graph.tables, graph.staging);
+  graph.staging.flush(ctx_.stream);
+  gpu::checkCuda(cudaGraphLaunch(graph.exec, ctx_.stream), "launching a CUDA graph");
+  call.cache.setLayersWritten(); // the graph wrote every layer's K and V
+  ++replays_;
+  std::vector<Tensor> out;
+  for (const DeviceTensor &t : graph.outputs)
+    out.push_back(gpu::download(t, ctx_));
+  return out;
+}
+
+std::vector<Tensor> CudaExecutor::run(const std::vector<Tensor> &inputs,
+                                      const CallContext &call) {
+  if (graphs_) {
+    const std::vector<int64_t> key = graphKey(inputs, call);
+    auto it = graphCache_.find(key);
+    if (it == graphCache_.end()) {
+      std::unique_ptr<Graph> graph;
+      try {
+        graph = capture(inputs, call);
+      } catch (const Error &e) {
+        // Nothing ran: the capture only recorded. Said once, then eager.
+        call.cache.clearLayersWritten();
+        graphs_ = false;
+        std::cerr << "resa: " << plan_.package().path() << ": '" << function_
+                  << "' runs without CUDA graphs: " << e.what() << "\n";
+      }
+      if (graph) {
+        if (graphCache_.size() >= kMaxGraphs) {
+          auto oldest = graphCache_.begin();
+          for (auto g = graphCache_.begin(); g != graphCache_.end(); ++g)
+            if (g->second->lastUse < oldest->second->lastUse)
+              oldest = g;
+          graphCache_.erase(oldest);
+        }
+        it = graphCache_.emplace(key, std::move(graph)).first;
+      }
+    }
+    if (it != graphCache_.end()) {
+      it->second->lastUse = ++clock_;
+      return replay(*it->second, inputs, call);
+    }
+  }
+  CudaForward forward(call.cache, call.attention, ctx_, call.kvType, call.kvElement, call.start);
+  return execute(inputs, forward, ctx_, nullptr);
 }
 
 } // namespace resa::cuda

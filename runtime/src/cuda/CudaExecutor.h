@@ -50,24 +50,63 @@ private:
   size_t bytes_ = 0;
 };
 
+// How a call reaches the KV cache (CudaForward's arguments).
+struct CallContext {
+  KVCache &cache;
+  gpu::PagedAttentionState &attention;
+  gpu::KVDType kvType;
+  DType kvElement;
+  int64_t start;
+};
+
+// Decode and rectification run as CUDA graphs: the first call of a batch
+// size and plan length (CudaForward) captures the call's kernels into a graph
+// with its own allocator and attention workspaces (their addresses are baked
+// into it), later calls of that key only recompute the host values that
+// change from call to call (those derived from the token ids and positions),
+// copy them and the KV tables into the graph's staging buffers and launch it:
+// no per-step interpretation, allocation or kernel launch on the host. A
+// call that cannot be captured (a kernel that needs a changing value on the
+// host) is reported once on stderr and the function runs eagerly.
 class CudaExecutor {
 public:
   CudaExecutor(const Package &package, const std::string &function, DeviceContext &ctx,
-               DeviceWeights &weights, DType activationType);
-  // Runs the function over the cache's open forward (one sequence, tokens
-  // from `start`). Outputs come back to the host; floats as fp32.
-  std::vector<Tensor> run(const std::vector<Tensor> &inputs, CudaForward &forward);
+               DeviceWeights &weights, DType activationType, bool graphs);
+  ~CudaExecutor();
+  // Runs the function over the cache's open forward (tokens from
+  // call.start). Outputs come back to the host; floats as fp32.
+  std::vector<Tensor> run(const std::vector<Tensor> &inputs, const CallContext &call);
+
+  size_t graphsCaptured() const { return captures_; }
+  size_t graphReplays() const { return replays_; }
 
 private:
   enum class Where { Host, ShapeExpr, Positions, Shape, Device, Context };
+  struct Graph;
+  // One pass over the steps: eager (capture null: outputs downloaded) or
+  // recorded into `capture` (outputs kept on the device).
+  std::vector<Tensor> execute(const std::vector<Tensor> &inputs, CudaForward &forward,
+                              DeviceContext &ctx, Graph *capture);
+  std::unique_ptr<Graph> capture(const std::vector<Tensor> &inputs, const CallContext &call);
+  std::vector<Tensor> replay(Graph &graph, const std::vector<Tensor> &inputs,
+                             const CallContext &call);
+  std::vector<int64_t> graphKey(const std::vector<Tensor> &inputs, const CallContext &call) const;
+
   ProgramPlan plan_;
+  std::string function_;
   DeviceContext &ctx_;
   DeviceWeights &weights_;
   DType activationType_;
   std::vector<bool> hostKnown_;             // per value
+  std::vector<bool> varying_;               // per value: host, changes from call to call
   std::vector<Where> where_;                // per step
   std::vector<KernelFn> hostFns_;           // per step (Host)
   std::vector<gpu::DeviceKernelFn> devFns_; // per step (Device)
+  std::vector<size_t> replaySteps_;         // host steps computing varying values
+  bool graphs_;
+  std::map<std::vector<int64_t>, std::unique_ptr<Graph>> graphCache_;
+  uint64_t clock_ = 0;
+  size_t captures_ = 0, replays_ = 0;
 };
 
 } // namespace resa::cuda

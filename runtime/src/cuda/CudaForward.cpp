@@ -1,7 +1,9 @@
 #include "CudaForward.h"
+#include "CudaKVStorage.h"
 
 #include "resa/kernels/BlockSparse.h"
 
+#include <algorithm>
 #include <string>
 
 namespace resa::cuda {
@@ -26,20 +28,103 @@ DeviceTensor callKernel(const char *name, const DeviceTensor &x, const Attrs &at
 
 } // namespace
 
-CudaForward::CudaForward(KVCache &cache, gpu::PagedAttentionState &attention, DeviceContext &ctx,
-                         gpu::KVDType kvType, DType kvElement, int64_t start)
-    : cache_(cache), attention_(attention), ctx_(ctx), kvType_(kvType),
-      kvElement_(kvElement), start_(start) {
-  const int64_t batch = cache.batchSize();
-  pageTable_ = ints(cache.pageTable(), batch * cache.maxPagesPerSeq());
-  seqLens_ = ints(cache.seqLens(), batch);
-  qStarts_ = ints(cache.queryStarts(), batch);
-  qLens_ = ints(cache.queryLengths(), batch);
+namespace {
+
+// What the cache's forward tables look like on the device: rows of the page
+// table padded to the plan length's pages.
+struct HostTables {
+  int32_t planLen = 0, pagesPerRow = 0;
+  std::vector<int32_t> pageTable; // [batch][pagesPerRow]
+};
+
+HostTables hostTables(const KVCache &cache) {
+  HostTables t;
+  t.planLen = CudaForward::planLengthOf(cache);
+  const int32_t ps = cache.config().pageSize, have = cache.maxPagesPerSeq();
+  t.pagesPerRow = std::max(have, (t.planLen + ps - 1) / ps);
+  const size_t batch = static_cast<size_t>(cache.batchSize());
+  t.pageTable.assign(batch * static_cast<size_t>(t.pagesPerRow), 0);
+  for (size_t b = 0; b < batch; ++b)
+    std::copy(cache.pageTable() + b * have, cache.pageTable() + (b + 1) * have,
+              t.pageTable.begin() + b * t.pagesPerRow);
+  return t;
 }
 
-DeviceTensor CudaForward::ints(const int32_t *data, int64_t n) {
-  return gpu::upload(Tensor::borrow(DType::I32, {n}, const_cast<int32_t *>(data)), kvElement_,
-                     ctx_);
+int32_t longest(const KVCache &cache) {
+  const int32_t *lens = cache.seqLens();
+  return *std::max_element(lens, lens + cache.batchSize());
+}
+
+CudaKVStorage *deviceStorage(KVCache &cache) {
+  return dynamic_cast<CudaKVStorage *>(&cache.storage());
+}
+
+} // namespace
+
+int32_t CudaForward::planLengthOf(const KVCache &cache) {
+  const KVCacheConfig &c = cache.config();
+  return gpu::planLength(longest(cache), c.numPages * c.pageSize);
+}
+
+void CudaForward::stage(const KVCache &cache, const TableSlots &slots, CallStaging &staging) {
+  const HostTables t = hostTables(cache);
+  const size_t batch = static_cast<size_t>(cache.batchSize());
+  staging.set(slots.pageTable, t.pageTable.data(), t.pageTable.size() * sizeof(int32_t));
+  staging.set(slots.seqLens, cache.seqLens(), batch * sizeof(int32_t));
+  staging.set(slots.qStarts, cache.queryStarts(), batch * sizeof(int32_t));
+  staging.set(slots.qLens, cache.queryLengths(), batch * sizeof(int32_t));
+  staging.set(slots.slots, cache.slotMapping(),
+              static_cast<size_t>(cache.totalNewTokens()) * sizeof(int32_t));
+  const std::vector<KVSummaryUpdate> &updates = cache.summaryUpdates();
+  staging.set(slots.updates, updates.data(), updates.size() * sizeof(KVSummaryUpdate));
+}
+
+CudaForward::CudaForward(KVCache &cache, gpu::PagedAttentionState &attention, DeviceContext &ctx,
+                         gpu::KVDType kvType, DType kvElement, int64_t start,
+                         CallStaging *capture)
+    : cache_(cache), attention_(attention), ctx_(ctx), kvType_(kvType),
+      kvElement_(kvElement), start_(start), capture_(capture) {
+  HostTables t = hostTables(cache);
+  planLen_ = t.planLen;
+  pagesPerRow_ = t.pagesPerRow;
+  maxSeqLen_ = longest(cache);
+  const size_t batch = static_cast<size_t>(cache.batchSize());
+  pageTable_ = table(t.pageTable.data(), t.pageTable.size(), slots_.pageTable);
+  seqLens_ = table(cache.seqLens(), batch, slots_.seqLens);
+  qStarts_ = table(cache.queryStarts(), batch, slots_.qStarts);
+  qLens_ = table(cache.queryLengths(), batch, slots_.qLens);
+  if (capture_) {
+    CudaKVStorage *storage = deviceStorage(cache);
+    if (!storage)
+      throw Error("a CUDA graph needs the KV cache on the device");
+    slots_.slots = capture_->add(static_cast<size_t>(cache.totalNewTokens()) * sizeof(int32_t));
+    slots_.updates = capture_->add(cache.summaryUpdates().size() * sizeof(KVSummaryUpdate));
+    storage->useDeviceTables(static_cast<const int32_t *>(capture_->device(slots_.slots)),
+                             static_cast<const KVSummaryUpdate *>(capture_->device(slots_.updates)));
+  }
+}
+
+CudaForward::~CudaForward() {
+  if (capture_)
+    if (CudaKVStorage *storage = deviceStorage(cache_))
+      storage->useDeviceTables(nullptr, nullptr);
+}
+
+const int32_t *CudaForward::table(const int32_t *data, size_t count, int &slot) {
+  if (capture_) {
+    slot = capture_->add(count * sizeof(int32_t));
+    return static_cast<const int32_t *>(capture_->device(slot));
+  }
+  uploaded_.push_back(gpu::upload(
+      Tensor::borrow(DType::I32, {static_cast<int64_t>(count)}, const_cast<int32_t *>(data)),
+      kvElement_, ctx_));
+  return uploaded_.back().data<int32_t>();
+}
+
+PagedAttentionShape CudaForward::attentionShape(int64_t numQHeads) const {
+  PagedAttentionShape s = cache_.attentionShape(static_cast<int>(numQHeads));
+  s.maxPagesPerSeq = pagesPerRow_;
+  return s;
 }
 
 CudaForward::Layout CudaForward::layout(const DeviceTensor &t, const Attrs &attrs,
@@ -114,33 +199,31 @@ DeviceTensor CudaForward::cacheAttention(int64_t layer, const DeviceTensor &q,
   Layout l = layout(q, attrs, "num_heads");
   DeviceTensor qh = headMajor(q, l);
   DeviceTensor out = ctx_.alloc->allocate(kvElement_, qh.shape());
-  PagedAttentionShape shape = cache_.attentionShape(static_cast<int>(l.heads));
+  PagedAttentionShape shape = attentionShape(l.heads);
   KVStorage &kv = cache_.storage();
   const float scale = attrs.getFloat("scale", 0.0f);
-  const int32_t seqLen = cache_.seqLens()[0]; // the same for every sequence of the call
-  if (l.len == 1 && start_ + 1 == seqLen) {
+  if (l.len == 1 && start_ + 1 == maxSeqLen_) {
     // One new token at the end of each sequence: a decode step.
     gpu::DecodeAttentionArgs a;
     a.q = qh.raw();
     a.kCache = kv.keys(static_cast<int>(layer));
     a.vCache = kv.values(static_cast<int>(layer));
-    a.pageTable = pageTable_.data<int32_t>();
-    a.seqLens = seqLens_.data<int32_t>();
+    a.pageTable = pageTable_;
+    a.seqLens = seqLens_;
     a.out = out.raw();
     a.scale = scale;
-    gpu::pagedDecode(attention_, shape, kvType_, a, seqLen);
+    gpu::pagedDecode(attention_, shape, kvType_, a, planLen_);
   } else {
     gpu::PrefillAttentionArgs a;
     a.q = qh.raw();
     a.kCache = kv.keys(static_cast<int>(layer));
     a.vCache = kv.values(static_cast<int>(layer));
-    a.pageTable = pageTable_.data<int32_t>();
-    a.qStart = qStarts_.data<int32_t>();
-    a.qLens = qLens_.data<int32_t>();
+    a.pageTable = pageTable_;
+    a.qStart = qStarts_;
+    a.qLens = qLens_;
     a.out = out.raw();
     a.scale = scale;
-    gpu::pagedPrefill(attention_, shape, kvType_, a, static_cast<int32_t>(l.len),
-                      static_cast<int32_t>(start_ + l.len));
+    gpu::pagedPrefill(attention_, shape, kvType_, a, static_cast<int32_t>(l.len), planLen_);
   }
   return fromHeadMajor(out, l, q.shape());
 }
@@ -151,14 +234,14 @@ DeviceTensor CudaForward::blockSelect(int64_t layer, const DeviceTensor &q, cons
     throw Error("block-sparse attention serves one query per call, got " +
                 std::to_string(l.len));
   DeviceTensor qh = headMajor(q, l);
-  PagedAttentionShape shape = cache_.attentionShape(static_cast<int>(l.heads));
+  PagedAttentionShape shape = attentionShape(l.heads);
   BlockSelectParams params;
   params.keptRatio = attrs.getFloat("kept_ratio", params.keptRatio);
   params.minBlocks = static_cast<int32_t>(attrs.getInt("min_blocks", params.minBlocks));
   params.localBlocks = static_cast<int32_t>(attrs.getInt("local_blocks", params.localBlocks));
-  // The sequences have one length, hence one budget n: [B * kv_heads, n].
-  const int32_t seqLen = cache_.seqLens()[0];
-  const int32_t n = selectedBlockCount((seqLen + shape.pageSize - 1) / shape.pageSize, params);
+  // Rows of the plan length's budget n, [B * kv_heads, n]; each sequence's
+  // own count (its length's budget) is in counts.
+  const int32_t n = selectedBlockCount((planLen_ + shape.pageSize - 1) / shape.pageSize, params);
   DeviceTensor blocks = ctx_.alloc->allocate(DType::I32, {l.batch * shape.numKvHeads, n});
   DeviceTensor counts = ctx_.alloc->allocate(DType::I32, {l.batch});
   KVStorage &kv = cache_.storage();
@@ -166,13 +249,13 @@ DeviceTensor CudaForward::blockSelect(int64_t layer, const DeviceTensor &q, cons
   a.q = qh.raw();
   a.kmin = kv.keyMin(static_cast<int>(layer));
   a.kmax = kv.keyMax(static_cast<int>(layer));
-  a.pageTable = pageTable_.data<int32_t>();
-  a.seqLens = seqLens_.data<int32_t>();
+  a.pageTable = pageTable_;
+  a.seqLens = seqLens_;
   a.selected = blocks.data<int32_t>();
   a.maxSelected = n;
   a.counts = counts.data<int32_t>();
   a.scale = attrs.getFloat("scale", 0.0f);
-  gpu::pagedSelect(attention_, shape, kvType_, params, a, seqLen);
+  gpu::pagedSelect(attention_, shape, kvType_, params, a, planLen_);
   counts_[layer] = counts;
   return blocks;
 }
@@ -183,7 +266,7 @@ DeviceTensor CudaForward::blockAttention(int64_t layer, const DeviceTensor &q,
   if (l.len != 1)
     throw Error("block-sparse attention serves one query per call, got " +
                 std::to_string(l.len));
-  PagedAttentionShape shape = cache_.attentionShape(static_cast<int>(l.heads));
+  PagedAttentionShape shape = attentionShape(l.heads);
   if (blocks.dtype() != DType::I32 || blocks.rank() != 2 ||
       blocks.dim(0) != l.batch * shape.numKvHeads)
     throw Error("selected blocks must be int32 [batch * kv_heads, n], got " +
@@ -199,14 +282,14 @@ DeviceTensor CudaForward::blockAttention(int64_t layer, const DeviceTensor &q,
   a.q = qh.raw();
   a.kCache = kv.keys(static_cast<int>(layer));
   a.vCache = kv.values(static_cast<int>(layer));
-  a.pageTable = pageTable_.data<int32_t>();
-  a.seqLens = seqLens_.data<int32_t>();
+  a.pageTable = pageTable_;
+  a.seqLens = seqLens_;
   a.out = out.raw();
   a.scale = attrs.getFloat("scale", 0.0f);
   a.selected = blocks.data<int32_t>();
   a.selectedCounts = counts->second.data<int32_t>();
   a.maxSelected = static_cast<int32_t>(blocks.dim(1));
-  gpu::pagedDecode(attention_, shape, kvType_, a, cache_.seqLens()[0]);
+  gpu::pagedDecode(attention_, shape, kvType_, a, planLen_);
   return fromHeadMajor(out, l, q.shape());
 }
 

@@ -2,13 +2,23 @@
 // resa.cache_attention, resa.block_select, resa.block_attention): the device
 // counterpart of the CPU backend's forward context. The KV cache's forward is
 // open over the call's B sequences, whose new tokens all start at `start`.
+//
+// Kernels are planned for the plan length (gpu::planLength of the longest
+// sequence: a power of two), never for the exact lengths, which the kernels
+// read from the device: the launches of a call then depend only on the batch
+// and the plan length, so a CUDA graph captured once serves every step until
+// the sequences outgrow it. Page-table rows are padded to the plan length's
+// pages for the same reason.
 #pragma once
+
+#include "CallStaging.h"
 
 #include "resa/cuda/DeviceKernel.h"
 #include "resa/cuda/PagedAttention.h"
 #include "resa/runtime/KVCache.h"
 
 #include <map>
+#include <vector>
 
 namespace resa::cuda {
 
@@ -17,9 +27,27 @@ using gpu::DeviceTensor;
 
 class CudaForward {
 public:
-  CudaForward(KVCache &cache, gpu::PagedAttentionState &attention, DeviceContext &ctx,
-              gpu::KVDType kvType, DType kvElement, int64_t start);
+  // The staging slots of the forward's tables in a captured graph.
+  struct TableSlots {
+    int pageTable = -1, seqLens = -1, qStarts = -1, qLens = -1, slots = -1, updates = -1;
+  };
 
+  // capture: null for an eager call (tables uploaded now); else the tables
+  // get slots there (filled before each replay by stage()) and the KV
+  // storage reads its write tables from them until this forward ends.
+  CudaForward(KVCache &cache, gpu::PagedAttentionState &attention, DeviceContext &ctx,
+              gpu::KVDType kvType, DType kvElement, int64_t start, CallStaging *capture = nullptr);
+  ~CudaForward();
+  CudaForward(const CudaForward &) = delete;
+  CudaForward &operator=(const CudaForward &) = delete;
+
+  // The plan length of the cache's open forward (what a graph is keyed on).
+  static int32_t planLengthOf(const KVCache &cache);
+  // Before a replay: the open forward's tables into the slots a capture of
+  // the same batch and plan length made.
+  static void stage(const KVCache &cache, const TableSlots &slots, CallStaging &staging);
+
+  const TableSlots &tableSlots() const { return slots_; }
   int64_t start() const { return start_; }
   void cacheWrite(int64_t layer, const DeviceTensor &k, const DeviceTensor &v, const Attrs &attrs);
   DeviceTensor cacheAttention(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
@@ -43,7 +71,9 @@ private:
   DeviceTensor tokenMajor(const DeviceTensor &t, const Layout &l);
   DeviceTensor inKVType(const DeviceTensor &t);
   DeviceTensor transpose0213(const DeviceTensor &t);
-  DeviceTensor ints(const int32_t *data, int64_t n);
+  // A table on the device: uploaded (eager) or in a new staging slot.
+  const int32_t *table(const int32_t *data, size_t count, int &slot);
+  PagedAttentionShape attentionShape(int64_t numQHeads) const;
 
   KVCache &cache_;
   gpu::PagedAttentionState &attention_;
@@ -51,8 +81,13 @@ private:
   gpu::KVDType kvType_;
   DType kvElement_; // the pools' element type: q and the attention outputs use it
   int64_t start_;
-  // The forward's batch tables on the device (uploaded at construction).
-  DeviceTensor pageTable_, seqLens_, qStarts_, qLens_;
+  CallStaging *capture_;
+  int32_t planLen_, maxSeqLen_, pagesPerRow_;
+  TableSlots slots_;
+  std::vector<DeviceTensor> uploaded_; // the eager call's tables
+  // The forward's batch tables on the device.
+  const int32_t *pageTable_ = nullptr, *seqLens_ = nullptr, *qStarts_ = nullptr,
+                *qLens_ = nullptr;
   std::map<int64_t, DeviceTensor> counts_; // per layer, from blockSelect
 };
 

@@ -143,8 +143,9 @@ void CudaKVStorage::writeTokens(int layer, const int32_t *slotMapping, int64_t n
                                 const void *k, const void *v) {
   if (numTokens <= 0)
     return;
-  const int32_t *slots = upload(slots_, slotMapping, static_cast<size_t>(numTokens),
-                                "KV cache: uploading the slot mapping");
+  const int32_t *slots = deviceSlots_ ? deviceSlots_
+                                      : upload(slots_, slotMapping, static_cast<size_t>(numTokens),
+                                               "KV cache: uploading the slot mapping");
   checkCuda(gpu::scatterKVTokens(shape(), slots, numTokens, k, v, keys(layer), values(layer),
                                  stream_),
             "KV cache: writing " + std::to_string(numTokens) + " tokens");
@@ -159,7 +160,9 @@ void CudaKVStorage::updateSummaries(int layer, const KVSummaryUpdate *updates, s
     return;
   if (count > static_cast<size_t>(INT32_MAX))
     throw Error("KV cache: " + std::to_string(count) + " summary updates in one call");
-  const KVSummaryUpdate *dev = upload(updates_, updates, count, "KV cache: uploading summary updates");
+  const KVSummaryUpdate *dev =
+      deviceUpdates_ ? deviceUpdates_
+                     : upload(updates_, updates, count, "KV cache: uploading summary updates");
   gpu::BlockSummaryArgs args;
   args.kCache = keys(layer);
   args.kmin = keyMin(layer);

@@ -44,6 +44,14 @@ public:
   void updateSummaries(int layer, const KVSummaryUpdate *updates, size_t count) override;
   void readTokens(int layer, const int32_t *slotMapping, int64_t numTokens, float *k,
                   float *v) const override;
+  // While set (a CUDA graph capture), writeTokens and updateSummaries read
+  // their tables from these device arrays, which the caller refreshes before
+  // every replay, instead of uploading the host ones (an upload would be
+  // baked into the graph). Null: upload (eager calls).
+  void useDeviceTables(const int32_t *slots, const KVSummaryUpdate *updates) {
+    deviceSlots_ = slots;
+    deviceUpdates_ = updates;
+  }
   // Device pointers, 256-byte aligned.
   void *keys(int layer) override { return at(layer, 0); }
   void *values(int layer) override { return at(layer, 1); }
@@ -70,6 +78,8 @@ private:
   size_t poolBytes_ = 0, summaryBytes_ = 0, layerBytes_ = 0;
   Staged<int32_t> slots_;
   Staged<KVSummaryUpdate> updates_;
+  const int32_t *deviceSlots_ = nullptr;
+  const KVSummaryUpdate *deviceUpdates_ = nullptr;
 };
 
 } // namespace resa

@@ -47,6 +47,9 @@ struct Setup {
   int kMode = 0;  // 0: normal keys; 1: keys in {-1, 0, 1} (many equal summaries: ties)
   int qMode = 0;  // 0: normal queries (x2); 1: zero queries (every score equal);
                   // 2: queries in {+-0.5, +-1, +-1.5, +-2} (exact scores: exact ties)
+  // > 0: sequences 1.. hold sequence 0's first sharedPages pages (the same
+  // page ids, as GSR's candidates forked from one prompt do), then their own.
+  int sharedPages = 0;
 };
 
 struct Data {
@@ -79,9 +82,14 @@ Data makeData(const Setup &c, std::mt19937_64 &rng) {
   s.headDim = c.d;
   s.pageSize = c.ps;
   s.maxPagesPerSeq = (d.maxLen + c.ps - 1) / c.ps + 2;
+  // Shared pages are full pages of every sequence (a fork copies a partial
+  // page before anyone writes it).
+  if (c.sharedPages > 0 &&
+      static_cast<int64_t>(c.sharedPages) * c.ps > *std::min_element(c.lens.begin(), c.lens.end()))
+    throw Failure{"bad case: the shared pages must be full pages of every sequence"};
   int usedPages = 0;
-  for (int len : c.lens)
-    usedPages += (len + c.ps - 1) / c.ps;
+  for (int b = 0; b < batch; ++b)
+    usedPages += (c.lens[b] + c.ps - 1) / c.ps - (b > 0 ? c.sharedPages : 0);
   s.numPages = usedPages + 7;
   std::vector<int32_t> perm(static_cast<size_t>(s.numPages));
   std::iota(perm.begin(), perm.end(), 0);
@@ -91,17 +99,18 @@ Data makeData(const Setup &c, std::mt19937_64 &rng) {
   size_t next = 0;
   for (int b = 0; b < batch; ++b)
     for (int p = 0; p < (c.lens[b] + c.ps - 1) / c.ps; ++p) {
-      d.table[static_cast<size_t>(b) * s.maxPagesPerSeq + p] = perm[next];
-      d.pageUsed[static_cast<size_t>(perm[next])] = 1;
-      ++next;
+      const int32_t page = b > 0 && p < c.sharedPages ? d.table[p] : perm[next++];
+      d.table[static_cast<size_t>(b) * s.maxPagesPerSeq + p] = page;
+      d.pageUsed[static_cast<size_t>(page)] = 1;
     }
   d.lens.assign(c.lens.begin(), c.lens.end());
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const size_t cacheN = static_cast<size_t>(s.cacheElements());
   d.kf.assign(cacheN, nan);
   d.vf.assign(cacheN, nan);
+  // Shared pages are filled once, by sequence 0.
   for (int b = 0; b < batch; ++b)
-    for (int t = 0; t < c.lens[b]; ++t) {
+    for (int t = b > 0 ? c.sharedPages * c.ps : 0; t < c.lens[b]; ++t) {
       const int page = d.table[static_cast<size_t>(b) * s.maxPagesPerSeq + t / c.ps];
       for (int h = 0; h < c.hkv; ++h) {
         const int64_t off = resa::pagedKVOffset(s, page, h, t % c.ps);
@@ -775,6 +784,20 @@ std::vector<NamedCase> blockSparseCases() {
     sels.push_back({"select_bf16_ties_coarse_keys_len3000,517", c, few, 0.0f, SelMode::Sparse, 0});
     c.qMode = 1;
     sels.push_back({"select_bf16_ties_zero_query_len3000,517", c, few, 0.0f, SelMode::SelectOnly, 0});
+  }
+  // Sequences sharing a page-table prefix (GSR's candidates forked from one
+  // prompt): four candidates of 5 own tokens after a 4096-token prompt, and
+  // own tails of different lengths with every block selected (sparse ==
+  // dense on shared pages too).
+  {
+    Setup c = setup(KVDType::BF16, 32, 8, 128, 16, {4101, 4101, 4101, 4101});
+    c.sharedPages = 256;
+    sels.push_back({"sparse_bf16_q32kv8_d128_shared256_len4101x4", c, def, 0.0f, SelMode::Sparse,
+                    0});
+    c = setup(KVDType::BF16, 32, 8, 128, 16, {1024, 1500, 1100, 2048});
+    c.sharedPages = 64;
+    sels.push_back({"alldense_bf16_q32kv8_d128_shared64_len1024,1500,1100,2048", c, def, 0.0f,
+                    SelMode::AllDense, 0});
   }
   // Every block selected: sparse == dense.
   sels.push_back({"alldense_bf16_q32kv8_d128_len4097,1000,17", setup(KVDType::BF16, 32, 8, 128, 16,

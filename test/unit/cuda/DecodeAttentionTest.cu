@@ -43,6 +43,9 @@ struct Case {
   int forceSplits = 0;
   int variant = 0;
   float scale = 0.0f;
+  // > 0: sequences 1.. hold sequence 0's first sharedPages pages (the same
+  // page ids, as GSR's candidates forked from one prompt do), then their own.
+  int sharedPages = 0;
 };
 
 using resa::cudatest::DevBuf;
@@ -64,9 +67,14 @@ std::string runCase(const Case &c, uint64_t seed) {
   s.headDim = c.d;
   s.pageSize = c.ps;
   s.maxPagesPerSeq = (maxLen + c.ps - 1) / c.ps + 2;
+  // Shared pages are full pages of every sequence (a fork copies a partial
+  // page before anyone writes it).
+  if (c.sharedPages > 0 &&
+      static_cast<int64_t>(c.sharedPages) * c.ps > *std::min_element(c.lens.begin(), c.lens.end()))
+    throw Failure{"bad case: the shared pages must be full pages of every sequence"};
   int usedPages = 0;
-  for (int len : c.lens)
-    usedPages += (len + c.ps - 1) / c.ps;
+  for (int b = 0; b < batch; ++b)
+    usedPages += (c.lens[b] + c.ps - 1) / c.ps - (b > 0 ? c.sharedPages : 0);
   s.numPages = usedPages + 7;  // spare pages nobody owns (filled with NaN)
 
   // Random, non-contiguous page tables; entries past a sequence's pages are -1.
@@ -74,22 +82,20 @@ std::string runCase(const Case &c, uint64_t seed) {
   std::iota(perm.begin(), perm.end(), 0);
   std::shuffle(perm.begin(), perm.end(), rng);
   std::vector<int32_t> table(static_cast<size_t>(batch) * s.maxPagesPerSeq, -1);
-  std::vector<char> pageUsed(static_cast<size_t>(s.numPages), 0);
   size_t next = 0;
   for (int b = 0; b < batch; ++b)
-    for (int p = 0; p < (c.lens[b] + c.ps - 1) / c.ps; ++p) {
-      table[static_cast<size_t>(b) * s.maxPagesPerSeq + p] = perm[next];
-      pageUsed[static_cast<size_t>(perm[next])] = 1;
-      ++next;
-    }
+    for (int p = 0; p < (c.lens[b] + c.ps - 1) / c.ps; ++p)
+      table[static_cast<size_t>(b) * s.maxPagesPerSeq + p] =
+          b > 0 && p < c.sharedPages ? table[p] : perm[next++];
 
   // Caches: random where a token lives, NaN everywhere else (spare pages and
   // the tail of partial pages), so that any read of a masked slot shows.
+  // Shared pages are filled once, by sequence 0.
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const size_t cacheN = static_cast<size_t>(s.cacheElements());
   std::vector<float> kf(cacheN, nan), vf(cacheN, nan);
   for (int b = 0; b < batch; ++b)
-    for (int t = 0; t < c.lens[b]; ++t) {
+    for (int t = b > 0 ? c.sharedPages * c.ps : 0; t < c.lens[b]; ++t) {
       const int page = table[static_cast<size_t>(b) * s.maxPagesPerSeq + t / c.ps];
       for (int h = 0; h < c.hkv; ++h) {
         const int64_t off = resa::pagedKVOffset(s, page, h, t % c.ps);
@@ -265,6 +271,36 @@ std::vector<Case> allCases() {
     c.ps = x.ps;
     c.lens = x.lens;
     c.scale = x.scale;
+    add(c);
+  }
+  // Sequences sharing a page-table prefix (GSR's candidates: the blocks of
+  // all sequences for one split run together and read the same pages): four
+  // candidates of 5 own tokens after a 4096-token prompt; own tails of
+  // different lengths with splits crossing the shared / own boundary; fully
+  // shared tables (f16, head dim 64); pages larger than a stage.
+  struct Shared { const char *name; KVDType dt; int hq, hkv, d, ps; std::vector<int> lens;
+                  int sharedPages, forceSplits; };
+  const std::vector<Shared> shared = {
+      {"bf16_d128_q32kv8_shared256_len4101x4", KVDType::BF16, 32, 8, 128, 16,
+       {4101, 4101, 4101, 4101}, 256, 0},
+      {"bf16_d128_q32kv8_shared64_splits7_len1024,1500,1100,2048", KVDType::BF16, 32, 8, 128, 16,
+       {1024, 1500, 1100, 2048}, 64, 7},
+      {"f16_d64_q8kv8_shared128_len2048x3", KVDType::F16, 8, 8, 64, 16, {2048, 2048, 2048}, 128,
+       0},
+      {"bf16_d128_q32kv8_ps64_shared15_len1001,1100", KVDType::BF16, 32, 8, 128, 64, {1001, 1100},
+       15, 0},
+  };
+  for (const auto &x : shared) {
+    Case c;
+    c.name = x.name;
+    c.dtype = x.dt;
+    c.hq = x.hq;
+    c.hkv = x.hkv;
+    c.d = x.d;
+    c.ps = x.ps;
+    c.lens = x.lens;
+    c.sharedPages = x.sharedPages;
+    c.forceSplits = x.forceSplits;
     add(c);
   }
   return cases;

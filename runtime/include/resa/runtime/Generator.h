@@ -77,6 +77,8 @@ public:
   // Tokens run through prefill and through decode so far.
   int64_t prefillTokens() const { return prefillTokens_; }
   int64_t decodeTokens() const { return decodeTokens_; }
+  // Calls served by replaying a captured CUDA graph (0 on the CPU).
+  int64_t graphReplays() const;
 
 private:
   struct Stream;

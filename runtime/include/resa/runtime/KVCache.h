@@ -163,6 +163,11 @@ public:
   // and memory space) of one layer; also refreshes that layer's summaries of
   // the written pages. Each layer once per forward.
   void writeLayer(int layer, const void *k, const void *v);
+  // For a backend that records a forward's layer writes and runs them later
+  // (a CUDA graph): marks every layer written (once a replay wrote them all)
+  // or none (after a recording abandoned before anything ran).
+  void setLayersWritten();
+  void clearLayersWritten();
   // Closes the forward. Throws (after closing it) when tokens were to be
   // written and some layer was not: those sequences hold incomplete KV.
   void endForward();
@@ -180,6 +185,8 @@ public:
   const int32_t *queryLengths() const; // [batch], tokens written
   const int32_t *queryOffsets() const; // [batch + 1], prefix sums of queryLengths
   const int32_t *slotMapping() const;  // [totalNew], page * pageSize + slot
+  // The summary updates writeLayer gives the storage for every layer.
+  const std::vector<KVSummaryUpdate> &summaryUpdates() const;
   int64_t totalNewTokens() const;
 
   // --- Pools of a host fp32 storage (valid for the cache's lifetime; throw

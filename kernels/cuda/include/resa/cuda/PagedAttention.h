@@ -74,6 +74,11 @@ void pagedSelect(PagedAttentionState &state, const PagedAttentionShape &shape, K
                  const BlockSelectParams &params, const BlockSelectArgs &args,
                  int32_t maxSeqLen);
 
+// The length plans are made for: `len` rounded up to a power of two (at
+// least 256, at most `cap`, never below `len`), so that a growing sequence
+// reuses one plan (and one captured CUDA graph) for many steps.
+int32_t planLength(int32_t len, int64_t cap);
+
 // The kernel each call gets for this shape and dtype (aligned pointers).
 const char *pagedPrefillKernel(const PagedAttentionShape &shape, KVDType dtype);
 const char *pagedDecodeKernel(const PagedAttentionShape &shape, KVDType dtype);
