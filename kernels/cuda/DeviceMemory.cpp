@@ -35,6 +35,14 @@ DeviceTensor DeviceTensor::reshaped(Shape shape) const {
   return DeviceTensor(dtype_, std::move(shape), owner_, data_);
 }
 
+DeviceTensor DeviceTensor::view(Shape shape, int64_t offset) const {
+  if (offset < 0 || offset + numElements(shape) > numel())
+    throw Error("cannot view elements from " + std::to_string(offset) + " of a device tensor of shape " +
+                shapeToString(shape_) + " as " + shapeToString(shape));
+  return DeviceTensor(dtype_, std::move(shape), owner_,
+                      static_cast<char *>(data_) + offset * static_cast<int64_t>(dtypeSize(dtype_)));
+}
+
 // ---- DeviceAllocator --------------------------------------------------------
 
 namespace {

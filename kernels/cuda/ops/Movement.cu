@@ -74,8 +74,26 @@ void stridedCopy(const char *op, cudaStream_t stream, const Shape &iter, const D
 }
 
 // Output i: a contiguous copy of x read through the view.
+// A view whose elements already lie contiguously in x (a Transpose that only
+// moves unit dims, as [B, 1, H, D] -> [B, H, 1, D] in a decode step; a Slice
+// or Split of whole rows) is x's own bytes under the new shape: no copy, no
+// kernel. Only where it starts 256-byte aligned, as the allocator's blocks
+// do, since the vectorised and attention kernels take the fast path only on
+// aligned data.
+bool isContiguousIn(const DeviceTensor &x, const StridedView &v) {
+  const std::vector<int64_t> dense = stridesOf(v.shape);
+  for (size_t d = 0; d < v.shape.size(); ++d)
+    if (v.shape[d] > 1 && v.strides[d] != dense[d]) return false;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(x.raw()) + v.base * dtypeSize(x.dtype());
+  return start % 256 == 0;
+}
+
 void copyView(const char *op, const DeviceKernelArgs &args, Outputs &outputs, size_t i, const DeviceTensor &x,
               const StridedView &v) {
+  if (isContiguousIn(x, v)) {
+    setOutput(outputs, args, i, x.view(v.shape, v.base));
+    return;
+  }
   DeviceTensor &y = allocOutput(outputs, args, i, x.dtype(), v.shape);
   stridedCopy(op, contextOf(args).stream, v.shape, x, v.base, v.strides, y, 0, stridesOf(v.shape));
 }

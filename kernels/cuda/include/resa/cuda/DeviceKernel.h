@@ -41,6 +41,8 @@ public:
   static DeviceTensor borrow(DType dtype, Shape shape, void *data);
   // Same bytes, another shape with the same element count.
   DeviceTensor reshaped(Shape shape) const;
+  // The contiguous elements [offset, offset + numel(shape)) as `shape`.
+  DeviceTensor view(Shape shape, int64_t offset) const;
 
   DType dtype() const { return dtype_; }
   const Shape &shape() const { return shape_; }
