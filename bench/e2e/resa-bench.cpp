@@ -448,8 +448,8 @@ private:
     head.text("method",
               "KV filled directly (random bf16/f16, one forward per sequence writing every "
               "layer); decode: wall time per step with cudaDeviceSynchronize around it, after "
-              "warm-up; ReSA: windows of `interval` steps + their rectification (one per "
-              "sequence), ms per step = window / interval; floor = (weights + KV read + key "
+              "warm-up; ReSA: windows of `interval` steps + their rectification (the batch "
+              "in one call), ms per step = window / interval; floor = (weights + KV read + key "
               "summaries + rectification's full KV read / interval) / copy ceiling; ceiling = "
               "cudaMemcpy D2D 2 GiB, read + write bytes, median of 10, same run; prefill: "
               "Generator::prefill, logits to the host included; gsr-fork: one sequence's KV "
@@ -749,14 +749,13 @@ private:
       r.bytes = bench::decodeStepBytes(facts_, r.batch, r.context);
       if (facts_.rectifyInterval > 0) {
         // As Generator::generate: each sequence rectifies its last `window`
-        // tokens once it has decoded `interval` since the last time.
+        // tokens once it has decoded `interval` since the last time; the
+        // batch's sequences (one length) in one call.
         auto rectifyAll = [&] {
-          for (size_t b = 0; b < ids.size(); ++b) {
-            const int64_t len = gen_->cache().length(ids[b]);
-            gen_->rectify(
-                ids[b], len - facts_.rectifyWindow,
-                std::vector<int64_t>(history[b].end() - facts_.rectifyWindow, history[b].end()));
-          }
+          std::vector<std::vector<int64_t>> windows;
+          for (size_t b = 0; b < ids.size(); ++b)
+            windows.emplace_back(history[b].end() - facts_.rectifyWindow, history[b].end());
+          gen_->rectify(ids, gen_->cache().length(ids[0]) - facts_.rectifyWindow, windows);
         };
         std::vector<double> perStep, steps, rectify;
         for (int64_t w = 0; w <= o_.windows; ++w) { // window 0 warms up

@@ -123,7 +123,14 @@ Tensor Generator::decode(const std::vector<int64_t> &ids, const std::vector<int6
 }
 
 void Generator::rectify(int64_t id, int64_t start, const std::vector<int64_t> &tokens) {
-  call("rectify", {id}, start, {tokens});
+  rectify(std::vector<int64_t>{id}, start, {tokens});
+}
+
+void Generator::rectify(const std::vector<int64_t> &ids, int64_t start,
+                        const std::vector<std::vector<int64_t>> &windows) {
+  if (ids.empty() || ids.size() != windows.size())
+    throw Error("rectify takes one window of tokens for each of one or more sequences");
+  call("rectify", ids, start, windows);
 }
 
 // One sequence being generated: its cache id, every token in its cache, its
@@ -226,18 +233,24 @@ std::vector<Generation> Generator::finish(std::vector<Stream> &streams,
           tokens.push_back(streams[i].next);
         }
         Tensor logits = decode(ids, tokens);
+        // The group's sequences due for rectification at one window start
+        // (all of them: they have one length) are rectified in one call.
+        std::map<int64_t, std::pair<std::vector<int64_t>, std::vector<std::vector<int64_t>>>> due;
         for (size_t j = 0; j < group.second.size(); ++j) {
           Stream &s = streams[group.second[j]];
           s.history.push_back(s.next);
           sample(s, logits.data<float>() + static_cast<int64_t>(j) * vocab_);
           if (rectifyEvery_ > 0 && ++s.sinceRectify == rectifyEvery_) {
-            int64_t len = static_cast<int64_t>(s.history.size());
-            rectify(s.id, len - rectifyWindow_,
-                    std::vector<int64_t>(s.history.end() - rectifyWindow_, s.history.end()));
+            auto &[dueIds, windows] =
+                due[static_cast<int64_t>(s.history.size()) - rectifyWindow_];
+            dueIds.push_back(s.id);
+            windows.emplace_back(s.history.end() - rectifyWindow_, s.history.end());
             s.sinceRectify = 0;
             ++rectifications_;
           }
         }
+        for (const auto &[start, batch] : due)
+          rectify(batch.first, start, batch.second);
       }
     }
   } catch (...) {

@@ -65,6 +65,10 @@ public:
   // logits [ids.size(), vocab].
   Tensor decode(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens);
   void rectify(int64_t id, int64_t start, const std::vector<int64_t> &tokens);
+  // Rectification of several sequences' windows, all at positions start..,
+  // in one call (what generate() does for sequences due at the same step).
+  void rectify(const std::vector<int64_t> &ids, int64_t start,
+               const std::vector<std::vector<int64_t>> &windows);
 
   KVCache &cache() { return *cache_; }
   Device device() const { return device_; }
