@@ -186,6 +186,8 @@ cudaError_t decodeAttention(const DecodeAttentionArgs &a, const DecodeAttentionP
   p.selected = a.selected;
   p.selCounts = a.selectedCounts;
   p.maxSelected = a.maxSelected;
+  p.lse = a.lse;
+  p.outF32 = a.outF32;
   const int64_t pairs = static_cast<int64_t>(s.batch) * s.numKvHeads * plan.headChunks;
   if (plan.numSplits > 1) {
     char *ws = static_cast<char *>(workspace);

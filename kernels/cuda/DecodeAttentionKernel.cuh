@@ -16,7 +16,9 @@
 // 2^8), accumulation in fp32. With one split the block writes the output;
 // otherwise it writes its partial (max, sum, acc) and the last block of the
 // (sequence, KV head) to finish merges all splits (finishBlock), so a call is
-// one launch.
+// one launch. The writer of an output row can also write the row's base-2
+// log-sum-exp and write the row in fp32 (DecodeAttentionArgs::lse, outF32:
+// partial results that shared-prefix decode merges).
 //
 // decodeAttentionTcKernel (the default): tensor cores (mma.sync m16n8k16),
 // 4 warps, each with its own ring of stages; comments at its definition.
@@ -57,6 +59,10 @@ struct DecodeParams {
   const int32_t *selected;
   const int32_t *selCounts;
   int32_t maxSelected;
+  // Optional: the base-2 log-sum-exp of each (sequence, query head)'s scaled
+  // scores, [batch][numQHeads] (DecodeAttentionArgs::lse); null: not written.
+  float *lse;
+  bool outF32;  // out is fp32 [batch][numQHeads][D] instead of T
   int32_t numQHeads;
   int32_t numKvHeads;
   int32_t group;
@@ -234,11 +240,34 @@ __device__ __forceinline__ int splitStages(const DecodeParams &p, int nStagesSeq
 
 // ---- the end of a block, shared by both kernels -------------------------------------
 //
+// Output row `row` (= sequence * numQHeads + query head), elements
+// [4 d4, 4 d4 + 4): A * inv, in T or (outF32) in fp32.
+template <typename T, int D>
+__device__ __forceinline__ void storeOut4(const DecodeParams &p, int64_t row, int d4,
+                                          const float4 &A, float inv) {
+  if (p.outF32) {
+    reinterpret_cast<float4 *>(static_cast<float *>(p.out) + row * D)[d4] =
+        make_float4(A.x * inv, A.y * inv, A.z * inv, A.w * inv);
+    return;
+  }
+  uint2 packed;
+  packed.x = Elem<T>::pack2(A.x * inv, A.y * inv);
+  packed.y = Elem<T>::pack2(A.z * inv, A.w * inv);
+  *reinterpret_cast<uint2 *>(static_cast<T *>(p.out) + row * D + 4 * d4) = packed;
+}
+
+// The base-2 log-sum-exp of a softmax state whose sum L is relative to the
+// (finite) offset ms: log2(L * 2^ms); -inf when nothing was attended to.
+__device__ __forceinline__ float stateLse(float ms, float L) {
+  return L > 0.0f ? ms + log2f(L) : -__builtin_huge_valf();
+}
+
 // On entry `smem` holds the block's NPART partial states, red[part][g][d]
 // (unnormalised acc, relative to sM[part * HG + g], with sums sL), and all
 // threads have passed a barrier. Merges them; with one split writes the
 // output, otherwise writes the block's partial state and, in the last block of
 // the (sequence, KV head [, head chunk]) to finish, merges all splits.
+// Whoever writes a row of the output also writes its lse (when p.lse is set).
 template <typename T, int D, int HG, int NPART, int NTHREADS>
 __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char *smem,
                                             const float *sM, const float *sL, float *sInvL,
@@ -252,7 +281,7 @@ __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char
   const int numSplits = gridDim.y;
   const int numYc = gridDim.z;  // KV heads x head chunks
   const float *red = reinterpret_cast<const float *>(smem);
-  T *out = static_cast<T *>(p.out);
+  const int64_t rowBase = static_cast<int64_t>(b) * p.numQHeads + h0;  // + g: the output row
   const int64_t pairIdx = static_cast<int64_t>(b) * numYc + yc;
   for (int o = tid; o < HG * D / 4; o += NTHREADS) {
     const int g = o / (D / 4);
@@ -276,12 +305,9 @@ __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char
     }
     if (numSplits == 1) {
       if (g < gCount) {
-        const float inv = L > 0.0f ? 1.0f / L : 0.0f;
-        uint2 packed;
-        packed.x = Elem<T>::pack2(A.x * inv, A.y * inv);
-        packed.y = Elem<T>::pack2(A.z * inv, A.w * inv);
-        *reinterpret_cast<uint2 *>(
-            out + (static_cast<int64_t>(b) * p.numQHeads + h0 + g) * D + 4 * d4) = packed;
+        storeOut4<T, D>(p, rowBase + g, d4, A, L > 0.0f ? 1.0f / L : 0.0f);
+        if (p.lse && d4 == 0)
+          p.lse[rowBase + g] = stateLse(ms, L);
       }
     } else {
       const int64_t slot = (pairIdx * numSplits + split) * HG + g;
@@ -325,8 +351,11 @@ __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char
 #pragma unroll
     for (int off = 16; off >= 1; off >>= 1)
       sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (lane == 0)
+    if (lane == 0) {
       sInvL[g] = sum > 0.0f ? 1.0f / sum : 0.0f;
+      if (p.lse && g < gCount)
+        p.lse[rowBase + g] = stateLse(ms, sum);
+    }
   }
   __syncthreads();
   const float4 *op = reinterpret_cast<const float4 *>(p.opart);
@@ -345,12 +374,7 @@ __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char
       A.z = fmaf(wt, x.z, A.z);
       A.w = fmaf(wt, x.w, A.w);
     }
-    const float inv = sInvL[g];
-    uint2 packed;
-    packed.x = Elem<T>::pack2(A.x * inv, A.y * inv);
-    packed.y = Elem<T>::pack2(A.z * inv, A.w * inv);
-    *reinterpret_cast<uint2 *>(out + (static_cast<int64_t>(b) * p.numQHeads + h0 + g) * D +
-                               4 * d4) = packed;
+    storeOut4<T, D>(p, rowBase + g, d4, A, sInvL[g]);
   }
   if (tid == 0)
     p.counters[pairIdx] = 0;  // ready for the next call

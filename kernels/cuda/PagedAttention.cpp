@@ -3,6 +3,7 @@
 #include "resa/cuda/PagedAttention.h"
 
 #include "resa/cuda/GenericAttention.h"
+#include "resa/cuda/SharedPrefixDecode.h"
 
 #include <algorithm>
 #include <array>
@@ -71,6 +72,30 @@ int64_t floatBits(float x) {
 
 constexpr size_t kMaxCachedPlans = 256;
 
+// Pieces carved from one scratch allocation keep DeviceAllocator's alignment.
+constexpr size_t kScratchAlign = 256;
+
+size_t alignScratch(size_t bytes) {
+  return (bytes + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
+}
+
+void checkMaxSeqLen(const PagedAttentionShape &s, int32_t maxSeqLen, const char *what) {
+  const int64_t capacity = static_cast<int64_t>(s.maxPagesPerSeq) * s.pageSize;
+  if (maxSeqLen < 0 || maxSeqLen > capacity)
+    throw Error(std::string(what) + ": maxSeqLen " + std::to_string(maxSeqLen) +
+                " is outside [0, maxPagesPerSeq * pageSize = " + std::to_string(capacity) + "]");
+}
+
+// A decode-tc workspace. It must be zero before a call; the kernel leaves
+// its counters (a prefix whose length depends on the plan) zero again and the
+// rest holds partial results. So it is zeroed when it is allocated and
+// whenever the plan differs from the one of the call that last used it.
+struct DecodeWorkspace {
+  std::shared_ptr<void> buf;
+  size_t bytes = 0;
+  const DecodeAttentionPlan *last = nullptr;
+};
+
 } // namespace
 
 int32_t planLength(int32_t len, int64_t cap) {
@@ -91,27 +116,27 @@ struct PagedAttentionState::Impl {
   // selection scores); calls on one stream run in order, so they share it.
   std::shared_ptr<void> scratch;
   size_t scratchBytes = 0;
-  // The decode workspace must be zero before a call; the kernel leaves its
-  // counters (a prefix whose length depends on the plan) zero again and the
-  // rest holds partial results. So it is zeroed when it is allocated and
-  // whenever the plan differs from the one of the call that last used it.
-  std::shared_ptr<void> decodeWs;
-  size_t decodeWsBytes = 0;
-  const DecodeAttentionPlan *lastDecode = nullptr;
+  // Decode workspaces: one for plain decode and the own pages of
+  // shared-prefix decode, one for the shared pages (its plan alternates with
+  // the own pages' one every layer: one workspace would be re-zeroed each
+  // time).
+  DecodeWorkspace decodeWs, sharedWs;
 
   Impl(DeviceAllocator &a, cudaStream_t s) : alloc(a), stream(s) {}
 
   size_t plans() const { return prefill.size() + decode.size() + select.size(); }
 
   // Keeps the cache bounded (shapes drift as sequences grow and batches
-  // change): dropped wholesale when full.
-  void makeRoom() {
-    if (plans() < kMaxCachedPlans)
+  // change): dropped wholesale when `n` more plans would not fit (so that
+  // plans looked up after this call stay valid while n are added).
+  void makeRoom(size_t n = 1) {
+    if (plans() + n <= kMaxCachedPlans)
       return;
     prefill.clear();
     decode.clear();
     select.clear();
-    lastDecode = nullptr;
+    decodeWs.last = nullptr;
+    sharedWs.last = nullptr;
   }
 
   const PrefillAttentionPlan *prefillPlan(const PagedAttentionShape &s, KVDType dtype,
@@ -174,22 +199,26 @@ struct PagedAttentionState::Impl {
     return scratch.get();
   }
 
-  // The zeroed workspace for a call with `plan`, which the caller records
-  // in lastDecode once the call is enqueued.
-  void *decodeWorkspace(const DecodeAttentionPlan &plan) {
-    if (plan.workspaceBytes == 0)
-      return nullptr;
-    if (plan.workspaceBytes > decodeWsBytes) {
-      decodeWsBytes = std::max(plan.workspaceBytes, 2 * decodeWsBytes);
-      decodeWs = alloc.allocateBytes(decodeWsBytes);
-      lastDecode = nullptr;
-      checkCuda(cudaMemsetAsync(decodeWs.get(), 0, decodeWsBytes, stream),
-                "zeroing the decode-attention workspace");
-    } else if (lastDecode != &plan) {
-      checkCuda(cudaMemsetAsync(decodeWs.get(), 0, plan.workspaceBytes, stream),
-                "zeroing the decode-attention workspace");
+  // Enqueues one decode-tc call with `plan`, on workspace w (zeroed first
+  // where needed).
+  void runDecode(DecodeWorkspace &w, const DecodeAttentionArgs &args,
+                 const DecodeAttentionPlan &plan, const char *what) {
+    void *ws = nullptr;
+    if (plan.workspaceBytes > 0) {
+      if (plan.workspaceBytes > w.bytes) {
+        w.bytes = std::max(plan.workspaceBytes, 2 * w.bytes);
+        w.buf = alloc.allocateBytes(w.bytes);
+        checkCuda(cudaMemsetAsync(w.buf.get(), 0, w.bytes, stream),
+                  "zeroing the decode-attention workspace");
+      } else if (w.last != &plan) {
+        checkCuda(cudaMemsetAsync(w.buf.get(), 0, plan.workspaceBytes, stream),
+                  "zeroing the decode-attention workspace");
+      }
+      ws = w.buf.get();
     }
-    return decodeWs.get();
+    checkCuda(decodeAttention(args, plan, ws, stream), what);
+    if (ws)
+      w.last = &plan;
   }
 };
 
@@ -226,10 +255,8 @@ void pagedPrefill(PagedAttentionState &state, const PagedAttentionShape &s, KVDT
 void pagedDecode(PagedAttentionState &state, const PagedAttentionShape &s, KVDType dtype,
                  const DecodeAttentionArgs &args, int32_t maxSeqLen) {
   checkPagedAttentionShape(s);
+  checkMaxSeqLen(s, maxSeqLen, "paged decode");
   const int64_t capacity = static_cast<int64_t>(s.maxPagesPerSeq) * s.pageSize;
-  if (maxSeqLen < 0 || maxSeqLen > capacity)
-    throw Error("paged decode: maxSeqLen " + std::to_string(maxSeqLen) +
-                " is outside [0, maxPagesPerSeq * pageSize = " + std::to_string(capacity) + "]");
   const bool sparse = args.selected != nullptr;
   if (sparse && (args.maxSelected <= 0 || !args.selectedCounts))
     throw Error("paged decode: block-sparse decode needs selectedCounts and maxSelected > 0");
@@ -242,14 +269,88 @@ void pagedDecode(PagedAttentionState &state, const PagedAttentionShape &s, KVDTy
                           sparse ? args.maxSelected : planLength(maxSeqLen, capacity))
           : nullptr;
   if (plan) {
-    void *ws = st.decodeWorkspace(*plan);
-    checkCuda(decodeAttention(args, *plan, ws, st.stream), "paged decode (decode-tc)");
-    if (ws)
-      st.lastDecode = plan;
+    st.runDecode(st.decodeWs, args, *plan, "paged decode (decode-tc)");
     return;
   }
+  if (args.lse || args.outF32)
+    throw Error("paged decode: the lse and fp32 outputs need the decode-tc kernel (headDim 64 or "
+                "128, 16-byte aligned pointers), got headDim " + std::to_string(s.headDim));
   requireGeneric(s, "paged decode");
   checkCuda(genericDecodeAttention(s, dtype, args, st.stream), genericWhat("paged decode", s));
+}
+
+bool pagedDecodeShared(PagedAttentionState &state, const PagedAttentionShape &s, KVDType dtype,
+                       const DecodeAttentionArgs &args, int32_t sharedPages, int32_t maxSeqLen) {
+  checkPagedAttentionShape(s);
+  checkMaxSeqLen(s, maxSeqLen, "shared-prefix decode");
+  if (args.selected || args.lse || args.outF32)
+    throw Error("shared-prefix decode: dense attention with its output in the cache dtype only "
+                "(no selected blocks, lse or fp32 output)");
+  const int64_t sharedTokens64 = static_cast<int64_t>(sharedPages) * s.pageSize;
+  if (sharedPages < 0 || sharedTokens64 > maxSeqLen)
+    throw Error("shared-prefix decode: " + std::to_string(sharedPages) + " shared pages of " +
+                std::to_string(s.pageSize) + " tokens do not fit in maxSeqLen " +
+                std::to_string(maxSeqLen));
+  const int32_t sharedTokens = static_cast<int32_t>(sharedTokens64);
+  const int64_t capacity = static_cast<int64_t>(s.maxPagesPerSeq) * s.pageSize;
+  const int64_t packedHeads = static_cast<int64_t>(s.batch) * s.numQHeads;
+  PagedAttentionState::Impl &st = *state.impl_;
+
+  // The shared pages' call: one virtual sequence (row 0 of the page table)
+  // whose query heads are all sequences' heads, grouped per KV head.
+  PagedAttentionShape packed = s;
+  packed.batch = 1;
+  packed.numQHeads = static_cast<int32_t>(packedHeads);
+  const DecodeAttentionPlan *sharedPlan = nullptr, *ownPlan = nullptr;
+  if (s.batch >= 2 && sharedPages > 0 && packedHeads <= INT32_MAX &&
+      aligned16({args.q, args.kCache, args.vCache, args.out})) {
+    st.makeRoom(2);  // both plans stay valid while the second is added
+    sharedPlan = st.decodePlan(packed, dtype, false, sharedTokens);
+    // The own pages' plan serves every length of the graph's bucket.
+    ownPlan = st.decodePlan(s, dtype, false, planLength(maxSeqLen, capacity) - sharedTokens);
+  }
+  // Reads of each KV head's shared K/V: one per thread block along its
+  // query heads (headChunks), packed versus B sequences apart.
+  if (!sharedPlan || !ownPlan ||
+      sharedPlan->headChunks >= static_cast<int64_t>(s.batch) * ownPlan->headChunks) {
+    pagedDecode(state, s, dtype, args, maxSeqLen);
+    return false;
+  }
+
+  // Scratch (no initialisation needed), 256-byte aligned pieces: packed q,
+  // the two calls' fp32 outputs and lse, their lengths.
+  const size_t rows = static_cast<size_t>(packedHeads);
+  const size_t qBytes = alignScratch(rows * static_cast<size_t>(s.headDim) * sizeof(uint16_t));
+  const size_t oBytes = alignScratch(rows * static_cast<size_t>(s.headDim) * sizeof(float));
+  const size_t lseBytes = alignScratch(rows * sizeof(float));
+  const size_t lensBytes = alignScratch((static_cast<size_t>(s.batch) + 1) * sizeof(int32_t));
+  char *base = static_cast<char *>(st.scratchOf(qBytes + 2 * oBytes + 2 * lseBytes + lensBytes));
+  void *qPacked = base;
+  float *sharedOut = reinterpret_cast<float *>(base + qBytes);
+  float *ownOut = reinterpret_cast<float *>(base + qBytes + oBytes);
+  float *sharedLse = reinterpret_cast<float *>(base + qBytes + 2 * oBytes);
+  float *ownLse = reinterpret_cast<float *>(base + qBytes + 2 * oBytes + lseBytes);
+  int32_t *lens = reinterpret_cast<int32_t *>(base + qBytes + 2 * oBytes + 2 * lseBytes);
+
+  checkCuda(packSharedQueries(s, args.q, args.seqLens, sharedTokens, qPacked, lens, st.stream),
+            "shared-prefix decode (packing the queries)");
+  DecodeAttentionArgs shared = args;
+  shared.q = qPacked;
+  shared.seqLens = lens + s.batch;
+  shared.out = sharedOut;
+  shared.lse = sharedLse;
+  shared.outF32 = true;
+  st.runDecode(st.sharedWs, shared, *sharedPlan, "shared-prefix decode (the shared pages)");
+  DecodeAttentionArgs own = args;
+  own.pageTable = args.pageTable + sharedPages;  // rows keep their stride
+  own.seqLens = lens;
+  own.out = ownOut;
+  own.lse = ownLse;
+  own.outF32 = true;
+  st.runDecode(st.decodeWs, own, *ownPlan, "shared-prefix decode (the own pages)");
+  checkCuda(mergeSharedPrefix(s, dtype, sharedOut, sharedLse, ownOut, ownLse, args.out, st.stream),
+            "shared-prefix decode (merging)");
+  return true;
 }
 
 void pagedSelect(PagedAttentionState &state, const PagedAttentionShape &s, KVDType dtype,

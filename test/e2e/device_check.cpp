@@ -8,7 +8,13 @@
 //
 // Then the second device decodes three prompts of one length as one batch,
 // against decoding each alone on another generator (logits within the same
-// tolerance: a batch of 3 may take other GEMM algorithms than a batch of 1).
+// tolerance: a batch of 3 may take other GEMM algorithms than a batch of 1),
+// and again three sequences FORKED from one 37-token prompt (GSR's
+// candidates: their page tables share the prompt's full pages), which on
+// CUDA runs shared-prefix decode attention: the check lowers its threshold
+// RESA_SHARED_PREFIX_MIN_PAGES to 1 page unless it is set (the path needs the
+// fast decode kernel, head dim 64 or 128, and the dense policy; other models
+// decode these batches the plain way and are checked all the same).
 //
 // With --device cpu the second package runs on the CPU too (what a bf16/f16
 // package's weights cost in accuracy there, and a CI check of --dtype).
@@ -30,6 +36,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <string>
 
@@ -60,6 +67,24 @@ Diff compare(const float *cpu, const float *cuda, int64_t vocab) {
   r.cudaToken = std::max_element(cuda, cuda + vocab) - cuda;
   r.margin = (double(cpu[r.cpuToken]) - double(cpu[r.cudaToken])) / std::max(den, 1e-30);
   return r;
+}
+
+// The full pages that sequences `ids` of `gen` share at the start of their
+// page lists (the same page ids, from a fork).
+int64_t sharedFullPages(resa::Generator &gen, const std::vector<int64_t> &ids) {
+  resa::KVCache &cache = gen.cache();
+  const int64_t ps = cache.config().pageSize;
+  std::vector<int32_t> first = cache.pagesOf(ids[0]);
+  int64_t n = static_cast<int64_t>(first.size());
+  for (int64_t id : ids) {
+    std::vector<int32_t> pages = cache.pagesOf(id);
+    n = std::min(n, cache.length(id) / ps);
+    int64_t same = 0;
+    while (same < n && pages[same] == first[same])
+      ++same;
+    n = same;
+  }
+  return n;
 }
 
 } // namespace
@@ -178,68 +203,111 @@ int main(int argc, char **argv) {
         }
       }
     }
-    // Batched decode on the second device against one-by-one decode.
+    // Batched decode on the second device against one-by-one decode, and
+    // its CUDA graph replays against the same batch run eagerly. `start`
+    // makes the sequences `ids` on a generator and returns their first
+    // tokens (those of `alone` are used).
     double worstBatch = 0, worstGraph = 0;
     int64_t replays = 0;
-    {
-      std::vector<std::vector<int64_t>> same(3);
-      for (auto &p : same)
-        for (int i = 0; i < 12; ++i)
-          p.push_back(rng() % 200 + 1);
-      resa::Generator together(*cudaPkg, pages, second), alone(*cudaPkg, pages, second);
+    auto batchCheck = [&](const char *what, const std::vector<int64_t> &ids, int64_t kvPages,
+                          const std::function<std::vector<int64_t>(resa::Generator &)> &start) {
+      resa::Generator together(*cudaPkg, kvPages, second), alone(*cudaPkg, kvPages, second);
       // The same batch without CUDA graphs: a replayed step must give the
       // eagerly run step's logits.
       setenv("RESA_CUDA_GRAPHS", "0", 1);
-      resa::Generator eager(*cudaPkg, pages, second);
+      resa::Generator eager(*cudaPkg, kvPages, second);
       unsetenv("RESA_CUDA_GRAPHS");
-      std::vector<int64_t> ids = {100, 101, 102}, next(3);
-      for (size_t b = 0; b < 3; ++b) {
-        together.prefill(ids[b], same[b]);
-        eager.prefill(ids[b], same[b]);
-        resa::Tensor l = alone.prefill(ids[b], same[b]);
-        const float *last = l.data<float>() + (l.dim(0) - 1) * l.dim(1);
-        next[b] = std::max_element(last, last + l.dim(1)) - last;
-      }
+      start(together);
+      start(eager);
+      std::vector<int64_t> next = start(alone);
+      const size_t n = ids.size();
       for (int64_t step = 0; step < 8 && !failures; ++step) {
         resa::Tensor batch = together.decode(ids, next);
         resa::Tensor plain = eager.decode(ids, next);
         const int64_t vocab = batch.dim(1);
-        for (size_t b = 0; b < 3; ++b) {
+        for (size_t b = 0; b < n; ++b) {
           Diff d = compare(plain.data<float>() + b * vocab, batch.data<float>() + b * vocab,
                            vocab);
           worstGraph = std::max(worstGraph, d.rel);
           if (!(d.rel <= 1e-6)) {
-            std::printf("FAIL: %s CUDA graph replay vs eager, sequence %zu step %lld: "
-                        "relative error %.3e\n", name.c_str(), b, (long long)step, d.rel);
+            std::printf("FAIL: %s CUDA graph replay vs eager (%s), sequence %zu step %lld: "
+                        "relative error %.3e\n", name.c_str(), what, b, (long long)step, d.rel);
             ++failures;
           }
         }
-        for (size_t b = 0; b < 3; ++b) {
+        for (size_t b = 0; b < n; ++b) {
           resa::Tensor one = alone.decode(ids[b], next[b]);
           Diff d = compare(one.data<float>(), batch.data<float>() + b * vocab, vocab);
           worstBatch = std::max(worstBatch, d.rel);
           if (!(d.rel <= tolerance)) {
-            std::printf("FAIL: %s batched decode, sequence %zu step %lld: relative error %.3e\n",
-                        name.c_str(), b, (long long)step, d.rel);
+            std::printf("FAIL: %s batched decode (%s), sequence %zu step %lld: relative error "
+                        "%.3e\n", name.c_str(), what, b, (long long)step, d.rel);
             ++failures;
           }
           next[b] = d.cpuToken;
         }
       }
-      replays = together.graphReplays();
+      replays += together.graphReplays();
       const bool graphsExpected = second == resa::Device::Cuda && !std::getenv("RESA_CUDA_GRAPHS");
-      if (graphsExpected && replays == 0) {
-        std::printf("FAIL: %s: no decode step ran as a CUDA graph\n", name.c_str());
+      if (graphsExpected && together.graphReplays() == 0) {
+        std::printf("FAIL: %s: no decode step ran as a CUDA graph (%s)\n", name.c_str(), what);
         ++failures;
       }
+    };
+    auto argmaxLast = [](const resa::Tensor &l) {
+      const float *last = l.data<float>() + (l.dim(0) - 1) * l.dim(1);
+      return static_cast<int64_t>(std::max_element(last, last + l.dim(1)) - last);
+    };
+    {
+      // Three prompts of one length.
+      std::vector<std::vector<int64_t>> same(3);
+      for (auto &p : same)
+        for (int i = 0; i < 12; ++i)
+          p.push_back(rng() % 200 + 1);
+      const std::vector<int64_t> ids = {100, 101, 102};
+      batchCheck("equal lengths", ids, pages, [&](resa::Generator &g) {
+        std::vector<int64_t> next;
+        for (size_t b = 0; b < ids.size(); ++b)
+          next.push_back(argmaxLast(g.prefill(ids[b], same[b])));
+        return next;
+      });
+    }
+    // Three sequences forked from one prompt (the parent and two children,
+    // as Generator::generateShared makes GSR's candidates), with different
+    // first tokens: shared-prefix decode over the prompt's full pages.
+    int64_t forkShared = 0;
+    {
+      std::vector<int64_t> prompt;
+      for (int i = 0; i < 37; ++i)
+        prompt.push_back(rng() % 200 + 1);
+      const std::vector<int64_t> ids = {200, 201, 202};
+      std::vector<int64_t> firsts;
+      for (int i = 0; i < 2; ++i)
+        firsts.push_back(rng() % 200 + 1);
+      const int64_t kvPages = resa::Generator::pagesFor(*cudaPkg, {prompt, prompt, prompt}, 9);
+      const bool lowerThreshold = !std::getenv("RESA_SHARED_PREFIX_MIN_PAGES");
+      if (lowerThreshold)
+        setenv("RESA_SHARED_PREFIX_MIN_PAGES", "1", 1);
+      batchCheck("forked prompt", ids, kvPages, [&](resa::Generator &g) {
+        std::vector<int64_t> next = {argmaxLast(g.prefill(ids[0], prompt))};
+        for (size_t b = 1; b < ids.size(); ++b) {
+          g.cache().forkSequence(ids[0], ids[b]);
+          next.push_back(firsts[b - 1]);
+        }
+        forkShared = sharedFullPages(g, ids);
+        return next;
+      });
+      if (lowerThreshold)
+        unsetenv("RESA_SHARED_PREFIX_MIN_PAGES");
     }
     std::printf("%s: %s: %lld logit rows, worst relative error %.3e (tolerance %.1e; "
                 "largest difference %.3e of max |logit|), %lld greedy steps x %zu prompts, "
-                "%lld near ties, batched decode within %.1e, graph replays %lld (vs eager "
-                "%.1e), %.3f ms per decode step on %s\n",
+                "%lld near ties, batched decode within %.1e (forked prompt: %lld shared pages), "
+                "graph replays %lld (vs eager %.1e), %.3f ms per decode step on %s\n",
                 failures ? "FAIL" : "PASS", name.c_str(), (long long)checked, worst, tolerance,
                 worstMax, (long long)steps, prompts.size(), (long long)nearTies, worstBatch,
-                (long long)replays, worstGraph, decodes ? 1e3 * decodeSeconds / decodes : 0.0, resa::deviceName(second));
+                (long long)forkShared, (long long)replays, worstGraph,
+                decodes ? 1e3 * decodeSeconds / decodes : 0.0, resa::deviceName(second));
     return failures ? 1 : 0;
   } catch (const std::exception &e) {
     std::printf("FAIL: %s: %s\n", name.c_str(), e.what());

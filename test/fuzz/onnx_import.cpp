@@ -1,5 +1,6 @@
 // Fuzzes the ONNX importer: bytes -> OnnxModel (binary protobuf) -> importOnnx
-// -> verify -> shape inference and folding. Any outcome but a crash, a hang or
+// -> verify -> shape inference, folding and weight-cast folding (resa-compile's
+// first passes). Any outcome but a crash, a hang or
 // a sanitizer report is fine: a resa::Error or diagnostics are the expected
 // answer to bad input.
 #include "FuzzUtil.h"
@@ -42,6 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mlir::PassManager pm(&ctx);
     pm.addPass(resa::createInferShapes());
     pm.addPass(resa::createFoldShapes());
+    pm.addPass(resa::createFoldWeightCasts());
     (void)pm.run(*module);
   } catch (const resa::Error &) {
   }

@@ -307,7 +307,8 @@ std::vector<int64_t> CudaExecutor::graphKey(const std::vector<Tensor> &inputs,
   const bool appends = call.start + cache.queryLengths()[0] == longest;
   std::vector<int64_t> key = {cache.batchSize(), CudaForward::planLengthOf(cache),
                               cache.totalNewTokens(),
-                              static_cast<int64_t>(cache.summaryUpdates().size()), appends};
+                              static_cast<int64_t>(cache.summaryUpdates().size()), appends,
+                              CudaForward::sharedPagesOf(cache)};
   for (const Tensor &t : inputs) {
     key.push_back(t.rank());
     key.insert(key.end(), t.shape().begin(), t.shape().end());

@@ -4,6 +4,8 @@
 #include "resa/kernels/BlockSparse.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdlib>
 #include <string>
 
 namespace resa::cuda {
@@ -59,11 +61,55 @@ CudaKVStorage *deviceStorage(KVCache &cache) {
   return dynamic_cast<CudaKVStorage *>(&cache.storage());
 }
 
+// Shared-prefix decode pays off when the prefix is long: it adds three small
+// launches per layer and saves (B - ceil(B * group / 8)) reads of the
+// prefix's K/V. 64 pages (1024 tokens at page size 16) unless
+// RESA_SHARED_PREFIX_MIN_PAGES says otherwise (resa-device-check lowers it
+// to reach the path with the test models' short prompts; a huge value turns
+// it off).
+int32_t sharedPrefixMinPages() {
+  const char *env = std::getenv("RESA_SHARED_PREFIX_MIN_PAGES");
+  if (!env || !*env)
+    return 64;
+  char *end = nullptr;
+  const long long v = std::strtoll(env, &end, 10);
+  if (*end != '\0' || v < 1 || v > INT32_MAX)
+    throw Error(std::string("RESA_SHARED_PREFIX_MIN_PAGES must be a positive integer, got '") +
+                env + "'");
+  return static_cast<int32_t>(v);
+}
+
 } // namespace
 
 int32_t CudaForward::planLengthOf(const KVCache &cache) {
   const KVCacheConfig &c = cache.config();
   return gpu::planLength(longest(cache), c.numPages * c.pageSize);
+}
+
+int32_t CudaForward::sharedPagesOf(const KVCache &cache) {
+  const int32_t batch = cache.batchSize();
+  if (batch < 2)
+    return 0;
+  const int32_t *lens = cache.seqLens(), *starts = cache.queryStarts(),
+                *newTokens = cache.queryLengths();
+  const int32_t ps = cache.config().pageSize, stride = cache.maxPagesPerSeq();
+  // Full pages before every sequence's new token (which its own part then
+  // always holds), and only in a decode step (anything else keeps 0, and
+  // its graph key).
+  int32_t n = stride;
+  for (int32_t b = 0; b < batch; ++b) {
+    if (newTokens[b] != 1 || starts[b] + 1 != lens[b])
+      return 0;
+    n = std::min(n, (lens[b] - 1) / ps);
+  }
+  const int32_t *table = cache.pageTable();
+  for (int32_t p = 0; p < n; ++p)
+    for (int32_t b = 1; b < batch; ++b)
+      if (table[static_cast<size_t>(b) * stride + p] != table[p]) {
+        n = p; // ends the outer loop too
+        break;
+      }
+  return n >= sharedPrefixMinPages() ? n : 0;
 }
 
 void CudaForward::stage(const KVCache &cache, const TableSlots &slots, CallStaging &staging) {
@@ -88,6 +134,7 @@ CudaForward::CudaForward(KVCache &cache, gpu::PagedAttentionState &attention, De
   planLen_ = t.planLen;
   pagesPerRow_ = t.pagesPerRow;
   maxSeqLen_ = longest(cache);
+  sharedPages_ = sharedPagesOf(cache);
   const size_t batch = static_cast<size_t>(cache.batchSize());
   pageTable_ = table(t.pageTable.data(), t.pageTable.size(), slots_.pageTable);
   seqLens_ = table(cache.seqLens(), batch, slots_.seqLens);
@@ -212,7 +259,10 @@ DeviceTensor CudaForward::cacheAttention(int64_t layer, const DeviceTensor &q,
     a.seqLens = seqLens_;
     a.out = out.raw();
     a.scale = scale;
-    gpu::pagedDecode(attention_, shape, kvType_, a, planLen_);
+    if (sharedPages_ > 0)
+      gpu::pagedDecodeShared(attention_, shape, kvType_, a, sharedPages_, planLen_);
+    else
+      gpu::pagedDecode(attention_, shape, kvType_, a, planLen_);
   } else {
     gpu::PrefillAttentionArgs a;
     a.q = qh.raw();

@@ -9,6 +9,11 @@
 // and the plan length, so a CUDA graph captured once serves every step until
 // the sequences outgrow it. Page-table rows are padded to the plan length's
 // pages for the same reason.
+//
+// A decode step of several sequences that share a long page-table prefix
+// (GSR's candidates, forked from one prompt) runs shared-prefix decode
+// attention (gpu::pagedDecodeShared), whose launches also depend on the
+// number of shared pages: sharedPagesOf, part of the graph key.
 #pragma once
 
 #include "CallStaging.h"
@@ -43,6 +48,13 @@ public:
 
   // The plan length of the cache's open forward (what a graph is keyed on).
   static int32_t planLengthOf(const KVCache &cache);
+  // The pages a decode step of the cache's open forward runs as one shared
+  // prefix (what a graph is keyed on besides): the full pages that begin
+  // every sequence's page-table row alike and end before its new token, when
+  // the batch has >= 2 sequences, each decoding one token at its end, and
+  // there are at least RESA_SHARED_PREFIX_MIN_PAGES of them (default 64);
+  // else 0.
+  static int32_t sharedPagesOf(const KVCache &cache);
   // Before a replay: the open forward's tables into the slots a capture of
   // the same batch and plan length made.
   static void stage(const KVCache &cache, const TableSlots &slots, CallStaging &staging);
@@ -82,7 +94,7 @@ private:
   DType kvElement_; // the pools' element type: q and the attention outputs use it
   int64_t start_;
   CallStaging *capture_;
-  int32_t planLen_, maxSeqLen_, pagesPerRow_;
+  int32_t planLen_, maxSeqLen_, pagesPerRow_, sharedPages_;
   TableSlots slots_;
   std::vector<DeviceTensor> uploaded_; // the eager call's tables
   // The forward's batch tables on the device.

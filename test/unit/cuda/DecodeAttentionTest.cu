@@ -1,7 +1,10 @@
 // The CUDA decode-attention kernel against the exact fp32 CPU reference
-// (pagedDecodeAttentionCpu), on fresh random inputs every run; with the
-// block-sparse cases of BlockSparseTest.cu (summaries, selection, sparse
-// attention against selectBlocksCpu / pagedSparseAttentionCpu).
+// (pagedDecodeAttentionCpu), on fresh random inputs every run, its lse output
+// against the same sums in double, and shared-prefix decode
+// (pagedDecodeShared, "cascade_" cases) against the reference over the full
+// sequences; with the block-sparse cases of BlockSparseTest.cu (summaries,
+// selection, sparse attention against selectBlocksCpu /
+// pagedSparseAttentionCpu).
 //
 // A plain program (no GoogleTest: it must run where only the CUDA toolkit is
 // installed). Each case prints one PASS/FAIL line; without a CUDA device every
@@ -12,6 +15,7 @@
 //   RESA_TEST_SEED=N overrides the seed too (it is printed at the start).
 #include "CudaTestUtil.h"
 #include "resa/cuda/DecodeAttention.h"
+#include "resa/cuda/PagedAttention.h"
 #include "resa/kernels/PagedKV.h"
 #include "resa/kernels/Tensor.h"
 
@@ -46,6 +50,14 @@ struct Case {
   // > 0: sequences 1.. hold sequence 0's first sharedPages pages (the same
   // page ids, as GSR's candidates forked from one prompt do), then their own.
   int sharedPages = 0;
+  bool outF32 = false;  // the output in fp32 (DecodeAttentionArgs::outF32)
+  // Shared-prefix decode (pagedDecodeShared with sharedPages): whether it
+  // must take the shared-prefix path (true) or fall back to pagedDecode, and
+  // the maxSeqLen it is given (0: the longest sequence; more: a CUDA graph's
+  // length bucket).
+  bool cascade = false;
+  bool expectCascade = true;
+  int maxSeqLen = 0;
 };
 
 using resa::cudatest::DevBuf;
@@ -53,20 +65,32 @@ using resa::cudatest::Failure;
 using resa::cudatest::fromBits;
 using resa::cudatest::toBits;
 
-// Runs one case; returns a one-line summary, throws Failure.
-std::string runCase(const Case &c, uint64_t seed) {
+// A case's inputs on the host: the shape and tables, the values (fp32,
+// exactly representable in the dtype) and their dtype bits, the exact CPU
+// output.
+struct Inputs {
+  PagedAttentionShape s;
+  int maxLen = 0;
+  std::vector<int32_t> table, lens;
+  std::vector<float> qf, kf, vf, ref;
+  std::vector<uint16_t> qb, kb, vb;
+};
+
+Inputs makeInputs(const Case &c, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
+  Inputs in;
   const int batch = static_cast<int>(c.lens.size());
-  const int maxLen = *std::max_element(c.lens.begin(), c.lens.end());
+  in.maxLen = *std::max_element(c.lens.begin(), c.lens.end());
 
-  PagedAttentionShape s;
+  PagedAttentionShape &s = in.s;
   s.batch = batch;
   s.numQHeads = c.hq;
   s.numKvHeads = c.hkv;
   s.headDim = c.d;
   s.pageSize = c.ps;
-  s.maxPagesPerSeq = (maxLen + c.ps - 1) / c.ps + 2;
+  s.maxPagesPerSeq =
+      std::max((in.maxLen + c.ps - 1) / c.ps + 2, (c.maxSeqLen + c.ps - 1) / c.ps);
   // Shared pages are full pages of every sequence (a fork copies a partial
   // page before anyone writes it).
   if (c.sharedPages > 0 &&
@@ -81,106 +105,99 @@ std::string runCase(const Case &c, uint64_t seed) {
   std::vector<int32_t> perm(static_cast<size_t>(s.numPages));
   std::iota(perm.begin(), perm.end(), 0);
   std::shuffle(perm.begin(), perm.end(), rng);
-  std::vector<int32_t> table(static_cast<size_t>(batch) * s.maxPagesPerSeq, -1);
+  in.table.assign(static_cast<size_t>(batch) * s.maxPagesPerSeq, -1);
   size_t next = 0;
   for (int b = 0; b < batch; ++b)
     for (int p = 0; p < (c.lens[b] + c.ps - 1) / c.ps; ++p)
-      table[static_cast<size_t>(b) * s.maxPagesPerSeq + p] =
-          b > 0 && p < c.sharedPages ? table[p] : perm[next++];
+      in.table[static_cast<size_t>(b) * s.maxPagesPerSeq + p] =
+          b > 0 && p < c.sharedPages ? in.table[p] : perm[next++];
 
   // Caches: random where a token lives, NaN everywhere else (spare pages and
   // the tail of partial pages), so that any read of a masked slot shows.
   // Shared pages are filled once, by sequence 0.
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const size_t cacheN = static_cast<size_t>(s.cacheElements());
-  std::vector<float> kf(cacheN, nan), vf(cacheN, nan);
+  in.kf.assign(cacheN, nan);
+  in.vf.assign(cacheN, nan);
   for (int b = 0; b < batch; ++b)
     for (int t = b > 0 ? c.sharedPages * c.ps : 0; t < c.lens[b]; ++t) {
-      const int page = table[static_cast<size_t>(b) * s.maxPagesPerSeq + t / c.ps];
+      const int page = in.table[static_cast<size_t>(b) * s.maxPagesPerSeq + t / c.ps];
       for (int h = 0; h < c.hkv; ++h) {
         const int64_t off = resa::pagedKVOffset(s, page, h, t % c.ps);
         for (int j = 0; j < c.d; ++j) {
-          kf[static_cast<size_t>(off + j)] = fromBits(toBits(normal(rng), c.dtype), c.dtype);
-          vf[static_cast<size_t>(off + j)] = fromBits(toBits(normal(rng), c.dtype), c.dtype);
+          in.kf[static_cast<size_t>(off + j)] = fromBits(toBits(normal(rng), c.dtype), c.dtype);
+          in.vf[static_cast<size_t>(off + j)] = fromBits(toBits(normal(rng), c.dtype), c.dtype);
         }
       }
     }
   // Queries with a larger spread, so that the softmax is far from uniform.
   const size_t qN = static_cast<size_t>(s.queryElements());
-  std::vector<float> qf(qN);
-  for (auto &x : qf)
+  in.qf.resize(qN);
+  for (auto &x : in.qf)
     x = fromBits(toBits(2.0f * normal(rng), c.dtype), c.dtype);
 
-  std::vector<uint16_t> kb(cacheN), vb(cacheN), qb(qN);
+  in.kb.resize(cacheN);
+  in.vb.resize(cacheN);
+  in.qb.resize(qN);
   for (size_t i = 0; i < cacheN; ++i) {
-    kb[i] = toBits(kf[i], c.dtype);
-    vb[i] = toBits(vf[i], c.dtype);
+    in.kb[i] = toBits(in.kf[i], c.dtype);
+    in.vb[i] = toBits(in.vf[i], c.dtype);
   }
   for (size_t i = 0; i < qN; ++i)
-    qb[i] = toBits(qf[i], c.dtype);
+    in.qb[i] = toBits(in.qf[i], c.dtype);
 
-  std::vector<float> ref(qN);
-  std::vector<int32_t> lens(c.lens.begin(), c.lens.end());
-  resa::pagedDecodeAttentionCpu(s, qf.data(), kf.data(), vf.data(), table.data(), lens.data(),
-                                c.scale, ref.data());
+  in.ref.resize(qN);
+  in.lens.assign(c.lens.begin(), c.lens.end());
+  resa::pagedDecodeAttentionCpu(s, in.qf.data(), in.kf.data(), in.vf.data(), in.table.data(),
+                                in.lens.data(), c.scale, in.ref.data());
+  return in;
+}
 
-  resa::gpu::DecodeAttentionOptions opt;
-  opt.forceSplits = c.forceSplits;
-  opt.variant = c.variant;
-  resa::gpu::DecodeAttentionPlan plan;
-  CUDA_OK(resa::gpu::planDecodeAttention(s, c.dtype, maxLen, &plan, opt));
-
-  DevBuf<uint16_t> dk(cacheN), dv(cacheN), dq(qN), dout(qN);
-  DevBuf<int32_t> dtable(table.size()), dlens(lens.size());
-  DevBuf<char> ws(plan.workspaceBytes);
-  CUDA_OK(cudaMemcpy(dk.p, kb.data(), cacheN * 2, cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(dv.p, vb.data(), cacheN * 2, cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(dq.p, qb.data(), qN * 2, cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(dtable.p, table.data(), table.size() * 4, cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(dlens.p, lens.data(), lens.size() * 4, cudaMemcpyHostToDevice));
-  if (plan.workspaceBytes)
-    CUDA_OK(cudaMemset(ws.p, 0, plan.workspaceBytes));
-
-  resa::gpu::DecodeAttentionArgs a;
-  a.q = dq.p;
-  a.kCache = dk.p;
-  a.vCache = dv.p;
-  a.pageTable = dtable.p;
-  a.seqLens = dlens.p;
-  a.out = dout.p;
-  a.scale = c.scale;
-
-  // Three runs, the output poisoned with NaN (0xffff) before each: every
-  // element must be written, and the runs must agree bit for bit (the merge
-  // order is fixed, and a counter left non-zero would leave NaN behind).
-  std::vector<uint16_t> got(qN), first(qN);
-  for (int run = 0; run < 3; ++run) {
-    CUDA_OK(cudaMemset(dout.p, 0xff, qN * 2));
-    CUDA_OK(resa::gpu::decodeAttention(a, plan, ws.p, nullptr));
-    CUDA_OK(cudaGetLastError());
-    CUDA_OK(cudaDeviceSynchronize());
-    CUDA_OK(cudaMemcpy(got.data(), dout.p, qN * 2, cudaMemcpyDeviceToHost));
-    if (run == 0)
-      first = got;
-    else if (got != first)
-      throw Failure{"run " + std::to_string(run) + " differs from run 0 (race or stale counter)"};
+// The inputs on the device.
+struct DeviceInputs {
+  DevBuf<uint16_t> k, v, q;
+  DevBuf<int32_t> table, lens;
+  explicit DeviceInputs(const Inputs &in)
+      : k(in.kb.size()), v(in.vb.size()), q(in.qb.size()), table(in.table.size()),
+        lens(in.lens.size()) {
+    k.upload(in.kb);
+    v.upload(in.vb);
+    q.upload(in.qb);
+    table.upload(in.table);
+    lens.upload(in.lens);
   }
+  // The call's arguments, but for the output.
+  resa::gpu::DecodeAttentionArgs args(float scale) const {
+    resa::gpu::DecodeAttentionArgs a;
+    a.q = q.p;
+    a.kCache = k.p;
+    a.vCache = v.p;
+    a.pageTable = table.p;
+    a.seqLens = lens.p;
+    a.scale = scale;
+    return a;
+  }
+};
 
-  // Relative error per (sequence, head) row and over everything.
+// The output rows ([batch][hq][d], as floats) against the CPU reference:
+// relative error per (sequence, head) row and over everything. Returns the
+// summary, throws Failure.
+std::string checkOutput(const Case &c, const Inputs &in, const std::vector<float> &got) {
+  const int batch = static_cast<int>(c.lens.size());
   double worstRow = 0.0, errAll = 0.0, refAll = 0.0;
   std::string worstWhere;
   for (int b = 0; b < batch; ++b)
     for (int h = 0; h < c.hq; ++h) {
       double e2 = 0.0, r2 = 0.0;
       for (int j = 0; j < c.d; ++j) {
-        const size_t i = static_cast<size_t>(resa::queryOffset(s, b, h) + j);
-        const float g = fromBits(got[i], c.dtype);
+        const size_t i = static_cast<size_t>(resa::queryOffset(in.s, b, h) + j);
+        const float g = got[i];
         if (!std::isfinite(g))
           throw Failure{"output [" + std::to_string(b) + "][" + std::to_string(h) + "][" +
                         std::to_string(j) + "] is not finite (unwritten or NaN leaked)"};
-        const double diff = static_cast<double>(g) - ref[i];
+        const double diff = static_cast<double>(g) - in.ref[i];
         e2 += diff * diff;
-        r2 += static_cast<double>(ref[i]) * ref[i];
+        r2 += static_cast<double>(in.ref[i]) * in.ref[i];
       }
       errAll += e2;
       refAll += r2;
@@ -198,11 +215,204 @@ std::string runCase(const Case &c, uint64_t seed) {
   const double relAll = refAll > 0 ? std::sqrt(errAll / refAll) : 0.0;
   const double bound = c.dtype == KVDType::BF16 ? 1e-2 : 2e-3;
   char line[256];
-  std::snprintf(line, sizeof line, "rel %.2e, worst row %.2e at %s (bound %.0e), splits %d x %d stages",
-                relAll, worstRow, worstWhere.c_str(), bound, plan.numSplits, plan.stagesPerSplit);
+  std::snprintf(line, sizeof line, "rel %.2e, worst row %.2e at %s (bound %.0e)", relAll,
+                worstRow, worstWhere.c_str(), bound);
   if (worstRow > bound || !(relAll <= bound))
     throw Failure{std::string("error over bound: ") + line};
   return line;
+}
+
+// The kernel's lse (DecodeAttentionArgs::lse: base 2, log2 sum_t 2^(scale *
+// log2(e) * q . k_t); -inf for an empty sequence) against the same sum in
+// double over the fp32 inputs. Returns the summary, throws Failure.
+std::string checkLse(const Case &c, const Inputs &in, const std::vector<float> &lse) {
+  const PagedAttentionShape &s = in.s;
+  const double scale =
+      c.scale != 0.0f ? c.scale : static_cast<double>(resa::defaultAttentionScale(c.d));
+  const double toLog2 = scale * 1.4426950408889634;
+  double worst = 0.0;
+  std::vector<double> sc;
+  for (int b = 0; b < s.batch; ++b)
+    for (int h = 0; h < c.hq; ++h) {
+      const float got = lse[static_cast<size_t>(b) * c.hq + h];
+      const std::string where = "lse[" + std::to_string(b) + "][" + std::to_string(h) + "]";
+      if (c.lens[b] == 0) {
+        if (!(std::isinf(got) && got < 0))
+          throw Failure{where + " = " + std::to_string(got) + " for an empty sequence, not -inf"};
+        continue;
+      }
+      const int kvh = h / s.group();
+      const float *q = in.qf.data() + resa::queryOffset(s, b, h);
+      sc.assign(static_cast<size_t>(c.lens[b]), 0.0);
+      double mx = -INFINITY;
+      for (int t = 0; t < c.lens[b]; ++t) {
+        const int page = in.table[static_cast<size_t>(b) * s.maxPagesPerSeq + t / c.ps];
+        const float *k = in.kf.data() + resa::pagedKVOffset(s, page, kvh, t % c.ps);
+        double dot = 0.0;
+        for (int j = 0; j < c.d; ++j)
+          dot += static_cast<double>(q[j]) * k[j];
+        sc[static_cast<size_t>(t)] = dot * toLog2;
+        mx = std::max(mx, sc[static_cast<size_t>(t)]);
+      }
+      double sum = 0.0;
+      for (double x : sc)
+        sum += std::exp2(x - mx);
+      const double ref = mx + std::log2(sum);
+      const double err = std::fabs(static_cast<double>(got) - ref);
+      if (!(err <= 1e-3 + 1e-4 * std::fabs(ref)))
+        throw Failure{where + " = " + std::to_string(got) + ", expected " + std::to_string(ref) +
+                      " (base-2 log-sum-exp of the scaled scores)"};
+      worst = std::max(worst, err);
+    }
+  char line[64];
+  std::snprintf(line, sizeof line, "lse within %.1e", worst);
+  return line;
+}
+
+// The output as floats: dtype bits or fp32.
+std::vector<float> outputValues(const Case &c, const std::vector<uint16_t> &bits) {
+  std::vector<float> v(bits.size());
+  for (size_t i = 0; i < bits.size(); ++i)
+    v[i] = fromBits(bits[i], c.dtype);
+  return v;
+}
+
+// Runs one case of decodeAttention (with its lse output); returns a one-line
+// summary, throws Failure.
+std::string runCase(const Case &c, uint64_t seed) {
+  const Inputs in = makeInputs(c, seed);
+  const PagedAttentionShape &s = in.s;
+  resa::gpu::DecodeAttentionOptions opt;
+  opt.forceSplits = c.forceSplits;
+  opt.variant = c.variant;
+  resa::gpu::DecodeAttentionPlan plan;
+  CUDA_OK(resa::gpu::planDecodeAttention(s, c.dtype, in.maxLen, &plan, opt));
+
+  const size_t qN = in.qb.size();
+  const size_t outBytes = qN * (c.outF32 ? 4 : 2);
+  const size_t rows = static_cast<size_t>(s.batch) * c.hq;
+  DeviceInputs dev(in);
+  DevBuf<char> dout(outBytes), ws(plan.workspaceBytes);
+  DevBuf<float> dlse(rows);
+  if (plan.workspaceBytes)
+    CUDA_OK(cudaMemset(ws.p, 0, plan.workspaceBytes));
+  resa::gpu::DecodeAttentionArgs a = dev.args(c.scale);
+  a.out = dout.p;
+  a.lse = dlse.p;
+  a.outF32 = c.outF32;
+
+  // Three runs, the output and lse poisoned with NaN (0xff bytes) before
+  // each: every element must be written, and the runs must agree bit for bit
+  // (the merge order is fixed, and a counter left non-zero would leave NaN
+  // behind).
+  std::vector<char> got(outBytes), first(outBytes);
+  std::vector<float> lse(rows), firstLse(rows);
+  for (int run = 0; run < 3; ++run) {
+    CUDA_OK(cudaMemset(dout.p, 0xff, outBytes));
+    CUDA_OK(cudaMemset(dlse.p, 0xff, rows * 4));
+    CUDA_OK(resa::gpu::decodeAttention(a, plan, ws.p, nullptr));
+    CUDA_OK(cudaGetLastError());
+    CUDA_OK(cudaDeviceSynchronize());
+    CUDA_OK(cudaMemcpy(got.data(), dout.p, outBytes, cudaMemcpyDeviceToHost));
+    CUDA_OK(cudaMemcpy(lse.data(), dlse.p, rows * 4, cudaMemcpyDeviceToHost));
+    if (run == 0) {
+      first = got;
+      firstLse = lse;
+    } else if (got != first ||
+               std::memcmp(lse.data(), firstLse.data(), rows * 4) != 0) {
+      throw Failure{"run " + std::to_string(run) + " differs from run 0 (race or stale counter)"};
+    }
+  }
+
+  std::vector<float> values(qN);
+  if (c.outF32) {
+    std::memcpy(values.data(), got.data(), outBytes);
+  } else {
+    std::vector<uint16_t> bits(qN);
+    std::memcpy(bits.data(), got.data(), outBytes);
+    values = outputValues(c, bits);
+  }
+  const std::string lseLine = checkLse(c, in, lse);
+  return checkOutput(c, in, values) + ", " + lseLine + ", splits " +
+         std::to_string(plan.numSplits) + " x " + std::to_string(plan.stagesPerSplit) + " stages";
+}
+
+// Runs one case of shared-prefix decode (pagedDecodeShared) against the CPU
+// reference of the full sequences: three eager runs and a CUDA graph replay,
+// the output poisoned before each, all bit-identical. Returns a one-line
+// summary, throws Failure.
+std::string runCascadeCase(const Case &c, uint64_t seed) {
+  const Inputs in = makeInputs(c, seed);
+  const PagedAttentionShape &s = in.s;
+  const int32_t maxSeqLen = c.maxSeqLen > 0 ? c.maxSeqLen : in.maxLen;
+  const size_t qN = in.qb.size();
+  DeviceInputs dev(in);
+  DevBuf<uint16_t> dout(qN);
+  cudaStream_t stream = nullptr;
+  CUDA_OK(cudaStreamCreate(&stream));
+  struct StreamGuard {
+    cudaStream_t s;
+    ~StreamGuard() { cudaStreamDestroy(s); }
+  } guard{stream};
+  resa::gpu::DeviceAllocator alloc;
+  resa::gpu::PagedAttentionState state(alloc, stream);
+  resa::gpu::DecodeAttentionArgs a = dev.args(c.scale);
+  a.out = dout.p;
+
+  std::vector<uint16_t> got(qN), first(qN);
+  auto fetch = [&](const char *what) {
+    CUDA_OK(cudaStreamSynchronize(stream));
+    CUDA_OK(cudaGetLastError());
+    CUDA_OK(cudaMemcpy(got.data(), dout.p, qN * 2, cudaMemcpyDeviceToHost));
+    if (got != first)
+      throw Failure{std::string(what) + " differs from run 0 (race, stale counter or workspace)"};
+  };
+  for (int run = 0; run < 3; ++run) {
+    CUDA_OK(cudaMemsetAsync(dout.p, 0xff, qN * 2, stream));
+    const bool ran = resa::gpu::pagedDecodeShared(state, s, c.dtype, a, c.sharedPages, maxSeqLen);
+    if (ran != c.expectCascade)
+      throw Failure{std::string(ran ? "took" : "did not take") +
+                    " the shared-prefix path (expected the " +
+                    (c.expectCascade ? "shared-prefix path" : "pagedDecode fallback") + ")"};
+    if (run == 0) {
+      CUDA_OK(cudaStreamSynchronize(stream));
+      CUDA_OK(cudaGetLastError());
+      CUDA_OK(cudaMemcpy(first.data(), dout.p, qN * 2, cudaMemcpyDeviceToHost));
+    } else {
+      fetch(("run " + std::to_string(run)).c_str());
+    }
+  }
+  // The same call captured into a CUDA graph (as the runtime does, with the
+  // plans and workspaces already made) and replayed twice.
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
+  try {
+    resa::gpu::pagedDecodeShared(state, s, c.dtype, a, c.sharedPages, maxSeqLen);
+  } catch (...) {
+    cudaStreamEndCapture(stream, &graph);
+    if (graph)
+      cudaGraphDestroy(graph);
+    throw;
+  }
+  CUDA_OK(cudaStreamEndCapture(stream, &graph));
+  struct GraphGuard {
+    cudaGraph_t g;
+    cudaGraphExec_t *e;
+    ~GraphGuard() {
+      if (*e)
+        cudaGraphExecDestroy(*e);
+      cudaGraphDestroy(g);
+    }
+  } graphGuard{graph, &exec};
+  CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  for (int replay = 0; replay < 2; ++replay) {
+    CUDA_OK(cudaMemsetAsync(dout.p, 0xff, qN * 2, stream));
+    CUDA_OK(cudaGraphLaunch(exec, stream));
+    fetch(("graph replay " + std::to_string(replay)).c_str());
+  }
+  return checkOutput(c, in, outputValues(c, first)) +
+         (c.expectCascade ? ", shared-prefix path" : ", fallback") + ", graph replays identical";
 }
 
 std::vector<Case> allCases() {
@@ -303,6 +513,80 @@ std::vector<Case> allCases() {
     c.forceSplits = x.forceSplits;
     add(c);
   }
+  // The output in fp32 (what shared-prefix decode merges): one block per
+  // sequence (written by finishBlock's direct path) and split merges, with
+  // an empty sequence; two head chunks.
+  for (int fs : {1, 5}) {
+    Case c;
+    c.lens = {4097, 1000, 0};
+    c.forceSplits = fs;
+    c.outF32 = true;
+    c.name = "bf16_d128_q32kv8_f32out_splits" + std::to_string(fs) + "_len4097,1000,0";
+    add(c);
+  }
+  {
+    Case c;
+    c.dtype = KVDType::F16;
+    c.hq = 32;
+    c.hkv = 2;
+    c.d = 64;
+    c.lens = {2049, 3};
+    c.outF32 = true;
+    c.name = "f16_d64_q32kv2_f32out_len2049,3";
+    add(c);
+  }
+  // Shared-prefix decode (pagedDecodeShared) against the full sequences:
+  // B = 2..5, GQA groups 4 and 1, head dims 128 and 64, bf16 and f16, page
+  // sizes 8, 16 and 64, prefixes of one page to 256, own parts of 0 to 54
+  // tokens, lengths off the page size; a length bucket larger than the
+  // longest sequence (the runtime's CUDA graphs plan for one). Then the
+  // fallbacks to pagedDecode: no shared page, one sequence, and a group of 8
+  // (packing 2 x 8 heads reads the prefix as often as 2 sequences do).
+  struct Cascade { const char *name; KVDType dt; int hq, hkv, d, ps; std::vector<int> lens;
+                   int sharedPages, maxSeqLen; bool expect; };
+  const std::vector<Cascade> cascades = {
+      {"cascade_bf16_d128_q32kv8_shared256_len4101,4103,4097,4150", KVDType::BF16, 32, 8, 128,
+       16, {4101, 4103, 4097, 4150}, 256, 0, true},
+      {"cascade_bf16_d128_q32kv8_shared256_bucket8192_len4101,4103,4097,4150", KVDType::BF16, 32,
+       8, 128, 16, {4101, 4103, 4097, 4150}, 256, 8192, true},
+      {"cascade_bf16_d128_q32kv8_shared1_len17,40", KVDType::BF16, 32, 8, 128, 16, {17, 40}, 1, 0,
+       true},
+      {"cascade_f16_d128_q32kv8_shared64_len1025,1100,1030", KVDType::F16, 32, 8, 128, 16,
+       {1025, 1100, 1030}, 64, 0, true},
+      {"cascade_bf16_d128_q32kv8_shared64_own0_len1024,1030", KVDType::BF16, 32, 8, 128, 16,
+       {1024, 1030}, 64, 0, true},
+      {"cascade_bf16_d64_q8kv8_shared100_len1601,1605,1700,1650,1610", KVDType::BF16, 8, 8, 64, 16,
+       {1601, 1605, 1700, 1650, 1610}, 100, 0, true},
+      {"cascade_f16_d64_q16kv4_shared30_len481,500,490,520,483", KVDType::F16, 16, 4, 64, 16,
+       {481, 500, 490, 520, 483}, 30, 0, true},
+      {"cascade_f16_d128_q4kv4_shared1_len17,17", KVDType::F16, 4, 4, 128, 16, {17, 17}, 1, 0,
+       true},
+      {"cascade_bf16_d128_q32kv8_ps64_shared15_len1001,1100,961", KVDType::BF16, 32, 8, 128, 64,
+       {1001, 1100, 961}, 15, 0, true},
+      {"cascade_bf16_d64_q32kv8_ps8_shared33_len265,270,300,280", KVDType::BF16, 32, 8, 64, 8,
+       {265, 270, 300, 280}, 33, 0, true},
+      {"cascade_fallback_bf16_d128_q32kv8_shared0_len100,200,300", KVDType::BF16, 32, 8, 128, 16,
+       {100, 200, 300}, 0, 0, false},
+      {"cascade_fallback_bf16_d128_q32kv8_batch1_shared10_len1000", KVDType::BF16, 32, 8, 128, 16,
+       {1000}, 10, 0, false},
+      {"cascade_fallback_bf16_d128_q32kv4_shared10_len200,300", KVDType::BF16, 32, 4, 128, 16,
+       {200, 300}, 10, 0, false},
+  };
+  for (const auto &x : cascades) {
+    Case c;
+    c.name = x.name;
+    c.dtype = x.dt;
+    c.hq = x.hq;
+    c.hkv = x.hkv;
+    c.d = x.d;
+    c.ps = x.ps;
+    c.lens = x.lens;
+    c.sharedPages = x.sharedPages;
+    c.maxSeqLen = x.maxSeqLen;
+    c.cascade = true;
+    c.expectCascade = x.expect;
+    add(c);
+  }
   return cases;
 }
 
@@ -316,7 +600,9 @@ int main(int argc, char **argv) {
   std::vector<resa::cudatest::NamedCase> cases;
   for (auto &c : allCases())
     if (filter.empty() || c.name.find(filter) != std::string::npos)
-      cases.push_back({c.name, [c](uint64_t s) { return runCase(c, s); }});
+      cases.push_back({c.name, [c](uint64_t s) {
+                         return c.cascade ? runCascadeCase(c, s) : runCase(c, s);
+                       }});
   for (auto &c : resa::cudatest::blockSparseCases())
     if (filter.empty() || c.name.find(filter) != std::string::npos)
       cases.push_back(c);

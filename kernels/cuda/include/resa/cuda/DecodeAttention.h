@@ -103,6 +103,18 @@ struct DecodeAttentionArgs {
   const int32_t *selected = nullptr;       // [batch][numKvHeads][maxSelected]
   const int32_t *selectedCounts = nullptr; // [batch]
   int32_t maxSelected = 0;
+  // Partial results that a caller merges (shared-prefix decode,
+  // PagedAttention.h's pagedDecodeShared):
+  //  - lse, when set: float [batch][numQHeads], each row's log-sum-exp of
+  //    the scaled scores in BASE 2, lse = log2(sum_t 2^(scale * log2(e) *
+  //    q . k_t)) (the natural-log one times log2(e)); -inf for a sequence
+  //    with no token to attend to (whose output is 0). Two states over
+  //    disjoint token sets merge as o = (o1 2^(l1-m) + o2 2^(l2-m)) /
+  //    (2^(l1-m) + 2^(l2-m)), m = max(l1, l2);
+  //  - outF32: out is float [batch][numQHeads][headDim] (16-byte aligned)
+  //    instead of dtype, so that a partial result is not rounded twice.
+  float *lse = nullptr;
+  bool outF32 = false;
 };
 
 // Enqueues one decode-attention step on `stream`. All pointers are device

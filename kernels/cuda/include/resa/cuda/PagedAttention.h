@@ -8,7 +8,8 @@
 //   prefill  "prefill-mma"   bf16/f16, headDim 64 or 128, GQA group <= 128
 //            "prefill-generic" otherwise (headDim <= 256)
 //   decode   "decode-tc"     headDim 64 or 128, pageSize dividing 32 or a
-//                            multiple of 32 (dense and block-sparse)
+//                            multiple of 32 (dense and block-sparse;
+//                            shared-prefix decode runs on it alone)
 //            "decode-generic" otherwise
 //   select   "select-fast"   headDim 64, 128 or 256
 //            "select-generic" otherwise
@@ -52,6 +53,8 @@ private:
                            const PrefillAttentionArgs &, int32_t, int32_t);
   friend void pagedDecode(PagedAttentionState &, const PagedAttentionShape &, KVDType,
                           const DecodeAttentionArgs &, int32_t);
+  friend bool pagedDecodeShared(PagedAttentionState &, const PagedAttentionShape &, KVDType,
+                                const DecodeAttentionArgs &, int32_t, int32_t);
   friend void pagedSelect(PagedAttentionState &, const PagedAttentionShape &, KVDType,
                           const BlockSelectParams &, const BlockSelectArgs &, int32_t);
 };
@@ -67,6 +70,37 @@ void pagedPrefill(PagedAttentionState &state, const PagedAttentionShape &shape, 
 // shape.maxPagesPerSeq * shape.pageSize.
 void pagedDecode(PagedAttentionState &state, const PagedAttentionShape &shape, KVDType dtype,
                  const DecodeAttentionArgs &args, int32_t maxSeqLen);
+
+// Shared-prefix ("cascade") dense decode for a batch whose page-table rows
+// agree on their first `sharedPages` entries (GSR's candidates, forked from
+// one prompt: copy-on-write keeps the prompt's full pages shared). The result
+// of pagedDecode(state, shape, dtype, args, maxSeqLen), up to rounding,
+// computed in four launches (resa/cuda/SharedPrefixDecode.h has the layouts):
+//   1. the queries regrouped per KV head, [B][kvH][group][D] ->
+//      [kvH][B][group][D], and the two calls' lengths;
+//   2. decode-tc over the shared pages (row 0's first sharedPages entries)
+//      as ONE virtual sequence of kvH * B * group query heads (GQA group
+//      B * group): each KV head's shared K/V is read once per 8 of those
+//      heads (the kernel's heads per thread block), ceil(B * group / 8)
+//      times, instead of B * ceil(group / 8) times; fp32 output + lse;
+//   3. decode-tc over each sequence's own pages (its row from entry
+//      sharedPages on; seqLens[b] - sharedPages * pageSize tokens), fp32
+//      output + lse;
+//   4. the two normalised states merged per (sequence, head) by their lse.
+// Nothing synchronises; the launches depend only on the shape, dtype,
+// sharedPages and planLength(maxSeqLen) (the plans are keyed on them), never
+// on device data, so a CUDA graph keyed on those replays correctly.
+// Requires a dense call with the output in dtype (args.selected and args.lse
+// null, args.outF32 false), sharedPages * pageSize <= maxSeqLen, and every
+// seqLens[b] >= sharedPages * pageSize (device data: not checked).
+// Falls back to pagedDecode and returns false when the batch has fewer than
+// two sequences, sharedPages is 0, decode-tc does not take the shape (the
+// generic kernel has no lse output: head dims other than 64 and 128,
+// unaligned pointers) or the regrouping would not read the shared K/V fewer
+// times (GQA groups of 8 or more); returns true when it ran as above.
+bool pagedDecodeShared(PagedAttentionState &state, const PagedAttentionShape &shape,
+                       KVDType dtype, const DecodeAttentionArgs &args, int32_t sharedPages,
+                       int32_t maxSeqLen);
 
 // Block selection (BlockSelectArgs' semantics). maxSeqLen as for pagedDecode;
 // args.maxSelected >= selectedBlockCount(ceil(maxSeqLen / pageSize), params).
