@@ -71,6 +71,23 @@ def FormKVProgram : Pass<"resa-form-kv-program", "mlir::ModuleOp"> {
   let dependentDialects = ["resa::ir::ResaDialect", "mlir::func::FuncDialect"];
 }
 
+def PrefillLastLogits : Pass<"resa-prefill-last-logits", "mlir::ModuleOp"> {
+  let summary = "Make @prefill compute the logits of the last position only";
+  let description = [{
+    Generation samples the first new token from the prompt's last position;
+    the other positions' logits ([B, S, vocab] fp32: 8 GB at 16K tokens and
+    a 128K vocabulary) cost compute and a download that nothing reads. In
+    @prefill (resa-form-kv-program made it), the resa.logits op that
+    computes the "logits" result gets the last position of its hidden
+    states only (onnx.Slice along axis 1: [B, S, H] -> [B, 1, H]), so
+    @prefill returns [B, 1, vocab]. Fails, naming @prefill, when no
+    resa.logits computes that result. @main, @decode and @rectify are
+    unchanged.
+  }];
+  let dependentDialects = ["resa::onnx::OnnxDialect", "resa::ir::ResaDialect",
+                           "mlir::func::FuncDialect"];
+}
+
 class AttentionPolicy<string arg, string what> : Pass<arg, "mlir::ModuleOp"> {
   let summary = "Attention policy: " # what;
   let dependentDialects = ["resa::ir::ResaDialect"];

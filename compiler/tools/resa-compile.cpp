@@ -51,6 +51,18 @@ cl::opt<std::string> weightSource(
              "real model shapes: tools/build_shape_model.py)"),
     cl::init("read"), cl::value_desc("SOURCE"));
 
+enum class PrefillLogits { All, Last };
+cl::opt<PrefillLogits> prefillLogits(
+    "prefill-logits", cl::desc("the logits that @prefill returns"),
+    cl::init(PrefillLogits::All),
+    cl::values(clEnumValN(PrefillLogits::All, "all",
+                          "every prompt position's, [batch, seq, vocab] (default; what the "
+                          "tests compare)"),
+               clEnumValN(PrefillLogits::Last, "last",
+                          "the last position's only, [batch, 1, vocab]: what generation "
+                          "samples from; no [seq, vocab] projection and download (long "
+                          "prompts)")));
+
 cl::OptionCategory policy("Attention policy (DESIGN.md, ReSA)");
 cl::opt<std::string> attention(
     "attention",
@@ -206,6 +218,8 @@ int compile() {
   // raised: raise it too.
   raise.addPass(resa::createRaiseRotary());
   raise.addPass(resa::createFormKVProgram());
+  if (prefillLogits == PrefillLogits::Last)
+    raise.addPass(resa::createPrefillLastLogits());
   std::string errors;
   llvm::raw_string_ostream errorStream(errors);
   if (llvm::StringRef(attention).trim().empty() ||

@@ -87,11 +87,16 @@ Tensor Generator::call(const char *function, const std::vector<int64_t> &ids, in
   if (out.empty())
     return Tensor();
   const Tensor &logits = out[0];
-  if (logits.rank() != 3 || logits.dim(0) != batch || logits.dim(1) != len)
+  // @prefill compiled with --prefill-logits=last computes the last
+  // position's logits only.
+  const bool prefill = std::string(function) == "prefill";
+  if (logits.rank() != 3 || logits.dim(0) != batch ||
+      (logits.dim(1) != len && !(prefill && logits.dim(1) == 1)))
     throw Error("logits must be [" + std::to_string(batch) + ", " + std::to_string(len) +
-                ", vocab], got " + shapeToString(logits.shape()));
+                (prefill && len != 1 ? " (or 1: the last position)" : "") + ", vocab], got " +
+                shapeToString(logits.shape()));
   vocab_ = logits.dim(2);
-  return logits.reshaped({batch * len, logits.dim(2)});
+  return logits.reshaped({batch * logits.dim(1), logits.dim(2)});
 }
 
 Tensor Generator::prefill(int64_t id, const std::vector<int64_t> &tokens) {

@@ -40,6 +40,8 @@ Runs a package compiled by resa-compile and prints the generated token ids.
   --device D             auto (default: cuda when this runtime has it and a GPU
                          is present), cpu (exact fp32) or cuda (bf16/f16)
   --dump-logits FILE     write the prompt's logits, float32 [batch, seq, vocab]
+                         (on CUDA, through the package's prefill: [batch, 1,
+                         vocab] if compiled with --prefill-logits=last)
   --kv-pages N           KV-cache capacity in pages of the package's block size
                          (default 0: what the prompts and --max-new-tokens
                          need); it bounds the prompt and the tokens after it
@@ -227,7 +229,8 @@ resa::Device chooseDevice(const Options &o, const resa::Package &package) {
 }
 
 // Logits of every prompt position through the cached prefill program on
-// `device`, [batch, seq, vocab] (sequence by sequence).
+// `device`, [batch, seq, vocab] (sequence by sequence); [batch, 1, vocab]
+// when the package's prefill keeps the last position only.
 resa::Tensor prefillLogits(const resa::Package &package, const resa::Tensor &ids,
                            resa::Device device) {
   int64_t batch = ids.dim(0), seq = ids.dim(1);
@@ -238,8 +241,13 @@ resa::Tensor prefillLogits(const resa::Package &package, const resa::Tensor &ids
   resa::Tensor out;
   for (int64_t b = 0; b < batch; ++b) {
     resa::Tensor logits = gen.prefill(b, prompts[b]);
-    if (b == 0)
-      out = resa::Tensor(resa::DType::F32, {batch, seq, logits.dim(1)});
+    if (b == 0) {
+      out = resa::Tensor(resa::DType::F32, {batch, logits.dim(0), logits.dim(1)});
+      if (logits.dim(0) != seq)
+        std::fprintf(stderr, "resa-run: the package's prefill keeps only the last position's "
+                             "logits (resa-compile --prefill-logits=last): --dump-logits "
+                             "writes [batch, 1, vocab]\n");
+    }
     std::copy_n(logits.data<float>(), logits.numel(), out.data<float>() + b * logits.numel());
     gen.cache().removeSequence(b);
   }

@@ -36,9 +36,8 @@ int main(int argc, char **argv) {
     resa::Generator dense(*package, resa::Generator::pagesFor(*package, shape, 2 * f));
     resa::Tensor logits = gen.prefill(0, tokens);
     int64_t vocab = gen.vocabSize();
-    int64_t next = std::max_element(logits.data<float>() + (prompt - 1) * vocab,
-                                    logits.data<float>() + prompt * vocab) -
-                   (logits.data<float>() + (prompt - 1) * vocab);
+    const float *last = logits.data<float>() + (logits.dim(0) - 1) * vocab;
+    int64_t next = std::max_element(last, last + vocab) - last;
     for (int64_t step = 0; step < f; ++step) {
       tokens.push_back(next);
       resa::Tensor l = gen.decode(0, next);

@@ -59,8 +59,11 @@ public:
   // The steps generate() is made of, for tests and pipelines. Each runs one
   // call for sequence `id` with `tokens` at positions start.., where start is
   // the sequence's current length (or `start` for rectify).
-  Tensor prefill(int64_t id, const std::vector<int64_t> &tokens); // logits [S, vocab]
-  Tensor decode(int64_t id, int64_t token);                        // logits [1, vocab]
+  // Logits [S, vocab], or [1, vocab] (the last position's: read the last
+  // row, (rows - 1) * vocab, to serve both) for a package compiled with
+  // resa-compile --prefill-logits=last.
+  Tensor prefill(int64_t id, const std::vector<int64_t> &tokens);
+  Tensor decode(int64_t id, int64_t token); // logits [1, vocab]
   // One decode step for several sequences of one length, in one call:
   // logits [ids.size(), vocab].
   Tensor decode(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens);
