@@ -816,6 +816,10 @@ LogicalResult ShapeInference::visitUnchecked(Operation *op) {
     int64_t bdims = attrInt(op, "batch_dims", 0);
     if (x.dims && idx.dims && !idx.dims->empty())
       if (auto last = constOf(idx.dims->back())) {
+        const int64_t rank = static_cast<int64_t>(x.dims->size());
+        if (bdims < 0 || *last < 0 || bdims + *last > rank)
+          return op->emitError() << "GatherND with batch_dims " << bdims << " and index tuples of "
+                                 << *last << " does not fit data of rank " << rank;
         dims = Dims(idx.dims->begin(), idx.dims->end() - 1);
         dims->insert(dims->end(), x.dims->begin() + bdims + *last, x.dims->end());
       }

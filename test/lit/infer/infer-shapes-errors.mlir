@@ -87,3 +87,11 @@ func.func @cast_type(%a: tensor<2xf32>) -> tensor<*xf32> {
   %0 = onnx.Cast %a {to = 8 : i64} : (tensor<2xf32>) -> tensor<*xf32>
   return %0 : tensor<*xf32>
 }
+
+// -----
+// Index tuples longer than the data's rank past batch_dims (found by fuzzing).
+func.func @gathernd_past_rank(%x: tensor<2x3xf32>, %ids: tensor<5x2xi64>) -> tensor<*xf32> {
+  // expected-error @+1 {{GatherND with batch_dims 1 and index tuples of 2 does not fit data of rank 2}}
+  %0 = onnx.GatherND %x, %ids {batch_dims = 1 : i64} : (tensor<2x3xf32>, tensor<5x2xi64>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
