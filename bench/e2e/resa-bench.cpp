@@ -1,4 +1,5 @@
-// resa-bench: end-to-end benchmarks of compiled packages on a CUDA device.
+// resa-bench e2e: end-to-end benchmarks of compiled packages on a CUDA device
+// (bench/ResaBench.cpp dispatches to it).
 //
 //   resa-bench e2e [--package DENSE_PKG] [--package-sparse PKG] [--package-resa PKG]
 //                  [--shapes 1x4096,1x16384,1x65536,1x131072,1x262144,8x65536]
@@ -45,7 +46,10 @@
 // Per package: GSR forks (cheap; first, ahead of the budget), decode shapes,
 // prefill.
 #include "DeviceRandom.h"
+#include "E2e.h"
+#include "JsonObject.h"
 #include "PackageFacts.h"
+#include "Subcommand.h"
 
 #include "cuda/CudaKVStorage.h"
 #include "resa/cuda/DeviceKernel.h"
@@ -68,6 +72,7 @@
 namespace {
 
 using namespace resa;
+using bench::JsonObject;
 using bench::PackageFacts;
 using bench::StepBytes;
 using gpu::checkCuda;
@@ -286,50 +291,6 @@ struct Row {
   // gsr-fork: the same for the single sequence, and the ratio.
   double singleTokensPerS() const { return 1e3 / single.median; }
   double gsrRatio() const { return tokensPerS() / singleTokensPerS(); }
-};
-
-std::string escape(const std::string &s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char u[8];
-      std::snprintf(u, sizeof u, "\\u%04x", c);
-      out += u;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
-// A JSON object built field by field (numbers that are not finite: null).
-class JsonObject {
-public:
-  JsonObject &num(const std::string &k, double v) {
-    char text[40];
-    std::snprintf(text, sizeof text, "%.10g", v);
-    return raw(k, std::isfinite(v) ? text : "null");
-  }
-  JsonObject &integer(const std::string &k, int64_t v) { return raw(k, std::to_string(v)); }
-  JsonObject &text(const std::string &k, const std::string &v) {
-    return raw(k, "\"" + escape(v) + "\"");
-  }
-  JsonObject &raw(const std::string &k, const std::string &json) {
-    fields_.emplace_back(k, json);
-    return *this;
-  }
-  std::string str() const {
-    std::string s = "{";
-    for (size_t i = 0; i < fields_.size(); ++i)
-      s += (i ? ", \"" : "\"") + escape(fields_[i].first) + "\": " + fields_[i].second;
-    return s + "}";
-  }
-
-private:
-  std::vector<std::pair<std::string, std::string>> fields_;
 };
 
 class Report {
@@ -862,20 +823,12 @@ private:
   int64_t nextId_ = 1;
 };
 
+} // namespace
+
+namespace resa::bench {
+
 int e2e(int argc, char **argv) {
-  for (int i = 2; i < argc; ++i)
-    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-  Options o;
-  try {
-    o = parseOptions(argc, argv);
-  } catch (const Error &e) {
-    std::fprintf(stderr, "resa-bench e2e: %s\n", e.what());
-    return 2;
-  }
-  try {
+  return runSubcommand("e2e", kUsage, argc, argv, parseOptions, [](const Options &o) {
     const auto start = std::chrono::steady_clock::now();
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
@@ -885,22 +838,7 @@ int e2e(int argc, char **argv) {
       PackageBench(o, report, start).run(p.first, p.second);
     report.printTable();
     return 0;
-  } catch (const std::exception &e) {
-    std::fprintf(stderr, "resa-bench e2e: error: %s\n", e.what());
-    return 1;
-  }
+  });
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
-  const std::string command = argc > 1 ? argv[1] : "";
-  if (command == "e2e")
-    return e2e(argc, argv);
-  if (command == "--help" || command == "-h") {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  std::fprintf(stderr, "%s", kUsage);
-  return 2;
-}
+} // namespace resa::bench

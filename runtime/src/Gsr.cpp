@@ -1,4 +1,5 @@
 #include "resa/runtime/Gsr.h"
+#include "resa/runtime/GsrSteps.h"
 
 #include "tokenizer/Json.h"
 
@@ -29,29 +30,6 @@ void replaceAll(std::string &s, const std::string &from, const std::string &to) 
 std::string trim(const std::string &s) {
   size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
-
-// The text of `tokens` with everything from the first stop string on cut.
-std::string cutAtStop(const std::string &text, const std::vector<std::string> &stop) {
-  size_t end = text.size();
-  for (const std::string &s : stop)
-    if (!s.empty())
-      end = std::min(end, text.find(s));
-  return text.substr(0, end);
-}
-
-
-GsrSample toSample(const Generation &g, const Tokenizer &tok, const GsrConfig &config) {
-  GsrSample s;
-  s.tokens = g.tokens;
-  s.stopReason = g.stopReason;
-  s.text = cutAtStop(tok.decode(g.tokens, /*skipSpecial=*/true), config.stop);
-  s.answer = extractAnswer(s.text, config.answer);
-  double total = 0;
-  for (float lp : g.logProbs)
-    total += lp;
-  s.meanLogProb = g.logProbs.empty() ? 0 : total / double(g.logProbs.size());
-  return s;
 }
 
 } // namespace
@@ -164,37 +142,17 @@ GsrResult runGsr(Generator &generator, const Tokenizer &tokenizer, const std::st
   GsrResult result;
   result.problem = problem;
   int64_t prefill0 = generator.prefillTokens(), decode0 = generator.decodeTokens();
-  auto withStops = [&](GenerationOptions o, uint64_t s) {
-    o.sampling.seed = s;
-    if (auto eos = tokenizer.eosId())
-      o.stopTokens.push_back(*eos);
-    if (!config.stop.empty())
-      o.stopWhen = [&](const std::vector<int64_t> &tokens) {
-        std::string text = tokenizer.decode(tokens, true);
-        return cutAtStop(text, config.stop).size() != text.size();
-      };
-    return o;
-  };
-
   auto t0 = Clock::now();
-  std::vector<int64_t> prompt = tokenizer.encode(problem, /*addSpecial=*/true);
-  for (const Generation &g : generator.generateShared(prompt, config.candidates,
-                                                      withStops(config.candidate, seed)))
-    result.candidates.push_back(toSample(g, tokenizer, config));
+  result.candidates =
+      sampleGsrCandidates(generator, tokenizer, problem, config, config.candidates, seed);
   auto t1 = Clock::now();
-
-  std::vector<std::string> texts, answers;
-  for (const GsrSample &c : result.candidates) {
-    texts.push_back(c.text);
-    answers.push_back(c.answer);
-  }
-  result.refinePrompt = buildRefinePrompt(config.refineTemplate, problem, texts);
-  std::vector<int64_t> refineIds = tokenizer.encode(result.refinePrompt, true);
-  result.refinement = toSample(
-      generator.generate({refineIds}, withStops(config.refine, seed + config.candidates))[0],
-      tokenizer, config);
+  result.refinement = refineGsrCandidates(generator, tokenizer, problem, result.candidates,
+                                          config, seed, &result.refinePrompt);
   auto t2 = Clock::now();
 
+  std::vector<std::string> answers;
+  for (const GsrSample &c : result.candidates)
+    answers.push_back(c.answer);
   result.answer = result.refinement.answer;
   result.majorityAnswer = majorityVote(answers);
   auto best = std::max_element(result.candidates.begin(), result.candidates.end(),

@@ -3,6 +3,7 @@
 #include "resa/cuda/RandomWeights.h"
 
 #include <algorithm>
+#include <functional>
 #include <iostream>
 
 namespace resa::cuda {
@@ -203,7 +204,8 @@ std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
         hostOut.push_back(ProgramPlan::evaluateShapeExpr(step, symbols));
         break;
       case Where::Positions:
-        hostOut.push_back(ProgramPlan::positions(*hostOf(step.inputs.at(0)), forward.start()));
+      case Where::Host:
+        runHostStep(s, hostOf, forward.start(), hostOut);
         break;
       case Where::Shape: {
         // The CPU Shape kernel reads only the shape, so a device tensor's
@@ -217,16 +219,6 @@ std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
         args.attrs = &step.attrs;
         args.opset = plan_.opset();
         findCpuKernel("Shape")(args, hostOut);
-        break;
-      }
-      case Where::Host: {
-        KernelArgs args;
-        for (int v : step.inputs)
-          args.inputs.push_back(hostOf(v));
-        args.attrs = &step.attrs;
-        args.opset = plan_.opset();
-        args.numOutputs = step.outputs.size();
-        hostFns_[s](args, hostOut);
         break;
       }
       case Where::Device: {
@@ -295,6 +287,22 @@ std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
     }
   }
   return out;
+}
+
+void CudaExecutor::runHostStep(size_t s, const std::function<const Tensor *(int)> &hostOf,
+                               int64_t start, std::vector<Tensor> &out) const {
+  const PlanStep &step = plan_.steps()[s];
+  if (where_[s] == Where::Positions) {
+    out.push_back(ProgramPlan::positions(*hostOf(step.inputs.at(0)), start));
+    return;
+  }
+  KernelArgs args;
+  for (int v : step.inputs)
+    args.inputs.push_back(hostOf(v));
+  args.attrs = &step.attrs;
+  args.opset = plan_.opset();
+  args.numOutputs = step.outputs.size();
+  hostFns_[s](args, out);
 }
 
 std::vector<int64_t> CudaExecutor::graphKey(const std::vector<Tensor> &inputs,
@@ -369,17 +377,7 @@ std::vector<Tensor> CudaExecutor::replay(Graph &graph, const std::vector<Tensor>
     const PlanStep &step = steps[s];
     std::vector<Tensor> out;
     try {
-      if (where_[s] == Where::Positions) {
-        out.push_back(ProgramPlan::positions(*hostOf(step.inputs.at(0)), call.start));
-      } else {
-        KernelArgs args;
-        for (int v : step.inputs)
-          args.inputs.push_back(hostOf(v));
-        args.attrs = &step.attrs;
-        args.opset = plan_.opset();
-        args.numOutputs = step.outputs.size();
-        hostFns_[s](args, out);
-      }
+      runHostStep(s, hostOf, call.start, out);
     } catch (const Error &e) {
       throw Error("node '" + step.location + "' (" + step.kernel + ", host): " + e.what());
     }

@@ -19,6 +19,7 @@
 #include "../ProgramPlan.h"
 #include "CudaForward.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -87,6 +88,10 @@ private:
   // recorded into `capture` (outputs kept on the device).
   std::vector<Tensor> execute(const std::vector<Tensor> &inputs, CudaForward &forward,
                               DeviceContext &ctx, Graph *capture);
+  // A step that runs on the host (resa.positions or a CPU kernel), its
+  // inputs from `hostOf`.
+  void runHostStep(size_t s, const std::function<const Tensor *(int)> &hostOf, int64_t start,
+                   std::vector<Tensor> &out) const;
   std::unique_ptr<Graph> capture(const std::vector<Tensor> &inputs, const CallContext &call);
   std::vector<Tensor> replay(Graph &graph, const std::vector<Tensor> &inputs,
                              const CallContext &call);

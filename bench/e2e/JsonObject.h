@@ -1,0 +1,60 @@
+// A JSON object built field by field, for resa-bench's result files (e2e and
+// quality).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace resa::bench {
+
+// `s` with quotes, backslashes and control characters escaped (no quotes
+// around it).
+inline std::string escape(const std::string &s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char u[8];
+      std::snprintf(u, sizeof u, "\\u%04x", c);
+      out += u;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// Numbers that are not finite are written as null.
+class JsonObject {
+public:
+  JsonObject &num(const std::string &k, double v) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.10g", v);
+    return raw(k, std::isfinite(v) ? text : "null");
+  }
+  JsonObject &integer(const std::string &k, int64_t v) { return raw(k, std::to_string(v)); }
+  JsonObject &text(const std::string &k, const std::string &v) {
+    return raw(k, "\"" + escape(v) + "\"");
+  }
+  JsonObject &raw(const std::string &k, const std::string &json) {
+    fields_.emplace_back(k, json);
+    return *this;
+  }
+  std::string str() const {
+    std::string s = "{";
+    for (size_t i = 0; i < fields_.size(); ++i)
+      s += (i ? ", \"" : "\"") + escape(fields_[i].first) + "\": " + fields_[i].second;
+    return s + "}";
+  }
+
+private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+} // namespace resa::bench
