@@ -126,6 +126,10 @@ def main():
     e = task.make_problem("test", 0)
     n_problem = len(ref.encode(e["problem"]).ids)
     n_solution = len(ref.encode(e["solution"], add_special_tokens=False).ids)
+    # Issue 8: the facts spread over >= 4K tokens of context, the solution
+    # >= 256 generated tokens (the tokenizer decides both).
+    checks.append(("a default problem is >= 4096 tokens, its solution >= 256",
+                   n_problem >= 4096 and n_solution + 1 >= 256))
     print(f"tokens: problem {n_problem}, solution {n_solution}, "
           f"vocabulary {ref.get_vocab_size(with_added_tokens=True)}")
     failures = 0

@@ -33,7 +33,7 @@ transformers.__version__, "tokenizers", tokenizers.__version__, "cuda", torch.cu
 case "$MODE" in
   round1)
     # Learn the lookups on short problems first: the level (bindings) grows
-    # by 1.5 each time 90% of the looked-up values are right, from 8 to 560.
+    # by 1.5 each time 90% of the looked-up values are right, from 8 to 900.
     # Few refinement examples (their prompts are long): the format only.
     $PY "$HERE/train.py" --out "$OUT/ckpt" --minutes "${2:-6}" --level 8 --refine 0.1 --recall 0.4
     ;;
@@ -44,14 +44,14 @@ case "$MODE" in
         --refine 0.1 --recall 0.4 --lr 8e-4 --warmup 100
     ;;
   round2)
-    # Resumes at the level reached; it reaches 560 by 60% of the round
+    # Resumes at the level reached; it reaches 900 by 60% of the round
     # whatever the gate says. Refinement on round 1's own candidates.
     $PY "$HERE/train.py" --resume "$IN/ckpt" --pool "$IN/candidates.jsonl.gz" --out "$OUT/ckpt" \
         --minutes "${2:-6}" --floor-at 0.6 --refine 0.4 --bootstrap 0.3 --lr 8e-4 --warmup 100
     ;;
   round3)
     $PY "$HERE/train.py" --resume "$IN/ckpt" --pool "$IN/candidates.jsonl.gz" --out "$OUT/ckpt" \
-        --minutes "${2:-6}" --level 560 --refine 0.5 --bootstrap 0.2 --lr 5e-4 --warmup 100
+        --minutes "${2:-6}" --level 900 --refine 0.5 --bootstrap 0.2 --lr 5e-4 --warmup 100
     ;;
   smoke)
     # The whole pipeline at toy size on the CPU: data -> train -> sample ->
@@ -92,7 +92,7 @@ esac
 # end by DEADLINE seconds after the start.
 DEADLINE=${DEADLINE:-540}
 left() { local s=$(( DEADLINE - SECONDS - $1 )); echo $(( s > 1 ? s : 1 )); }
-LEVEL=$($PY -c 'import json,sys; print(min(500, json.load(open(sys.argv[1]))["level"]))' \
+LEVEL=$($PY -c 'import json,sys; print(min(800, json.load(open(sys.argv[1]))["level"]))' \
         "$OUT/ckpt/trainer_state.json")
 $PY "$HERE/sample.py" --ckpt "$OUT/ckpt" --out "$OUT/candidates.jsonl.gz" --problems 2048 \
     --bindings "$LEVEL" --max-seconds "$(left 75)"

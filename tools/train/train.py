@@ -57,7 +57,7 @@ def parse_args(argv=None):
     ap.add_argument("--preset", default="base", choices=sorted(M.PRESETS))
     ap.add_argument("--seed", type=int, default=1)
     # data
-    ap.add_argument("--max-bindings", type=int, default=560,
+    ap.add_argument("--max-bindings", type=int, default=900,
                     help="the curriculum's last level (task.py's default problem: %d)" %
                     data.task.BINDINGS)
     ap.add_argument("--min-bindings", type=int, default=4)
