@@ -28,36 +28,17 @@ import sys
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from build_contrib_models import graph_ops, io_desc, merge_manifest  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "train"))
+from narrow_weights import MIN_CONVERTED, narrow_initializers  # noqa: E402
+
 GENERATOR = "tools/build_f16_weight_fixture.py"
 SOURCE = "llama-sdpa-op18"
 NAME = "llama-sdpa-f16w-op18"
-MIN_CONVERTED = 1024  # tools/train/export.py's threshold
 CHECK_SEED = 1234
-
-
-def narrow_initializers(mp):
-    """export.py's narrow_initializers(mp, "f16"), with numpy in place of torch
-    (both round to nearest even). Returns the number of initializers converted."""
-    casts, keep = [], []
-    for init in mp.graph.initializer:
-        if init.data_type != TensorProto.FLOAT or np.prod(init.dims) < MIN_CONVERTED:
-            keep.append(init)
-            continue
-        values = numpy_helper.to_array(init).astype(np.float16)
-        keep.append(numpy_helper.from_array(values, init.name + "_f16"))
-        casts.append(helper.make_node("Cast", [init.name + "_f16"], [init.name],
-                                      to=TensorProto.FLOAT, name=init.name + "_cast"))
-    del mp.graph.initializer[:]
-    mp.graph.initializer.extend(keep)
-    nodes = casts + list(mp.graph.node)
-    del mp.graph.node[:]
-    mp.graph.node.extend(nodes)
-    return len(casts)
 
 
 def main():
@@ -66,7 +47,7 @@ def main():
         sys.exit(2)
     folder = sys.argv[1]
     mp = onnx.load(os.path.join(folder, SOURCE + ".onnx"))
-    converted = narrow_initializers(mp)
+    converted = narrow_initializers(mp, "f16")
     path = os.path.join(folder, NAME + ".onnx")
     onnx.save(mp, path)
     onnx.checker.check_model(path)

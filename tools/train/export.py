@@ -39,11 +39,11 @@ import data  # noqa: E402
 import gsr_format  # noqa: E402
 import model as M  # noqa: E402
 from export_test_models import strip_metadata  # noqa: E402
+from narrow_weights import MIN_CONVERTED, narrow_initializers  # noqa: E402
 
 OPSET = 18
 TOL = 1e-3
-MIN_CONVERTED = 1024
-TYPES = {"f16": (torch.float16, 10), "bf16": (torch.bfloat16, 16)}  # onnx FLOAT16, BFLOAT16
+TORCH_TYPES = {"f16": torch.float16, "bf16": torch.bfloat16}
 
 
 class Logits(torch.nn.Module):
@@ -55,32 +55,6 @@ class Logits(torch.nn.Module):
 
     def forward(self, input_ids):
         return self.m(input_ids=input_ids, use_cache=False).logits
-
-
-def narrow_initializers(mp, kind):
-    """Float initializers of >= MIN_CONVERTED elements stored as `kind`, each
-    read through a Cast to float under its old name."""
-    import onnx
-    from onnx import numpy_helper
-    dtype, onnx_type = TYPES[kind]
-    casts, keep = [], []
-    for init in mp.graph.initializer:
-        if init.data_type != onnx.TensorProto.FLOAT or np.prod(init.dims) < MIN_CONVERTED:
-            keep.append(init)
-            continue
-        values = torch.from_numpy(numpy_helper.to_array(init).copy()).to(dtype)
-        narrow = onnx.TensorProto(name=init.name + "_" + kind, data_type=onnx_type,
-                                  dims=list(init.dims),
-                                  raw_data=values.view(torch.int16).numpy().tobytes())
-        keep.append(narrow)
-        casts.append(onnx.helper.make_node("Cast", [narrow.name], [init.name],
-                                           to=onnx.TensorProto.FLOAT, name=init.name + "_cast"))
-    del mp.graph.initializer[:]
-    mp.graph.initializer.extend(keep)
-    nodes = casts + list(mp.graph.node)
-    del mp.graph.node[:]
-    mp.graph.node.extend(nodes)
-    return len(casts)
 
 
 def export(net, path, weights):
@@ -122,7 +96,7 @@ def check(net, path, weights, tok):
         with torch.no_grad():
             for p in ref.parameters():
                 if p.numel() >= MIN_CONVERTED:
-                    p.copy_(p.to(TYPES[weights][0]).float())
+                    p.copy_(p.to(TORCH_TYPES[weights]).float())
     ref.eval()
     e = data.problem("test", 0, 16, 6)
     prompt = torch.tensor([data.prompt_ids(tok, e["problem"])])
