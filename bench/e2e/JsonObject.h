@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,5 +57,18 @@ public:
 private:
   std::vector<std::pair<std::string, std::string>> fields_;
 };
+
+// Writes `json` (and a newline) to `path` through `path`.tmp renamed over
+// it: a run killed mid-write leaves the previous file whole.
+inline void writeJsonFile(const std::string &path, const std::string &json) {
+  const std::string tmp = path + ".tmp";
+  FILE *f = std::fopen(tmp.c_str(), "w");
+  if (!f)
+    throw std::runtime_error("cannot write " + tmp);
+  const std::string text = json + "\n";
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (std::fclose(f) != 0 || !ok || std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::runtime_error("cannot write " + path);
+}
 
 } // namespace resa::bench

@@ -424,15 +424,7 @@ private:
     for (size_t i = 0; i < rows_.size(); ++i)
       rows += (i ? ",\n  " : "\n  ") + rowJson(rows_[i]);
     head.raw("packages", packages + "]").raw("results", rows + "]");
-    // Written aside and renamed: a run killed mid-write leaves the last file.
-    const std::string tmp = o_.json + ".tmp";
-    FILE *f = std::fopen(tmp.c_str(), "w");
-    if (!f)
-      throw Error("cannot write " + tmp);
-    const std::string text = head.str() + "\n";
-    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    if (std::fclose(f) != 0 || !ok || std::rename(tmp.c_str(), o_.json.c_str()) != 0)
-      throw Error("cannot write " + o_.json);
+    bench::writeJsonFile(o_.json, head.str());
   }
 
   const Options &o_;

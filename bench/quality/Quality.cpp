@@ -480,15 +480,7 @@ private:
     head.integer("sampled_tokens", totals_.sampledTokens).integer("refine_tokens", totals_.refineTokens);
     head.raw("pipeline", pipelineJson()).raw("policies", policies + "]");
     head.raw("problems", rows + "]");
-    // Written aside and renamed: a run killed mid-write leaves the last file.
-    const std::string tmp = o_.json + ".tmp";
-    FILE *f = std::fopen(tmp.c_str(), "w");
-    if (!f)
-      throw Error("cannot write " + tmp);
-    const std::string text = head.str() + "\n";
-    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    if (std::fclose(f) != 0 || !ok || std::rename(tmp.c_str(), o_.json.c_str()) != 0)
-      throw Error("cannot write " + o_.json);
+    writeJsonFile(o_.json, head.str());
   }
 
   void printSummary() const {

@@ -6,6 +6,7 @@
 //  - one stateless Executor shared by every thread (Executor::run is const).
 // Bounded: a fixed set of small requests, THREADS threads, ROUNDS rounds each.
 // usage: resa-concurrency-check GSR_PKG TOKENIZER [THREADS [ROUNDS]]
+#include "CheckUtil.h"
 #include "resa/resa.h"
 #include "resa/runtime/Generator.h"
 #include "resa/runtime/ModelInputs.h"
@@ -144,15 +145,6 @@ std::vector<resa::Generation> run(resa::Generator &g, const TokenRequest &r) {
                       : g.generate({r.prompt}, r.options);
 }
 
-bool same(const std::vector<resa::Generation> &a, const std::vector<resa::Generation> &b) {
-  if (a.size() != b.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (a[i].tokens != b[i].tokens || a[i].logProbs != b[i].logProbs ||
-        a[i].stopReason != b[i].stopReason)
-      return false;
-  return true;
-}
 
 void checkCppApi(const char *pkg, const char *tok, int threads, int rounds) {
   auto package = resa::Package::load(pkg);
@@ -186,7 +178,7 @@ void checkCppApi(const char *pkg, const char *tok, int threads, int rounds) {
     bool ok = true;
     for (size_t k = 0; k < reqs.size(); ++k) {
       size_t i = (k + static_cast<size_t>(t + round)) % reqs.size();
-      ok &= same(run(g, reqs[i]), want[i]);
+      ok &= resa::check::sameGenerations(run(g, reqs[i]), want[i]);
     }
     return ok;
   });

@@ -6,6 +6,7 @@
 // of equal length as one batch, and must give the same tokens.
 //
 // usage: resa-decode-check PKG [--steps 32]
+#include "CheckUtil.h"
 #include "resa/runtime/Generator.h"
 #include "resa/runtime/ModelInputs.h"
 
@@ -42,13 +43,8 @@ int main(int argc, char **argv) {
     auto package = resa::Package::load(argv[1]);
     resa::Executor main(*package, "main");
     std::mt19937 rng(7);
-    std::vector<std::vector<int64_t>> prompts;
-    for (int64_t len : {5, 1, 12, 12, 12}) {
-      std::vector<int64_t> p;
-      for (int64_t i = 0; i < len; ++i)
-        p.push_back(rng() % 200 + 1);
-      prompts.push_back(p);
-    }
+    std::vector<std::vector<int64_t>> prompts =
+        resa::check::randomPrompts(rng, {5, 1, 12, 12, 12});
     resa::Generator gen(*package, resa::Generator::pagesFor(*package, prompts, steps));
     int failures = 0;
     float worst = 0;

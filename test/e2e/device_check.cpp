@@ -28,6 +28,7 @@
 // run goes on with the CPU's token and counts them).
 //        resa-device-check --probe   (exit 0 and print "cuda" when usable)
 // Without a CUDA device it prints "SKIPPED: ..." and exits 0.
+#include "CheckUtil.h"
 #include "resa/runtime/Generator.h"
 
 #include <cstdlib>
@@ -127,13 +128,8 @@ int main(int argc, char **argv) {
     auto cpuPkg = resa::Package::load(argv[1]);
     auto cudaPkg = resa::Package::load(argv[2]);
     std::mt19937 rng(11);
-    std::vector<std::vector<int64_t>> prompts;
-    for (int64_t len : {5, 1, 12, 40}) {
-      std::vector<int64_t> p;
-      for (int64_t i = 0; i < len; ++i)
-        p.push_back(rng() % 200 + 1);
-      prompts.push_back(p);
-    }
+    std::vector<std::vector<int64_t>> prompts =
+        resa::check::randomPrompts(rng, {5, 1, 12, 40});
     int64_t pages = resa::Generator::pagesFor(*cpuPkg, prompts, steps);
     resa::Generator cpu(*cpuPkg, pages, resa::Device::Cpu);
     resa::Generator cuda(*cudaPkg, pages, second);

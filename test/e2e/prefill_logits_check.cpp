@@ -7,6 +7,7 @@
 // log-probabilities.
 //
 // usage: resa-prefill-logits-check ALL_PKG LAST_PKG
+#include "CheckUtil.h"
 #include "resa/runtime/Generator.h"
 
 #include <cstdio>
@@ -22,16 +23,6 @@ void check(bool ok, const std::string &what) {
   failures += !ok;
 }
 
-bool sameGenerations(const std::vector<resa::Generation> &a,
-                     const std::vector<resa::Generation> &b) {
-  if (a.size() != b.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (a[i].tokens != b[i].tokens || a[i].logProbs != b[i].logProbs ||
-        a[i].stopReason != b[i].stopReason)
-      return false;
-  return true;
-}
 
 } // namespace
 
@@ -44,13 +35,8 @@ int main(int argc, char **argv) {
     auto allPkg = resa::Package::load(argv[1]);
     auto lastPkg = resa::Package::load(argv[2]);
     std::mt19937 rng(5);
-    std::vector<std::vector<int64_t>> prompts;
-    for (int64_t len : {1, 5, 23, 40}) {
-      std::vector<int64_t> p;
-      for (int64_t i = 0; i < len; ++i)
-        p.push_back(rng() % 200 + 1);
-      prompts.push_back(p);
-    }
+    std::vector<std::vector<int64_t>> prompts =
+        resa::check::randomPrompts(rng, {1, 5, 23, 40});
     const int64_t steps = 12;
     const int64_t pages = resa::Generator::pagesFor(*allPkg, prompts, steps);
 
@@ -85,10 +71,11 @@ int main(int argc, char **argv) {
     sampled.sampling.seed = 3;
     for (const auto &[name, options] :
          {std::pair{"greedy", greedy}, std::pair{"sampled", sampled}}) {
-      check(sameGenerations(all.generate(prompts, options), last.generate(prompts, options)),
+      check(resa::check::sameGenerations(all.generate(prompts, options),
+                                         last.generate(prompts, options)),
             std::string("generate(), ") + name + ": identical tokens and log-probabilities");
-      check(sameGenerations(all.generateShared(prompts[2], 3, options),
-                            last.generateShared(prompts[2], 3, options)),
+      check(resa::check::sameGenerations(all.generateShared(prompts[2], 3, options),
+                                         last.generateShared(prompts[2], 3, options)),
             std::string("generateShared(), ") + name +
                 ": identical tokens and log-probabilities");
     }
