@@ -32,15 +32,11 @@
 // softmax scale is 1 / sqrt(headDim).
 #pragma once
 
+#include "resa/kernels/HostDevice.h"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-
-#if defined(__CUDACC__)
-#define RESA_HOST_DEVICE __host__ __device__
-#else
-#define RESA_HOST_DEVICE
-#endif
 
 namespace resa {
 

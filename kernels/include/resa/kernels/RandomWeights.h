@@ -15,18 +15,13 @@
 //   rank <= 1 (norm scales; biases get it too, harmlessly): U(0.9, 1.1)
 #pragma once
 
+#include "resa/kernels/HostDevice.h"
 #include "resa/kernels/Tensor.h"
 
 #include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#if defined(__CUDACC__)
-#define RESA_HOST_DEVICE __host__ __device__
-#else
-#define RESA_HOST_DEVICE
-#endif
 
 namespace resa {
 
