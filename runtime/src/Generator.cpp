@@ -238,24 +238,23 @@ std::vector<Generation> Generator::finish(std::vector<Stream> &streams,
           tokens.push_back(streams[i].next);
         }
         Tensor logits = decode(ids, tokens);
-        // The group's sequences due for rectification at one window start
-        // (all of them: they have one length) are rectified in one call.
-        std::map<int64_t, std::pair<std::vector<int64_t>, std::vector<std::vector<int64_t>>>> due;
+        // The group's sequences due for rectification are rectified in one
+        // call: they have one length (group.first + 1 now), so one window start.
+        std::vector<int64_t> due;
+        std::vector<std::vector<int64_t>> windows;
         for (size_t j = 0; j < group.second.size(); ++j) {
           Stream &s = streams[group.second[j]];
           s.history.push_back(s.next);
           sample(s, logits.data<float>() + static_cast<int64_t>(j) * vocab_);
           if (rectifyEvery_ > 0 && ++s.sinceRectify == rectifyEvery_) {
-            auto &[dueIds, windows] =
-                due[static_cast<int64_t>(s.history.size()) - rectifyWindow_];
-            dueIds.push_back(s.id);
+            due.push_back(s.id);
             windows.emplace_back(s.history.end() - rectifyWindow_, s.history.end());
             s.sinceRectify = 0;
             ++rectifications_;
           }
         }
-        for (const auto &[start, batch] : due)
-          rectify(batch.first, start, batch.second);
+        if (!due.empty())
+          rectify(due, group.first + 1 - rectifyWindow_, windows);
       }
     }
   } catch (...) {
