@@ -42,17 +42,19 @@ for reference in ${REFERENCES-f32 same}; do
     tee -a "$OUT/run.log"
   grep -E 'checks passed|failed:' "$OUT/device-e2e-$reference.log" | head -5
 done
-# --sanitize TOOL:TEST ...: compute-sanitizer runs (bounded; rc 124 = cut off).
+# --sanitize TOOL:TEST[,ARG...] ...: compute-sanitizer runs (bounded; rc 124 =
+# cut off), e.g. memcheck:resa-cuda-tests,--filter,cascade.
 if [ "${1:-}" = "--sanitize" ]; then
   shift
   for run in "$@"; do
-    tool=${run%%:*} t=${run#*:}
+    tool=${run%%:*}
+    IFS=, read -r -a cmd <<< "${run#*:}"
+    name=$(IFS=_; echo "${cmd[*]}" | tr -c 'A-Za-z0-9_.\n-' _)
     # API errors are off: the allocator tests provoke an out-of-memory on purpose.
     timeout 100 compute-sanitizer --tool "$tool" --report-api-errors no --error-exitcode 9 \
-      "$carry/bin/$t" \
-      > "$OUT/$t.$tool.log" 2>&1
-    echo "compute-sanitizer $tool $t: rc $? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' \
-      "$OUT/$t.$tool.log" | tail -1)" | tee -a "$OUT/run.log"
+      "$carry/bin/${cmd[0]}" "${cmd[@]:1}" > "$OUT/$name.$tool.log" 2>&1
+    echo "compute-sanitizer $tool ${cmd[*]}: rc $? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' \
+      "$OUT/$name.$tool.log" | tail -1)" | tee -a "$OUT/run.log"
   done
 fi
 exit $status

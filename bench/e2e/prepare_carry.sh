@@ -22,7 +22,10 @@ for t in "${targets[@]}"; do
   find "$build" -name "$t" -type f -perm -u+x -exec cp {} "$carry/bin/" \;
 done
 strip "$carry"/bin/*
-cp -L /lib/x86_64-linux-gnu/libprotobuf.so.32 "$carry/lib/"
+# The libraries the GPU machine lacks: protobuf, and ICU (the tokenizers' regex).
+for lib in libprotobuf.so.32 libicuuc.so.72 libicudata.so.72; do
+  cp -L "/lib/x86_64-linux-gnu/$lib" "$carry/lib/"
+done
 python3 "$root/test/e2e/device_check.py" "$compiler" "$root/test/fixtures" \
   --packages "$carry/packages" --compile-only
 # The carry is limited to 64 MiB: the packages travel compressed.
@@ -33,11 +36,17 @@ rm -rf "$carry/packages"
 # position's logits only (--prefill-logits=last), as Hugging Face's prefill
 # does (logits_to_keep=1): the prefill timing compares like with like, with
 # no [seq, 128K] projection and download (8 GB of fp32 logits at 16K tokens).
-rm -rf "$carry/e2e"
-python3 "$root/tools/build_shape_model.py" llama3-8b "$carry/llama3-8b.onnx"
-for policy in dense sparse resa; do
-  "$compiler/resa-compile" "$carry/llama3-8b.onnx" -o "$carry/e2e/$policy" --quiet \
-    --attention=$policy --dtype=bf16 --weights=random --prefill-logits=last
-done
-rm -f "$carry/llama3-8b.onnx"
+# The Qwen2.5-7B shape (4 KV heads) goes to e2e-qwen/: its KV cache is half
+# the Llama shape's, so batch 8 at 128K fits in the H200 (60 GB of KV).
+build_shape() { # model dir
+  rm -rf "$carry/$2"
+  python3 "$root/tools/build_shape_model.py" "$1" "$carry/$1.onnx"
+  for policy in dense sparse resa; do
+    "$compiler/resa-compile" "$carry/$1.onnx" -o "$carry/$2/$policy" --quiet \
+      --attention=$policy --dtype=bf16 --weights=random --prefill-logits=last
+  done
+  rm -f "$carry/$1.onnx"
+}
+build_shape llama3-8b e2e
+build_shape qwen2.5-7b e2e-qwen
 du -sh "$carry"

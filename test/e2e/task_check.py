@@ -25,6 +25,12 @@ def evaluate(problem):
     return str(regs[max(regs, key=lambda r: int(r[1:]))])
 
 
+def eval_line(line):
+    m = re.fullmatch(r"\((\d+) ([-+*]) (\d+)\) mod (\d+) = (\d+)", line)
+    a, b, mod = int(m[1]), int(m[3]), int(m[4])
+    return {"+": a + b, "-": a - b, "*": a * b}[m[2]] % mod == int(m[5])
+
+
 def main():
     sys.path.insert(0, os.path.join(sys.argv[1], "train"))
     import task
@@ -40,6 +46,13 @@ def main():
         ("every answer equals an independent evaluation",
          all(evaluate(e["problem"]) == e["answer"] and
              e["solution"].rstrip().endswith("Answer: " + e["answer"]) for e in train + test)),
+        ("arithmetic drills are seeded and right",
+         task.make_arith("train", 5) == task.make_arith("train", 5) and
+         all(eval_line(line) for i in range(20)
+             for line in task.make_arith("train", i)["solution"].splitlines())),
+        ("value spans find every drill result",
+         len([k for _, _, k in task.value_spans(task.make_arith("train", 1, 40)["solution"])
+              if k == task.RESULT]) == 40),
     ]
     for name, ok in checks:
         failures += not ok

@@ -6,6 +6,8 @@ An example is one token sequence `<s> prompt target </s>` with the loss on
   - direct: prompt = the problem, target = its solution;
   - recall: a drill of lookups only in the same format (task.make_recall),
     the retrievals a step needs at a third of its tokens;
+  - arith: a drill of the arithmetic lines alone (task.make_arith), the
+    3 x 31 x 31 table at one result per 12 tokens;
   - refine: prompt = the refinement prompt built from the problem and N
     candidates, target = the correct solution. The candidates come from a
     pool sampled with an earlier checkpoint (sample.py) or, for the first
@@ -79,8 +81,10 @@ class Stream(torch.utils.data.IterableDataset):
         u = rng.random()
         if u < a.refine:
             kind = "refine" if self.pool and rng.random() >= a.bootstrap else "refine-boot"
+        elif u < a.refine + a.recall:
+            kind = "recall"
         else:
-            kind = "recall" if u < a.refine + a.recall else "direct"
+            kind = "arith" if u < a.refine + a.recall + a.arith else "direct"
         cands = None
         if kind == "refine":
             rec = rng.choice(self.pool)
@@ -90,17 +94,19 @@ class Stream(torch.utils.data.IterableDataset):
         elif kind == "recall":
             e = task.make_recall("train", rng.getrandbits(40), bindings_for(level, a, rng),
                                  a.recall_steps, a.mod, a.key_digits)
+        elif kind == "arith":
+            e = task.make_arith("train", rng.getrandbits(40), a.arith_lines, a.mod)
         else:
             e = problem("train", rng.getrandbits(40), bindings_for(level, a, rng), a.steps, a.mod,
                         a.key_digits)
         text, solution = e["problem"], e["solution"]
         # A prompt given on a command line often loses its final newline
         # ("$(cat file)"): then the model writes it first.
-        if rng.random() < a.strip_newline:
+        if kind != "arith" and rng.random() < a.strip_newline:
             text = text.rstrip("\n")
             if kind in ("direct", "recall"):
                 solution = "\n" + solution
-        if kind in ("direct", "recall"):
+        if kind in ("direct", "recall", "arith"):
             return example(tok, text, solution) + (kind, level)
         if cands is None:
             cands = cand.candidate_set(e["problem"], e["solution"], rng, a.candidates)

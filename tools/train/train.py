@@ -82,6 +82,9 @@ def parse_args(argv=None):
     ap.add_argument("--recall", type=float, default=0.0,
                     help="fraction of recall drills (task.make_recall)")
     ap.add_argument("--recall-steps", type=int, default=24, help="lookups of a drill")
+    ap.add_argument("--arith", type=float, default=0.0,
+                    help="fraction of arithmetic drills (task.make_arith)")
+    ap.add_argument("--arith-lines", type=int, default=160, help="lines of an arithmetic drill")
     ap.add_argument("--pool", help="candidate sets from sample.py (jsonl[.gz])")
     ap.add_argument("--bootstrap", type=float, default=0.25,
                     help="with a pool: fraction of refine examples with synthetic candidates")
