@@ -159,6 +159,18 @@ def GsrPipeline : Pass<"resa-gsr-pipeline", "mlir::ModuleOp"> {
   let dependentDialects = ["resa::ir::ResaDialect"];
 }
 
+def GroupLinears : Pass<"resa-group-linears", "mlir::ModuleOp"> {
+  let summary = "Group the resa.linear ops that read one input into resa.multi_linear";
+  let description = [{
+    The linear layers applied to the same value in one block (a layer's q, k
+    and v projections, in any order) become one resa.multi_linear at the
+    first of them, with their weights and biases in program order, when
+    those exist there already. On the GPU the input is then converted to the
+    weights' type once instead of once per projection. A lone linear stays.
+  }];
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
 def LowerToKernels : Pass<"resa-lower-to-kernels", "mlir::ModuleOp"> {
   let summary = "Lower every op to runtime kernel calls over buffers";
   let description = [{

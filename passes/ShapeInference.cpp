@@ -39,6 +39,35 @@ std::optional<std::vector<int64_t>> attrInts(Operation *op, StringRef name) {
 
 bool isNone(Value v) { return !v || isa<NoneType>(v.getType()); }
 
+// A raised layer op's result repeats the dims of one operand: all of an
+// embedding's ids, all but the last of the others' input (the last comes
+// from the result type). Layer ops carry no symbolic dims in their types;
+// without this, a Shape read off a layer's output (the rotary positions that
+// raising a fused attention builds in every layer) stays opaque, and the
+// layers' identical position computations cannot be shared.
+std::optional<ValueShape> layerResultShape(Operation *op, ShapeInference &inference) {
+  if (!isa<ir::EmbeddingOp, ir::RMSNormOp, ir::LayerNormOp, ir::LinearOp, ir::RotaryOp,
+           ir::GatedMLPOp, ir::LogitsOp, ir::AttentionOp, ir::CacheAttentionOp>(op))
+    return std::nullopt;
+  auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  const ValueShape &source = inference.get(op->getOperand(isa<ir::EmbeddingOp>(op) ? 1 : 0));
+  if (!type || !source.dims)
+    return std::nullopt;
+  Dims leading = *source.dims;
+  if (!isa<ir::EmbeddingOp>(op) && !leading.empty())
+    leading.pop_back();
+  if (static_cast<int64_t>(leading.size()) + 1 != type.getRank())
+    return std::nullopt;
+  ValueShape s;
+  s.elementType = type.getElementType();
+  s.dims = leading;
+  s.dims->push_back(Dim());
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (!type.isDynamicDim(i))
+      (*s.dims)[i] = DimPoly(type.getDimSize(i));
+  return s;
+}
+
 Dims constDims(ArrayRef<int64_t> v) {
   Dims d;
   for (int64_t x : v)
@@ -329,6 +358,16 @@ LogicalResult ShapeInference::visit(Operation *op) {
 LogicalResult ShapeInference::visitUnchecked(Operation *op) {
   MLIRContext *ctx = op->getContext();
   Builder b(ctx);
+  // The handlers below hold references into shapes_ (in(i)) while they read
+  // other operands and set results: every entry they touch exists before the
+  // first reference is taken, since inserting one may move the others
+  // (DenseMap). Found by valgrind: a use after free once shapes were folded
+  // after raising.
+  for (Value v : op->getOperands())
+    if (v)
+      get(v);
+  for (Value r : op->getResults())
+    get(r);
   auto in = [&](unsigned i) -> const ValueShape & {
     if (i >= op->getNumOperands())
       return unknown_;
@@ -380,6 +419,10 @@ LogicalResult ShapeInference::visitUnchecked(Operation *op) {
     ValueShape s = shaped(b.getI64Type(), se.getScalar() ? Dims{} : constDims({int64_t(vals.size())}));
     s.values = vals;
     setOut(0, s);
+    return success();
+  }
+  if (std::optional<ValueShape> s = layerResultShape(op, *this)) {
+    setOut(0, *s);
     return success();
   }
   if (op->getDialect() == nullptr || op->getDialect()->getNamespace() != "onnx") {

@@ -9,6 +9,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Tools/Plugins/PassPlugin.h"
 #include "llvm/Support/CommandLine.h"
@@ -236,6 +237,11 @@ int compile() {
     llvm::errs() << "\n";
     return 1;
   }
+  // Raising leaves each layer its own copy of shared work (the rotary
+  // positions and cos/sin gathers a fused attention node implies): fold the
+  // shapes its copies read, then merge the now identical pure ops.
+  raise.addPass(resa::createFoldShapes());
+  raise.addPass(mlir::createCSEPass());
   if (pipeline != "generate" && pipeline != "gsr") {
     llvm::errs() << "resa-compile: error: --pipeline must be generate or gsr, got '" << pipeline
                  << "'\n";
@@ -252,6 +258,7 @@ int compile() {
     return 0;
   }
   mlir::PassManager lower(&ctx);
+  lower.addPass(resa::createGroupLinears());
   lower.addPass(resa::createLowerToKernels());
   if (mlir::failed(lower.run(*module)))
     return 1;

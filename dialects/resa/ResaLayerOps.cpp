@@ -31,9 +31,9 @@ LogicalResult requireFloat(Operation *op, Value v, const char *what, int64_t ran
   return success();
 }
 
-// The result has x's shape except the last dim, which is `last`.
-LogicalResult requireResult(Operation *op, RankedTensorType x, int64_t last) {
-  auto r = ranked(op->getResult(0));
+// Result `index` has x's shape except the last dim, which is `last`.
+LogicalResult requireResult(Operation *op, RankedTensorType x, int64_t last, unsigned index = 0) {
+  auto r = ranked(op->getResult(index));
   if (r.getRank() != x.getRank())
     return op->emitOpError() << "result must have rank " << x.getRank() << ", got " << r;
   for (int64_t d = 0; d + 1 < x.getRank(); ++d)
@@ -123,6 +123,32 @@ LogicalResult LinearOp::verify() {
                            << " elements, the weight " << out << " columns";
   }
   return requireResult(*this, ranked(getX()), out);
+}
+
+LogicalResult MultiLinearOp::verify() {
+  auto params = getParams();
+  if (getNumResults() < 2 || params.size() != 2 * getNumResults())
+    return emitOpError() << "takes a weight and a bias (or none) per result, and >= 2 results; "
+                            "got "
+                         << params.size() << " params for " << getNumResults() << " results";
+  for (unsigned i = 0; i < getNumResults(); ++i) {
+    Value w = params[2 * i], b = params[2 * i + 1];
+    if (!isa<RankedTensorType>(w.getType()))
+      return emitOpError() << "weight " << i << " must be a ranked tensor";
+    if (failed(verifyProjection(*this, getX(), w, "weight")))
+      return failure();
+    int64_t out = ranked(w).getDimSize(1);
+    if (!isa<NoneType>(b.getType())) {
+      if (!isa<RankedTensorType>(b.getType()) || failed(requireFloat(*this, b, "bias", 1)))
+        return emitOpError() << "bias " << i << " must be none or a 1-D float tensor";
+      if (!dimsAgree(ranked(b).getDimSize(0), out))
+        return emitOpError() << "bias " << i << " has " << ranked(b).getDimSize(0)
+                             << " elements, its weight " << out << " columns";
+    }
+    if (failed(requireResult(*this, ranked(getX()), out, i)))
+      return failure();
+  }
+  return success();
 }
 
 LogicalResult LogitsOp::verify() {

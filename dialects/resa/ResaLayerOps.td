@@ -78,6 +78,21 @@ def Resa_RotaryOp : Resa_LayerOp<"rotary"> {
   let assemblyFormat = "$x `,` $cos `,` $sin attr-dict `:` functional-type(operands, results)";
 }
 
+def Resa_MultiLinearOp : Op<Resa_Dialect, "multi_linear", [Pure]> {
+  let summary = "several projections of one input: result i = x W_i (+ b_i)";
+  let description = [{
+    What resa-group-linears makes of the resa.linear ops that read the same
+    x (a layer's q, k and v projections): a backend whose GEMMs take the
+    weights' type converts x once for all of them. `params` is (W_1, b_1,
+    ..., W_n, b_n), n >= 2, with b_i a none value where projection i has no
+    bias; result i is what resa.linear(x, W_i, b_i) gives.
+  }];
+  let arguments = (ins AnyRankedTensor:$x, Variadic<AnyType>:$params);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = "$x `,` $params attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Resa_GatedMLPOp : Resa_LayerOp<"gated_mlp"> {
   let summary = "down(act(x W_gate) * (x W_up)): the gated MLP of Llama-style models";
   let description = [{

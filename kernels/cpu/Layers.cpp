@@ -54,19 +54,23 @@ const Tensor &inputX(const char *op, const KernelArgs &args) {
   return x;
 }
 
-void linearLike(const char *op, const KernelArgs &args, std::vector<Tensor> &outputs, bool hasBias) {
+// Output `out` = x W (+ b): W is input `w`, b input `w + 1` when `hasBias`
+// (absent or not).
+void linearLike(const char *op, const KernelArgs &args, std::vector<Tensor> &outputs, size_t w,
+                bool hasBias, size_t out) {
   const Tensor &x = inputX(op, args);
   int64_t K = x.dim(x.rank() - 1);
-  const Tensor &w = args.required(1);
-  checkWeight(op, w, K, "weight");
-  int64_t N = w.dim(1);
-  const Tensor *b = hasBias ? args.input(2) : nullptr;
+  const Tensor &weight = args.required(w);
+  checkWeight(op, weight, K, "weight");
+  int64_t N = weight.dim(1);
+  const Tensor *b = hasBias ? args.input(w + 1) : nullptr;
   if (b) {
     requireDType(op, *b, DType::F32, "bias");
     if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
   }
-  Tensor &y = allocOutput(outputs, args, 0, DType::F32, withLast(x.shape(), N));
-  project(x.data<float>(), rowsOf(x), K, w.data<float>(), N, N, b ? b->data<float>() : nullptr, y.data<float>());
+  Tensor &y = allocOutput(outputs, args, out, DType::F32, withLast(x.shape(), N));
+  project(x.data<float>(), rowsOf(x), K, weight.data<float>(), N, N, b ? b->data<float>() : nullptr,
+          y.data<float>());
 }
 
 // The per-column parameter of a norm: [cols] floats.
@@ -150,10 +154,21 @@ RESA_KERNEL(resa_layer_norm) {
 }
 
 // x [..., K], weight [K, N], [bias [N]] -> [..., N].
-RESA_KERNEL(resa_linear) { linearLike("resa.linear", args, outputs, true); }
+RESA_KERNEL(resa_linear) { linearLike("resa.linear", args, outputs, 1, true, 0); }
+
+// x [..., K], (weight_i [K, N_i], bias_i [N_i] or none) for each output i ->
+// output i [..., N_i]: resa.linear of each pair.
+RESA_KERNEL(resa_multi_linear) {
+  const char *op = "resa.multi_linear";
+  if (args.inputs.size() < 5 || args.inputs.size() % 2 == 0)
+    fail(op, "takes x and a (weight, bias or none) pair per output, >= 2 pairs; got ",
+         args.inputs.size(), " inputs");
+  for (size_t i = 0; 2 * i + 1 < args.inputs.size(); ++i)
+    linearLike(op, args, outputs, 1 + 2 * i, true, i);
+}
 
 // x [..., K], weight [K, V] -> [..., V].
-RESA_KERNEL(resa_logits) { linearLike("resa.logits", args, outputs, false); }
+RESA_KERNEL(resa_logits) { linearLike("resa.logits", args, outputs, 1, false, 0); }
 
 // x [B, H, S, D] or [B, S, H*D]; cos, sin [Bc, Sc, W], Bc in {1, B}, Sc in
 // {1, S}, W = rotary_dim (full) or rotary_dim / 2 (half).

@@ -128,6 +128,7 @@ constexpr Entry kTable[] = {
     {"resa.layer_norm", k_resa_layer_norm},
     {"resa.linear", k_resa_linear},
     {"resa.logits", k_resa_logits},
+    {"resa.multi_linear", k_resa_multi_linear},
     {"resa.rms_norm", k_resa_rms_norm},
     {"resa.rotary", k_resa_rotary},
 };

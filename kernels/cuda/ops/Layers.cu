@@ -86,6 +86,39 @@ void linearLike(const char *op, const DeviceKernelArgs &args, Outputs &outputs, 
   projectInto(ctx, asDType(ctx, x, w.dtype(), xCopy), M, K, w, b, y);
 }
 
+// x [..., K], (weight_i [K, N_i], bias_i [N_i] or absent) per output i ->
+// output i [..., N_i] in x's dtype, as resa.linear gives each: x is converted
+// to a weight's dtype once for all the weights of that dtype.
+void multiLinear(const DeviceKernelArgs &args, Outputs &outputs) {
+  const char *op = "resa.multi_linear";
+  const DeviceTensor &x = inputX(op, args);
+  if (args.inputs.size() < 5 || args.inputs.size() % 2 == 0)
+    fail(op, "takes x and a (weight, bias or none) pair per output, >= 2 pairs; got ", args.inputs.size(),
+         " inputs");
+  const int64_t K = x.dim(x.rank() - 1), M = rowsOf(x);
+  DeviceContext &ctx = contextOf(args);
+  DeviceTensor xCopy;
+  const void *xAs = nullptr;
+  DType xAsType = x.dtype();
+  for (size_t i = 0; 2 * i + 1 < args.inputs.size(); ++i) {
+    const DeviceTensor &w = args.required(1 + 2 * i);
+    checkWeight(op, w, K, "weight");
+    const int64_t N = w.dim(1);
+    const DeviceTensor *b = args.input(2 + 2 * i);
+    if (b) {
+      floatInput(op, args, 2 + 2 * i, "bias");
+      if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
+    }
+    DeviceTensor &y = allocOutput(outputs, args, i, x.dtype(), withLast(x.shape(), N));
+    if (M == 0 || N == 0) continue;
+    if (!xAs || xAsType != w.dtype()) {
+      xAs = asDType(ctx, x, w.dtype(), xCopy);
+      xAsType = w.dtype();
+    }
+    projectInto(ctx, xAs, M, K, w, b, y);
+  }
+}
+
 enum class Activation { Silu, GeluTanh, Gelu };
 
 // The CPU kernel's fp32 expressions.
@@ -197,6 +230,7 @@ void addLayerKernels(std::vector<DeviceKernelEntry> &table) {
   using namespace ops::layers;
   table.push_back({"resa.embedding", embedding});
   table.push_back({"resa.gated_mlp", gatedMlp});
+  table.push_back({"resa.multi_linear", multiLinear});
   table.push_back({"resa.layer_norm", layerNorm});
   table.push_back({"resa.linear", linear});
   table.push_back({"resa.logits", logits});

@@ -171,3 +171,25 @@ func.func @no_fold(%x: tensor<?x8xf32> {onnx.dim_params = ["n", ""]}, %ids: tens
   %3 = onnx.Reshape %x, %ids : (tensor<?x8xf32>, tensor<3xi64>) -> tensor<*xf32>
   return %0, %1, %2, %3 : tensor<*xi64>, tensor<*xf32>, tensor<*xi32>, tensor<*xf32>
 }
+
+// -----
+
+// Raised layer ops keep their input's leading dims (an embedding all of its
+// ids' dims), so Shapes read off two layers' outputs fold to the same
+// expression: the per-layer rotary positions that raising GroupQueryAttention
+// builds become one computation after CSE (shared-positions.mlir).
+// (The layer ops, pure and now unused, go.)
+// CHECK-LABEL: func.func @layer_op_shapes(
+// CHECK-SAME: -> (tensor<2xi64>, tensor<2xi64>)
+// CHECK-NEXT: %[[S0:.*]] = resa.shape_expr ["b", "s"] : tensor<2xi64>
+// CHECK-NEXT: %[[S1:.*]] = resa.shape_expr ["b", "s"] : tensor<2xi64>
+// CHECK-NEXT: return %[[S0]], %[[S1]]
+func.func @layer_op_shapes(%ids: tensor<?x?xi64> {onnx.dim_params = ["b", "s"]}, %table: tensor<10x8xf32>, %w: tensor<8x16xf32>, %g: tensor<16xf32>, %w2: tensor<16x4xf32>) -> (tensor<*xi64>, tensor<*xi64>) {
+  %e = resa.embedding %table, %ids : (tensor<10x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  %q0 = resa.linear %e, %w : (tensor<?x?x8xf32>, tensor<8x16xf32>) -> tensor<?x?x16xf32>
+  %n = resa.rms_norm %q0, %g {epsilon = 1.0e-5 : f32} : (tensor<?x?x16xf32>, tensor<16xf32>) -> tensor<?x?x16xf32>
+  %q1 = resa.linear %n, %w2 : (tensor<?x?x16xf32>, tensor<16x4xf32>) -> tensor<?x?x4xf32>
+  %s0 = onnx.Shape %q0 {end = 2 : i64} : (tensor<?x?x16xf32>) -> tensor<*xi64>
+  %s1 = onnx.Shape %q1 {end = 2 : i64} : (tensor<?x?x4xf32>) -> tensor<*xi64>
+  return %s0, %s1 : tensor<*xi64>, tensor<*xi64>
+}

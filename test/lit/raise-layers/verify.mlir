@@ -83,3 +83,12 @@ func.func @mlp_weights(%x: tensor<?x64xf32>, %d: tensor<160x64xf32>) {
   %0 = resa.gated_mlp %x, %d {activation = "silu"} : (tensor<?x64xf32>, tensor<160x64xf32>) -> tensor<?x64xf32>
   return
 }
+
+// -----
+
+// resa.multi_linear: a weight and a bias (or none) per result.
+func.func @bad_params(%x: tensor<2x8xf32>, %w: tensor<8x8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>) {
+  // expected-error @below {{takes a weight and a bias (or none) per result}}
+  %m:2 = resa.multi_linear %x, %w, %w : (tensor<2x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>)
+  return %m#0, %m#1 : tensor<2x8xf32>, tensor<2x8xf32>
+}

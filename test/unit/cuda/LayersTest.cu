@@ -86,10 +86,11 @@ struct In {
   DType dtype = DType::F32;
 };
 
-// Runs the CUDA kernel `name` once and downloads output 0 (floats as F32).
-// `hostCopies[i]` is the executor's host copy of input i, where given.
+// Runs the CUDA kernel `name` once and downloads output `outIndex` (floats
+// as F32). `hostCopies[i]` is the executor's host copy of input i, where given.
 Tensor runDevice(const std::string &name, const std::vector<In> &ins, const Attrs &attrs, DType outDType,
-                 const Shape &outShape, const std::vector<const Tensor *> &hostCopies = {}) {
+                 const Shape &outShape, const std::vector<const Tensor *> &hostCopies = {},
+                 size_t outIndex = 0) {
   resa::gpu::DeviceKernelFn fn = resa::gpu::findCudaKernel(name);
   if (!fn) throw Failure{"no CUDA kernel " + name};
   resa::gpu::DeviceAllocator alloc(env().device);
@@ -128,8 +129,8 @@ Tensor runDevice(const std::string &name, const std::vector<In> &ins, const Attr
   args.ctx = &ctx;
   std::vector<DeviceTensor> outputs;
   fn(args, outputs);
-  if (outputs.empty()) throw Failure{name + " produced no output"};
-  const DeviceTensor &y = outputs[0];
+  if (outputs.size() <= outIndex) throw Failure{name + " produced no output " + std::to_string(outIndex)};
+  const DeviceTensor &y = outputs[outIndex];
   if (y.dtype() != outDType || y.shape() != outShape)
     throw Failure{name + " output is " + shortName(y.dtype()) + " " + resa::shapeToString(y.shape()) +
                   ", expected " + shortName(outDType) + " " + resa::shapeToString(outShape)};
@@ -205,6 +206,27 @@ std::string linearCase(bool logits, DType xt, DType wt, int64_t rows, int64_t K,
   std::vector<In> ins{{&x, xt}, {&w, wt}};
   if (bias) ins.push_back({&b, wt});
   return checkTwice(name, ins, attrs, logits ? DType::F32 : xt, ref, 2e-2);
+}
+
+// resa.multi_linear against the CPU's resa.linear of each (weight, bias):
+// three projections of one x (q with a bias, k and v without), every output
+// checked on the device (x converted once when its dtype is not the weights').
+std::string multiLinearCase(DType xt, DType wt, int64_t rows, int64_t K, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Tensor x = randn({1, rows, K}, rng, xt);
+  const float s = 1.f / std::sqrt(float(K));
+  const Tensor wq = randn({K, 96}, rng, wt, s), bq = randn({96}, rng, wt, 0.5f);
+  const Tensor wk = randn({K, 32}, rng, wt, s), wv = randn({K, 48}, rng, wt, s);
+  const Attrs attrs;
+  const Tensor *weights[] = {&wq, &wk, &wv}, *biases[] = {&bq, nullptr, nullptr};
+  const std::vector<In> ins{{&x, xt}, {&wq, wt}, {&bq, wt}, {&wk, wt}, {}, {&wv, wt}, {}};
+  std::string line;
+  for (size_t i = 0; i < 3; ++i) {
+    const Tensor ref = runCpu("resa.linear", {&x, weights[i], biases[i]}, attrs);
+    line += (i ? "; " : "") +
+            compareRows(runDevice("resa.multi_linear", ins, attrs, xt, ref.shape(), {}, i), ref, 2e-2);
+  }
+  return line;
 }
 
 std::string gatedMlpCase(DType t, const char *act, bool fused, int64_t rows, int64_t K, int64_t I, int64_t N,
@@ -404,9 +426,9 @@ std::vector<resa::cudatest::NamedCase> allCases() {
 
   add("registry", [](uint64_t) {
     for (const char *n : {"resa.embedding", "resa.gated_mlp", "resa.layer_norm", "resa.linear", "resa.logits",
-                          "resa.rms_norm", "resa.rotary"})
+                          "resa.multi_linear", "resa.rms_norm", "resa.rotary"})
       if (!resa::gpu::findCudaKernel(n)) throw Failure{std::string("no CUDA kernel ") + n};
-    return std::string("7 layer kernels registered");
+    return std::string("8 layer kernels registered");
   });
 
   const int64_t rowSet[] = {1, 3, 17};
@@ -420,6 +442,12 @@ std::vector<resa::cudatest::NamedCase> allCases() {
         add(tag("linear", t, rows, K, N) + (bias ? "_bias" : ""),
             [=](uint64_t s) { return linearCase(false, t, t, rows, K, N, bias, s); });
       }
+    // resa.multi_linear: x in the weights' dtype, and x in fp32 (the
+    // executor's activations: converted once for the three).
+    for (int64_t rows : rowSet)
+      for (DType xt : {t, DType::F32})
+        add(tag("multi_linear", xt, rows, 64) + "_w" + shortName(t),
+            [=](uint64_t s) { return multiLinearCase(xt, t, rows, 64, s); });
     // resa.logits: fp32 out.
     const std::pair<int64_t, int64_t> kv[] = {{64, 300}, {96, 32000}};
     for (int64_t rows : rowSet)

@@ -115,6 +115,20 @@ TEST(ResaLayers, LinearAndLogits) {
   EXPECT_THROW(run("resa.logits", {&x, &bad}), Error);
 }
 
+TEST(ResaLayers, MultiLinearIsEachLinear) {
+  Tensor x = randF({2, 3, 8}), wq = randF({8, 6}), bq = randF({6}), wk = randF({8, 4}), wv = randF({8, 4});
+  auto ys = run("resa.multi_linear", {&x, &wq, &bq, &wk, nullptr, &wv, nullptr});
+  ASSERT_EQ(ys.size(), 3u);
+  expectClose(ys[0], floats(run("resa.linear", {&x, &wq, &bq})[0]), 0.f);
+  expectClose(ys[1], floats(run("resa.linear", {&x, &wk, nullptr})[0]), 0.f);
+  expectClose(ys[2], floats(run("resa.linear", {&x, &wv, nullptr})[0]), 0.f);
+  ASSERT_EQ(ys[2].shape(), (Shape{2, 3, 4}));
+  Tensor bad = randF({7, 4}), badBias = randF({5});
+  EXPECT_THROW(run("resa.multi_linear", {&x, &wq, nullptr, &bad, nullptr}), Error);
+  EXPECT_THROW(run("resa.multi_linear", {&x, &wq, nullptr, &wk, &badBias}), Error);
+  EXPECT_THROW(run("resa.multi_linear", {&x, &wq, nullptr}), Error);  // one projection
+}
+
 // Reference rotation: pairs (i1, i2), full or half cos/sin, any layout.
 TEST(ResaLayers, Rotary) {
   const int64_t B = 2, H = 3, S = 4, D = 8;
