@@ -171,6 +171,18 @@ def GroupLinears : Pass<"resa-group-linears", "mlir::ModuleOp"> {
   let dependentDialects = ["resa::ir::ResaDialect"];
 }
 
+def FuseAddNorm : Pass<"resa-fuse-add-norm", "mlir::ModuleOp"> {
+  let summary = "Fuse a residual onnx.Add and the resa.rms_norm of its sum into resa.add_rms_norm";
+  let description = [{
+    An Add of two values that shape inference proves to have one shape (no
+    broadcasting), whose sum a resa.rms_norm normalises, becomes one
+    resa.add_rms_norm giving both the sum (for the other readers: the next
+    residual add) and its normalisation. Pre-norm decoders have two per
+    layer; the GPU then reads the residual stream once per pair.
+  }];
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
 def LowerToKernels : Pass<"resa-lower-to-kernels", "mlir::ModuleOp"> {
   let summary = "Lower every op to runtime kernel calls over buffers";
   let description = [{

@@ -259,6 +259,7 @@ int compile() {
   }
   mlir::PassManager lower(&ctx);
   lower.addPass(resa::createGroupLinears());
+  lower.addPass(resa::createFuseAddNorm());
   lower.addPass(resa::createLowerToKernels());
   if (mlir::failed(lower.run(*module)))
     return 1;

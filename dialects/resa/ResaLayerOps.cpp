@@ -102,6 +102,22 @@ LogicalResult RMSNormOp::verify() {
   return requireResult(*this, ranked(getX()), lastDim(ranked(getX())));
 }
 
+LogicalResult AddRMSNormOp::verify() {
+  if (failed(requireFloat(*this, getA(), "a")) || failed(requireFloat(*this, getB(), "b")) ||
+      failed(verifyNormParam(*this, getA(), getWeight(), "weight")) ||
+      failed(verifyEpsilon(*this, getEpsilon())))
+    return failure();
+  if (getA().getType() != getB().getType())
+    return emitOpError() << "a and b must have one type (no broadcasting), got " << getA().getType()
+                         << " and " << getB().getType();
+  if (auto off = getWeightOffsetAttr(); off && !std::isfinite(off.getValueAsDouble()))
+    return emitOpError("weight_offset must be finite");
+  const int64_t width = lastDim(ranked(getA()));
+  if (failed(requireResult(*this, ranked(getA()), width, 0)))
+    return failure();
+  return requireResult(*this, ranked(getA()), width, 1);
+}
+
 LogicalResult LayerNormOp::verify() {
   if (failed(requireFloat(*this, getX(), "x")) ||
       failed(verifyNormParam(*this, getX(), getWeight(), "weight")) ||

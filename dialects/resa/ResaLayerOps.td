@@ -38,6 +38,21 @@ def Resa_RMSNormOp : Resa_LayerOp<"rms_norm"> {
   let assemblyFormat = "$x `,` $weight attr-dict `:` functional-type(operands, results)";
 }
 
+def Resa_AddRMSNormOp : Op<Resa_Dialect, "add_rms_norm", [Pure]> {
+  let summary = "a residual add and the RMS normalisation of its sum, in one pass";
+  let description = [{
+    sum = a + b (same shapes, no broadcasting), result = rms_norm(sum) with
+    rms_norm's weight, epsilon and weight_offset. What resa-fuse-add-norm makes
+    of an onnx.Add whose sum a resa.rms_norm reads (the residual stream of
+    pre-norm decoders): the sum is written and normalised in one pass.
+  }];
+  let arguments = (ins AnyRankedTensor:$a, AnyRankedTensor:$b, AnyRankedTensor:$weight,
+                       F32Attr:$epsilon, OptionalAttr<F32Attr>:$weight_offset);
+  let results = (outs AnyRankedTensor:$sum, AnyRankedTensor:$result);
+  let assemblyFormat = "$a `,` $b `,` $weight attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Resa_LayerNormOp : Resa_LayerOp<"layer_norm"> {
   let summary = "layer normalisation over the last axis";
   let description = [{

@@ -82,6 +82,23 @@ const float *normParam(const char *op, const Tensor *t, int64_t cols, const char
 }
 
 
+// y = rms_norm(x) with the weight in input `weightIndex` and the op's
+// epsilon and weight_offset (Gemma's 1 + w, added in fp32 as the graph adds it).
+void rmsNormInto(const char *op, const Tensor &x, const KernelArgs &args, size_t weightIndex, Tensor &y) {
+  int64_t cols = x.dim(x.rank() - 1);
+  const Attrs &at = attrsOf(args);
+  const float *w = normParam(op, &args.required(weightIndex), cols, "weight");
+  float offset = at.getFloat("weight_offset", 0.f);
+  std::vector<float> shifted;
+  if (offset != 0.f) {
+    shifted.assign(w, w + cols);
+    for (float &v : shifted) v += offset;
+    w = shifted.data();
+  }
+  normalizeRows(x.data<float>(), y.data<float>(), rowsOf(x), cols, true, at.getFloat("epsilon", 1e-5f),
+                Param::columns(w, cols), Param(), nullptr, nullptr);
+}
+
 float sigmoidF(float x) {
   if (x >= 0) return 1.f / (1.f + std::exp(-x));
   float e = std::exp(x);
@@ -124,20 +141,24 @@ RESA_KERNEL(resa_embedding) {
 RESA_KERNEL(resa_rms_norm) {
   const char *op = "resa.rms_norm";
   const Tensor &x = inputX(op, args);
-  int64_t cols = x.dim(x.rank() - 1);
-  const Attrs &at = attrsOf(args);
-  const float *w = normParam(op, &args.required(1), cols, "weight");
-  Tensor &y = allocOutput(outputs, args, 0, DType::F32, x.shape());
-  // Gemma's (1 + w), added in fp32 as the graph adds it.
-  float offset = at.getFloat("weight_offset", 0.f);
-  std::vector<float> shifted;
-  if (offset != 0.f) {
-    shifted.assign(w, w + cols);
-    for (float &v : shifted) v += offset;
-    w = shifted.data();
-  }
-  normalizeRows(x.data<float>(), y.data<float>(), rowsOf(x), cols, true, at.getFloat("epsilon", 1e-5f),
-                Param::columns(w, cols), Param(), nullptr, nullptr);
+  rmsNormInto(op, x, args, 1, allocOutput(outputs, args, 0, DType::F32, x.shape()));
+}
+
+// a, b [..., D] (one shape), weight [D]; epsilon, weight_offset -> sum =
+// a + b, and resa.rms_norm of the sum: bit-identical to Add then the norm.
+RESA_KERNEL(resa_add_rms_norm) {
+  const char *op = "resa.add_rms_norm";
+  const Tensor &a = inputX(op, args);
+  const Tensor &b = args.required(1);
+  requireDType(op, b, DType::F32, "b");
+  if (b.shape() != a.shape())
+    fail(op, "a ", shapeToString(a.shape()), " and b ", shapeToString(b.shape()), " differ (no broadcasting)");
+  Tensor &sum = allocOutput(outputs, args, 0, DType::F32, a.shape());
+  const float *pa = a.data<float>(), *pb = b.data<float>();
+  float *ps = sum.data<float>();
+  for (int64_t i = 0; i < a.numel(); ++i) ps[i] = pa[i] + pb[i];
+  Tensor &y = allocOutput(outputs, args, 1, DType::F32, a.shape());
+  rmsNormInto(op, outputs[0], args, 2, y);
 }
 
 // x [..., D], weight [D], [bias [D]]; epsilon.

@@ -63,7 +63,8 @@ RESA_KERNEL(Attention); RESA_KERNEL(ms_GroupQueryAttention); RESA_KERNEL(ms_Mult
 RESA_KERNEL(resa_attention);
 
 // Layers.cpp: resa's raised layer ops.
-RESA_KERNEL(resa_embedding); RESA_KERNEL(resa_rms_norm); RESA_KERNEL(resa_layer_norm);
+RESA_KERNEL(resa_embedding); RESA_KERNEL(resa_rms_norm); RESA_KERNEL(resa_add_rms_norm);
+RESA_KERNEL(resa_layer_norm);
 RESA_KERNEL(resa_linear); RESA_KERNEL(resa_multi_linear); RESA_KERNEL(resa_logits);
 RESA_KERNEL(resa_rotary); RESA_KERNEL(resa_gated_mlp);
 

@@ -122,6 +122,7 @@ constexpr Entry kTable[] = {
     {"com.microsoft.SimplifiedLayerNormalization", k_SimplifiedLayerNormalization},
     {"com.microsoft.SkipLayerNormalization", k_ms_SkipLayerNormalization},
     {"com.microsoft.SkipSimplifiedLayerNormalization", k_ms_SkipSimplifiedLayerNormalization},
+    {"resa.add_rms_norm", k_resa_add_rms_norm},
     {"resa.attention", k_resa_attention},
     {"resa.embedding", k_resa_embedding},
     {"resa.gated_mlp", k_resa_gated_mlp},

@@ -16,6 +16,7 @@ using Outputs = std::vector<DeviceTensor>;
 
 void embedding(const DeviceKernelArgs &args, Outputs &outputs); // LayerEmbedding.cu
 void rmsNorm(const DeviceKernelArgs &args, Outputs &outputs);   // LayerNorm.cu
+void addRmsNorm(const DeviceKernelArgs &args, Outputs &outputs); // LayerNorm.cu
 void layerNorm(const DeviceKernelArgs &args, Outputs &outputs); // LayerNorm.cu
 void rotary(const DeviceKernelArgs &args, Outputs &outputs);    // LayerRotary.cu
 

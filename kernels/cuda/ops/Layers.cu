@@ -228,12 +228,13 @@ namespace resa::gpu {
 
 void addLayerKernels(std::vector<DeviceKernelEntry> &table) {
   using namespace ops::layers;
+  table.push_back({"resa.add_rms_norm", addRmsNorm});
   table.push_back({"resa.embedding", embedding});
   table.push_back({"resa.gated_mlp", gatedMlp});
-  table.push_back({"resa.multi_linear", multiLinear});
   table.push_back({"resa.layer_norm", layerNorm});
   table.push_back({"resa.linear", linear});
   table.push_back({"resa.logits", logits});
+  table.push_back({"resa.multi_linear", multiLinear});
   table.push_back({"resa.rms_norm", rmsNorm});
   table.push_back({"resa.rotary", rotary});
 }

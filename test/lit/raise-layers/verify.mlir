@@ -92,3 +92,12 @@ func.func @bad_params(%x: tensor<2x8xf32>, %w: tensor<8x8xf32>) -> (tensor<2x8xf
   %m:2 = resa.multi_linear %x, %w, %w : (tensor<2x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>)
   return %m#0, %m#1 : tensor<2x8xf32>, tensor<2x8xf32>
 }
+
+// -----
+
+// resa.add_rms_norm: its addends have one type (no broadcasting).
+func.func @add_norm_broadcast(%a: tensor<2x8xf32>, %b: tensor<1x8xf32>, %w: tensor<8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>) {
+  // expected-error @below {{a and b must have one type (no broadcasting)}}
+  %f:2 = resa.add_rms_norm %a, %b, %w {epsilon = 1.0e-5 : f32} : (tensor<2x8xf32>, tensor<1x8xf32>, tensor<8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>)
+  return %f#0, %f#1 : tensor<2x8xf32>, tensor<2x8xf32>
+}

@@ -265,6 +265,24 @@ std::string normCase(bool rms, DType xt, DType wt, int64_t rows, int64_t D, floa
   return checkTwice(name, ins, attrs, xt, ref, 1e-2);
 }
 
+// resa.add_rms_norm against the CPU's: the sum (output 0) and its norm
+// (output 1), both in the activations' dtype.
+std::string addNormCase(DType xt, DType wt, int64_t rows, int64_t D, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Tensor a = randn({1, rows, D}, rng, xt, 2.f), r = randn({1, rows, D}, rng, xt, 2.f);
+  const Tensor w = randn({D}, rng, wt, 0.5f, 1.f);
+  Attrs attrs;
+  attrs.set("epsilon", 1e-6f);
+  // The CPU reference adds in fp32; the device stores the sum in xt first, as
+  // an Add would: the reference sum is rounded the same way.
+  Tensor sum = runCpu("Add", {&a, &r}, attrs);
+  for (int64_t i = 0; i < sum.numel(); ++i) sum.data<float>()[i] = roundTo(sum.data<float>()[i], xt);
+  const Tensor normed = runCpu("resa.rms_norm", {&sum, &w}, attrs);
+  const std::vector<In> ins{{&a, xt}, {&r, xt}, {&w, wt}};
+  return compareRows(runDevice("resa.add_rms_norm", ins, attrs, xt, sum.shape(), {}, 0), sum, 1e-2) + "; " +
+         compareRows(runDevice("resa.add_rms_norm", ins, attrs, xt, normed.shape(), {}, 1), normed, 1e-2);
+}
+
 // ---- rotary ---------------------------------------------------------------
 
 struct RotarySetup {
@@ -425,10 +443,10 @@ std::vector<resa::cudatest::NamedCase> allCases() {
   };
 
   add("registry", [](uint64_t) {
-    for (const char *n : {"resa.embedding", "resa.gated_mlp", "resa.layer_norm", "resa.linear", "resa.logits",
-                          "resa.multi_linear", "resa.rms_norm", "resa.rotary"})
+    for (const char *n : {"resa.add_rms_norm", "resa.embedding", "resa.gated_mlp", "resa.layer_norm", "resa.linear",
+                          "resa.logits", "resa.multi_linear", "resa.rms_norm", "resa.rotary"})
       if (!resa::gpu::findCudaKernel(n)) throw Failure{std::string("no CUDA kernel ") + n};
-    return std::string("8 layer kernels registered");
+    return std::string("9 layer kernels registered");
   });
 
   const int64_t rowSet[] = {1, 3, 17};
@@ -478,6 +496,12 @@ std::vector<resa::cudatest::NamedCase> allCases() {
         const bool bias = D != 64;
         add(tag("layer_norm", t, rows, D) + (bias ? "_bias" : ""),
             [=](uint64_t s) { return normCase(false, t, t, rows, D, 0.f, bias, s); });
+        // add_rms_norm: vectorised (64, 4096) and scalar (100, 33) rows,
+        // activations in the weights' dtype and in fp32.
+        if (D != 96)
+          for (DType xt : {t, DType::F32})
+            add(tag("add_rms_norm", xt, rows, D) + "_w" + shortName(t),
+                [=](uint64_t s) { return addNormCase(xt, t, rows, D, s); });
       }
     // Rotary: both layouts, interleaved or halves, partial rotary_dim, full
     // or half-width tables, broadcast batch or sequence.

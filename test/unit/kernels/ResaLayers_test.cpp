@@ -115,9 +115,23 @@ TEST(ResaLayers, LinearAndLogits) {
   EXPECT_THROW(run("resa.logits", {&x, &bad}), Error);
 }
 
+TEST(ResaLayers, AddRmsNormIsAddThenNorm) {
+  Tensor a = randF({2, 3, 8}), b = randF({2, 3, 8}), w = randF({8});
+  Attrs at;
+  at.set("epsilon", 1e-6f);
+  at.set("weight_offset", 1.f);
+  auto out = run("resa.add_rms_norm", {&a, &b, &w}, at, 18, 2);
+  ASSERT_EQ(out.size(), 2u);
+  Tensor sum = run("Add", {&a, &b})[0];
+  expectClose(out[0], floats(sum), 0.f);
+  expectClose(out[1], floats(run("resa.rms_norm", {&sum, &w}, at)[0]), 0.f);
+  Tensor wide = randF({1, 3, 8});
+  EXPECT_THROW(run("resa.add_rms_norm", {&a, &wide, &w}, at, 18, 2), Error);  // no broadcasting
+}
+
 TEST(ResaLayers, MultiLinearIsEachLinear) {
   Tensor x = randF({2, 3, 8}), wq = randF({8, 6}), bq = randF({6}), wk = randF({8, 4}), wv = randF({8, 4});
-  auto ys = run("resa.multi_linear", {&x, &wq, &bq, &wk, nullptr, &wv, nullptr});
+  auto ys = run("resa.multi_linear", {&x, &wq, &bq, &wk, nullptr, &wv, nullptr}, {}, 18, 3);
   ASSERT_EQ(ys.size(), 3u);
   expectClose(ys[0], floats(run("resa.linear", {&x, &wq, &bq})[0]), 0.f);
   expectClose(ys[1], floats(run("resa.linear", {&x, &wk, nullptr})[0]), 0.f);

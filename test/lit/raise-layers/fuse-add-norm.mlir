@@ -1,0 +1,40 @@
+// resa-fuse-add-norm: a residual Add of two same-shape values whose sum a resa.rms_norm reads becomes resa.add_rms_norm (sum and norm); broadcasting Adds stay.
+// RUN: resa-opt %s --split-input-file --resa-fuse-add-norm | FileCheck %s
+
+// Symbolic dims the same on both sides: fused; the sum keeps its other
+// reader.
+// CHECK-LABEL: func.func @residual(
+// CHECK-SAME: %[[A:[a-z0-9]+]]: tensor<?x?x8xf32> {{.*}}, %[[B:[a-z0-9]+]]: tensor<?x?x8xf32> {{.*}}, %[[W:[a-z0-9]+]]: tensor<8xf32>
+// CHECK-NEXT: %[[S:[a-z0-9_]+]], %[[N:[a-z0-9_]+]] = resa.add_rms_norm %[[A]], %[[B]], %[[W]] {epsilon = 9.99999974E-6 : f32, weight_offset = 1.000000e+00 : f32}
+// CHECK-NOT: onnx.Add
+// CHECK-NOT: resa.rms_norm
+// CHECK: return %[[N]], %[[S]]
+func.func @residual(%a: tensor<?x?x8xf32> {onnx.dim_params = ["b", "s", ""]}, %b: tensor<?x?x8xf32> {onnx.dim_params = ["b", "s", ""]}, %w: tensor<8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>) {
+  %s = onnx.Add %a, %b : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  %n = resa.rms_norm %s, %w {epsilon = 1.0e-5 : f32, weight_offset = 1.0 : f32} : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
+  return %n, %s : tensor<?x?x8xf32>, tensor<?x?x8xf32>
+}
+
+// -----
+
+// Dims that may differ (one may broadcast): not fused.
+// CHECK-LABEL: func.func @maybe_broadcast(
+// CHECK: onnx.Add
+// CHECK: resa.rms_norm
+// CHECK-NOT: resa.add_rms_norm
+func.func @maybe_broadcast(%a: tensor<?x?x8xf32> {onnx.dim_params = ["b", "s", ""]}, %b: tensor<?x?x8xf32> {onnx.dim_params = ["b", "t", ""]}, %w: tensor<8xf32>) -> tensor<?x?x8xf32> {
+  %s = onnx.Add %a, %b : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  %n = resa.rms_norm %s, %w {epsilon = 1.0e-5 : f32} : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
+  return %n : tensor<?x?x8xf32>
+}
+
+// -----
+
+// A static broadcast ([8] + [2, 8]): not fused.
+// CHECK-LABEL: func.func @static_broadcast(
+// CHECK-NOT: resa.add_rms_norm
+func.func @static_broadcast(%a: tensor<8xf32>, %b: tensor<2x8xf32>, %w: tensor<8xf32>) -> tensor<2x8xf32> {
+  %s = onnx.Add %a, %b : (tensor<8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+  %n = resa.rms_norm %s, %w {epsilon = 1.0e-5 : f32} : (tensor<2x8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
+  return %n : tensor<2x8xf32>
+}
