@@ -647,7 +647,8 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
 // NSTW stages of ST tokens (its own mbarriers, its lane 0 issues its copies),
 // taking the block's stages round-robin, so no block-wide barrier is needed
 // until the end. Per stage, with mma.sync m16n8k16 (fp32 accumulation):
-//   S  = Q K^T : A = Q (rows = the 8 heads of the block, rows 8-15 zero),
+//   S  = Q K^T : A = Q (rows = the 8 heads of the block, rows 8-15 zero; with
+//                16 heads per block, rows 8-15 are heads 8-15),
 //                B = K^T read straight from shared memory: lane (g, t) of a
 //                quad holds chunks 4j + t of token g's row; the head-dim order
 //                inside the k dimension is permuted the same way for Q and K,
@@ -656,7 +657,11 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
 //                max raised only when it grows by more than 8;
 //   O^T += V^T P^T : A = V^T, packed from two token rows with PRMT (lane g
 //                owns head-dim elements [g D/8, (g+1) D/8)), B = P^T straight
-//                from the S accumulators (no shuffles).
+//                from the S accumulators (no shuffles); 16 heads: a second MMA
+//                with heads 8-15's P (two n-tiles).
+// 16 heads per block serve large packed groups (shared-prefix decode of N
+// candidates packs N x group heads per KV head): each K/V tile is read once
+// for all of them, at one more PV MMA per tile.
 template <typename T> struct Mma;
 
 template <> struct Mma<__nv_bfloat16> {
@@ -679,10 +684,11 @@ template <> struct Mma<__half> {
   }
 };
 
-template <int D, int ST, int NSTW, int ES, int NW> struct TcCfg {
+template <int D, int ST, int NSTW, int ES, int NW, int HG = 8> struct TcCfg {
+  static_assert(HG == 8 || HG == 16, "8 or 16 heads per block (MMA rows)");
   static constexpr int kWarps = NW;
   static constexpr int kThreads = kWarps * 32;
-  static constexpr int kHeads = 8;  // heads per block (MMA rows used)
+  static constexpr int kHeads = HG;  // heads per block (MMA rows used)
   static constexpr int kTileElems = ST * D;
   static constexpr int kStageBytes = 2 * kTileElems * ES;
   static constexpr int kStageArea = kWarps * NSTW * kStageBytes;
@@ -694,10 +700,10 @@ template <int D, int ST, int NSTW, int ES, int NW> struct TcCfg {
   static constexpr int kMaxSplits = (kStageArea / 4) / kHeads;
 };
 
-template <typename T, int D, int ST, int NSTW, int NW>
+template <typename T, int D, int ST, int NSTW, int NW, int HG>
 __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeParams p) {
-  using C = TcCfg<D, ST, NSTW, sizeof(T), NW>;
-  constexpr int HG = C::kHeads;
+  using C = TcCfg<D, ST, NSTW, sizeof(T), NW, HG>;
+  constexpr bool kTwo = HG == 16;  // heads 8-15 in MMA rows 8-15
   constexpr int KSTEPS = D / 16;  // QK k-steps
   constexpr int NTILES = ST / 8;  // QK n-tiles (tokens)
   constexpr int PVK = ST / 16;    // PV k-steps (tokens)
@@ -762,21 +768,29 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
     fenceBarrierInit();
   }
 
-  // Q as the A operand (rows 0-7 = heads; a1 = a3 = 0): for k-steps 2j and
-  // 2j + 1, lane (g, tq) holds the four words of chunk 4j + tq of head g.
-  uint32_t qa[KSTEPS][2];
+  // Q as the A operand (rows 0-7 = heads 0-7; rows 8-15 = heads 8-15 or,
+  // with 8 heads, zero: a1 = a3 = 0): for k-steps 2j and 2j + 1, lane (g, tq)
+  // holds the four words of chunk 4j + tq of head g (qa) and of head g + 8
+  // (qb).
+  uint32_t qa[KSTEPS][2], qb[KSTEPS][2];
   {
     const T *qrow = static_cast<const T *>(p.q) +
                     (static_cast<int64_t>(b) * p.numQHeads + h0 + g) * D;
 #pragma unroll
     for (int j = 0; j < D / 32; ++j) {
-      uint4 r = make_uint4(0u, 0u, 0u, 0u);
+      uint4 r = make_uint4(0u, 0u, 0u, 0u), r2 = make_uint4(0u, 0u, 0u, 0u);
       if (g < gCount)
         r = __ldg(reinterpret_cast<const uint4 *>(qrow + 8 * (4 * j + tq)));
+      if (kTwo && g + 8 < gCount)
+        r2 = __ldg(reinterpret_cast<const uint4 *>(qrow + 8 * D + 8 * (4 * j + tq)));
       qa[2 * j][0] = r.x;
       qa[2 * j][1] = r.y;
       qa[2 * j + 1][0] = r.z;
       qa[2 * j + 1][1] = r.w;
+      qb[2 * j][0] = r2.x;
+      qb[2 * j][1] = r2.y;
+      qb[2 * j + 1][0] = r2.z;
+      qb[2 * j + 1][1] = r2.w;
     }
   }
   __syncthreads();
@@ -810,12 +824,16 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
       issue(i);
   }
 
-  float o[MT][4];
+  float o[MT][4], o2[MT][4];  // O^T of heads 0-7 and (kTwo) 8-15
 #pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
+  for (int mt = 0; mt < MT; ++mt) {
     o[mt][0] = o[mt][1] = o[mt][2] = o[mt][3] = 0.0f;
+    o2[mt][0] = o2[mt][1] = o2[mt][2] = o2[mt][3] = 0.0f;
+  }
   float m = kNegInf;  // running max of head g (quad-uniform)
   float l = 0.0f;     // this lane's part of the running sum of head g
+  float m2 = kNegInf; // the same for head g + 8 (kTwo)
+  float l2 = 0.0f;
 
   for (int i = 0; i < nW; ++i) {
     const int buf = i % NSTW;
@@ -843,45 +861,70 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
         kr[j] = *reinterpret_cast<const uint4 *>(kt + (nt * 8 + g) * D + 8 * (4 * j + tq));
 #pragma unroll
       for (int j = 0; j < D / 32; ++j) {
-        Mma<T>::run(s[nt], qa[2 * j][0], 0u, qa[2 * j][1], 0u, kr[j].x, kr[j].y);
-        Mma<T>::run(s[nt], qa[2 * j + 1][0], 0u, qa[2 * j + 1][1], 0u, kr[j].z, kr[j].w);
+        Mma<T>::run(s[nt], qa[2 * j][0], qb[2 * j][0], qa[2 * j][1], qb[2 * j][1], kr[j].x, kr[j].y);
+        Mma<T>::run(s[nt], qa[2 * j + 1][0], qb[2 * j + 1][0], qa[2 * j + 1][1], qb[2 * j + 1][1],
+                    kr[j].z, kr[j].w);
       }
     }
 
-    // Scale, mask, running max of head g over the quad.
-    float mx = kNegInf;
+    // Scale, mask, running max of head g (and g + 8) over the quad.
+    float mx = kNegInf, mx2 = kNegInf;
 #pragma unroll
     for (int nt = 0; nt < NTILES; ++nt)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const float x = s[nt][e] * p.qScale;
-        s[nt][e] = nt * 8 + 2 * tq + e < validInStage ? x : kNegInf;
+        const bool valid = nt * 8 + 2 * tq + e < validInStage;
+        s[nt][e] = valid ? s[nt][e] * p.qScale : kNegInf;
         mx = fmaxf(mx, s[nt][e]);
+        if constexpr (kTwo) {
+          s[nt][2 + e] = valid ? s[nt][2 + e] * p.qScale : kNegInf;
+          mx2 = fmaxf(mx2, s[nt][2 + e]);
+        }
       }
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    if constexpr (kTwo) {
+      mx2 = fmaxf(mx2, __shfl_xor_sync(0xffffffffu, mx2, 1));
+      mx2 = fmaxf(mx2, __shfl_xor_sync(0xffffffffu, mx2, 2));
+    }
     const bool raise = mx > m + 8.0f;
-    if (__any_sync(0xffffffffu, raise)) {
-      float alpha = 1.0f;
+    const bool raise2 = kTwo && mx2 > m2 + 8.0f;
+    if (__any_sync(0xffffffffu, raise || raise2)) {
+      float alpha = 1.0f, alpha2 = 1.0f;
       if (raise) {
         alpha = exp2f(m - mx);
         m = mx;
         l *= alpha;
       }
-      // O rows here are heads 2 tq and 2 tq + 1, whose quads start at lanes
-      // 8 tq and 8 tq + 4.
+      if (raise2) {
+        alpha2 = exp2f(m2 - mx2);
+        m2 = mx2;
+        l2 *= alpha2;
+      }
+      // O rows here are heads 2 tq and 2 tq + 1 (+ 8 in o2), whose quads
+      // start at lanes 8 tq and 8 tq + 4.
       const float a0 = __shfl_sync(0xffffffffu, alpha, 8 * tq);
       const float a1 = __shfl_sync(0xffffffffu, alpha, 8 * tq + 4);
+      [[maybe_unused]] const float b0 = __shfl_sync(0xffffffffu, alpha2, 8 * tq);
+      [[maybe_unused]] const float b1 = __shfl_sync(0xffffffffu, alpha2, 8 * tq + 4);
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
         o[mt][0] *= a0;
         o[mt][1] *= a1;
         o[mt][2] *= a0;
         o[mt][3] *= a1;
+        if constexpr (kTwo) {
+          o2[mt][0] *= b0;
+          o2[mt][1] *= b1;
+          o2[mt][2] *= b0;
+          o2[mt][3] *= b1;
+        }
       }
     }
     const float ms = m == kNegInf ? 0.0f : m;
+    [[maybe_unused]] const float ms2 = m2 == kNegInf ? 0.0f : m2;
     uint32_t pb[PVK][2];
+    [[maybe_unused]] uint32_t pb2[PVK][2];
 #pragma unroll
     for (int kk = 0; kk < PVK; ++kk) {
       const float p00 = exp2f(s[2 * kk][0] - ms);
@@ -891,6 +934,15 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
       l += (p00 + p01) + (p10 + p11);
       pb[kk][0] = Elem<T>::pack2(p00, p01);
       pb[kk][1] = Elem<T>::pack2(p10, p11);
+      if constexpr (kTwo) {
+        const float q00 = exp2f(s[2 * kk][2] - ms2);
+        const float q01 = exp2f(s[2 * kk][3] - ms2);
+        const float q10 = exp2f(s[2 * kk + 1][2] - ms2);
+        const float q11 = exp2f(s[2 * kk + 1][3] - ms2);
+        l2 += (q00 + q01) + (q10 + q11);
+        pb2[kk][0] = Elem<T>::pack2(q00, q01);
+        pb2[kk][1] = Elem<T>::pack2(q10, q11);
+      }
     }
 
     // O^T += V^T P^T.
@@ -917,6 +969,8 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
         const uint32_t a2 = __byte_perm(w[2][mt], w[3][mt], 0x5410);
         const uint32_t a3 = __byte_perm(w[2][mt], w[3][mt], 0x7632);
         Mma<T>::run(o[mt], a0, a1, a2, a3, pb[kk][0], pb[kk][1]);
+        if constexpr (kTwo)
+          Mma<T>::run(o2[mt], a0, a1, a2, a3, pb2[kk][0], pb2[kk][1]);
       }
     }
 
@@ -932,6 +986,8 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
   // Merge the warps: red[warp][head][d].
   l += __shfl_xor_sync(0xffffffffu, l, 1);
   l += __shfl_xor_sync(0xffffffffu, l, 2);
+  l2 += __shfl_xor_sync(0xffffffffu, l2, 1);
+  l2 += __shfl_xor_sync(0xffffffffu, l2, 2);
   __syncthreads();  // every warp is out of its stages: the stage area is free
   float *red = reinterpret_cast<float *>(smem);
 #pragma unroll
@@ -940,10 +996,20 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
     *reinterpret_cast<float2 *>(red + (warp * HG + 2 * tq) * D + d) = make_float2(o[mt][0], o[mt][2]);
     *reinterpret_cast<float2 *>(red + (warp * HG + 2 * tq + 1) * D + d) =
         make_float2(o[mt][1], o[mt][3]);
+    if constexpr (kTwo) {
+      *reinterpret_cast<float2 *>(red + (warp * HG + 8 + 2 * tq) * D + d) =
+          make_float2(o2[mt][0], o2[mt][2]);
+      *reinterpret_cast<float2 *>(red + (warp * HG + 8 + 2 * tq + 1) * D + d) =
+          make_float2(o2[mt][1], o2[mt][3]);
+    }
   }
   if (tq == 0) {
     sM[warp * HG + g] = m;
     sL[warp * HG + g] = l;
+    if constexpr (kTwo) {
+      sM[warp * HG + 8 + g] = m2;
+      sL[warp * HG + 8 + g] = l2;
+    }
   }
   __syncthreads();
   finishBlock<T, D, HG, NW, C::kThreads>(p, smem, sM, sL, sInvL, &sIsLast, b, yc, split, h0,
@@ -1020,11 +1086,11 @@ struct InstanceOf {
 template <typename T, int D, int HG, int ST, int NST>
 using SimtInstance = InstanceOf<DecodeCfg<D, HG, ST, NST, sizeof(T)>,
                                 decodeAttentionSimtKernel<T, D, HG, ST, NST>, HG, ST, NST>;
-// The tensor-core kernel (8 heads per block).
+// The tensor-core kernel (HG = 8 or 16 heads per block).
 // NW warps per block; PDL: launched with programmatic dependent launch.
-template <typename T, int D, int ST, int NSTW, int NW = 4, bool PDL = true>
-using TcInstance = InstanceOf<TcCfg<D, ST, NSTW, sizeof(T), NW>,
-                              decodeAttentionTcKernel<T, D, ST, NSTW, NW>, 8, ST, NSTW, PDL>;
+template <typename T, int D, int ST, int NSTW, int NW = 4, bool PDL = true, int HG = 8>
+using TcInstance = InstanceOf<TcCfg<D, ST, NSTW, sizeof(T), NW, HG>,
+                              decodeAttentionTcKernel<T, D, ST, NSTW, NW, HG>, HG, ST, NSTW, PDL>;
 
 // Defined in DecodeAttentionBf16.cu / DecodeAttentionF16.cu. Returns false
 // when no kernel exists for the combination (group = query heads per KV head).

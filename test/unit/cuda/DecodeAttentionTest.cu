@@ -457,13 +457,19 @@ std::vector<Case> allCases() {
              "_len4097,999";
     add(c);
   }
-  // Group sizes that pad (7 -> 8 heads per block), that need two head chunks
-  // (16), group 2; other page sizes (8, 32, 64: larger than a stage); a
+  // Group sizes that pad (7 -> 8 heads per block; 12 -> 16), that take 16
+  // heads per block (16: MMA rows 8-15 used), that need two head chunks of 16
+  // (32, 20), group 2; other page sizes (8, 32, 64: larger than a stage); a
   // non-default scale.
   struct Extra { const char *name; int hq, hkv, d, ps; std::vector<int> lens; float scale; };
   const std::vector<Extra> extras = {
       {"bf16_d128_q28kv4_len3000,77", 28, 4, 128, 16, {3000, 77}, 0.0f},
       {"bf16_d128_q32kv2_len2049", 32, 2, 128, 16, {2049}, 0.0f},
+      {"bf16_d128_q24kv2_len1500,31", 24, 2, 128, 16, {1500, 31}, 0.0f},
+      {"bf16_d64_q32kv2_len3001", 32, 2, 64, 16, {3001}, 0.0f},
+      {"bf16_d128_q32kv1_len777,2050", 32, 1, 128, 16, {777, 2050}, 0.0f},
+      {"bf16_d128_q40kv2_len1030", 40, 2, 128, 16, {1030}, 0.0f},
+      {"bf16_d128_q64kv4_scale0.2_len65537", 64, 4, 128, 16, {65537}, 0.2f},
       {"bf16_d64_q16kv8_len1500", 16, 8, 64, 16, {1500}, 0.0f},
       {"bf16_d128_q32kv8_ps8_len1001", 32, 8, 128, 8, {1001}, 0.0f},
       {"bf16_d128_q32kv8_ps32_len1001,33", 32, 8, 128, 32, {1001, 33}, 0.0f},
@@ -539,9 +545,11 @@ std::vector<Case> allCases() {
   // B = 2..5, GQA groups 4 and 1, head dims 128 and 64, bf16 and f16, page
   // sizes 8, 16 and 64, prefixes of one page to 256, own parts of 0 to 54
   // tokens, lengths off the page size; a length bucket larger than the
-  // longest sequence (the runtime's CUDA graphs plan for one). Then the
-  // fallbacks to pagedDecode: no shared page, one sequence, and a group of 8
-  // (packing 2 x 8 heads reads the prefix as often as 2 sequences do).
+  // longest sequence (the runtime's CUDA graphs plan for one); packed groups
+  // of 16 (4 x 4, 2 x 8: one block of 16 heads reads the prefix once) and 20
+  // (5 x 4: two blocks). Then the fallbacks to pagedDecode: no shared page,
+  // one sequence, and a group of 16 (packing 2 x 16 heads reads the prefix
+  // as often as 2 sequences do).
   struct Cascade { const char *name; KVDType dt; int hq, hkv, d, ps; std::vector<int> lens;
                    int sharedPages, maxSeqLen; bool expect; };
   const std::vector<Cascade> cascades = {
@@ -569,7 +577,11 @@ std::vector<Case> allCases() {
        {100, 200, 300}, 0, 0, false},
       {"cascade_fallback_bf16_d128_q32kv8_batch1_shared10_len1000", KVDType::BF16, 32, 8, 128, 16,
        {1000}, 10, 0, false},
-      {"cascade_fallback_bf16_d128_q32kv4_shared10_len200,300", KVDType::BF16, 32, 4, 128, 16,
+      {"cascade_bf16_d128_q32kv4_shared10_len200,300", KVDType::BF16, 32, 4, 128, 16,
+       {200, 300}, 10, 0, true},
+      {"cascade_f16_d64_q16kv4_shared70_len1200,1130,1121,1190", KVDType::F16, 16, 4, 64, 16,
+       {1200, 1130, 1121, 1190}, 70, 0, true},
+      {"cascade_fallback_bf16_d128_q32kv2_shared10_len200,300", KVDType::BF16, 32, 2, 128, 16,
        {200, 300}, 10, 0, false},
   };
   for (const auto &x : cascades) {

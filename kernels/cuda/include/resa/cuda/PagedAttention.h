@@ -80,9 +80,11 @@ void pagedDecode(PagedAttentionState &state, const PagedAttentionShape &shape, K
 //      [kvH][B][group][D], and the two calls' lengths;
 //   2. decode-tc over the shared pages (row 0's first sharedPages entries)
 //      as ONE virtual sequence of kvH * B * group query heads (GQA group
-//      B * group): each KV head's shared K/V is read once per 8 of those
-//      heads (the kernel's heads per thread block), ceil(B * group / 8)
-//      times, instead of B * ceil(group / 8) times; fp32 output + lse;
+//      B * group): each KV head's shared K/V is read once per HG of those
+//      heads (the kernel's heads per thread block: 8, or 16 for groups over
+//      8), ceil(B * group / HG) times, instead of B * ceil(group / HG')
+//      times (HG' for the own group); GSR's 4 candidates at group 4: once
+//      instead of 4 times; fp32 output + lse;
 //   3. decode-tc over each sequence's own pages (its row from entry
 //      sharedPages on; seqLens[b] - sharedPages * pageSize tokens), fp32
 //      output + lse;
