@@ -2,8 +2,10 @@
 // (resa::gpu::prefillAttention), bf16, 32 query heads, 8 KV heads, head dim
 // 128, page size 16, shuffled page tables, random data. Median of CUDA-event
 // timed calls after warm-up. FLOPs: 4 * D * H * (sum over queries of the keys
-// each sees) = 2 * S * S * D * H for a full causal prefill.
-//   resa-bench-prefill [--out FILE.json]
+// each sees) = 2 * S * S * D * H for a full causal prefill. --kernel picks the
+// main kernel (mma: mma.sync, the default plan; wgmma: the sm_90a kernel;
+// both: each shape with both); every result names the kernel its plan ran.
+//   resa-bench-prefill [--kernel mma|wgmma|both] [--out FILE.json]
 #include "resa/cuda/PrefillAttention.h"
 
 #include <cuda_bf16.h>
@@ -37,12 +39,12 @@ __global__ void fillRandom(__nv_bfloat16 *p, size_t n, uint64_t seed) {
 }
 
 struct Result {
-  std::string name;
+  std::string name, kernel;
   int start, qlen, splits;
   double ms, tflops, flops;
 };
 
-Result bench(const char *name, int start, int qlen, int reps) {
+Result bench(const char *name, int start, int qlen, int reps, resa::gpu::PrefillKernel kernel) {
   resa::PagedAttentionShape s;
   s.batch = 1; s.numQHeads = 32; s.numKvHeads = 8; s.headDim = 128; s.pageSize = 16;
   const int kv = start + qlen;
@@ -63,7 +65,10 @@ Result bench(const char *name, int start, int qlen, int reps) {
   CK(cudaMemcpy(ds, &start, 4, cudaMemcpyHostToDevice));
   CK(cudaMemcpy(dl, &qlen, 4, cudaMemcpyHostToDevice));
   resa::gpu::PrefillAttentionPlan plan;
-  CK(resa::gpu::planPrefillAttention(s, resa::gpu::KVDType::BF16, qlen, kv, &plan));
+  resa::gpu::PrefillAttentionOptions opt;
+  opt.kernel = kernel;
+  CK(resa::gpu::planPrefillAttention(s, resa::gpu::KVDType::BF16, qlen, kv, &plan, opt));
+  const char *kname = plan.kernel == resa::gpu::PrefillKernel::Wgmma ? "wgmma" : "mma";
   void *ws = nullptr;
   if (plan.workspaceBytes) CK(cudaMalloc(&ws, plan.workspaceBytes));
   resa::gpu::PrefillAttentionArgs a;
@@ -85,11 +90,11 @@ Result bench(const char *name, int start, int qlen, int reps) {
   double keys = 0;  // sum over queries of keys seen
   for (int i = 0; i < qlen; ++i) keys += start + i + 1;
   const double flops = 4.0 * 128 * 32 * keys;
-  Result r{name, start, qlen, plan.numSplits, t[t.size() / 2], 0, flops};
+  Result r{name, kname, start, qlen, plan.numSplits, t[t.size() / 2], 0, flops};
   r.tflops = flops / (r.ms * 1e-3) / 1e12;
-  std::printf("resa prefill %-14s start %7d q %6d splits %3d: %9.3f ms  %7.1f TFLOP/s  "
-              "(min %.3f max %.3f)\n", name, start, qlen, plan.numSplits, r.ms, r.tflops, t[0],
-              t.back());
+  std::printf("resa prefill %-5s %-14s start %7d q %6d splits %3d: %9.3f ms  %7.1f TFLOP/s  "
+              "(min %.3f max %.3f)\n", kname, name, start, qlen, plan.numSplits, r.ms, r.tflops,
+              t[0], t.back());
   std::fflush(stdout);
   cudaFree(k); cudaFree(v); cudaFree(q); cudaFree(o); cudaFree(dt); cudaFree(ds); cudaFree(dl);
   if (ws) cudaFree(ws);
@@ -97,24 +102,43 @@ Result bench(const char *name, int start, int qlen, int reps) {
 }
 
 int main(int argc, char **argv) {
+  using resa::gpu::PrefillKernel;
   const char *out = nullptr;
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--out" && i + 1 < argc) out = argv[++i];
+  std::string which = "mma";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--out" && i + 1 < argc) out = argv[++i];
+    else if (a == "--kernel" && i + 1 < argc) which = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: resa-bench-prefill [--kernel mma|wgmma|both] [--out F]\n");
+      return 2;
+    }
+  }
+  std::vector<PrefillKernel> kernels;
+  if (which == "mma" || which == "both") kernels.push_back(PrefillKernel::Mma);
+  if (which == "wgmma" || which == "both") kernels.push_back(PrefillKernel::Wgmma);
+  if (kernels.empty()) {
+    std::fprintf(stderr, "--kernel: mma, wgmma or both\n");
+    return 2;
+  }
   std::vector<Result> rs;
-  rs.push_back(bench("causal_4k", 0, 4096, 20));
-  rs.push_back(bench("causal_16k", 0, 16384, 10));
-  rs.push_back(bench("causal_32k", 0, 32768, 10));
-  rs.push_back(bench("causal_32k_b", 0, 32768, 10));  // same again: run-to-run spread
-  rs.push_back(bench("rect_32_4k", 4064, 32, 50));
-  rs.push_back(bench("rect_32_128k", 131040, 32, 30));
-  rs.push_back(bench("chunk_2k_at_30k", 30720, 2048, 20));
+  for (PrefillKernel k : kernels) {
+    rs.push_back(bench("causal_4k", 0, 4096, 20, k));
+    rs.push_back(bench("causal_16k", 0, 16384, 10, k));
+    rs.push_back(bench("causal_32k", 0, 32768, 10, k));
+    rs.push_back(bench("causal_32k_b", 0, 32768, 10, k));  // same again: run-to-run spread
+    rs.push_back(bench("rect_32_4k", 4064, 32, 50, k));
+    rs.push_back(bench("rect_32_128k", 131040, 32, 30, k));
+    rs.push_back(bench("chunk_2k_at_30k", 30720, 2048, 20, k));
+  }
   if (out) {
     FILE *f = std::fopen(out, "w");
     std::fprintf(f, "[\n");
     for (size_t i = 0; i < rs.size(); ++i)
-      std::fprintf(f, "  {\"name\": \"%s\", \"start\": %d, \"qlen\": %d, \"splits\": %d, "
-                   "\"ms\": %.5f, \"tflops\": %.2f, \"flops\": %.6e}%s\n", rs[i].name.c_str(),
-                   rs[i].start, rs[i].qlen, rs[i].splits, rs[i].ms, rs[i].tflops, rs[i].flops,
+      std::fprintf(f, "  {\"name\": \"%s\", \"kernel\": \"%s\", \"start\": %d, \"qlen\": %d, "
+                   "\"splits\": %d, \"ms\": %.5f, \"tflops\": %.2f, \"flops\": %.6e}%s\n",
+                   rs[i].name.c_str(), rs[i].kernel.c_str(), rs[i].start, rs[i].qlen,
+                   rs[i].splits, rs[i].ms, rs[i].tflops, rs[i].flops,
                    i + 1 < rs.size() ? "," : "");
     std::fprintf(f, "]\n");
     std::fclose(f);

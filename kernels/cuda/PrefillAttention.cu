@@ -11,7 +11,10 @@
 //    skips tiles past its own last query and masks only the diagonal tiles;
 //    query tiles are launched longest first;
 //  - split-K over the keys when the grid is small, merged by a second kernel.
+// The wgmma kernel lives in PrefillAttentionWgmma.cu; the host driver below
+// plans and launches either.
 #include "Launch.cuh"
+#include "PrefillAttentionCommon.cuh"
 #include "resa/cuda/PrefillAttention.h"
 
 #include <cuda_bf16.h>
@@ -26,33 +29,19 @@
 namespace resa::gpu {
 namespace {
 
+using prefill::Params;
+using prefill::cpAsync16;
+using prefill::cpCommit;
+using prefill::cpWait;
+using prefill::pack2;
+using prefill::ex2;
+using detail::smemAddr;
+
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kRows = kWarps * 16;  // 128
 constexpr int kBN = 64;
 
-struct Params {
-  const void *q, *k, *v;
-  void *out;
-  const int32_t *pageTable, *qStart, *qLens;
-  float *partO;   // [split][b][hq][maxQLen][D]
-  float2 *partML; // [split][b][hq][maxQLen]
-  int32_t batch, hq, hkv, group, ps, maxPages, maxQLen, bq, numSplits;
-  float scaleLog2;
-};
-
-__device__ __forceinline__ uint32_t smemAddr(const void *p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-__device__ __forceinline__ void cpAsync16(uint32_t dst, const void *src, bool valid) {
-  const int n = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(n)
-               : "memory");
-}
-__device__ __forceinline__ void cpCommit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-template <int N> __device__ __forceinline__ void cpWait() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
-}
 __device__ __forceinline__ void ldsm4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2,
                                       uint32_t &r3) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
@@ -80,23 +69,6 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
 }
-template <typename T> __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-  uint32_t r;
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    r = *reinterpret_cast<uint32_t *>(&v);
-  } else {
-    __half2 v = __floats2half2_rn(lo, hi);
-    r = *reinterpret_cast<uint32_t *>(&v);
-  }
-  return r;
-}
-__device__ __forceinline__ float ex2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-
 // Byte offset of 16-byte chunk `c` of row `r` in a [rows][D] tile (swizzled).
 template <int D> __device__ __forceinline__ uint32_t tileOff(int r, int c) {
   return static_cast<uint32_t>((r * (D / 8) + (c ^ (r & 7))) * 16);
@@ -397,28 +369,40 @@ cudaError_t planPrefillAttention(const PagedAttentionShape &shape, KVDType dtype
   int sms = 0;
   if ((e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess)
     return e;
-  if ((e = cudaFuncSetAttribute(k.main, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                static_cast<int>(k.smem))) != cudaSuccess)
-    return e;
+  // Auto is the mma.sync kernel until the wgmma one has passed on the GPU.
+  bool wgmma = false;
+  size_t smem = k.smem;
   int perSm = 0;
-  if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, k.main, kThreads, k.smem)) !=
-      cudaSuccess)
+  if (options.kernel == PrefillKernel::Wgmma &&
+      (e = prefill::wgmmaPrepare(dtype, shape.headDim, dev, &wgmma, &smem, &perSm)) !=
+          cudaSuccess)
     return e;
+  if (!wgmma) {
+    smem = k.smem;
+    if ((e = cudaFuncSetAttribute(k.main, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(smem))) != cudaSuccess)
+      return e;
+    if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, k.main, kThreads, smem)) !=
+        cudaSuccess)
+      return e;
+  }
   if (perSm < 1)
     return cudaErrorInvalidConfiguration;
   PrefillAttentionPlan pl;
   pl.shape = shape;
   pl.dtype = dtype;
+  pl.kernel = wgmma ? PrefillKernel::Wgmma : PrefillKernel::Mma;
   pl.maxQLen = maxQLen;
   pl.maxKvLen = maxKvLen;
   pl.rowsPerTile = kRows;
   pl.queriesPerTile = kRows / shape.group();
-  pl.kvTile = kBN;
+  pl.kvTile = wgmma ? prefill::kWgmmaKvTile : kBN;
+  pl.threads = wgmma ? prefill::kWgmmaThreads : kThreads;
   pl.qTiles = (maxQLen + pl.queriesPerTile - 1) / pl.queriesPerTile;
   pl.numSms = sms;
   pl.blocksPerSm = perSm;
   const int64_t ctas = static_cast<int64_t>(pl.qTiles) * shape.batch * shape.numKvHeads;
-  const int kvTiles = (maxKvLen + kBN - 1) / kBN;
+  const int kvTiles = (maxKvLen + pl.kvTile - 1) / pl.kvTile;
   int splits = 1;
   if (options.forceSplits > 0)
     splits = options.forceSplits;
@@ -426,7 +410,7 @@ cudaError_t planPrefillAttention(const PagedAttentionShape &shape, KVDType dtype
     splits = static_cast<int>(static_cast<int64_t>(sms) * perSm / ctas);
   splits = std::max(1, std::min(splits, kvTiles));
   pl.numSplits = splits;
-  pl.smemBytes = k.smem;
+  pl.smemBytes = smem;
   pl.workspaceBytes =
       splits > 1 ? static_cast<size_t>(splits) * shape.batch * shape.numQHeads * maxQLen *
                        (shape.headDim * sizeof(float) + sizeof(float2))
@@ -438,7 +422,8 @@ cudaError_t planPrefillAttention(const PagedAttentionShape &shape, KVDType dtype
 cudaError_t prefillAttention(const PrefillAttentionArgs &args, const PrefillAttentionPlan &plan,
                              void *workspace, cudaStream_t stream) {
   Kernels k;
-  if (!findKernels(plan.dtype, plan.shape.headDim, &k) || plan.qTiles < 1)
+  if (!findKernels(plan.dtype, plan.shape.headDim, &k) || plan.qTiles < 1 ||
+      (plan.kernel != PrefillKernel::Mma && plan.kernel != PrefillKernel::Wgmma))
     return cudaErrorInvalidValue;
   if (plan.numSplits > 1 && !workspace)
     return cudaErrorInvalidValue;
@@ -467,9 +452,11 @@ cudaError_t prefillAttention(const PrefillAttentionArgs &args, const PrefillAtte
   p.partML = workspace ? reinterpret_cast<float2 *>(static_cast<float *>(workspace) +
                                                     rows * s.headDim)
                        : nullptr;
-  cudaError_t e = detail::launchPdl(
-      k.main, dim3(plan.qTiles, s.batch * s.numKvHeads, plan.numSplits), dim3(kThreads),
-      plan.smemBytes, stream, p);
+  const dim3 grid(plan.qTiles, s.batch * s.numKvHeads, plan.numSplits);
+  cudaError_t e =
+      plan.kernel == PrefillKernel::Wgmma
+          ? prefill::wgmmaLaunch(p, plan.dtype, s.headDim, grid, plan.smemBytes, stream)
+          : detail::launchPdl(k.main, grid, dim3(kThreads), plan.smemBytes, stream, p);
   if (e != cudaSuccess || plan.numSplits == 1)
     return e;
   return detail::launchPdl(k.merge, dim3(static_cast<unsigned>(s.batch * s.numQHeads *

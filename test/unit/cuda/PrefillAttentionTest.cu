@@ -3,7 +3,11 @@
 // b is one decode step over the cache with seqLen = qStart[b] + i + 1.
 // Fresh random inputs every run, random page tables, NaN in every cache slot
 // no token owns, output poisoned with NaN before each of two runs, which must
-// agree bit for bit; rows past qLens[b] must stay NaN.
+// agree bit for bit; rows past qLens[b] must stay NaN. Every case runs with
+// the mma.sync kernel (the default plan) and again with the wgmma kernel
+// forced (name suffix "_wgmma"), whose plan must report the wgmma kernel
+// wherever it supports the shape (head dim 128), so a silent fallback cannot
+// pass.
 //
 // A plain program like resa-cuda-tests; without a CUDA device each case prints
 // "SKIPPED: <name> (no CUDA device)" and it exits 0.
@@ -23,6 +27,7 @@
 
 using resa::PagedAttentionShape;
 using resa::gpu::KVDType;
+using resa::gpu::PrefillKernel;
 using resa::cudatest::DevBuf;
 using resa::cudatest::Failure;
 using resa::cudatest::fromBits;
@@ -37,6 +42,7 @@ struct Case {
   std::vector<int> starts, qlens;  // per sequence
   int maxQLen = 0;                 // 0: max of qlens
   int forceSplits = 0;
+  PrefillKernel kernel = PrefillKernel::Auto;
 };
 
 std::string runCase(const Case &c, uint64_t seed) {
@@ -118,7 +124,12 @@ std::string runCase(const Case &c, uint64_t seed) {
   resa::gpu::PrefillAttentionPlan plan;
   resa::gpu::PrefillAttentionOptions opt;
   opt.forceSplits = c.forceSplits;
+  opt.kernel = c.kernel;
   CUDA_OK(resa::gpu::planPrefillAttention(s, c.dtype, maxQ, maxKv, &plan, opt));
+  const bool wantWgmma = c.kernel == PrefillKernel::Wgmma && c.d == 128;
+  if ((plan.kernel == PrefillKernel::Wgmma) != wantWgmma)
+    throw Failure{std::string("plan chose the ") +
+                  (plan.kernel == PrefillKernel::Wgmma ? "wgmma" : "mma.sync") + " kernel"};
   DevBuf<uint16_t> dq(qN), dk(cacheN), dv(cacheN), dout(qN);
   DevBuf<int32_t> dtable(table.size()), dstart(batch), dlen(batch);
   DevBuf<unsigned char> ws(plan.workspaceBytes);
@@ -177,8 +188,10 @@ std::string runCase(const Case &c, uint64_t seed) {
       }
   const double bound = c.dtype == KVDType::BF16 ? 1e-2 : 2e-3;
   char buf[200];
-  std::snprintf(buf, sizeof buf, "worst row rel %.2e, overall %.2e (bound %.0e), splits %d",
-                worst, std::sqrt(num / std::max(den, 1e-30)), bound, plan.numSplits);
+  std::snprintf(buf, sizeof buf,
+                "worst row rel %.2e, overall %.2e (bound %.0e), splits %d, %s kernel", worst,
+                std::sqrt(num / std::max(den, 1e-30)), bound, plan.numSplits,
+                plan.kernel == PrefillKernel::Wgmma ? "wgmma" : "mma.sync");
   if (!(worst <= bound))
     throw Failure{buf};
   return buf;
@@ -204,6 +217,26 @@ std::vector<Case> allCases() {
   add({"gqa3_12x4", KVDType::BF16, 12, 4, 128, 16, {9}, {150}});
   add({"single_query", KVDType::BF16, 32, 8, 128, 16, {0, 4095}, {1, 1}});
   add({"ps7_odd", KVDType::F16, 16, 4, 128, 7, {33}, {95}});
+  // Aimed at the wgmma kernel (128-key tiles, 64-row warpgroups): many query
+  // tiles and diagonal tiles, lengths off every tile, groups 1/2/4/8, page
+  // sizes that divide the key tile or not, split-K with empty splits.
+  add({"wg_prefill_650_g4", KVDType::BF16, 32, 8, 128, 16, {0}, {650}});
+  add({"wg_prefill_517_g8_f16", KVDType::F16, 32, 4, 128, 16, {300}, {517}});
+  add({"wg_mha_g1_400", KVDType::BF16, 8, 8, 128, 16, {0}, {400}});
+  add({"wg_g2_start77", KVDType::F16, 16, 8, 128, 16, {77}, {250}});
+  add({"wg_batch2_starts", KVDType::BF16, 32, 8, 128, 16, {0, 1100}, {450, 129}});
+  add({"wg_ps32_f16", KVDType::F16, 32, 8, 128, 32, {100}, {300}});
+  add({"wg_rect_8k", KVDType::BF16, 32, 8, 128, 16, {8160}, {32}});
+  add({"wg_rect_split5", KVDType::F16, 32, 8, 128, 16, {3000}, {64}, 0, 5});
+  add({"wg_empty_splits", KVDType::BF16, 32, 8, 128, 16, {0, 3000}, {32, 32}, 0, 8});
+  // Every case again with the wgmma kernel forced.
+  const size_t base = v.size();
+  for (size_t i = 0; i < base; ++i) {
+    Case c = v[i];
+    c.name += "_wgmma";
+    c.kernel = PrefillKernel::Wgmma;
+    v.push_back(std::move(c));
+  }
   return v;
 }
 

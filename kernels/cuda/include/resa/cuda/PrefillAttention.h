@@ -19,6 +19,14 @@
 // fp32 accumulation; P is rounded to the storage type for the PV product.
 // Both kernels use programmatic dependent launch (wait before the first global
 // read).
+//
+// Two main kernels compute the same thing: the mma.sync one above (any sm_90
+// device, every supported shape) and a Hopper wgmma one (FlashAttention-3
+// shape: a producer warpgroup gathers K/V tiles of 128 keys from the pages,
+// two consumer warpgroups of 64 rows run wgmma; built for sm_90a; bf16/f16,
+// headDim 128). PrefillAttentionOptions::kernel picks one; where the wgmma
+// kernel cannot serve the shape or the device, the plan falls back to the
+// mma.sync kernel, and PrefillAttentionPlan::kernel says which one runs.
 #pragma once
 
 #include "resa/cuda/DecodeAttention.h"
@@ -30,23 +38,32 @@
 
 namespace resa::gpu {
 
+enum class PrefillKernel : int32_t {
+  Auto,   // the default kernel (mma.sync until the wgmma one is validated on the GPU)
+  Mma,    // mma.sync m16n8k16, FlashAttention-2 structure
+  Wgmma,  // wgmma (sm_90a), warp-specialised; falls back to Mma where unsupported
+};
+
 struct PrefillAttentionOptions {
   int32_t forceSplits = 0;  // > 0: exactly this many key-range splits (tests)
   int32_t device = -1;      // < 0: the current device
+  PrefillKernel kernel = PrefillKernel::Auto;
 };
 
 struct PrefillAttentionPlan {
   PagedAttentionShape shape;
   KVDType dtype = KVDType::BF16;
+  PrefillKernel kernel = PrefillKernel::Mma;  // the kernel that runs (never Auto)
   int32_t maxQLen = 0;        // row stride of q/out, >= every qLens[b]
   int32_t maxKvLen = 0;       // >= every qStart[b] + qLens[b]
   int32_t rowsPerTile = 128;  // query rows (queries x group heads) per thread block
   int32_t queriesPerTile = 0; // rowsPerTile / group
-  int32_t kvTile = 64;        // keys per pipeline stage
+  int32_t kvTile = 64;        // keys per pipeline stage (128 for the wgmma kernel)
   int32_t qTiles = 0;
   int32_t numSplits = 1;
   int32_t blocksPerSm = 0;
   int32_t numSms = 0;
+  int32_t threads = 256;      // per thread block (384 for the wgmma kernel)
   size_t smemBytes = 0;
   size_t workspaceBytes = 0;  // 0 when numSplits == 1
 };

@@ -1,0 +1,528 @@
+// Causal prefill attention over the paged KV cache on Hopper wgmma (sm_90a
+// only; see resa/cuda/PrefillAttention.h for the semantics, and
+// PrefillAttention.cu for the mma.sync kernel, the split-K merge and the host
+// driver). FlashAttention-3 shape, with K/V gathered from 16-token pages:
+//  - one thread block per (128 query rows = 128/group queries x the GQA
+//    group's heads, KV head, sequence, split), as the mma.sync kernel;
+//  - warpgroup 0 (producer, few registers) gathers K and V tiles of 128 keys
+//    from the pages with cp.async (16-byte chunks; TMA cannot gather pages
+//    cheaply) into a ring of kStages stages, in the wgmma 128-byte-swizzle
+//    layout; each stage's arrival is signalled by cp.async.mbarrier.arrive
+//    on a "full" mbarrier, its release by the consumers on an "empty" one; K
+//    and V have their own barriers so S = QK^T starts before V lands;
+//  - warpgroups 1 and 2 (consumers, 64 rows each, most registers) load their
+//    Q rows once into swizzled shared memory and per tile compute
+//    S = Q K^T (wgmma m64n128k16, A and B from shared memory, K-major), the
+//    online softmax in base 2 on the accumulators (causal mask only on
+//    diagonal tiles), then O += P V (wgmma, P from registers as bf16/f16, V
+//    from shared memory as the transposed, MN-major B operand). The S GEMM of
+//    tile i is issued before the PV GEMM of tile i-1, so the softmax of tile
+//    i runs while the tensor cores do PV(i-1);
+//  - epilogue and split-K partials exactly as the mma.sync kernel.
+//
+// Shared-memory operand layout (both Q and the K/V tiles, [rows][128] in
+// bf16/f16): two column blocks of 64 elements, each [rows][64] with 128-byte
+// rows; 16-byte chunk c of row r at chunk (c ^ (r % 8)) of its row (the
+// 128-byte swizzle: address bits 4-6 XOR bits 7-9, so every block starts on a
+// 1024-byte boundary). For the K-major operands (Q, K) a wgmma k-step of 16
+// elements is a 32-byte step inside the 128-byte row (stride between 8-row
+// groups SBO = 1024); V is read as MN-major B: 8-key groups at SBO = 1024,
+// the two 64-dim column blocks at LBO = rows * 128.
+#include "Launch.cuh"
+#include "PrefillAttentionCommon.cuh"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <climits>
+#include <cstdint>
+#include <type_traits>
+
+namespace resa::gpu::prefill {
+namespace {
+
+using detail::mbarInit;
+using detail::mbarWait;
+using detail::smemAddr;
+
+constexpr int kD = 128;
+constexpr int kBN = kWgmmaKvTile;   // keys per tile
+constexpr int kRows = 128;          // query rows per thread block
+constexpr int kStages = 2;          // K (and V) tiles in flight
+constexpr int kTileBytes = kBN * kD * 2;
+constexpr int kQBytes = kRows * kD * 2;
+constexpr int kOffK = kQBytes;
+constexpr int kOffV = kOffK + kStages * kTileBytes;
+constexpr int kOffBar = kOffV + kStages * kTileBytes;
+constexpr int kBarriers = 4 * kStages;  // fullK, emptyK, fullV, emptyV
+// + 1024: the dynamic shared memory is aligned up to the swizzle period.
+constexpr size_t kSmemBytes = kOffBar + kBarriers * 8 + 1024;
+constexpr int kConsumerWarps = 8;
+// Producer 128 x 40 + consumers 256 x 232 <= 64K registers.
+constexpr int kProducerRegs = 40;
+constexpr int kConsumerRegs = 232;
+static_assert(kSmemBytes <= 227 * 1024, "shared memory over the sm_90 limit");
+static_assert(128 * kProducerRegs + 256 * kConsumerRegs <= 65536, "register file");
+
+// Byte offset of 16-byte chunk c (0..15) of row r in a swizzled [rows][128]
+// operand tile (layout in the file comment).
+__device__ __forceinline__ uint32_t swizzled(int rows, int r, int c) {
+  return static_cast<uint32_t>((c >> 3) * rows * 128 + r * 128 + (((c & 7) ^ (r & 7)) << 4));
+}
+
+// wgmma shared-memory matrix descriptor, 128-byte swizzle.
+__device__ __forceinline__ uint64_t matDesc(uint32_t addr, uint32_t lbo) {
+  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) |
+         (static_cast<uint64_t>(lbo >> 4) << 16) | (static_cast<uint64_t>(1024 >> 4) << 32) |
+         (1ull << 62);
+}
+
+__device__ __forceinline__ void cpAsyncArrive(uint64_t *bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(smemAddr(bar))
+               : "memory");
+}
+__device__ __forceinline__ void mbarArrive(uint64_t *bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smemAddr(bar)) : "memory");
+}
+// Generic-proxy writes (cp.async, st.shared) before, wgmma reads after.
+__device__ __forceinline__ void fenceProxyAsync() {
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+}
+__device__ __forceinline__ void namedBarrier(int id, int threads) {
+  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void wgFence() {
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+}
+__device__ __forceinline__ void wgCommit() {
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+}
+template <int N> __device__ __forceinline__ void wgWait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+// Pins accumulator registers at this point of the program: reads after a
+// wgWait may not move above it, writes before a wgmma may not move below.
+template <int N> __device__ __forceinline__ void pin(float (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+    asm volatile("" : "+f"(r[i])::"memory");
+}
+
+// The 64 fp32 accumulators of an m64n128 wgmma, as asm operands %0..%63.
+#define RESA_WGMMA_D_REGS                     \
+  "%0, %1, %2, %3, %4, %5, %6, %7, "          \
+  "%8, %9, %10, %11, %12, %13, %14, %15, "    \
+  "%16, %17, %18, %19, %20, %21, %22, %23, "  \
+  "%24, %25, %26, %27, %28, %29, %30, %31, "  \
+  "%32, %33, %34, %35, %36, %37, %38, %39, "  \
+  "%40, %41, %42, %43, %44, %45, %46, %47, "  \
+  "%48, %49, %50, %51, %52, %53, %54, %55, "  \
+  "%56, %57, %58, %59, %60, %61, %62, %63"
+#define RESA_WGMMA_D_OPERANDS                          \
+  "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]),      \
+  "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),      \
+  "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]),    \
+  "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),  \
+  "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]),  \
+  "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),  \
+  "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),  \
+  "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),  \
+  "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]),  \
+  "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),  \
+  "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]),  \
+  "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),  \
+  "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]),  \
+  "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),  \
+  "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]),  \
+  "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+
+// D (64 x 128, fp32) = A (64 x 16, shared memory, K-major) * B (16 x 128,
+// shared memory, K-major), plus D when scaleD != 0.
+template <typename T>
+__device__ __forceinline__ void wgmmaSS(float (&d)[64], uint64_t descA, uint64_t descB,
+                                        int scaleD) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {" RESA_WGMMA_D_REGS
+                 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : RESA_WGMMA_D_OPERANDS
+                 : "l"(descA), "l"(descB), "r"(scaleD));
+  else
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {" RESA_WGMMA_D_REGS
+                 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : RESA_WGMMA_D_OPERANDS
+                 : "l"(descA), "l"(descB), "r"(scaleD));
+}
+
+// D (64 x 128, fp32) += A (64 x 16, registers) * B (16 x 128, shared memory,
+// MN-major: the descriptor's matrix is transposed).
+template <typename T>
+__device__ __forceinline__ void wgmmaRS(float (&d)[64], const uint32_t (&a)[4], uint64_t descB) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {" RESA_WGMMA_D_REGS
+                 "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+                 : RESA_WGMMA_D_OPERANDS
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1));
+  else
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {" RESA_WGMMA_D_REGS
+                 "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+                 : RESA_WGMMA_D_OPERANDS
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1));
+}
+#undef RESA_WGMMA_D_REGS
+#undef RESA_WGMMA_D_OPERANDS
+
+// S (64 x 128 keys) = Q (this warpgroup's 64 rows) K^T over the head dim.
+template <typename T>
+__device__ __forceinline__ void gemmQK(float (&s)[64], uint32_t qBase, uint32_t kBase) {
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    // Column block kk / 4, 32-byte step kk % 4 inside the 128-byte rows; the
+    // leading byte offset is unused for swizzled K-major operands.
+    const uint32_t off = (kk & 3) * 32;
+    wgmmaSS<T>(s, matDesc(qBase + (kk >> 2) * (kRows * 128) + off, 16),
+               matDesc(kBase + (kk >> 2) * (kBN * 128) + off, 16), kk > 0);
+  }
+}
+
+// O (64 x 128 dims) += P (64 x 128 keys, registers) V.
+template <typename T>
+__device__ __forceinline__ void gemmPV(float (&o)[64], const uint32_t (&pf)[kBN / 16][4],
+                                       uint32_t vBase) {
+#pragma unroll
+  for (int j = 0; j < kBN / 16; ++j)
+    wgmmaRS<T>(o, pf[j], matDesc(vBase + j * 16 * 128, kBN * 128));
+}
+
+// Online softmax of one S tile in place (S becomes P, fp32), as the mma.sync
+// kernel: thread rows h = 0, 1 hold s[nt * 4 + 2h + {0,1}], keys
+// tok0 + nt * 8 + (lane % 4) * 2 + {0,1}. Returns the factor O is scaled by.
+__device__ __forceinline__ void softmaxTile(float (&s)[64], float (&m)[2], float (&l)[2],
+                                            float (&alpha)[2], int tok0, bool mask,
+                                            const int (&rowPos)[2], int lane, float scaleLog2) {
+  float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+  for (int nt = 0; nt < kBN / 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      float x = s[nt * 4 + e] * scaleLog2;
+      if (mask) {
+        const int tok = tok0 + nt * 8 + (lane & 3) * 2 + (e & 1);
+        if (tok > rowPos[e >> 1])
+          x = -INFINITY;
+      }
+      s[nt * 4 + e] = x;
+      mx[e >> 1] = fmaxf(mx[e >> 1], x);
+    }
+  float base[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+    const float mn = fmaxf(m[h], mx[h]);
+    base[h] = mn == -INFINITY ? 0.0f : mn;
+    alpha[h] = ex2(m[h] - base[h]);
+    m[h] = mn;
+  }
+  float rs[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int nt = 0; nt < kBN / 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float pe = ex2(s[nt * 4 + e] - base[e >> 1]);
+      s[nt * 4 + e] = pe;
+      rs[e >> 1] += pe;
+    }
+#pragma unroll
+  for (int h = 0; h < 2; ++h)
+    l[h] = l[h] * alpha[h] + rs[h];
+}
+
+// P (fp32 accumulator layout) -> wgmma A fragments: k-step j covers keys
+// 16j..16j+15 = accumulator column blocks 2j and 2j+1 (same layout as the
+// mma.sync m16n8k16 A operand, per warp).
+template <typename T>
+__device__ __forceinline__ void toFragments(const float (&s)[64], uint32_t (&pf)[kBN / 16][4]) {
+#pragma unroll
+  for (int j = 0; j < kBN / 16; ++j) {
+    pf[j][0] = pack2<T>(s[8 * j + 0], s[8 * j + 1]);
+    pf[j][1] = pack2<T>(s[8 * j + 2], s[8 * j + 3]);
+    pf[j][2] = pack2<T>(s[8 * j + 4], s[8 * j + 5]);
+    pf[j][3] = pack2<T>(s[8 * j + 6], s[8 * j + 7]);
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Params p) {
+  extern __shared__ unsigned char smemRaw[];
+  const uint32_t raw = smemAddr(smemRaw);
+  const uint32_t base = (raw + 1023u) & ~1023u;
+  uint64_t *bars = reinterpret_cast<uint64_t *>(smemRaw + (base - raw) + kOffBar);
+  uint64_t *fullK = bars, *emptyK = bars + kStages;
+  uint64_t *fullV = bars + 2 * kStages, *emptyV = bars + 3 * kStages;
+  const uint32_t sQ = base, sK = base + kOffK, sV = base + kOffV;
+
+  const int tid = threadIdx.x;
+  const int wg = tid >> 7;  // 0: producer, 1 and 2: consumers
+  if (tid == 0) {
+    for (int s = 0; s < kStages; ++s) {
+      mbarInit(fullK + s, 128);  // every producer thread's cp.async arrival
+      mbarInit(fullV + s, 128);
+      mbarInit(emptyK + s, kConsumerWarps);  // lane 0 of every consumer warp
+      mbarInit(emptyV + s, kConsumerWarps);
+    }
+    detail::fenceBarrierInit();
+  }
+  __syncthreads();
+
+  const int qTile = gridDim.x - 1 - blockIdx.x;  // longest first
+  const int b = blockIdx.y / p.hkv, g = blockIdx.y % p.hkv;
+  const int split = blockIdx.z;
+  detail::pdlWait();
+  const int qLen = p.qLens[b];
+  const int start = p.qStart[b];
+  const int q0 = qTile * p.bq;
+  if (q0 >= qLen)
+    return;
+  const int kvEnd = start + min(q0 + p.bq, qLen);  // keys [0, kvEnd) are read
+  const int nTiles = (kvEnd + kBN - 1) / kBN;
+  const int per = (nTiles + p.numSplits - 1) / p.numSplits;
+  const int t0 = split * per;
+  const int n = max(0, min(nTiles, t0 + per) - t0);  // tiles of this split
+  const T *qg = static_cast<const T *>(p.q);
+
+  if (wg == 0) {
+    // ---- producer: gather K and V tiles -----------------------------------
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(kProducerRegs));
+    // Thread tid copies chunk c of rows r0 + 8j (j < 16) of every tile: 16
+    // threads cover one 256-byte token row (coalesced); (r0 + 8j) % 8 == r0,
+    // so the swizzled destination of row r0 + 8j is dst0 + 1024 j.
+    const int c = tid & 15, r0 = tid >> 4;
+    const uint32_t dst0 = swizzled(kBN, r0, c);
+    const int32_t *table = p.pageTable + static_cast<int64_t>(b) * p.maxPages;
+    auto gather = [&](const T *src, uint32_t stageBase, int t) {
+#pragma unroll 4
+      for (int j = 0; j < kBN / 8; ++j) {
+        const int tok = t * kBN + r0 + 8 * j;
+        const bool ok = tok < kvEnd;
+        const T *from = src;
+        if (ok)
+          from = src + ((static_cast<int64_t>(table[tok / p.ps]) * p.hkv + g) * p.ps +
+                        tok % p.ps) * kD + c * 8;
+        cpAsync16(stageBase + dst0 + j * 1024, from, ok);
+      }
+    };
+    for (int i = 0; i < n; ++i) {
+      const int st = i % kStages;
+      const uint32_t use = i / kStages;
+      if (i >= kStages)
+        mbarWait(emptyK + st, (use - 1) & 1);
+      gather(static_cast<const T *>(p.k), sK + st * kTileBytes, t0 + i);
+      cpAsyncArrive(fullK + st);
+      if (i >= kStages)
+        mbarWait(emptyV + st, (use - 1) & 1);
+      gather(static_cast<const T *>(p.v), sV + st * kTileBytes, t0 + i);
+      cpAsyncArrive(fullV + st);
+    }
+    asm volatile("cp.async.wait_all;" ::: "memory");
+  } else {
+    // ---- consumers ---------------------------------------------------------
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(kConsumerRegs));
+    const int cw = wg - 1;
+    const int ctid = tid - 128 * wg;
+    const int warp = ctid >> 5, lane = tid & 31;
+    // This thread's two rows (accumulator rows lane/4 and lane/4 + 8 of its
+    // warp's 16).
+    int rowPos[2], rowHead[2], rowQ[2];
+    bool rowValid[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int r = cw * 64 + warp * 16 + (lane >> 2) + h * 8;
+      const int gh = r / p.bq, qi = q0 + r % p.bq;
+      rowValid[h] = gh < p.group && qi < qLen;
+      rowHead[h] = g * p.group + gh;
+      rowQ[h] = qi;
+      rowPos[h] = rowValid[h] ? start + qi : -1;
+    }
+    const int warpMin = __reduce_min_sync(
+        0xffffffffu, min(rowValid[0] ? rowPos[0] : INT_MAX, rowValid[1] ? rowPos[1] : INT_MAX));
+
+    float o[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i)
+      o[i] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+
+    if (n > 0) {
+      // This warpgroup's 64 Q rows -> shared memory (zero rows where invalid).
+      for (int i = ctid; i < 64 * (kD / 8); i += 128) {
+        const int r = cw * 64 + i / (kD / 8), c = i % (kD / 8);
+        const int gh = r / p.bq, qi = q0 + r % p.bq;
+        const bool ok = gh < p.group && qi < qLen;
+        const T *src = ok ? qg + ((static_cast<int64_t>(b) * p.hq + g * p.group + gh) *
+                                      p.maxQLen + qi) * kD + c * 8
+                          : qg;
+        cpAsync16(sQ + swizzled(kRows, r, c), src, ok);
+      }
+      cpCommit();
+      cpWait<0>();
+      fenceProxyAsync();
+      namedBarrier(1 + cw, 128);
+      const uint32_t qBase = sQ + cw * 64 * 128;
+
+      float s[64];
+#pragma unroll
+      for (int i = 0; i < 64; ++i)
+        s[i] = 0.0f;
+      uint32_t pf[kBN / 16][4];
+      float alpha[2];
+      auto release = [&](uint64_t *bar) {
+        __syncwarp();
+        if (lane == 0)
+          mbarArrive(bar);
+      };
+      auto softmax = [&](int i) {
+        const int tok0 = (t0 + i) * kBN;
+        softmaxTile(s, m, l, alpha, tok0, tok0 + kBN - 1 > warpMin, rowPos, lane,
+                    p.scaleLog2);
+      };
+
+      // Tile 0: S, softmax.
+      mbarWait(fullK, 0);
+      fenceProxyAsync();
+      wgFence();
+      gemmQK<T>(s, qBase, sK);
+      wgCommit();
+      wgWait<0>();
+      pin(s);
+      release(emptyK);
+      softmax(0);
+      toFragments<T>(s, pf);
+      // Tile i: S(i) and PV(i-1) in flight; softmax(i) overlaps PV(i-1).
+      for (int i = 1; i < n; ++i) {
+        const int st = i % kStages, pst = (i - 1) % kStages;
+        mbarWait(fullK + st, (i / kStages) & 1);
+        fenceProxyAsync();
+        wgFence();
+        gemmQK<T>(s, qBase, sK + st * kTileBytes);
+        wgCommit();
+        mbarWait(fullV + pst, ((i - 1) / kStages) & 1);
+        fenceProxyAsync();
+        wgFence();
+        gemmPV<T>(o, pf, sV + pst * kTileBytes);
+        wgCommit();
+        wgWait<1>();  // S(i) done
+        pin(s);
+        release(emptyK + st);
+        softmax(i);
+        wgWait<0>();  // PV(i-1) done
+        pin(o);
+        pin(s);
+        release(emptyV + pst);
+#pragma unroll
+        for (int k = 0; k < 64; ++k)
+          o[k] *= alpha[(k >> 1) & 1];
+        toFragments<T>(s, pf);
+      }
+      const int lst = (n - 1) % kStages;
+      mbarWait(fullV + lst, ((n - 1) / kStages) & 1);
+      fenceProxyAsync();
+      wgFence();
+      gemmPV<T>(o, pf, sV + lst * kTileBytes);
+      wgCommit();
+      wgWait<0>();
+      pin(o);
+      release(emptyV + lst);
+    }
+
+    // Epilogue (as the mma.sync kernel): o[dt * 4 + 2h + {0,1}] is row h,
+    // dims dt * 8 + (lane % 4) * 2 + {0,1}.
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+      l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+    }
+    const int c0 = (lane & 3) * 2;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      if (!rowValid[h])
+        continue;
+      const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+      const int64_t row = (static_cast<int64_t>(b) * p.hq + rowHead[h]) * p.maxQLen + rowQ[h];
+      if (p.numSplits == 1) {
+        T *dst = static_cast<T *>(p.out) + row * kD;
+#pragma unroll
+        for (int dt = 0; dt < kD / 8; ++dt)
+          *reinterpret_cast<uint32_t *>(dst + dt * 8 + c0) =
+              pack2<T>(o[dt * 4 + 2 * h] * inv, o[dt * 4 + 2 * h + 1] * inv);
+      } else {
+        const int64_t prow = static_cast<int64_t>(split) * p.batch * p.hq * p.maxQLen + row;
+        float *dst = p.partO + prow * kD;
+#pragma unroll
+        for (int dt = 0; dt < kD / 8; ++dt)
+          *reinterpret_cast<float2 *>(dst + dt * 8 + c0) =
+              make_float2(o[dt * 4 + 2 * h] * inv, o[dt * 4 + 2 * h + 1] * inv);
+        if ((lane & 3) == 0)
+          p.partML[prow] = make_float2(m[h], l[h]);
+      }
+    }
+    detail::pdlLaunchDependents();
+  }
+}
+
+using KernelFn = void (*)(Params);
+
+bool findKernel(KVDType dtype, int headDim, KernelFn *k) {
+  if (headDim != kD)
+    return false;
+  if (dtype == KVDType::BF16)
+    *k = prefillWgmmaKernel<__nv_bfloat16>;
+  else if (dtype == KVDType::F16)
+    *k = prefillWgmmaKernel<__half>;
+  else
+    return false;
+  return true;
+}
+
+} // namespace
+
+cudaError_t wgmmaPrepare(KVDType dtype, int headDim, int device, bool *supported,
+                         size_t *smemBytes, int *blocksPerSm) {
+  *supported = false;
+  KernelFn k = nullptr;
+  if (!findKernel(dtype, headDim, &k))
+    return cudaSuccess;
+  // Built for sm_90a only: the code runs on compute capability 9.0 alone.
+  int major = 0, minor = 0;
+  cudaError_t e;
+  if ((e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device)) !=
+          cudaSuccess ||
+      (e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device)) !=
+          cudaSuccess)
+    return e;
+  if (major != 9 || minor != 0)
+    return cudaSuccess;
+  if ((e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                static_cast<int>(kSmemBytes))) != cudaSuccess)
+    return e;
+  if ((e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocksPerSm, k, kWgmmaThreads,
+                                                         kSmemBytes)) != cudaSuccess)
+    return e;
+  *smemBytes = kSmemBytes;
+  *supported = true;
+  return cudaSuccess;
+}
+
+cudaError_t wgmmaLaunch(const Params &p, KVDType dtype, int headDim, dim3 grid, size_t smemBytes,
+                        cudaStream_t stream) {
+  KernelFn k = nullptr;
+  if (!findKernel(dtype, headDim, &k))
+    return cudaErrorInvalidValue;
+  return detail::launchPdl(k, grid, dim3(kWgmmaThreads), smemBytes, stream, p);
+}
+
+} // namespace resa::gpu::prefill
