@@ -8,6 +8,7 @@
 #include "resa/runtime/Device.h"
 #include "resa/runtime/KVCache.h"
 #include "resa/runtime/Package.h"
+#include "resa/runtime/Sampler.h"
 
 #include <memory>
 #include <string>
@@ -25,6 +26,12 @@ public:
   // outputs are fp32.
   virtual std::vector<Tensor> run(const std::string &function, const std::vector<Tensor> &inputs,
                                   KVCache &cache, int64_t start) = 0;
+  // Runs `function` like run() and returns, instead of its logits (output 0,
+  // [rows, len, vocab]), the next token of each row chosen from its last
+  // position. This one chooses on the host from run()'s logits; the CUDA
+  // backend chooses on the device, and only the tokens travel.
+  virtual TokenChoice runAndChoose(const std::string &function, const std::vector<Tensor> &inputs,
+                                   KVCache &cache, int64_t start, const TokenRequest &request);
   // Calls served by replaying a captured CUDA graph.
   virtual int64_t graphReplays() const { return 0; }
 };

@@ -57,9 +57,8 @@ int64_t Generator::pagesFor(const Package &package,
   return std::max<int64_t>(pages, 1);
 }
 
-Tensor Generator::call(const char *function, const std::vector<int64_t> &ids, int64_t start,
-                       const std::vector<std::vector<int64_t>> &tokens) {
-  const int64_t batch = static_cast<int64_t>(ids.size());
+Tensor Generator::tokenInput(const std::vector<std::vector<int64_t>> &tokens) const {
+  const int64_t batch = static_cast<int64_t>(tokens.size());
   const int64_t len = static_cast<int64_t>(tokens.at(0).size());
   Tensor input(DType::I64, {batch, len});
   for (int64_t b = 0; b < batch; ++b) {
@@ -71,11 +70,15 @@ Tensor Generator::call(const char *function, const std::vector<int64_t> &ids, in
                     (vocab_ > 0 ? " [0, " + std::to_string(vocab_) + ")" : std::string()));
     std::copy(tokens[b].begin(), tokens[b].end(), input.data<int64_t>() + b * len);
   }
+  return input;
+}
+
+void Generator::inForward(const std::vector<int64_t> &ids, int64_t start, int64_t len,
+                          const std::function<void()> &body) {
   cache_->beginForward(ids, std::vector<int64_t>(ids.size(), start),
                        std::vector<int64_t>(ids.size(), len));
-  std::vector<Tensor> out;
   try {
-    out = backend_->run(function, {input}, *cache_, start);
+    body();
   } catch (...) {
     try {
       cache_->endForward(); // closes the forward; the failure below is the one to report
@@ -84,6 +87,14 @@ Tensor Generator::call(const char *function, const std::vector<int64_t> &ids, in
     throw;
   }
   cache_->endForward();
+}
+
+Tensor Generator::call(const char *function, const std::vector<int64_t> &ids, int64_t start,
+                       const std::vector<std::vector<int64_t>> &tokens) {
+  const Tensor input = tokenInput(tokens);
+  const int64_t batch = input.dim(0), len = input.dim(1);
+  std::vector<Tensor> out;
+  inForward(ids, start, len, [&] { out = backend_->run(function, {input}, *cache_, start); });
   if (out.empty())
     return Tensor();
   const Tensor &logits = out[0];
@@ -112,7 +123,8 @@ int64_t Generator::graphReplays() const { return backend_->graphReplays(); }
 
 Tensor Generator::decode(int64_t id, int64_t token) { return decode(std::vector<int64_t>{id}, {token}); }
 
-Tensor Generator::decode(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens) {
+std::vector<std::vector<int64_t>> Generator::decodeRows(const std::vector<int64_t> &ids,
+                                                        const std::vector<int64_t> &tokens) {
   if (ids.empty() || ids.size() != tokens.size())
     throw Error("decode takes one token for each of one or more sequences");
   const int64_t length = cache_->length(ids[0]);
@@ -124,7 +136,30 @@ Tensor Generator::decode(const std::vector<int64_t> &ids, const std::vector<int6
     rows.push_back({tokens[b]});
   }
   decodeTokens_ += static_cast<int64_t>(ids.size());
-  return call("decode", ids, length, rows);
+  return rows;
+}
+
+Tensor Generator::decode(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens) {
+  const std::vector<std::vector<int64_t>> rows = decodeRows(ids, tokens);
+  return call("decode", ids, cache_->length(ids[0]), rows);
+}
+
+TokenChoice Generator::decodeAndChoose(const std::vector<int64_t> &ids,
+                                       const std::vector<int64_t> &tokens,
+                                       const TokenRequest &request) {
+  if (request.draws.size() != ids.size())
+    throw Error("decodeAndChoose takes one draw per sequence");
+  const Tensor input = tokenInput(decodeRows(ids, tokens));
+  const int64_t start = cache_->length(ids[0]);
+  TokenChoice c;
+  inForward(ids, start, 1, [&] {
+    c = backend_->runAndChoose("decode", {input}, *cache_, start, request);
+  });
+  for (int64_t t : c.tokens)
+    if (t < 0)
+      throw Error("logits contain NaN");
+  vocab_ = c.vocab;
+  return c;
 }
 
 void Generator::rectify(int64_t id, int64_t start, const std::vector<int64_t> &tokens) {
@@ -237,7 +272,14 @@ std::vector<Generation> Generator::finish(std::vector<Stream> &streams,
           ids.push_back(streams[i].id);
           tokens.push_back(streams[i].next);
         }
-        Tensor logits = decode(ids, tokens);
+        // Each sequence's next token is chosen where the logits are (on
+        // CUDA: on the device), with its own sampler's draw.
+        TokenRequest request;
+        request.temperature = options.sampling.temperature;
+        request.topP = options.sampling.topP;
+        for (size_t i : group.second)
+          request.draws.push_back(streams[i].sampler.draw());
+        const TokenChoice choice = decodeAndChoose(ids, tokens, request);
         // The group's sequences due for rectification are rectified in one
         // call: they have one length (group.first + 1 now), so one window start.
         std::vector<int64_t> due;
@@ -245,7 +287,8 @@ std::vector<Generation> Generator::finish(std::vector<Stream> &streams,
         for (size_t j = 0; j < group.second.size(); ++j) {
           Stream &s = streams[group.second[j]];
           s.history.push_back(s.next);
-          sample(s, logits.data<float>() + static_cast<int64_t>(j) * vocab_);
+          s.next = choice.tokens[j];
+          s.nextLogProb = choice.logProbs[j];
           if (rectifyEvery_ > 0 && ++s.sinceRectify == rectifyEvery_) {
             due.push_back(s.id);
             windows.emplace_back(s.history.end() - rectifyWindow_, s.history.end());

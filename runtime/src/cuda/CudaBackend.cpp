@@ -6,6 +6,7 @@
 #include "CudaKVStorage.h"
 
 #include "resa/cuda/Gemm.h"
+#include "resa/cuda/Sampling.h"
 
 #include "plan.pb.h"
 
@@ -62,6 +63,51 @@ public:
                           KVCache &cache, int64_t start) override {
     return executors_.at(function)->run(inputs,
                                         {cache, attention_, kvType_, storageType_, start});
+  }
+
+  // The logits (output 0) stay on the device: the sampling kernel picks each
+  // row's token there and only tokens and log-probabilities come back.
+  TokenChoice runAndChoose(const std::string &function, const std::vector<Tensor> &inputs,
+                           KVCache &cache, int64_t start, const TokenRequest &request) override {
+    TokenChoice c;
+    const int64_t rows = static_cast<int64_t>(request.draws.size());
+    auto choose = [&](size_t i, const DeviceTensor &logits) -> Tensor {
+      if (i != 0)
+        return gpu::download(logits, ctx_);
+      if (logits.dtype() != DType::F32 || logits.rank() != 3 || logits.dim(0) != rows ||
+          logits.dim(1) < 1)
+        throw Error("logits must be float32 [" + std::to_string(rows) + ", len, vocab], got " +
+                    dtypeName(logits.dtype()) + " " + shapeToString(logits.shape()));
+      const int64_t len = logits.dim(1), vocab = logits.dim(2);
+      DeviceTensor tokens = alloc_.allocate(DType::I64, {rows});
+      DeviceTensor logProbs = alloc_.allocate(DType::F32, {rows});
+      gpu::SampleArgs a;
+      a.logits = logits.data<float>() + (len - 1) * vocab;
+      a.rows = rows;
+      a.vocab = vocab;
+      a.rowStride = len * vocab;
+      a.temperature = request.temperature;
+      a.topP = request.topP;
+      std::shared_ptr<void> draws;
+      if (request.temperature != 0.0f && rows > 0) {
+        draws = alloc_.allocateBytes(static_cast<size_t>(rows) * sizeof(double));
+        gpu::checkCuda(cudaMemcpyAsync(draws.get(), request.draws.data(),
+                                       static_cast<size_t>(rows) * sizeof(double),
+                                       cudaMemcpyHostToDevice, stream_),
+                       "uploading the sampling draws");
+        a.uniforms = static_cast<const double *>(draws.get());
+      }
+      a.tokens = tokens.data<int64_t>();
+      a.logProbs = logProbs.data<float>();
+      gpu::sampleTokens(a, stream_);
+      const Tensor t = gpu::download(tokens, ctx_), lp = gpu::download(logProbs, ctx_);
+      c.tokens.assign(t.data<int64_t>(), t.data<int64_t>() + rows);
+      c.logProbs.assign(lp.data<float>(), lp.data<float>() + rows);
+      c.vocab = vocab;
+      return Tensor();
+    };
+    executors_.at(function)->run(inputs, {cache, attention_, kvType_, storageType_, start}, choose);
+    return c;
   }
 
   int64_t graphReplays() const override {

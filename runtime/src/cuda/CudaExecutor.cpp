@@ -150,7 +150,7 @@ CudaExecutor::~CudaExecutor() = default;
 
 std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
                                           CudaForward &forward, DeviceContext &ctx,
-                                          Graph *capture) {
+                                          Graph *capture, const OutputFetch &fetch) {
   const std::map<std::string, int64_t> symbols = plan_.bind(inputs);
   std::vector<Tensor> host(plan_.numValues());
   std::vector<DeviceTensor> dev(plan_.numValues());
@@ -283,10 +283,15 @@ std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
     } else if (hostKnown_[v]) {
       out.push_back(*hostOf(v));
     } else {
-      out.push_back(gpu::download(*devOf(v), ctx));
+      out.push_back(fetchOutput(out.size(), *devOf(v), fetch));
     }
   }
   return out;
+}
+
+Tensor CudaExecutor::fetchOutput(size_t i, const DeviceTensor &value,
+                                 const OutputFetch &fetch) const {
+  return fetch ? fetch(i, value) : gpu::download(value, ctx_);
 }
 
 void CudaExecutor::runHostStep(size_t s, const std::function<const Tensor *(int)> &hostOf,
@@ -336,7 +341,7 @@ std::unique_ptr<CudaExecutor::Graph> CudaExecutor::capture(const std::vector<Ten
   try {
     CudaForward forward(call.cache, graph->attention, graph->ctx, call.kvType, call.kvElement,
                         call.start, &graph->staging);
-    execute(inputs, forward, graph->ctx, graph.get());
+    execute(inputs, forward, graph->ctx, graph.get(), {});
     graph->tables = forward.tableSlots();
   } catch (...) {
     abandonCapture(stream);
@@ -359,7 +364,7 @@ std::unique_ptr<CudaExecutor::Graph> CudaExecutor::capture(const std::vector<Ten
 }
 
 std::vector<Tensor> CudaExecutor::replay(Graph &graph, const std::vector<Tensor> &inputs,
-                                         const CallContext &call) {
+                                         const CallContext &call, const OutputFetch &fetch) {
   // The values that change: inputs, then the replayed host steps.
   plan_.bind(inputs); // checks the inputs as an eager call would
   std::vector<Tensor> host(plan_.numValues());
@@ -396,12 +401,12 @@ std::vector<Tensor> CudaExecutor::replay(Graph &graph, const std::vector<Tensor>
   ++replays_;
   std::vector<Tensor> out;
   for (const DeviceTensor &t : graph.outputs)
-    out.push_back(gpu::download(t, ctx_));
+    out.push_back(fetchOutput(out.size(), t, fetch));
   return out;
 }
 
 std::vector<Tensor> CudaExecutor::run(const std::vector<Tensor> &inputs,
-                                      const CallContext &call) {
+                                      const CallContext &call, const OutputFetch &fetch) {
   if (graphs_) {
     const std::vector<int64_t> key = graphKey(inputs, call);
     auto it = graphCache_.find(key);
@@ -429,11 +434,11 @@ std::vector<Tensor> CudaExecutor::run(const std::vector<Tensor> &inputs,
     }
     if (it != graphCache_.end()) {
       it->second->lastUse = ++clock_;
-      return replay(*it->second, inputs, call);
+      return replay(*it->second, inputs, call, fetch);
     }
   }
   CudaForward forward(call.cache, call.attention, ctx_, call.kvType, call.kvElement, call.start);
-  return execute(inputs, forward, ctx_, nullptr);
+  return execute(inputs, forward, ctx_, nullptr, fetch);
 }
 
 } // namespace resa::cuda

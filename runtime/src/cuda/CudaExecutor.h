@@ -74,9 +74,15 @@ public:
   CudaExecutor(const Package &package, const std::string &function, DeviceContext &ctx,
                DeviceWeights &weights, DType activationType, bool graphs);
   ~CudaExecutor();
+  // How output i reaches the host: downloaded whole (the default), or
+  // reduced on the device first (the next tokens from the logits), on the
+  // context's stream; returns what stands for the output on the host.
+  using OutputFetch = std::function<Tensor(size_t i, const DeviceTensor &value)>;
   // Runs the function over the cache's open forward (tokens from
-  // call.start). Outputs come back to the host; floats as fp32.
-  std::vector<Tensor> run(const std::vector<Tensor> &inputs, const CallContext &call);
+  // call.start). Outputs come back to the host through `fetch` (default:
+  // downloaded; floats as fp32).
+  std::vector<Tensor> run(const std::vector<Tensor> &inputs, const CallContext &call,
+                          const OutputFetch &fetch = {});
 
   size_t graphsCaptured() const { return captures_; }
   size_t graphReplays() const { return replays_; }
@@ -87,14 +93,16 @@ private:
   // One pass over the steps: eager (capture null: outputs downloaded) or
   // recorded into `capture` (outputs kept on the device).
   std::vector<Tensor> execute(const std::vector<Tensor> &inputs, CudaForward &forward,
-                              DeviceContext &ctx, Graph *capture);
+                              DeviceContext &ctx, Graph *capture, const OutputFetch &fetch);
   // A step that runs on the host (resa.positions or a CPU kernel), its
   // inputs from `hostOf`.
   void runHostStep(size_t s, const std::function<const Tensor *(int)> &hostOf, int64_t start,
                    std::vector<Tensor> &out) const;
   std::unique_ptr<Graph> capture(const std::vector<Tensor> &inputs, const CallContext &call);
   std::vector<Tensor> replay(Graph &graph, const std::vector<Tensor> &inputs,
-                             const CallContext &call);
+                             const CallContext &call, const OutputFetch &fetch);
+  // Output i on the host: fetch's, or downloaded.
+  Tensor fetchOutput(size_t i, const DeviceTensor &value, const OutputFetch &fetch) const;
   std::vector<int64_t> graphKey(const std::vector<Tensor> &inputs, const CallContext &call) const;
 
   ProgramPlan plan_;

@@ -67,6 +67,11 @@ public:
   // One decode step for several sequences of one length, in one call:
   // logits [ids.size(), vocab].
   Tensor decode(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens);
+  // The same step returning each sequence's next token (and its
+  // log-probability) chosen from its logits with `request` (one draw per
+  // sequence): what generate() runs. On CUDA the logits stay on the device.
+  TokenChoice decodeAndChoose(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens,
+                              const TokenRequest &request);
   void rectify(int64_t id, int64_t start, const std::vector<int64_t> &tokens);
   // Rectification of several sequences' windows, all at positions start..,
   // in one call (what generate() does for sequences due at the same step).
@@ -99,6 +104,14 @@ private:
   // number of tokens from position `start`; logits [ids.size() * len, vocab].
   Tensor call(const char *function, const std::vector<int64_t> &ids, int64_t start,
               const std::vector<std::vector<int64_t>> &tokens);
+  // The [rows, len] id tensor of a call (ids checked against the vocabulary).
+  Tensor tokenInput(const std::vector<std::vector<int64_t>> &tokens) const;
+  // Runs `body` inside the cache's forward for `ids` (closed on failure too).
+  void inForward(const std::vector<int64_t> &ids, int64_t start, int64_t len,
+                 const std::function<void()> &body);
+  // A decode step's rows (one token per sequence, all of one length), counted.
+  std::vector<std::vector<int64_t>> decodeRows(const std::vector<int64_t> &ids,
+                                               const std::vector<int64_t> &tokens);
   const Package &package_;
   Device device_;
   std::unique_ptr<ProgramBackend> backend_;

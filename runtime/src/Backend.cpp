@@ -1,0 +1,40 @@
+// The host's token choice (ProgramBackend::runAndChoose's default): the
+// logits come back from run() and each row's sampler rule picks from its
+// last position.
+#include "Backend.h"
+
+namespace resa {
+
+namespace {
+
+TokenChoice chooseFromLogits(const Tensor &logits, const TokenRequest &request) {
+  const int64_t rows = static_cast<int64_t>(request.draws.size());
+  if (logits.dtype() != DType::F32 || logits.rank() != 3 || logits.dim(0) != rows ||
+      logits.dim(1) < 1)
+    throw Error("logits must be float32 [" + std::to_string(rows) + ", len, vocab], got " +
+                dtypeName(logits.dtype()) + " " + shapeToString(logits.shape()));
+  TokenChoice c;
+  const int64_t len = logits.dim(1);
+  c.vocab = logits.dim(2);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = logits.data<float>() + (r * len + len - 1) * c.vocab;
+    const int64_t token = chooseToken(row, c.vocab, request.temperature, request.topP,
+                                      request.draws[static_cast<size_t>(r)]);
+    c.tokens.push_back(token);
+    c.logProbs.push_back(logProbability(row, c.vocab, token));
+  }
+  return c;
+}
+
+} // namespace
+
+TokenChoice ProgramBackend::runAndChoose(const std::string &function,
+                                         const std::vector<Tensor> &inputs, KVCache &cache,
+                                         int64_t start, const TokenRequest &request) {
+  std::vector<Tensor> out = run(function, inputs, cache, start);
+  if (out.empty())
+    throw Error("'" + function + "' returns no logits");
+  return chooseFromLogits(out[0], request);
+}
+
+} // namespace resa
