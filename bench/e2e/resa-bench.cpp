@@ -14,7 +14,9 @@
 // (the cache's own writeLayer, so pages, tables and key summaries are what a
 // prefill would leave). Then:
 //   dense, sparse: `--warmup` decode steps, then `--steps` timed ones (the
-//     whole batch per step, cudaDeviceSynchronize before and after each);
+//     whole batch per step, cudaDeviceSynchronize before and after each; a
+//     step is Generator::decodeAndChoose, as generate() runs it: the next
+//     tokens chosen on the device, only they come back);
 //   ReSA: one warm-up window, then `--windows` timed windows, each the
 //     schedule's `interval` decode steps plus the rectification it runs at
 //     their end (one per sequence, over the last `window` tokens, as
@@ -409,7 +411,7 @@ private:
     head.text("method",
               "KV filled directly (random bf16/f16, one forward per sequence writing every "
               "layer); decode: wall time per step with cudaDeviceSynchronize around it, after "
-              "warm-up; ReSA: windows of `interval` steps + their rectification (the batch "
+              "warm-up, tokens chosen on the device (greedy) as generate() does; ReSA: windows of `interval` steps + their rectification (the batch "
               "in one call), ms per step = window / interval; floor = (weights + KV read + key "
               "summaries + rectification's full KV read / interval) / copy ceiling; ceiling = "
               "cudaMemcpy D2D 2 GiB, read + write bytes, median of 10, same run; prefill: "
@@ -685,6 +687,15 @@ private:
         gen_->cache().removeSequence(id);
   }
 
+  // One decode step as Generator::generate runs it: each sequence's next
+  // token chosen (greedily) where the logits are, only the tokens coming
+  // back. (The bench feeds its own tokens, so the choice is discarded.)
+  void greedyStep(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens) {
+    TokenRequest greedy;
+    greedy.draws.assign(ids.size(), 0.0);
+    gen_->decodeAndChoose(ids, tokens, greedy);
+  }
+
   void decode(Row &r) {
     const std::vector<int64_t> ids = filledSequences({r.batch, r.context});
     std::vector<std::vector<int64_t>> history(ids.size());
@@ -695,7 +706,7 @@ private:
         tokens.push_back(token(step, static_cast<int64_t>(b)));
         history[b].push_back(tokens.back());
       }
-      gen_->decode(ids, tokens);
+      greedyStep(ids, tokens);
       ++step;
     };
     try {
@@ -762,7 +773,7 @@ private:
         std::vector<int64_t> tokens;
         for (size_t b = 0; b < seqs.size(); ++b)
           tokens.push_back(token(step, static_cast<int64_t>(b)));
-        gen_->decode(seqs, tokens);
+        greedyStep(seqs, tokens);
         ++step;
       };
       for (int64_t i = 0; i < o_.warmup; ++i) {
