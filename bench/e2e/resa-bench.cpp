@@ -58,6 +58,7 @@
 #include "resa/runtime/Generator.h"
 
 #include <cuda_runtime_api.h>
+#include <nvtx3/nvToolsExt.h>
 
 #include <algorithm>
 #include <chrono>
@@ -240,12 +241,18 @@ double elapsedMs(std::chrono::steady_clock::time_point since) {
 }
 
 // Wall time of f() with the device idle before and finished after.
-double timedMs(const std::function<void()> &f) {
+// Times f between device synchronisations, inside an NVTX range named
+// `range` (nearly free without a tool attached): Nsight Compute can then
+// profile the kernels of one kind of call only (bench/e2e/device_profile.sh).
+double timedMs(const char *range, const std::function<void()> &f) {
   checkCuda(cudaDeviceSynchronize(), "synchronising before a timed call");
+  nvtxRangePushA(range);
   const auto t0 = std::chrono::steady_clock::now();
   f();
   checkCuda(cudaDeviceSynchronize(), "synchronising after a timed call");
-  return elapsedMs(t0);
+  const double ms = elapsedMs(t0);
+  nvtxRangePop();
+  return ms;
 }
 
 // Device-to-device copy bandwidth, bytes read + written per second.
@@ -501,7 +508,7 @@ public:
         }
         std::vector<double> ms;
         for (int64_t i = 0; i < o_.prefillReps; ++i)
-          ms.push_back(timedMs([&] { prefill(context); }));
+          ms.push_back(timedMs("resa-prefill", [&] { prefill(context); }));
         r.ms = summarize(ms);
       });
     gen_.reset();
@@ -725,12 +732,12 @@ private:
         for (int64_t w = 0; w <= o_.windows; ++w) { // window 0 warms up
           double windowMs = 0;
           for (int64_t i = 0; i < facts_.rectifyInterval; ++i) {
-            const double ms = timedMs(decodeStep);
+            const double ms = timedMs("resa-decode", decodeStep);
             windowMs += ms;
             if (w > 0)
               steps.push_back(ms);
           }
-          const double rectifyMs = timedMs(rectifyAll);
+          const double rectifyMs = timedMs("resa-rectify", rectifyAll);
           if (w > 0) {
             rectify.push_back(rectifyMs);
             perStep.push_back((windowMs + rectifyMs) / static_cast<double>(facts_.rectifyInterval));
@@ -744,7 +751,7 @@ private:
           decodeStep();
         std::vector<double> ms;
         for (int64_t i = 0; i < o_.steps; ++i)
-          ms.push_back(timedMs(decodeStep));
+          ms.push_back(timedMs("resa-decode", decodeStep));
         r.ms = summarize(ms);
       }
     } catch (...) {
@@ -782,8 +789,8 @@ private:
       }
       std::vector<double> many, one;
       for (int64_t i = 0; i < o_.steps; ++i) {
-        many.push_back(timedMs([&] { decodeStep(candidates); }));
-        one.push_back(timedMs([&] { decodeStep(single); }));
+        many.push_back(timedMs("resa-gsr-candidates", [&] { decodeStep(candidates); }));
+        one.push_back(timedMs("resa-gsr-single", [&] { decodeStep(single); }));
       }
       r.ms = summarize(many);
       r.single = summarize(one);
