@@ -35,6 +35,7 @@ using prefill::cpCommit;
 using prefill::cpWait;
 using prefill::pack2;
 using prefill::ex2;
+using prefill::softmaxTile;
 using detail::smemAddr;
 
 constexpr int kWarps = 8;
@@ -196,42 +197,8 @@ __global__ void __launch_bounds__(kThreads, 1) prefillKernel(Params p) {
           }
         }
         const bool mask = tok0 + kBN - 1 > warpMin;
-        float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-        for (int nt = 0; nt < kBN / 8; ++nt)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            float x = s[nt][e] * p.scaleLog2;
-            if (mask) {
-              const int tok = tok0 + nt * 8 + (lane & 3) * 2 + (e & 1);
-              if (tok > rowPos[e >> 1])
-                x = -INFINITY;
-            }
-            s[nt][e] = x;
-            mx[e >> 1] = fmaxf(mx[e >> 1], x);
-          }
-        float alpha[2], base[2];
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-          mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-          const float mn = fmaxf(m[h], mx[h]);
-          base[h] = mn == -INFINITY ? 0.0f : mn;
-          alpha[h] = ex2(m[h] - base[h]);
-          m[h] = mn;
-        }
-        float rs[2] = {0.0f, 0.0f};
-#pragma unroll
-        for (int nt = 0; nt < kBN / 8; ++nt)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const float pe = ex2(s[nt][e] - base[e >> 1]);
-            s[nt][e] = pe;
-            rs[e >> 1] += pe;
-          }
-#pragma unroll
-        for (int h = 0; h < 2; ++h)
-          l[h] = l[h] * alpha[h] + rs[h];
+        float alpha[2];
+        softmaxTile(s, m, l, alpha, tok0, mask, rowPos, lane, p.scaleLog2);
 #pragma unroll
         for (int dt = 0; dt < D / 8; ++dt) {
           o[dt][0] *= alpha[0];

@@ -58,6 +58,54 @@ __device__ __forceinline__ float ex2(float x) {
   return y;
 }
 
+// Online softmax of one S tile in place (S becomes P, fp32), in the MMA
+// accumulator layout both kernels share: thread rows h = 0, 1 hold
+// s[nt][2h + {0,1}], keys tok0 + nt * 8 + (lane % 4) * 2 + {0,1}; a row's
+// four threads are one quad. Scales by scaleLog2 (base 2), masks keys past
+// the row's position when `mask` (diagonal tiles), updates the running max m
+// and sum l, and returns in alpha the factor the old O is scaled by.
+template <int NT>
+__device__ __forceinline__ void softmaxTile(float (&s)[NT][4], float (&m)[2], float (&l)[2],
+                                            float (&alpha)[2], int tok0, bool mask,
+                                            const int (&rowPos)[2], int lane, float scaleLog2) {
+  float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      float x = s[nt][e] * scaleLog2;
+      if (mask) {
+        const int tok = tok0 + nt * 8 + (lane & 3) * 2 + (e & 1);
+        if (tok > rowPos[e >> 1])
+          x = -INFINITY;
+      }
+      s[nt][e] = x;
+      mx[e >> 1] = fmaxf(mx[e >> 1], x);
+    }
+  float base[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+    const float mn = fmaxf(m[h], mx[h]);
+    base[h] = mn == -INFINITY ? 0.0f : mn;
+    alpha[h] = ex2(m[h] - base[h]);
+    m[h] = mn;
+  }
+  float rs[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float pe = ex2(s[nt][e] - base[e >> 1]);
+      s[nt][e] = pe;
+      rs[e >> 1] += pe;
+    }
+#pragma unroll
+  for (int h = 0; h < 2; ++h)
+    l[h] = l[h] * alpha[h] + rs[h];
+}
+
 // The wgmma kernel (PrefillAttentionWgmma.cu): one producer warpgroup and two
 // consumer warpgroups of 64 query rows, key tiles of kWgmmaKvTile.
 constexpr int kWgmmaThreads = 384;

@@ -198,50 +198,6 @@ __device__ __forceinline__ void gemmPV(float (&o)[64], const uint32_t (&pf)[kBN 
     wgmmaRS<T>(o, pf[j], matDesc(vBase + j * 16 * 128, kBN * 128));
 }
 
-// Online softmax of one S tile in place (S becomes P, fp32), as the mma.sync
-// kernel: thread rows h = 0, 1 hold s[nt * 4 + 2h + {0,1}], keys
-// tok0 + nt * 8 + (lane % 4) * 2 + {0,1}. Returns the factor O is scaled by.
-__device__ __forceinline__ void softmaxTile(float (&s)[64], float (&m)[2], float (&l)[2],
-                                            float (&alpha)[2], int tok0, bool mask,
-                                            const int (&rowPos)[2], int lane, float scaleLog2) {
-  float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-  for (int nt = 0; nt < kBN / 8; ++nt)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      float x = s[nt * 4 + e] * scaleLog2;
-      if (mask) {
-        const int tok = tok0 + nt * 8 + (lane & 3) * 2 + (e & 1);
-        if (tok > rowPos[e >> 1])
-          x = -INFINITY;
-      }
-      s[nt * 4 + e] = x;
-      mx[e >> 1] = fmaxf(mx[e >> 1], x);
-    }
-  float base[2];
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-    const float mn = fmaxf(m[h], mx[h]);
-    base[h] = mn == -INFINITY ? 0.0f : mn;
-    alpha[h] = ex2(m[h] - base[h]);
-    m[h] = mn;
-  }
-  float rs[2] = {0.0f, 0.0f};
-#pragma unroll
-  for (int nt = 0; nt < kBN / 8; ++nt)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const float pe = ex2(s[nt * 4 + e] - base[e >> 1]);
-      s[nt * 4 + e] = pe;
-      rs[e >> 1] += pe;
-    }
-#pragma unroll
-  for (int h = 0; h < 2; ++h)
-    l[h] = l[h] * alpha[h] + rs[h];
-}
-
 // P (fp32 accumulator layout) -> wgmma A fragments: k-step j covers keys
 // 16j..16j+15 = accumulator column blocks 2j and 2j+1 (same layout as the
 // mma.sync m16n8k16 A operand, per warp).
@@ -387,8 +343,9 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
       };
       auto softmax = [&](int i) {
         const int tok0 = (t0 + i) * kBN;
-        softmaxTile(s, m, l, alpha, tok0, tok0 + kBN - 1 > warpMin, rowPos, lane,
-                    p.scaleLog2);
+        // s[nt * 4 + e] is the accumulator layout's s[nt][e].
+        softmaxTile(reinterpret_cast<float(&)[kBN / 8][4]>(s), m, l, alpha, tok0,
+                    tok0 + kBN - 1 > warpMin, rowPos, lane, p.scaleLog2);
       };
 
       // Tile 0: S, softmax.
