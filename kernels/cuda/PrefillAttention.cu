@@ -36,6 +36,11 @@ using prefill::cpWait;
 using prefill::pack2;
 using prefill::ex2;
 using prefill::softmaxTile;
+using prefill::BlockWork;
+using prefill::ThreadRows;
+using prefill::blockWork;
+using prefill::threadRows;
+using prefill::storeRows;
 using detail::smemAddr;
 
 constexpr int kWarps = 8;
@@ -85,37 +90,17 @@ __global__ void __launch_bounds__(kThreads, 1) prefillKernel(Params p) {
   const uint32_t sV = sK + 2 * kTileBytes;    // 2 stages
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int qTile = gridDim.x - 1 - blockIdx.x;  // longest first
-  const int b = blockIdx.y / p.hkv, g = blockIdx.y % p.hkv;
-  const int split = blockIdx.z;
-
-  detail::pdlWait();
-  const int qLen = p.qLens[b];
-  const int start = p.qStart[b];
-  const int q0 = qTile * p.bq;
-  if (q0 >= qLen)
+  BlockWork w;
+  if (!blockWork<kBN>(p, w))
     return;
-  const int kvEnd = start + min(q0 + p.bq, qLen);  // keys [0, kvEnd) are read
-  const int nTiles = (kvEnd + kBN - 1) / kBN;
-  const int per = (nTiles + p.numSplits - 1) / p.numSplits;
-  const int t0 = split * per, t1 = min(nTiles, t0 + per);
+  const int b = w.b, g = w.g, qLen = w.qLen, q0 = w.q0, kvEnd = w.kvEnd,
+            t0 = w.t0, t1 = w.t0 + w.n;
 
   // This thread's two rows (g, g + 8 of the warp's 16).
-  int rowPos[2];
-  bool rowValid[2];
-  int rowHead[2], rowQ[2];
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int r = warp * 16 + (lane >> 2) + h * 8;
-    const int gh = r / p.bq, qi = q0 + r % p.bq;
-    rowValid[h] = gh < p.group && qi < qLen;
-    rowHead[h] = g * p.group + gh;
-    rowQ[h] = qi;
-    rowPos[h] = rowValid[h] ? start + qi : -1;
-  }
+  const ThreadRows rows = threadRows(p, w, warp * 16, lane);
+  const int(&rowPos)[2] = rows.pos;
   const int warpMax = __reduce_max_sync(0xffffffffu, max(rowPos[0], rowPos[1]));
-  const int warpMin = __reduce_min_sync(
-      0xffffffffu, min(rowValid[0] ? rowPos[0] : INT_MAX, rowValid[1] ? rowPos[1] : INT_MAX));
+  const int warpMin = rows.warpMin;
 
   const T *qg = static_cast<const T *>(p.q);
   const T *kg = static_cast<const T *>(p.k);
@@ -229,37 +214,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefillKernel(Params p) {
   }
   cpWait<0>();
 
-  // Epilogue.
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
-    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
-  }
-  const int c0 = (lane & 3) * 2;
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    if (!rowValid[h])
-      continue;
-    const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-    const int64_t row =
-        (static_cast<int64_t>(b) * p.hq + rowHead[h]) * p.maxQLen + rowQ[h];
-    if (p.numSplits == 1) {
-      T *dst = static_cast<T *>(p.out) + row * D;
-#pragma unroll
-      for (int dt = 0; dt < D / 8; ++dt)
-        *reinterpret_cast<uint32_t *>(dst + dt * 8 + c0) =
-            pack2<T>(o[dt][2 * h] * inv, o[dt][2 * h + 1] * inv);
-    } else {
-      const int64_t prow = static_cast<int64_t>(split) * p.batch * p.hq * p.maxQLen + row;
-      float *dst = p.partO + prow * D;
-#pragma unroll
-      for (int dt = 0; dt < D / 8; ++dt)
-        *reinterpret_cast<float2 *>(dst + dt * 8 + c0) =
-            make_float2(o[dt][2 * h] * inv, o[dt][2 * h + 1] * inv);
-      if ((lane & 3) == 0)
-        p.partML[prow] = make_float2(m[h], l[h]);
-    }
-  }
+  storeRows<T, D>(p, w, rows, o, m, l, lane);
   detail::pdlLaunchDependents();
 }
 

@@ -8,12 +8,14 @@
 #pragma once
 
 #include "DecodeAttentionKernel.cuh"  // smemAddr, mbarInit, mbarWait
+#include "Launch.cuh"                 // pdlWait
 #include "resa/cuda/PrefillAttention.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -56,6 +58,59 @@ __device__ __forceinline__ float ex2(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
   return y;
+}
+
+// A thread block's share of the work: the query tile (longest first) of
+// sequence b and KV head g, and its split's key tiles [t0, t0 + n) of BN
+// keys; keys [0, kvEnd) are read.
+struct BlockWork {
+  int b, g, split, qLen, start, q0, kvEnd, t0, n;
+};
+// Fills w (reading the sequence's lengths after the PDL wait); false when the
+// tile holds no query of the sequence.
+template <int BN> __device__ __forceinline__ bool blockWork(const Params &p, BlockWork &w) {
+  const int qTile = gridDim.x - 1 - blockIdx.x;  // longest first
+  w.b = blockIdx.y / p.hkv;
+  w.g = blockIdx.y % p.hkv;
+  w.split = blockIdx.z;
+  detail::pdlWait();
+  w.qLen = p.qLens[w.b];
+  w.start = p.qStart[w.b];
+  w.q0 = qTile * p.bq;
+  if (w.q0 >= w.qLen)
+    return false;
+  w.kvEnd = w.start + min(w.q0 + p.bq, w.qLen);
+  const int nTiles = (w.kvEnd + BN - 1) / BN;
+  const int per = (nTiles + p.numSplits - 1) / p.numSplits;
+  w.t0 = w.split * per;
+  w.n = max(0, min(nTiles, w.t0 + per) - w.t0);
+  return true;
+}
+
+// A thread's two accumulator rows, r = warpRow + lane / 4 + 8h (warpRow: the
+// first of its warp's 16 rows; row r is query q0 + r % bq of the group's
+// head r / bq): query head, query index, absolute position (-1 for a row
+// that holds no query), and the lowest valid position of the warp's rows.
+struct ThreadRows {
+  int pos[2], head[2], q[2];
+  bool valid[2];
+  int warpMin;
+};
+__device__ __forceinline__ ThreadRows threadRows(const Params &p, const BlockWork &w, int warpRow,
+                                                 int lane) {
+  ThreadRows t;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int r = warpRow + (lane >> 2) + h * 8;
+    const int gh = r / p.bq, qi = w.q0 + r % p.bq;
+    t.valid[h] = gh < p.group && qi < w.qLen;
+    t.head[h] = w.g * p.group + gh;
+    t.q[h] = qi;
+    t.pos[h] = t.valid[h] ? w.start + qi : -1;
+  }
+  t.warpMin = __reduce_min_sync(
+      0xffffffffu, min(t.valid[0] ? t.pos[0] : INT_MAX, t.valid[1] ? t.pos[1] : INT_MAX));
+  return t;
 }
 
 // Online softmax of one S tile in place (S becomes P, fp32), in the MMA
@@ -104,6 +159,46 @@ __device__ __forceinline__ void softmaxTile(float (&s)[NT][4], float (&m)[2], fl
 #pragma unroll
   for (int h = 0; h < 2; ++h)
     l[h] = l[h] * alpha[h] + rs[h];
+}
+
+// The epilogue of both kernels: a thread's two rows of O (accumulator layout:
+// o[dt][2h + {0,1}] is row h, dims dt * 8 + (lane % 4) * 2 + {0,1}) with their
+// running max m and per-thread sums l, normalised and written to the output
+// (one split) or, with their (m, l), to the split-K workspace.
+template <typename T, int D>
+__device__ __forceinline__ void storeRows(const Params &p, const BlockWork &w,
+                                          const ThreadRows &rows, const float (&o)[D / 8][4],
+                                          const float (&m)[2], float (&l)[2], int lane) {
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+  }
+  const int c0 = (lane & 3) * 2;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    if (!rows.valid[h])
+      continue;
+    const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+    const int64_t row =
+        (static_cast<int64_t>(w.b) * p.hq + rows.head[h]) * p.maxQLen + rows.q[h];
+    if (p.numSplits == 1) {
+      T *dst = static_cast<T *>(p.out) + row * D;
+#pragma unroll
+      for (int dt = 0; dt < D / 8; ++dt)
+        *reinterpret_cast<uint32_t *>(dst + dt * 8 + c0) =
+            pack2<T>(o[dt][2 * h] * inv, o[dt][2 * h + 1] * inv);
+    } else {
+      const int64_t prow = static_cast<int64_t>(w.split) * p.batch * p.hq * p.maxQLen + row;
+      float *dst = p.partO + prow * D;
+#pragma unroll
+      for (int dt = 0; dt < D / 8; ++dt)
+        *reinterpret_cast<float2 *>(dst + dt * 8 + c0) =
+            make_float2(o[dt][2 * h] * inv, o[dt][2 * h + 1] * inv);
+      if ((lane & 3) == 0)
+        p.partML[prow] = make_float2(m[h], l[h]);
+    }
+  }
 }
 
 // The wgmma kernel (PrefillAttentionWgmma.cu): one producer warpgroup and two

@@ -235,20 +235,10 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
   }
   __syncthreads();
 
-  const int qTile = gridDim.x - 1 - blockIdx.x;  // longest first
-  const int b = blockIdx.y / p.hkv, g = blockIdx.y % p.hkv;
-  const int split = blockIdx.z;
-  detail::pdlWait();
-  const int qLen = p.qLens[b];
-  const int start = p.qStart[b];
-  const int q0 = qTile * p.bq;
-  if (q0 >= qLen)
+  BlockWork w;
+  if (!blockWork<kBN>(p, w))
     return;
-  const int kvEnd = start + min(q0 + p.bq, qLen);  // keys [0, kvEnd) are read
-  const int nTiles = (kvEnd + kBN - 1) / kBN;
-  const int per = (nTiles + p.numSplits - 1) / p.numSplits;
-  const int t0 = split * per;
-  const int n = max(0, min(nTiles, t0 + per) - t0);  // tiles of this split
+  const int b = w.b, g = w.g, qLen = w.qLen, q0 = w.q0, kvEnd = w.kvEnd, t0 = w.t0, n = w.n;
   const T *qg = static_cast<const T *>(p.q);
 
   if (wg == 0) {
@@ -293,19 +283,9 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
     const int warp = ctid >> 5, lane = tid & 31;
     // This thread's two rows (accumulator rows lane/4 and lane/4 + 8 of its
     // warp's 16).
-    int rowPos[2], rowHead[2], rowQ[2];
-    bool rowValid[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int r = cw * 64 + warp * 16 + (lane >> 2) + h * 8;
-      const int gh = r / p.bq, qi = q0 + r % p.bq;
-      rowValid[h] = gh < p.group && qi < qLen;
-      rowHead[h] = g * p.group + gh;
-      rowQ[h] = qi;
-      rowPos[h] = rowValid[h] ? start + qi : -1;
-    }
-    const int warpMin = __reduce_min_sync(
-        0xffffffffu, min(rowValid[0] ? rowPos[0] : INT_MAX, rowValid[1] ? rowPos[1] : INT_MAX));
+    const ThreadRows rows = threadRows(p, w, cw * 64 + warp * 16, lane);
+    const int(&rowPos)[2] = rows.pos;
+    const int warpMin = rows.warpMin;
 
     float o[64];
 #pragma unroll
@@ -396,37 +376,8 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
       release(emptyV + lst);
     }
 
-    // Epilogue (as the mma.sync kernel): o[dt * 4 + 2h + {0,1}] is row h,
-    // dims dt * 8 + (lane % 4) * 2 + {0,1}.
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
-      l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
-    }
-    const int c0 = (lane & 3) * 2;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      if (!rowValid[h])
-        continue;
-      const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-      const int64_t row = (static_cast<int64_t>(b) * p.hq + rowHead[h]) * p.maxQLen + rowQ[h];
-      if (p.numSplits == 1) {
-        T *dst = static_cast<T *>(p.out) + row * kD;
-#pragma unroll
-        for (int dt = 0; dt < kD / 8; ++dt)
-          *reinterpret_cast<uint32_t *>(dst + dt * 8 + c0) =
-              pack2<T>(o[dt * 4 + 2 * h] * inv, o[dt * 4 + 2 * h + 1] * inv);
-      } else {
-        const int64_t prow = static_cast<int64_t>(split) * p.batch * p.hq * p.maxQLen + row;
-        float *dst = p.partO + prow * kD;
-#pragma unroll
-        for (int dt = 0; dt < kD / 8; ++dt)
-          *reinterpret_cast<float2 *>(dst + dt * 8 + c0) =
-              make_float2(o[dt * 4 + 2 * h] * inv, o[dt * 4 + 2 * h + 1] * inv);
-        if ((lane & 3) == 0)
-          p.partML[prow] = make_float2(m[h], l[h]);
-      }
-    }
+    // o[dt * 4 + e] is the accumulator layout's o[dt][e].
+    storeRows<T, kD>(p, w, rows, reinterpret_cast<const float(&)[kD / 8][4]>(o), m, l, lane);
     detail::pdlLaunchDependents();
   }
 }
