@@ -19,12 +19,7 @@
 # RESA_SECONDS (240: resa-bench starts no measurement after it; killed 50 s
 # later), HF_SECONDS (140; killed 40 s later), CARRY (.carry), PACKAGES
 # ($CARRY/e2e). Worst case about 520 s.
-set -u -o pipefail
-OUT=${OUT:-/tmp/resa-out}
-mkdir -p "$OUT"
-cd "$(dirname "$0")/../.." || exit 1
-carry=${CARRY:-.carry}
-export LD_LIBRARY_PATH=$PWD/$carry/lib:${LD_LIBRARY_PATH:-}
+source "$(dirname "$0")/carry_env.sh"
 export PYTHONUNBUFFERED=1
 shapes=${SHAPES:-1x4096,1x16384,1x65536,1x131072,1x262144,8x65536,8x131072}
 gsr_fork=${GSR_FORK-4@16384}

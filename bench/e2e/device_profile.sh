@@ -7,12 +7,7 @@
 # (about 3 minutes), with the carry of device_bench.sh:
 #   OUT=/tmp/out SHAPE=1x16384 bash bench/e2e/device_profile.sh
 # Profiles: dense and sparse decode steps (3 each), ReSA rectification (2).
-set -u -o pipefail
-OUT=${OUT:-/tmp/resa-out}
-mkdir -p "$OUT"
-cd "$(dirname "$0")/../.." || exit 1
-carry=${CARRY:-.carry}
-export LD_LIBRARY_PATH=$PWD/$carry/lib:${LD_LIBRARY_PATH:-}
+source "$(dirname "$0")/carry_env.sh"
 packages=${PACKAGES:-$carry/e2e}
 shape=${SHAPE:-1x16384}
 status=0

@@ -18,12 +18,7 @@
 # time says would end after it; each process is killed 60 s later), GPUS (every GPU that
 # nvidia-smi lists), CARRY (.carry), DEVICE (cuda; cpu for a dry run elsewhere). Worst case
 # about 500 s.
-set -u -o pipefail
-OUT=${OUT:-/tmp/resa-out}
-mkdir -p "$OUT"
-cd "$(dirname "$0")/../.." || exit 1
-carry=${CARRY:-.carry}
-export LD_LIBRARY_PATH=$PWD/$carry/lib:${LD_LIBRARY_PATH:-}
+source "$(dirname "$0")/../e2e/carry_env.sh"
 count=${COUNT:-500}
 samples=${SAMPLES:-5}
 batch=${BATCH:-16}
