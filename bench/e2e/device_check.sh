@@ -5,12 +5,7 @@
 # carried in .carry/ (bench/e2e/prepare_carry.sh makes it). Logs land in $OUT;
 # a summary is printed.
 #   OUT=/tmp/out bash bench/e2e/device_check.sh [--sanitize memcheck:TEST racecheck:TEST ...]
-set -u -o pipefail
-OUT=${OUT:-/tmp/resa-out}
-mkdir -p "$OUT"
-cd "$(dirname "$0")/../.."
-carry=.carry
-export LD_LIBRARY_PATH=$PWD/$carry/lib:${LD_LIBRARY_PATH:-}
+source "$(dirname "$0")/carry_env.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/run.log"
 status=0
 # TESTS overrides the kernel test programs to run ("" for none).

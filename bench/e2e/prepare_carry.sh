@@ -49,4 +49,8 @@ build_shape() { # model dir
 }
 build_shape llama3-8b e2e
 build_shape qwen2.5-7b e2e-qwen
-du -sh "$carry"
+# bin/ and lib/ travel packed (about 13 MB instead of 66; carry_env.sh
+# unpacks them there): carry .carry/bin.tar.xz, .carry/packages.tar.xz,
+# .carry/e2e and .carry/e2e-qwen.
+tar -C "$carry" -cf - bin lib | xz -T0 -6 > "$carry/bin.tar.xz"
+du -sh "$carry"/*
