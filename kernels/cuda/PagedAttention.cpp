@@ -9,6 +9,7 @@
 #include <array>
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <map>
@@ -96,6 +97,24 @@ struct DecodeWorkspace {
   const DecodeAttentionPlan *last = nullptr;
 };
 
+// The prefill kernel the environment asks for (RESA_PREFILL_KERNEL: wgmma,
+// mma, or unset for the default), read once.
+PrefillAttentionOptions prefillOptions() {
+  static const PrefillAttentionOptions options = [] {
+    PrefillAttentionOptions o;
+    const char *env = std::getenv("RESA_PREFILL_KERNEL");
+    const std::string v = env ? env : "";
+    if (v == "wgmma")
+      o.kernel = PrefillKernel::Wgmma;
+    else if (v == "mma")
+      o.kernel = PrefillKernel::Mma;
+    else if (!v.empty())
+      throw Error("RESA_PREFILL_KERNEL must be wgmma or mma, got '" + v + "'");
+    return o;
+  }();
+  return options;
+}
+
 } // namespace
 
 int32_t planLength(int32_t len, int64_t cap) {
@@ -148,7 +167,8 @@ struct PagedAttentionState::Impl {
       makeRoom();
       PrefillAttentionPlan plan;
       std::optional<PrefillAttentionPlan> entry;
-      if (planned(planPrefillAttention(s, dtype, maxQLen, kvLen, &plan), "prefill attention plan"))
+      if (planned(planPrefillAttention(s, dtype, maxQLen, kvLen, &plan, prefillOptions()),
+                  "prefill attention plan"))
         entry = plan;
       it = prefill.emplace(key, entry).first;
     }
@@ -393,9 +413,10 @@ const char *pagedPrefillKernel(const PagedAttentionShape &shape, KVDType dtype) 
   PagedAttentionShape s = shape;
   s.batch = std::max(s.batch, 1);
   PrefillAttentionPlan plan;
-  return planned(planPrefillAttention(s, dtype, 1, 1, &plan), "prefill attention plan")
-             ? "prefill-mma"
-             : "prefill-generic";
+  if (!planned(planPrefillAttention(s, dtype, 1, 1, &plan, prefillOptions()),
+               "prefill attention plan"))
+    return "prefill-generic";
+  return plan.kernel == PrefillKernel::Wgmma ? "prefill-wgmma" : "prefill-mma";
 }
 
 const char *pagedDecodeKernel(const PagedAttentionShape &shape, KVDType dtype) {
