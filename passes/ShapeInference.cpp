@@ -39,33 +39,38 @@ std::optional<std::vector<int64_t>> attrInts(Operation *op, StringRef name) {
 
 bool isNone(Value v) { return !v || isa<NoneType>(v.getType()); }
 
-// A raised layer op's result repeats the dims of one operand: all of an
+// A raised layer op's results repeat the dims of one operand: all of an
 // embedding's ids, all but the last of the others' input (the last comes
-// from the result type). Layer ops carry no symbolic dims in their types;
+// from each result's type). Layer ops carry no symbolic dims in their types;
 // without this, a Shape read off a layer's output (the rotary positions that
 // raising a fused attention builds in every layer) stays opaque, and the
 // layers' identical position computations cannot be shared.
-std::optional<ValueShape> layerResultShape(Operation *op, ShapeInference &inference) {
+std::optional<std::vector<ValueShape>> layerResultShapes(Operation *op, ShapeInference &inference) {
   if (!isa<ir::EmbeddingOp, ir::RMSNormOp, ir::LayerNormOp, ir::LinearOp, ir::RotaryOp,
-           ir::GatedMLPOp, ir::LogitsOp, ir::AttentionOp, ir::CacheAttentionOp>(op))
+           ir::GatedMLPOp, ir::LogitsOp, ir::AttentionOp, ir::CacheAttentionOp,
+           ir::BlockAttentionOp, ir::MultiLinearOp, ir::AddRMSNormOp>(op))
     return std::nullopt;
-  auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
   const ValueShape &source = inference.get(op->getOperand(isa<ir::EmbeddingOp>(op) ? 1 : 0));
-  if (!type || !source.dims)
+  if (!source.dims)
     return std::nullopt;
   Dims leading = *source.dims;
   if (!isa<ir::EmbeddingOp>(op) && !leading.empty())
     leading.pop_back();
-  if (static_cast<int64_t>(leading.size()) + 1 != type.getRank())
-    return std::nullopt;
-  ValueShape s;
-  s.elementType = type.getElementType();
-  s.dims = leading;
-  s.dims->push_back(Dim());
-  for (int64_t i = 0; i < type.getRank(); ++i)
-    if (!type.isDynamicDim(i))
-      (*s.dims)[i] = DimPoly(type.getDimSize(i));
-  return s;
+  std::vector<ValueShape> out;
+  for (Value r : op->getResults()) {
+    auto type = dyn_cast<RankedTensorType>(r.getType());
+    if (!type || static_cast<int64_t>(leading.size()) + 1 != type.getRank())
+      return std::nullopt;
+    ValueShape s;
+    s.elementType = type.getElementType();
+    s.dims = leading;
+    s.dims->push_back(Dim());
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      if (!type.isDynamicDim(i))
+        (*s.dims)[i] = DimPoly(type.getDimSize(i));
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 Dims constDims(ArrayRef<int64_t> v) {
@@ -421,8 +426,9 @@ LogicalResult ShapeInference::visitUnchecked(Operation *op) {
     setOut(0, s);
     return success();
   }
-  if (std::optional<ValueShape> s = layerResultShape(op, *this)) {
-    setOut(0, *s);
+  if (std::optional<std::vector<ValueShape>> shapes = layerResultShapes(op, *this)) {
+    for (size_t i = 0; i < shapes->size(); ++i)
+      setOut(static_cast<unsigned>(i), (*shapes)[i]);
     return success();
   }
   if (op->getDialect() == nullptr || op->getDialect()->getNamespace() != "onnx") {

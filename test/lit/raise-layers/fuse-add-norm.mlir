@@ -38,3 +38,24 @@ func.func @static_broadcast(%a: tensor<8xf32>, %b: tensor<2x8xf32>, %w: tensor<8
   %n = resa.rms_norm %s, %w {epsilon = 1.0e-5 : f32} : (tensor<2x8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
   return %n : tensor<2x8xf32>
 }
+
+// -----
+
+// Shapes seen through the layer ops that lowering makes (resa.multi_linear,
+// resa.add_rms_norm) and through block-sparse attention: the second residual
+// Add of a layer is fused too.
+// CHECK-LABEL: func.func @through_layer_ops(
+// CHECK: resa.add_rms_norm
+// CHECK: resa.multi_linear
+// CHECK: resa.add_rms_norm
+// CHECK-NOT: onnx.Add
+func.func @through_layer_ops(%x: tensor<?x?x8xf32> {onnx.dim_params = ["b", "s", ""]}, %r: tensor<?x?x8xf32> {onnx.dim_params = ["b", "s", ""]}, %w: tensor<8xf32>, %wq: tensor<8x8xf32>, %wk: tensor<8x8xf32>, %blocks: tensor<2x?xi32>) -> tensor<?x?x8xf32> {
+  %s = onnx.Add %x, %r : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  %n = resa.rms_norm %s, %w {epsilon = 1.0e-5 : f32} : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
+  %none = resa.none
+  %qk:2 = resa.multi_linear %n, %wq, %none, %wk, %none : (tensor<?x?x8xf32>, tensor<8x8xf32>, none, tensor<8x8xf32>, none) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+  %a = resa.block_attention %qk#0, %blocks {kv_heads = 2 : i64, layer = 0 : i64, layout = "bsd", num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<?x?x8xf32>, tensor<2x?xi32>) -> tensor<?x?x8xf32>
+  %s2 = onnx.Add %a, %s : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  %n2 = resa.rms_norm %s2, %w {epsilon = 1.0e-5 : f32} : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
+  return %n2 : tensor<?x?x8xf32>
+}
