@@ -3,6 +3,8 @@
 // contiguous on both sides, so neighbouring threads touch neighbouring bytes.
 #include "resa/cuda/PagedKVCopy.h"
 
+#include "Launch.cuh"
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -32,12 +34,14 @@ __device__ __forceinline__ int64_t poolOffset(const Dims &d, const int32_t *slot
 
 __global__ void scatterKernel(Dims d, const int32_t *slots, int64_t total, const uint16_t *k,
                               const uint16_t *v, uint16_t *kCache, uint16_t *vCache) {
+  detail::pdlWait();
   for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
        e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t at = poolOffset(d, slots, e);
     kCache[at] = k[e];
     vCache[at] = v[e];
   }
+  detail::pdlLaunchDependents();
 }
 
 template <typename T> __device__ __forceinline__ float toFloat(T x);
@@ -84,11 +88,12 @@ cudaError_t scatterKVTokens(const PagedAttentionShape &s, const int32_t *slots, 
     return cudaSuccess;
   if (!slots || !k || !v || !kCache || !vCache)
     return cudaErrorInvalidValue;
-  scatterKernel<<<blocksFor(total), kThreads, 0, stream>>>(
-      Dims{s.numKvHeads, s.headDim, s.pageSize}, slots, total, static_cast<const uint16_t *>(k),
-      static_cast<const uint16_t *>(v), static_cast<uint16_t *>(kCache),
-      static_cast<uint16_t *>(vCache));
-  return cudaGetLastError();
+  // Programmatic dependent launch: its launch overlaps the end of the kernel
+  // before it (the rotary of k, in a decode step's chain of small kernels).
+  return detail::launchPdl(scatterKernel, dim3(blocksFor(total)), dim3(kThreads), 0, stream,
+                           Dims{s.numKvHeads, s.headDim, s.pageSize}, slots, total,
+                           static_cast<const uint16_t *>(k), static_cast<const uint16_t *>(v),
+                           static_cast<uint16_t *>(kCache), static_cast<uint16_t *>(vCache));
 }
 
 cudaError_t gatherKVTokens(const PagedAttentionShape &s, KVDType dtype, const int32_t *slots,

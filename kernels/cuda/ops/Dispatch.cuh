@@ -16,6 +16,7 @@
 // movement). Inside f, `using T = typename decltype(tag)::type;`.
 #pragma once
 
+#include "../Launch.cuh"
 #include "OpArgs.h"
 
 #include <cuda_bf16.h>
@@ -24,6 +25,7 @@
 
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 namespace resa::gpu::ops {
 
@@ -115,5 +117,16 @@ inline unsigned gridFor(int64_t n) {
 
 // Throws naming `op` when the last launch failed (no synchronisation).
 inline void checkLaunch(const char *op) { checkCuda(cudaGetLastError(), op); }
+
+// Launches a per-layer kernel with programmatic dependent launch, so that
+// its launch overlaps the end of the kernel before it (a decode step is a
+// few hundred small kernels): the kernel calls detail::pdlWait() before its
+// first global read and detail::pdlLaunchDependents() when its work is done.
+template <typename... KArgs, typename... Args>
+void launchLayerKernel(const char *op, void (*kernel)(KArgs...), unsigned grid, unsigned block,
+                       cudaStream_t stream, Args &&...args) {
+  checkCuda(detail::launchPdl(kernel, dim3(grid), dim3(block), 0, stream, std::forward<Args>(args)...),
+            op);
+}
 
 } // namespace resa::gpu::ops

@@ -38,6 +38,7 @@ __global__ void normRows(const T *x, const T *r, T *sum, T *y, int64_t cols, con
   __shared__ float scratch[32];
   using Vec = Pack<T, VEC>;
   const int64_t packs = cols / VEC;
+  detail::pdlWait();
   const RowInput<T, VEC, ADD> in{reinterpret_cast<const Vec *>(x + blockIdx.x * cols),
                                  reinterpret_cast<const Vec *>(ADD ? r + blockIdx.x * cols : nullptr)};
   Vec *yr = reinterpret_cast<Vec *>(y + blockIdx.x * cols);
@@ -75,6 +76,7 @@ __global__ void normRows(const T *x, const T *r, T *sum, T *y, int64_t cols, con
     }
     yr[p] = o;
   }
+  detail::pdlLaunchDependents();
 }
 
 // r and sum: the add_rms_norm operands (null otherwise).
@@ -88,10 +90,9 @@ void launchNorm(const char *op, const DeviceTensor &x, const DeviceTensor *r, De
   const int64_t packs = vec ? cols / kVec : cols;
   const int threads = static_cast<int>(std::min<int64_t>(512, (packs + 31) / 32 * 32));
   auto kernel = vec ? normRows<T, P, kVec, RMS, ADD> : normRows<T, P, 1, RMS, ADD>;
-  kernel<<<rowGrid(op, rows), threads, 0, stream>>>(x.data<T>(), ADD ? r->data<T>() : nullptr,
-                                                    ADD ? sum->data<T>() : nullptr, y.data<T>(), cols,
-                                                    w.data<P>(), b ? b->data<P>() : nullptr, offset, eps);
-  checkLaunch(op);
+  launchLayerKernel(op, kernel, rowGrid(op, rows), static_cast<unsigned>(threads), stream, x.data<T>(),
+                    ADD ? r->data<T>() : nullptr, ADD ? sum->data<T>() : nullptr, y.data<T>(), cols,
+                    w.data<P>(), b ? b->data<P>() : nullptr, offset, eps);
 }
 
 // x [..., D], [r [..., D]: add_rms_norm's second addend], weight [D], [bias

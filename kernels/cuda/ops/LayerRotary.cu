@@ -20,6 +20,7 @@ struct RotaryShape {
 
 template <typename T, typename C>
 __global__ void rotaryKernel(const T *x, const C *cosT, const C *sinT, T *y, RotaryShape r, int64_t n) {
+  detail::pdlWait();
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t d = e % r.D;
     if (d >= r.rot) {
@@ -52,6 +53,7 @@ __global__ void rotaryKernel(const T *x, const C *cosT, const C *sinT, T *y, Rot
     // first: y[i1] = x1 cos - x2 sin; second: y[i2] = x2 cos + x1 sin.
     y[e] = fromFloat<T>(first ? xv * c - xp * sn : xv * c + xp * sn);
   }
+  detail::pdlLaunchDependents();
 }
 
 } // namespace
@@ -102,8 +104,8 @@ void rotary(const DeviceKernelArgs &args, Outputs &outputs) {
             cos.dtype(),
             [&](auto ct) {
               using C = typename decltype(ct)::type;
-              rotaryKernel<T, C><<<gridFor(n), kBlock, 0, args.ctx->stream>>>(x.data<T>(), cos.data<C>(),
-                                                                              sin.data<C>(), y.data<T>(), r, n);
+              launchLayerKernel(op, rotaryKernel<T, C>, gridFor(n), kBlock, args.ctx->stream, x.data<T>(),
+                                cos.data<C>(), sin.data<C>(), y.data<T>(), r, n);
             },
             op);
       },

@@ -138,11 +138,13 @@ template <Activation A> __device__ __forceinline__ float activate(float v) {
 // out[m, j] = act(h[m, j]) * h[m, inter + j] for h [M, 2 * inter].
 template <typename T, Activation A>
 __global__ void gatedActivation(const T *h, T *out, int64_t inter, int64_t n) {
+  detail::pdlWait();
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t m = e / inter, j = e % inter;
     const T *row = h + m * 2 * inter;
     out[e] = fromFloat<T>(activate<A>(toFloat(row[j])) * toFloat(row[inter + j]));
   }
+  detail::pdlLaunchDependents();
 }
 
 Activation activationOf(const char *op, const std::string &name) {
@@ -205,7 +207,7 @@ void gatedMlp(const DeviceKernelArgs &args, Outputs &outputs) {
       [&](auto tag) {
         using E = typename decltype(tag)::type;
         const auto launch = [&](auto kernel) {
-          kernel<<<gridFor(n), kBlock, 0, ctx.stream>>>(h.data<E>(), a.data<E>(), I, n);
+          launchLayerKernel(op, kernel, gridFor(n), kBlock, ctx.stream, h.data<E>(), a.data<E>(), I, n);
         };
         switch (act) {
         case Activation::Silu: launch(gatedActivation<E, Activation::Silu>); break;
