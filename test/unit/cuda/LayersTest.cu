@@ -109,17 +109,20 @@ Tensor runDevice(const std::string &name, const std::vector<In> &ins, const Attr
 
   // Every cached block of the output's size (the uploads' staging included)
   // is taken, filled with NaN and given back: the output gets one of them.
+  // Output i > 0 comes after the earlier outputs (and a scratch block each)
+  // that may share its size class: 2 i more fresh blocks are poisoned.
   const size_t outBytes = size_t(resa::numElements(outShape)) * resa::dtypeSize(outDType);
   std::set<void *> poisoned;
   if (outBytes) {
     std::vector<std::shared_ptr<void>> held;
-    size_t mallocs;
-    do {
-      mallocs = alloc.mallocCalls();
+    size_t fresh = 0;
+    while (fresh < 1 + 2 * outIndex) {
+      const size_t mallocs = alloc.mallocCalls();
       held.push_back(alloc.allocateBytes(outBytes));
       CUDA_OK(cudaMemsetAsync(held.back().get(), 0xff, outBytes, ctx.stream));
       poisoned.insert(held.back().get());
-    } while (alloc.mallocCalls() == mallocs);
+      fresh += alloc.mallocCalls() != mallocs;
+    }
   }
 
   resa::gpu::DeviceKernelArgs args;
