@@ -9,6 +9,9 @@
 // Then the second device decodes three prompts of one length as one batch,
 // against decoding each alone on another generator (logits within the same
 // tolerance: a batch of 3 may take other GEMM algorithms than a batch of 1),
+// and on a third that chooses each step's tokens where the logits are
+// (Generator::decodeAndChoose; on CUDA the sampling kernel, greedy and top-p):
+// the tokens the host picks from the batch's logits,
 // and again three sequences FORKED from one 37-token prompt (GSR's
 // candidates: their page tables share the prompt's full pages), which on
 // CUDA runs shared-prefix decode attention: the check lowers its threshold
@@ -208,6 +211,9 @@ int main(int argc, char **argv) {
     auto batchCheck = [&](const char *what, const std::vector<int64_t> &ids, int64_t kvPages,
                           const std::function<std::vector<int64_t>(resa::Generator &)> &start) {
       resa::Generator together(*cudaPkg, kvPages, second), alone(*cudaPkg, kvPages, second);
+      // The same batch choosing its tokens where the logits are (on CUDA,
+      // the device's sampling kernel): the tokens `together`'s logits give.
+      resa::Generator chooser(*cudaPkg, kvPages, second);
       // The same batch without CUDA graphs: a replayed step must give the
       // eagerly run step's logits.
       setenv("RESA_CUDA_GRAPHS", "0", 1);
@@ -215,12 +221,33 @@ int main(int argc, char **argv) {
       unsetenv("RESA_CUDA_GRAPHS");
       start(together);
       start(eager);
+      start(chooser);
       std::vector<int64_t> next = start(alone);
       const size_t n = ids.size();
       for (int64_t step = 0; step < 8 && !failures; ++step) {
         resa::Tensor batch = together.decode(ids, next);
         resa::Tensor plain = eager.decode(ids, next);
         const int64_t vocab = batch.dim(1);
+        // Greedy on even steps, temperature 0.8 and top-p 0.9 on odd ones.
+        resa::TokenRequest request;
+        request.temperature = step % 2 ? 0.8f : 0.0f;
+        request.topP = step % 2 ? 0.9f : 1.0f;
+        for (size_t b = 0; b < n; ++b)
+          request.draws.push_back(step % 2 ? std::uniform_real_distribution<double>(0, 1)(rng) : 0);
+        const resa::TokenChoice chosen = chooser.decodeAndChoose(ids, next, request);
+        for (size_t b = 0; b < n; ++b) {
+          const float *row = batch.data<float>() + b * vocab;
+          const int64_t want =
+              resa::chooseToken(row, vocab, request.temperature, request.topP, request.draws[b]);
+          const float lp = resa::logProbability(row, vocab, want);
+          if (chosen.tokens[b] != want || !(std::fabs(chosen.logProbs[b] - lp) <= 1e-4f)) {
+            std::printf("FAIL: %s token chosen by decodeAndChoose (%s), sequence %zu step %lld: "
+                        "%lld (log p %.6f) where the logits give %lld (log p %.6f)\n",
+                        name.c_str(), what, b, (long long)step, (long long)chosen.tokens[b],
+                        chosen.logProbs[b], (long long)want, lp);
+            ++failures;
+          }
+        }
         for (size_t b = 0; b < n; ++b) {
           Diff d = compare(plain.data<float>() + b * vocab, batch.data<float>() + b * vocab,
                            vocab);
