@@ -15,9 +15,10 @@
 #include "llvm/ADT/DenseMap.h"
 
 #include <filesystem>
-#include <functional>
-#include <set>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <set>
 #include <unistd.h>
 
 using namespace mlir;
@@ -123,9 +124,43 @@ private:
 // `weightNames` holds the weights already listed by earlier functions;
 // `logicalF32[i]` says that weights[i] is float32 in the plan (whatever its
 // stored dtype).
-void buildFunction(func::FuncOp func, plan::Plan &plan, PlanBuilder &pb,
-                   std::vector<SafetensorsEntry> &weights, std::vector<bool> &logicalF32,
-                   std::set<std::string> &weightNames) {
+// Writes the rows of the model's 2-D initializers `parts` ([K, N_i] each,
+// elements of `elementSize` bytes) side by side: row k of every part in turn.
+void writeColumnsSideBySide(const OnnxModel &model, const std::vector<std::string> &parts,
+                            size_t elementSize, const std::string &name, std::FILE *f) {
+  std::vector<std::vector<char>> bytes;
+  std::vector<size_t> rowBytes;
+  int64_t rows = -1;
+  for (const std::string &part : parts) {
+    const ::onnx::TensorProto *t = model.initializer(part);
+    if (!t || t->dims_size() != 2 || (rows >= 0 && t->dims(0) != rows))
+      throw Error("weight '" + name + "': part '" + part + "' is not a [K, N] initializer of K " +
+                  std::to_string(rows));
+    rows = t->dims(0);
+    bytes.push_back(model.tensorBytes(*t));
+    rowBytes.push_back(static_cast<size_t>(t->dims(1)) * elementSize);
+    if (bytes.back().size() != static_cast<size_t>(rows) * rowBytes.back())
+      throw Error("weight '" + name + "': part '" + part + "' holds " +
+                  std::to_string(bytes.back().size()) + " bytes, not [K, N] of its type");
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (size_t p = 0; p < parts.size(); ++p)
+      if (std::fwrite(bytes[p].data() + static_cast<size_t>(r) * rowBytes[p], 1, rowBytes[p], f) !=
+          rowBytes[p])
+        throw Error("weight '" + name + "': write failed");
+}
+
+// The package's weights as the functions name them: their entries in the
+// safetensors file, whether each is float32 in the program, and for a
+// concatenation (resa.weight columns_of) the model initializers it is made of.
+struct PackageWeights {
+  std::vector<SafetensorsEntry> entries;
+  std::vector<bool> logicalF32;
+  std::set<std::string> names;
+  std::map<std::string, std::vector<std::string>> columnsOf;
+};
+
+void buildFunction(func::FuncOp func, plan::Plan &plan, PlanBuilder &pb, PackageWeights &weights) {
   plan::Function *pf = plan.add_functions();
   pf->set_name(func.getSymName().str());
   std::map<std::string, bool> bound;
@@ -172,12 +207,16 @@ void buildFunction(func::FuncOp func, plan::Plan &plan, PlanBuilder &pb,
       int id = pb.idOf(w.getResult());
       pb.value(id).set_name(w.getName().str());
       pb.value(id).set_weight(w.getName().str());
-      if (weightNames.insert(w.getName().str()).second) {
+      if (weights.names.insert(w.getName().str()).second) {
         auto type = cast<RankedTensorType>(w.getType());
         auto stored = w.getStoredType();
-        weights.push_back({w.getName().str(), dtypeOf(stored ? *stored : type.getElementType()),
-                           Shape(type.getShape().begin(), type.getShape().end())});
-        logicalF32.push_back(type.getElementType().isF32());
+        weights.entries.push_back({w.getName().str(),
+                                   dtypeOf(stored ? *stored : type.getElementType()),
+                                   Shape(type.getShape().begin(), type.getShape().end())});
+        weights.logicalF32.push_back(type.getElementType().isF32());
+        if (auto parts = w.getColumnsOf())
+          for (Attribute part : *parts)
+            weights.columnsOf[w.getName().str()].push_back(cast<StringAttr>(part).str());
       }
       continue;
     }
@@ -227,20 +266,30 @@ void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &o
   plan.set_opset(model.opset(""));
   plan.set_weights_file(kWeightsFile);
   PlanBuilder pb(plan);
-  std::vector<SafetensorsEntry> weights;
-  std::vector<bool> logicalF32;
-  std::set<std::string> weightNames;
+  PackageWeights pw;
   for (auto func : lowered.getOps<func::FuncOp>())
-    buildFunction(func, plan, pb, weights, logicalF32, weightNames);
+    buildFunction(func, plan, pb, pw);
+  std::vector<SafetensorsEntry> &weights = pw.entries;
   std::vector<DType> modelDType; // as the model stores each weight
   for (size_t i = 0; i < weights.size(); ++i) {
     modelDType.push_back(weights[i].dtype);
-    if (weightType && logicalF32[i])
+    if (weightType && pw.logicalF32[i])
       weights[i].dtype = *weightType;
   }
   const WeightSource &source = model.weightSource();
   if (source.random) {
     plan.mutable_random_weights()->set_seed(source.seed);
+    for (const auto &[name, parts] : pw.columnsOf) {
+      plan::ColumnsOf *c = plan.mutable_random_weights()->add_columns_of();
+      c->set_weight(name);
+      for (const std::string &part : parts) {
+        const ::onnx::TensorProto *t = model.initializer(part);
+        if (!t || t->dims_size() != 2)
+          throw Error("weight '" + name + "': part '" + part + "' is not a 2-D initializer");
+        c->add_parts(part);
+        c->add_columns(t->dims(1));
+      }
+    }
     for (const SafetensorsEntry &w : weights)
       if (w.dtype != DType::F32 && w.dtype != DType::BF16 && w.dtype != DType::F16)
         throw Error("weight '" + w.name + "' is " + dtypeName(w.dtype) +
@@ -283,12 +332,20 @@ void writePackage(ModuleOp lowered, const OnnxModel &model, const std::string &o
   if (!fs::create_directories(tmp, ec))
     throw Error(tmp.string() + ": cannot create: " + ec.message());
   try {
+    // Weight i's bytes as the model stores them: an initializer, or the
+    // rows of several side by side.
+    auto writeModelBytes = [&](size_t i, std::FILE *f) {
+      auto parts = pw.columnsOf.find(weights[i].name);
+      if (parts == pw.columnsOf.end())
+        return model.writeInitializer(weights[i].name, f);
+      writeColumnsSideBySide(model, parts->second, dtypeSize(modelDType[i]), weights[i].name, f);
+    };
     std::function<void(size_t, std::FILE *)> writeData = [&](size_t i, std::FILE *f) {
       if (weights[i].dtype == modelDType[i])
-        return model.writeInitializer(weights[i].name, f);
+        return writeModelBytes(i, f);
       std::FILE *sink = openConvertingSink(f, modelDType[i], weights[i].dtype);
       try {
-        model.writeInitializer(weights[i].name, sink);
+        writeModelBytes(i, sink);
       } catch (...) {
         std::fclose(sink);
         throw;

@@ -183,6 +183,18 @@ def FuseAddNorm : Pass<"resa-fuse-add-norm", "mlir::ModuleOp"> {
   let dependentDialects = ["resa::ir::ResaDialect"];
 }
 
+def FuseGateUp : Pass<"resa-fuse-gate-up", "mlir::ModuleOp"> {
+  let summary = "Give gated MLPs with separate gate and up weights one concatenated weight";
+  let description = [{
+    resa.gated_mlp(x, gate [K, I], up [K, I], down) whose gate and up are
+    model initializers stored alike becomes resa.gated_mlp(x,
+    resa.concat_columns(gate, up), down): the fused gate-up form, one GEMM for
+    both projections (the package stores the concatenation). Exporters that
+    fuse them already (Phi-3) are unchanged.
+  }];
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
 def LowerToKernels : Pass<"resa-lower-to-kernels", "mlir::ModuleOp"> {
   let summary = "Lower every op to runtime kernel calls over buffers";
   let description = [{

@@ -260,6 +260,7 @@ int compile() {
   mlir::PassManager lower(&ctx);
   lower.addPass(resa::createGroupLinears());
   lower.addPass(resa::createFuseAddNorm());
+  lower.addPass(resa::createFuseGateUp());
   lower.addPass(resa::createLowerToKernels());
   if (mlir::failed(lower.run(*module)))
     return 1;

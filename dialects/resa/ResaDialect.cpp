@@ -24,6 +24,29 @@ void ResaDialect::initialize() {
 LogicalResult WeightOp::verify() {
   if (getStoredType() && !cast<ShapedType>(getType()).getElementType().isF32())
     return emitOpError("with a stored_type must have an f32 result, got ") << getType();
+  if (auto parts = getColumnsOf();
+      parts && (parts->size() < 2 || cast<ShapedType>(getType()).getRank() != 2))
+    return emitOpError("columns_of names >= 2 weights of a 2-D result, got ")
+           << parts->size() << " for " << getType();
+  return success();
+}
+
+LogicalResult ConcatColumnsOp::verify() {
+  auto result = cast<RankedTensorType>(getType());
+  if (getParts().size() < 2 || result.getRank() != 2)
+    return emitOpError("concatenates >= 2 matrices into a 2-D result");
+  int64_t columns = 0;
+  for (Value part : getParts()) {
+    auto t = cast<RankedTensorType>(part.getType());
+    if (t.getRank() != 2 || t.getElementType() != result.getElementType() ||
+        t.getDimSize(0) != result.getDimSize(0) || t.isDynamicDim(1))
+      return emitOpError("parts must be static [K, N] matrices of the result's K and element "
+                         "type, got ")
+             << t << " for " << result;
+    columns += t.getDimSize(1);
+  }
+  if (result.isDynamicDim(1) || result.getDimSize(1) != columns)
+    return emitOpError("result must have ") << columns << " columns, got " << result;
   return success();
 }
 

@@ -25,11 +25,29 @@ def Resa_WeightOp : Op<Resa_Dialect, "weight", [Pure]> {
     `stored_type` (f16 or bf16, with an f32 result): the package stores the
     weight in that type (the model did: onnx.initializer's stored_type);
     the runtime widens it or computes in it, as for resa-compile --dtype.
+    `columns_of` (from resa.concat_columns): the weight is these model
+    initializers' columns side by side, each [K, N_i], in order.
   }];
   let arguments = (ins StrAttr:$name,
-                       OptionalAttr<TypeAttrOf<AnyTypeOf<[F16, BF16]>>>:$stored_type);
+                       OptionalAttr<TypeAttrOf<AnyTypeOf<[F16, BF16]>>>:$stored_type,
+                       OptionalAttr<StrArrayAttr>:$columns_of);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Resa_ConcatColumnsOp : Op<Resa_Dialect, "concat_columns", [Pure]> {
+  let summary = "weights [K, N_i] side by side: [K, sum N_i]";
+  let description = [{
+    What resa-fuse-gate-up makes of a gated MLP's separate gate and up
+    weights (so that one GEMM computes both). Its operands are initializers;
+    lowering turns it into one resa.weight whose `columns_of` names them, and
+    the package stores the concatenation (or, with random weights, makes
+    each part from its own name and places them side by side).
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$parts);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$parts attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

@@ -25,13 +25,45 @@ void DeviceWeights::require(const ProgramPlan &plan, int v) {
     const std::string &name = plan.weightName(v);
     const SafetensorsEntry &e = package.weightEntry(name);
     t = ctx_.alloc->allocate(storageType_, e.shape);
-    gpu::fillRandomWeight(t, randomWeightStream(package.randomSeed(), name, e.shape), e.dtype,
-                          ctx_.stream);
+    if (const auto *parts = package.randomColumnsOf(name))
+      fillRandomColumns(package, e, *parts, t);
+    else
+      gpu::fillRandomWeight(t, randomWeightStream(package.randomSeed(), name, e.shape), e.dtype,
+                            ctx_.stream);
   } else {
     t = gpu::upload(package.weight(plan.weightName(v)), storageType_, ctx_);
   }
   bytes_ += t.nbytes();
   tensors_.emplace(std::move(k), std::move(t));
+}
+
+void DeviceWeights::fillRandomColumns(const Package &package, const SafetensorsEntry &e,
+                                      const std::vector<Package::ColumnPart> &parts,
+                                      DeviceTensor &t) {
+  // Each part from its own name into a scratch [K, N_i], then copied into
+  // its columns (the CPU's Package::weight places them the same way).
+  int64_t total = 0;
+  for (const Package::ColumnPart &p : parts)
+    total += p.columns;
+  if (e.shape.size() != 2 || e.shape[1] != total)
+    throw Error("random weight '" + e.name + "' " + shapeToString(e.shape) +
+                " is not its parts' " + std::to_string(total) + " columns side by side");
+  const int64_t rows = e.shape[0];
+  const size_t elem = dtypeSize(t.dtype());
+  size_t offset = 0;
+  for (const Package::ColumnPart &p : parts) {
+    const Shape shape = {rows, p.columns};
+    DeviceTensor part = ctx_.alloc->allocate(t.dtype(), shape);
+    gpu::fillRandomWeight(part, randomWeightStream(package.randomSeed(), p.name, shape), e.dtype,
+                          ctx_.stream);
+    const size_t width = static_cast<size_t>(p.columns) * elem;
+    gpu::checkCuda(cudaMemcpy2DAsync(static_cast<char *>(t.raw()) + offset,
+                                     static_cast<size_t>(total) * elem, part.raw(), width, width,
+                                     static_cast<size_t>(rows), cudaMemcpyDeviceToDevice,
+                                     ctx_.stream),
+                   "placing a random weight's columns");
+    offset += width;
+  }
 }
 
 const DeviceTensor &DeviceWeights::get(const ProgramPlan &plan, int v) const {

@@ -45,6 +45,9 @@ public:
 
 private:
   std::string key(const ProgramPlan &plan, int v) const;
+  // A random weight made of other weights' columns (Package::randomColumnsOf).
+  void fillRandomColumns(const Package &package, const SafetensorsEntry &e,
+                         const std::vector<Package::ColumnPart> &parts, DeviceTensor &t);
   DeviceContext &ctx_;
   DType storageType_, activationType_;
   std::map<std::string, DeviceTensor> tensors_;

@@ -101,3 +101,12 @@ func.func @add_norm_broadcast(%a: tensor<2x8xf32>, %b: tensor<1x8xf32>, %w: tens
   %f:2 = resa.add_rms_norm %a, %b, %w {epsilon = 1.0e-5 : f32} : (tensor<2x8xf32>, tensor<1x8xf32>, tensor<8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>)
   return %f#0, %f#1 : tensor<2x8xf32>, tensor<2x8xf32>
 }
+
+// -----
+
+// resa.concat_columns: parts of the result's K, columns adding up.
+func.func @concat_columns_width(%a: tensor<8x6xf32>, %b: tensor<8x6xf32>) -> tensor<8x11xf32> {
+  // expected-error @below {{result must have 12 columns}}
+  %c = resa.concat_columns %a, %b : (tensor<8x6xf32>, tensor<8x6xf32>) -> tensor<8x11xf32>
+  return %c : tensor<8x11xf32>
+}

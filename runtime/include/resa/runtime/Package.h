@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace resa {
 namespace plan {
@@ -53,6 +54,13 @@ public:
   // Whether the weights are random, and their seed.
   bool randomWeights() const { return randomWeights_; }
   uint64_t randomSeed() const { return randomSeed_; }
+  // A random weight that is other weights' columns side by side: each part
+  // ([K, columns]) is made from its own name. Null for any other weight.
+  struct ColumnPart {
+    std::string name;
+    int64_t columns;
+  };
+  const std::vector<ColumnPart> *randomColumnsOf(const std::string &name) const;
 
 private:
   Package() = default;
@@ -63,6 +71,7 @@ private:
   uint64_t randomSeed_ = 0;
   mutable std::mutex madeMutex_;
   mutable std::map<std::string, Tensor> made_; // random weights made so far
+  std::map<std::string, std::vector<ColumnPart>> randomColumns_;
 };
 
 } // namespace resa

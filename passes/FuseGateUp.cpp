@@ -1,0 +1,50 @@
+// resa-fuse-gate-up: see Passes.td.
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+
+namespace resa {
+#define GEN_PASS_DEF_FUSEGATEUP
+#include "passes/Passes.h.inc"
+
+namespace {
+
+// Whether a and b are model initializers stored alike, whose columns can
+// sit side by side in one weight ([K, N] each, the same K).
+bool concatenable(Value a, Value b) {
+  auto ia = a.getDefiningOp<onnx::InitializerOp>(), ib = b.getDefiningOp<onnx::InitializerOp>();
+  if (!ia || !ib || ia.getStoredTypeAttr() != ib.getStoredTypeAttr())
+    return false;
+  auto ta = cast<RankedTensorType>(a.getType()), tb = cast<RankedTensorType>(b.getType());
+  return ta.hasStaticShape() && tb.hasStaticShape() && ta.getRank() == 2 && tb.getRank() == 2 &&
+         ta.getDimSize(0) == tb.getDimSize(0) && ta.getElementType() == tb.getElementType();
+}
+
+struct FuseGateUpPass : impl::FuseGateUpBase<FuseGateUpPass> {
+  void runOnOperation() override {
+    SmallVector<ir::GatedMLPOp> mlps;
+    getOperation().walk([&](ir::GatedMLPOp op) {
+      if (!op.isFusedGateUp() && concatenable(op.getWeights()[0], op.getWeights()[1]))
+        mlps.push_back(op);
+    });
+    OpBuilder b(&getContext());
+    for (ir::GatedMLPOp op : mlps) {
+      Value gate = op.getWeights()[0], up = op.getWeights()[1];
+      auto tg = cast<RankedTensorType>(gate.getType()), tu = cast<RankedTensorType>(up.getType());
+      b.setInsertionPoint(op);
+      auto type = RankedTensorType::get({tg.getDimSize(0), tg.getDimSize(1) + tu.getDimSize(1)},
+                                        tg.getElementType());
+      Value gateUp = b.create<ir::ConcatColumnsOp>(op.getLoc(), type, ValueRange{gate, up});
+      auto fused = b.create<ir::GatedMLPOp>(op.getLoc(), op.getType(), op.getX(),
+                                            ValueRange{gateUp, op.getDownWeight()},
+                                            op.getActivationAttr());
+      op.getResult().replaceAllUsesWith(fused.getResult());
+      op.erase();
+    }
+  }
+};
+} // namespace
+} // namespace resa
