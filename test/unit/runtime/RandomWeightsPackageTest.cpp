@@ -37,8 +37,10 @@ protected:
   void TearDown() override { fs::remove_all(dir); }
 
   // A package of `weights`; `random` marks them random (seed 11) and writes
-  // the header alone, `data` writes their bytes (zeros) after it.
-  void write(bool random, bool data, uint64_t seed = 11) {
+  // the header alone, `data` writes their bytes (zeros) after it; `edit`
+  // changes the plan last.
+  void write(bool random, bool data, uint64_t seed = 11,
+             const std::function<void(resa::plan::Plan &)> &edit = {}) {
     const std::string file = (dir / "weights.safetensors").string();
     std::function<void(size_t, std::FILE *)> writeData;
     if (data)
@@ -61,6 +63,8 @@ protected:
       v->set_dtype(static_cast<int>(resa::DType::F32));
       v->set_weight(w.name);
     }
+    if (edit)
+      edit(p);
     std::string header(resa::SafetensorsFile(file, data ? resa::SafetensorsData::Present
                                                         : resa::SafetensorsData::Absent)
                            .header());
@@ -147,4 +151,43 @@ TEST_F(RandomPackage, TheSeedIsUnderTheChecksum) {
       .write(forged.data(), static_cast<std::streamsize>(forged.size()));
   std::string e = loadError();
   EXPECT_NE(e.find("checksum mismatch"), std::string::npos) << e;
+}
+
+// A weight made of other weights' columns (resa-fuse-gate-up's gate and up):
+// each part from its own name, row by row side by side.
+TEST_F(RandomPackage, ColumnsOfPartsSideBySide) {
+  write(true, false, 11, [](resa::plan::Plan &p) {
+    resa::plan::ColumnsOf *c = p.mutable_random_weights()->add_columns_of();
+    c->set_weight("w");
+    c->add_parts("gate");
+    c->add_columns(20);
+    c->add_parts("up");
+    c->add_columns(12);
+  });
+  auto pkg = resa::Package::load(dir.string());
+  ASSERT_NE(pkg->randomColumnsOf("w"), nullptr);
+  EXPECT_EQ(pkg->randomColumnsOf("norm"), nullptr);
+  const resa::Tensor w = pkg->weight("w");
+  const resa::Tensor gate = resa::randomWeight(11, "gate", resa::DType::BF16, {64, 20});
+  const resa::Tensor up = resa::randomWeight(11, "up", resa::DType::BF16, {64, 12});
+  const auto *got = static_cast<const uint16_t *>(w.raw());
+  const auto *g = static_cast<const uint16_t *>(gate.raw());
+  const auto *u = static_cast<const uint16_t *>(up.raw());
+  for (int64_t r = 0; r < 64; ++r) {
+    EXPECT_EQ(std::memcmp(got + r * 32, g + r * 20, 20 * 2), 0) << "row " << r;
+    EXPECT_EQ(std::memcmp(got + r * 32 + 20, u + r * 12, 12 * 2), 0) << "row " << r;
+  }
+}
+
+TEST_F(RandomPackage, ColumnsOfMustAddUp) {
+  write(true, false, 11, [](resa::plan::Plan &p) {
+    resa::plan::ColumnsOf *c = p.mutable_random_weights()->add_columns_of();
+    c->set_weight("w");
+    c->add_parts("gate");
+    c->add_columns(20);
+    c->add_parts("up");
+    c->add_columns(20);
+  });
+  auto pkg = resa::Package::load(dir.string());
+  EXPECT_THROW(pkg->weight("w"), resa::Error);
 }

@@ -27,7 +27,8 @@ class Function;
 // Bumped whenever a plan written by the new compiler would be misread by an
 // older runtime (or the reverse). 2: plan.pb ends with its checksum.
 // 3: random weights (a weights file without data, and the plan's seed).
-constexpr uint32_t kPlanFormatVersion = 3;
+// 4: random weights made of other weights' columns (RandomWeights.columns_of).
+constexpr uint32_t kPlanFormatVersion = 4;
 constexpr const char *kPlanFileName = "plan.pb";
 
 class Package {
