@@ -418,6 +418,19 @@ std::string runCascadeCase(const Case &c, uint64_t seed) {
 std::vector<Case> allCases() {
   std::vector<Case> cases;
   auto add = [&](Case c) { cases.push_back(std::move(c)); };
+  // A case of this name, dtype, heads, head dim, page size and lengths.
+  auto shaped = [](const char *name, KVDType dt, int hq, int hkv, int d, int ps,
+                   const std::vector<int> &lens) {
+    Case c;
+    c.name = name;
+    c.dtype = dt;
+    c.hq = hq;
+    c.hkv = hkv;
+    c.d = d;
+    c.ps = ps;
+    c.lens = lens;
+    return c;
+  };
   const std::vector<std::vector<int>> batches = {
       {1}, {15}, {17}, {1000}, {4097}, {17, 1000, 4097}, {1, 31, 33}};
   for (KVDType dt : {KVDType::BF16, KVDType::F16})
@@ -479,13 +492,7 @@ std::vector<Case> allCases() {
       {"bf16_d128_q32kv8_len65537", 32, 8, 128, 16, {65537}, 0.0f},
   };
   for (const auto &x : extras) {
-    Case c;
-    c.name = x.name;
-    c.hq = x.hq;
-    c.hkv = x.hkv;
-    c.d = x.d;
-    c.ps = x.ps;
-    c.lens = x.lens;
+    Case c = shaped(x.name, KVDType::BF16, x.hq, x.hkv, x.d, x.ps, x.lens);
     c.scale = x.scale;
     add(c);
   }
@@ -507,14 +514,7 @@ std::vector<Case> allCases() {
        15, 0},
   };
   for (const auto &x : shared) {
-    Case c;
-    c.name = x.name;
-    c.dtype = x.dt;
-    c.hq = x.hq;
-    c.hkv = x.hkv;
-    c.d = x.d;
-    c.ps = x.ps;
-    c.lens = x.lens;
+    Case c = shaped(x.name, x.dt, x.hq, x.hkv, x.d, x.ps, x.lens);
     c.sharedPages = x.sharedPages;
     c.forceSplits = x.forceSplits;
     add(c);
@@ -585,14 +585,7 @@ std::vector<Case> allCases() {
        {200, 300}, 10, 0, false},
   };
   for (const auto &x : cascades) {
-    Case c;
-    c.name = x.name;
-    c.dtype = x.dt;
-    c.hq = x.hq;
-    c.hkv = x.hkv;
-    c.d = x.d;
-    c.ps = x.ps;
-    c.lens = x.lens;
+    Case c = shaped(x.name, x.dt, x.hq, x.hkv, x.d, x.ps, x.lens);
     c.sharedPages = x.sharedPages;
     c.maxSeqLen = x.maxSeqLen;
     c.cascade = true;

@@ -15,7 +15,9 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 #include <unistd.h>
 
@@ -153,17 +155,27 @@ TEST_F(RandomPackage, TheSeedIsUnderTheChecksum) {
   EXPECT_NE(e.find("checksum mismatch"), std::string::npos) << e;
 }
 
+namespace {
+
+// Records in the plan that random weight `weight` is `parts` (name, columns)
+// side by side.
+void addColumnsOf(resa::plan::Plan &p, const std::string &weight,
+                  const std::vector<std::pair<std::string, int64_t>> &parts) {
+  resa::plan::ColumnsOf *c = p.mutable_random_weights()->add_columns_of();
+  c->set_weight(weight);
+  for (const auto &[name, columns] : parts) {
+    c->add_parts(name);
+    c->add_columns(columns);
+  }
+}
+
+} // namespace
+
 // A weight made of other weights' columns (resa-fuse-gate-up's gate and up):
 // each part from its own name, row by row side by side.
 TEST_F(RandomPackage, ColumnsOfPartsSideBySide) {
-  write(true, false, 11, [](resa::plan::Plan &p) {
-    resa::plan::ColumnsOf *c = p.mutable_random_weights()->add_columns_of();
-    c->set_weight("w");
-    c->add_parts("gate");
-    c->add_columns(20);
-    c->add_parts("up");
-    c->add_columns(12);
-  });
+  write(true, false, 11,
+        [](resa::plan::Plan &p) { addColumnsOf(p, "w", {{"gate", 20}, {"up", 12}}); });
   auto pkg = resa::Package::load(dir.string());
   ASSERT_NE(pkg->randomColumnsOf("w"), nullptr);
   EXPECT_EQ(pkg->randomColumnsOf("norm"), nullptr);
@@ -180,14 +192,8 @@ TEST_F(RandomPackage, ColumnsOfPartsSideBySide) {
 }
 
 TEST_F(RandomPackage, ColumnsOfMustAddUp) {
-  write(true, false, 11, [](resa::plan::Plan &p) {
-    resa::plan::ColumnsOf *c = p.mutable_random_weights()->add_columns_of();
-    c->set_weight("w");
-    c->add_parts("gate");
-    c->add_columns(20);
-    c->add_parts("up");
-    c->add_columns(20);
-  });
+  write(true, false, 11,
+        [](resa::plan::Plan &p) { addColumnsOf(p, "w", {{"gate", 20}, {"up", 20}}); });
   auto pkg = resa::Package::load(dir.string());
   EXPECT_THROW(pkg->weight("w"), resa::Error);
 }
