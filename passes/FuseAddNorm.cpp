@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Dominance.h"
 
 using namespace mlir;
 
@@ -45,14 +46,14 @@ struct FuseAddNormPass : impl::FuseAddNormBase<FuseAddNormPass> {
       });
       // One norm per Add (a second reader of the same sum keeps its own).
       llvm::DenseSet<Operation *> fused;
+      DominanceInfo dom(func);
       OpBuilder b(&getContext());
       for (auto [add, norm] : pairs) {
         if (!fused.insert(add).second)
           continue;
         // The weight exists before the Add (a parameter): the fused op goes
         // where the Add was, so every reader of the sum stays after it.
-        Operation *w = norm.getWeight().getDefiningOp();
-        if (w && w->getBlock() == add->getBlock() && !w->isBeforeInBlock(add))
+        if (!dom.properlyDominates(norm.getWeight(), add))
           continue;
         b.setInsertionPoint(add);
         auto op = b.create<ir::AddRMSNormOp>(

@@ -3,6 +3,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Dominance.h"
 
 using namespace mlir;
 
@@ -12,20 +13,9 @@ namespace resa {
 
 namespace {
 
-// Whether `v` is available before `op` (a function argument, or defined
-// earlier in op's block or in an enclosing one).
-bool availableBefore(Value v, Operation *op) {
-  Operation *def = v.getDefiningOp();
-  if (!def)
-    return v.getParentRegion()->isAncestor(op->getParentRegion());
-  if (def->getBlock() == op->getBlock())
-    return def->isBeforeInBlock(op);
-  return def->getBlock()->getParentOp()->isProperAncestor(op);
-}
-
 // The resa.linear users of `x` in one block, in order, whose weights and
 // biases exist before the first of them (so one op there can take them all).
-SmallVector<ir::LinearOp> groupOf(Value x, Block *block) {
+SmallVector<ir::LinearOp> groupOf(Value x, Block *block, DominanceInfo &dom) {
   SmallVector<ir::LinearOp> linears;
   for (Operation *user : x.getUsers())
     if (auto l = dyn_cast<ir::LinearOp>(user); l && l.getX() == x && l->getBlock() == block)
@@ -37,8 +27,8 @@ SmallVector<ir::LinearOp> groupOf(Value x, Block *block) {
     return {};
   Operation *first = linears.front();
   for (ir::LinearOp l : linears)
-    if (!availableBefore(l.getWeight(), first) ||
-        (l.getBias() && !availableBefore(l.getBias(), first)))
+    if (!dom.properlyDominates(l.getWeight(), first) ||
+        (l.getBias() && !dom.properlyDominates(l.getBias(), first)))
       return {};
   return linears;
 }
@@ -52,9 +42,10 @@ struct GroupLinearsPass : impl::GroupLinearsBase<GroupLinearsPass> {
       if (seen.insert(l.getX()).second)
         inputs.push_back({l.getX(), l->getBlock()});
     });
+    DominanceInfo dom(getOperation());
     OpBuilder b(&getContext());
     for (auto [x, block] : inputs) {
-      SmallVector<ir::LinearOp> linears = groupOf(x, block);
+      SmallVector<ir::LinearOp> linears = groupOf(x, block, dom);
       if (linears.empty())
         continue;
       b.setInsertionPoint(linears.front());
