@@ -9,10 +9,7 @@ namespace {
 
 TokenChoice chooseFromLogits(const Tensor &logits, const TokenRequest &request) {
   const int64_t rows = static_cast<int64_t>(request.draws.size());
-  if (logits.dtype() != DType::F32 || logits.rank() != 3 || logits.dim(0) != rows ||
-      logits.dim(1) < 1)
-    throw Error("logits must be float32 [" + std::to_string(rows) + ", len, vocab], got " +
-                dtypeName(logits.dtype()) + " " + shapeToString(logits.shape()));
+  checkChoiceLogits(logits.dtype(), logits.shape(), rows);
   TokenChoice c;
   const int64_t len = logits.dim(1);
   c.vocab = logits.dim(2);
@@ -27,6 +24,12 @@ TokenChoice chooseFromLogits(const Tensor &logits, const TokenRequest &request) 
 }
 
 } // namespace
+
+void checkChoiceLogits(DType dtype, const Shape &shape, int64_t rows) {
+  if (dtype != DType::F32 || shape.size() != 3 || shape[0] != rows || shape[1] < 1)
+    throw Error("logits must be float32 [" + std::to_string(rows) + ", len, vocab], got " +
+                dtypeName(dtype) + " " + shapeToString(shape));
+}
 
 TokenChoice ProgramBackend::runAndChoose(const std::string &function,
                                          const std::vector<Tensor> &inputs, KVCache &cache,

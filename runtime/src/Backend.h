@@ -36,6 +36,10 @@ public:
   virtual int64_t graphReplays() const { return 0; }
 };
 
+// Throws unless `logits` (a call's output 0) is float32 [rows, len >= 1,
+// vocab]: what runAndChoose chooses from.
+void checkChoiceLogits(DType dtype, const Shape &shape, int64_t rows);
+
 std::unique_ptr<ProgramBackend> makeCpuBackend(const Package &package);
 // Throws resa::Error when the runtime was built without CUDA.
 std::unique_ptr<ProgramBackend> makeCudaBackend(const Package &package);

@@ -64,15 +64,10 @@ namespace {
 // The random weight `e` made of `parts` side by side, each from its own name.
 Tensor randomColumns(uint64_t seed, const SafetensorsEntry &e,
                      const std::vector<Package::ColumnPart> &parts) {
-  int64_t total = 0;
-  for (const Package::ColumnPart &p : parts)
-    total += p.columns;
-  if (e.shape.size() != 2 || e.shape[1] != total)
-    throw Error("random weight '" + e.name + "' " + shapeToString(e.shape) + " is not its parts' " +
-                std::to_string(total) + " columns side by side");
+  Package::checkColumns(e, parts);
   Tensor out(e.dtype, e.shape);
   const int64_t rows = e.shape[0];
-  const size_t elem = dtypeSize(e.dtype), rowBytes = static_cast<size_t>(total) * elem;
+  const size_t elem = dtypeSize(e.dtype), rowBytes = static_cast<size_t>(e.shape[1]) * elem;
   size_t offset = 0;
   for (const Package::ColumnPart &p : parts) {
     const Tensor part = randomWeight(seed, p.name, e.dtype, {rows, p.columns});
@@ -86,6 +81,15 @@ Tensor randomColumns(uint64_t seed, const SafetensorsEntry &e,
 }
 
 } // namespace
+
+void Package::checkColumns(const SafetensorsEntry &e, const std::vector<ColumnPart> &parts) {
+  int64_t total = 0;
+  for (const ColumnPart &p : parts)
+    total += p.columns;
+  if (e.shape.size() != 2 || e.shape[1] != total)
+    throw Error("random weight '" + e.name + "' " + shapeToString(e.shape) + " is not its parts' " +
+                std::to_string(total) + " columns side by side");
+}
 
 const std::vector<Package::ColumnPart> *Package::randomColumnsOf(const std::string &name) const {
   auto it = randomColumns_.find(name);

@@ -74,10 +74,7 @@ public:
     auto choose = [&](size_t i, const DeviceTensor &logits) -> Tensor {
       if (i != 0)
         return gpu::download(logits, ctx_);
-      if (logits.dtype() != DType::F32 || logits.rank() != 3 || logits.dim(0) != rows ||
-          logits.dim(1) < 1)
-        throw Error("logits must be float32 [" + std::to_string(rows) + ", len, vocab], got " +
-                    dtypeName(logits.dtype()) + " " + shapeToString(logits.shape()));
+      checkChoiceLogits(logits.dtype(), logits.shape(), rows);
       const int64_t len = logits.dim(1), vocab = logits.dim(2);
       DeviceTensor tokens = alloc_.allocate(DType::I64, {rows});
       DeviceTensor logProbs = alloc_.allocate(DType::F32, {rows});

@@ -42,13 +42,8 @@ void DeviceWeights::fillRandomColumns(const Package &package, const SafetensorsE
                                       DeviceTensor &t) {
   // Each part from its own name into a scratch [K, N_i], then copied into
   // its columns (the CPU's Package::weight places them the same way).
-  int64_t total = 0;
-  for (const Package::ColumnPart &p : parts)
-    total += p.columns;
-  if (e.shape.size() != 2 || e.shape[1] != total)
-    throw Error("random weight '" + e.name + "' " + shapeToString(e.shape) +
-                " is not its parts' " + std::to_string(total) + " columns side by side");
-  const int64_t rows = e.shape[0];
+  Package::checkColumns(e, parts);
+  const int64_t rows = e.shape[0], total = e.shape[1];
   const size_t elem = dtypeSize(t.dtype());
   size_t offset = 0;
   for (const Package::ColumnPart &p : parts) {

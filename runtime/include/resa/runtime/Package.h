@@ -62,6 +62,8 @@ public:
     int64_t columns;
   };
   const std::vector<ColumnPart> *randomColumnsOf(const std::string &name) const;
+  // Throws unless `e` is [K, sum of the parts' columns].
+  static void checkColumns(const SafetensorsEntry &e, const std::vector<ColumnPart> &parts);
 
 private:
   Package() = default;
