@@ -66,24 +66,48 @@ void projectInto(DeviceContext &ctx, const void *x, int64_t M, int64_t K, const 
   if (gemmOut != y.dtype()) convertOnDevice(wide.raw(), DType::F32, y.raw(), y.dtype(), M * N, ctx.stream);
 }
 
+// x in a weight's dtype for the GEMMs, converted at most once per dtype
+// (resa.multi_linear's projections share it).
+struct GemmInput {
+  explicit GemmInput(const DeviceTensor &x) : x(x) {}
+  const DeviceTensor &x;
+  DeviceTensor copy;
+  const void *data = nullptr;
+  DType type = DType::F32;
+  const void *as(DeviceContext &ctx, DType to) {
+    if (!data || type != to) {
+      data = asDType(ctx, x, to, copy);
+      type = to;
+    }
+    return data;
+  }
+};
+
+// Output `out` = x W (+ b), W input `w`, b input `w + 1` when `hasBias`
+// (present or not), in `outType`.
+void projection(const char *op, const DeviceKernelArgs &args, Outputs &outputs, GemmInput &in,
+                size_t w, bool hasBias, size_t out, DType outType) {
+  const DeviceTensor &x = in.x;
+  const int64_t K = x.dim(x.rank() - 1), M = rowsOf(x);
+  const DeviceTensor &weight = args.required(w);
+  checkWeight(op, weight, K, "weight");
+  const int64_t N = weight.dim(1);
+  const DeviceTensor *b = hasBias ? args.input(w + 1) : nullptr;
+  if (b) {
+    floatInput(op, args, w + 1, "bias");
+    if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
+  }
+  DeviceTensor &y = allocOutput(outputs, args, out, outType, withLast(x.shape(), N));
+  if (M == 0 || N == 0) return;
+  DeviceContext &ctx = contextOf(args);
+  projectInto(ctx, in.as(ctx, weight.dtype()), M, K, weight, b, y);
+}
+
 // x [..., K], weight [K, N], [bias [N]] -> [..., N] in x's dtype (linear),
 // or x [..., K], weight [K, V] -> fp32 logits [..., V] (logits).
 void linearLike(const char *op, const DeviceKernelArgs &args, Outputs &outputs, bool logits) {
-  const DeviceTensor &x = inputX(op, args);
-  const int64_t K = x.dim(x.rank() - 1), M = rowsOf(x);
-  const DeviceTensor &w = args.required(1);
-  checkWeight(op, w, K, "weight");
-  const int64_t N = w.dim(1);
-  const DeviceTensor *b = logits ? nullptr : args.input(2);
-  if (b) {
-    floatInput(op, args, 2, "bias");
-    if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
-  }
-  DeviceTensor &y = allocOutput(outputs, args, 0, logits ? DType::F32 : x.dtype(), withLast(x.shape(), N));
-  if (M == 0 || N == 0) return;
-  DeviceContext &ctx = contextOf(args);
-  DeviceTensor xCopy;
-  projectInto(ctx, asDType(ctx, x, w.dtype(), xCopy), M, K, w, b, y);
+  GemmInput in(inputX(op, args));
+  projection(op, args, outputs, in, 1, !logits, 0, logits ? DType::F32 : in.x.dtype());
 }
 
 // x [..., K], (weight_i [K, N_i], bias_i [N_i] or absent) per output i ->
@@ -91,32 +115,12 @@ void linearLike(const char *op, const DeviceKernelArgs &args, Outputs &outputs, 
 // to a weight's dtype once for all the weights of that dtype.
 void multiLinear(const DeviceKernelArgs &args, Outputs &outputs) {
   const char *op = "resa.multi_linear";
-  const DeviceTensor &x = inputX(op, args);
+  GemmInput in(inputX(op, args));
   if (args.inputs.size() < 5 || args.inputs.size() % 2 == 0)
     fail(op, "takes x and a (weight, bias or none) pair per output, >= 2 pairs; got ", args.inputs.size(),
          " inputs");
-  const int64_t K = x.dim(x.rank() - 1), M = rowsOf(x);
-  DeviceContext &ctx = contextOf(args);
-  DeviceTensor xCopy;
-  const void *xAs = nullptr;
-  DType xAsType = x.dtype();
-  for (size_t i = 0; 2 * i + 1 < args.inputs.size(); ++i) {
-    const DeviceTensor &w = args.required(1 + 2 * i);
-    checkWeight(op, w, K, "weight");
-    const int64_t N = w.dim(1);
-    const DeviceTensor *b = args.input(2 + 2 * i);
-    if (b) {
-      floatInput(op, args, 2 + 2 * i, "bias");
-      if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
-    }
-    DeviceTensor &y = allocOutput(outputs, args, i, x.dtype(), withLast(x.shape(), N));
-    if (M == 0 || N == 0) continue;
-    if (!xAs || xAsType != w.dtype()) {
-      xAs = asDType(ctx, x, w.dtype(), xCopy);
-      xAsType = w.dtype();
-    }
-    projectInto(ctx, xAs, M, K, w, b, y);
-  }
+  for (size_t i = 0; 2 * i + 1 < args.inputs.size(); ++i)
+    projection(op, args, outputs, in, 1 + 2 * i, true, i, in.x.dtype());
 }
 
 enum class Activation { Silu, GeluTanh, Gelu };
