@@ -11,6 +11,7 @@
 #   bash tools/train/device_train.sh round1b [MINUTES]  # round 1 again from .carry/ckpt
 #   bash tools/train/device_train.sh round2 [MINUTES]   # from .carry/ckpt + .carry/candidates.jsonl.gz
 #   bash tools/train/device_train.sh round3 [MINUTES]   # the same, all at full length
+#   bash tools/train/device_train.sh select [MINUTES]   # round3 + the block-selection loss
 #   OUT=/tmp/smoke bash tools/train/device_train.sh smoke   # the CPU smoke test, tiny model
 #   OUT=/tmp/toy bash tools/train/device_train.sh toy [MINUTES]   # the CPU learning check
 #
@@ -19,7 +20,7 @@
 # IN (default .carry) is where round2 and round3 find the previous round's files.
 set -euo pipefail
 : "${OUT:?set OUT to the output folder}"
-MODE=${1:?round1, round1b, round2, round3, smoke or toy}
+MODE=${1:?round1, round1b, round2, round3, select, smoke or toy}
 IN=${IN:-.carry}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${PYTHON:-python3}
@@ -56,6 +57,16 @@ case "$MODE" in
         --minutes "${2:-6}" --level 900 --refine 0.35 --bootstrap 0.2 --arith 0.3 --lr 6e-4 \
         --warmup 100
     ;;
+  select)
+    # Round 4's model lost its answers under ReSA's block selection (quality
+    # 2026-11-29: 97% dense, 5% sparse): the same mixture at a lower rate
+    # plus the block-selection loss (selection_loss.py), its queries mostly
+    # the lookups (round 5: weight 0.03, uniform queries).
+    $PY "$HERE/train.py" --resume "$IN/ckpt" --pool "$IN/candidates.jsonl.gz" --out "$OUT/ckpt" \
+        --minutes "${2:-6}" --level 900 --refine 0.35 --bootstrap 0.2 --arith 0.3 --lr 3e-4 \
+        --warmup 50 --select-loss "${SELECT_LOSS:-0.05}" \
+        --select-lookup-boost "${SELECT_BOOST:-20}"
+    ;;
   smoke)
     # The whole pipeline at toy size on the CPU: data -> train -> sample ->
     # refine-train -> export -> onnxruntime vs torch.
@@ -67,7 +78,7 @@ case "$MODE" in
     $PY "$HERE/sample.py" --ckpt "$OUT/round1" --out "$OUT/candidates.jsonl.gz" --problems 16 \
         --bindings 14 --steps 5 --max-new-tokens 240 --threads 1 --batch-size 32
     $PY "$HERE/train.py" --resume "$OUT/round1" --pool "$OUT/candidates.jsonl.gz" \
-        --out "$OUT/ckpt" --minutes "${2:-0.75}" --refine 0.5 "${tiny[@]}"
+        --out "$OUT/ckpt" --minutes "${2:-0.75}" --refine 0.5 --select-loss 0.05 "${tiny[@]}"
     $PY "$HERE/sample.py" --ckpt "$OUT/ckpt" --split test --problems 8 --bindings 14 --steps 5 \
         --max-new-tokens 240 --threads 1 --batch-size 32 --refine --summary "$OUT/eval.json"
     $PY "$HERE/export.py" --ckpt "$OUT/ckpt" --out "$OUT/bundle"
@@ -86,7 +97,7 @@ case "$MODE" in
         --eval-every 3
     exit 0
     ;;
-  *) echo "unknown mode $MODE (round1, round1b, round2, round3, smoke or toy)"; exit 2 ;;
+  *) echo "unknown mode $MODE (round1, round1b, round2, round3, select, smoke or toy)"; exit 2 ;;
 esac
 
 # Candidates for the next round's refinement examples, at the level the

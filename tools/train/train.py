@@ -40,6 +40,7 @@ sys.path.insert(0, HERE)
 import data  # noqa: E402
 import generation  # noqa: E402
 import model as M  # noqa: E402
+import selection_loss  # noqa: E402
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -101,6 +102,12 @@ def parse_args(argv=None):
     ap.add_argument("--warmup", type=int, default=200, help="steps")
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--select-loss", type=float, default=0.0,
+                    help="weight of the block-selection loss (selection_loss.py; 0: off)")
+    ap.add_argument("--select-queries", type=int, default=64,
+                    help="query positions per row for the selection loss")
+    ap.add_argument("--select-lookup-boost", type=float, default=0.0,
+                    help="a query that looks a binding up is drawn 1 + this as often")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model")
     ap.add_argument("--grad-checkpointing", action="store_true")
     # reporting
@@ -215,6 +222,11 @@ def main(argv=None):
     opt = optimizer_for(net, args, device)
     if opt_state is not None:
         opt.load_state_dict(opt_state)
+    selection = None
+    if args.select_loss > 0:
+        selection = selection_loss.install(net)
+        print(f"block-selection loss, weight {args.select_loss}, {args.select_queries} queries "
+              "a row", flush=True)
     if args.compile:
         net.model.compile(dynamic=True)  # in place: parameter names are unchanged
     n_params = M.parameter_count(net)
@@ -267,7 +279,8 @@ def main(argv=None):
 
     def new_window():
         return dict(t=time.time(), tokens=0, target=0, loss=0.0, n=0, kinds={},
-                    stats=torch.zeros(N_STATS, device=device))
+                    stats=torch.zeros(N_STATS, device=device), select=0.0,
+                    select_mass=torch.zeros(2, device=device))
 
     round_step, window = 0, new_window()
     # The gate's counters: batches drawn at the current level only.
@@ -290,9 +303,19 @@ def main(argv=None):
         labels = labels.to(device, non_blocking=True)
         token_kinds = token_kinds.to(device, non_blocking=True)
         lines = lines.to(device, non_blocking=True)
+        if selection is not None:
+            selection.begin(selection_loss.query_positions(
+                labels, data.IGNORE, args.select_queries, token_kinds, args.select_lookup_boost,
+                data.task.LOOKUP))
         with generation.autocast(device):
             loss, stats = target_loss(net, input_ids, labels, token_kinds, lines)
-        loss.backward()
+        total = loss
+        if selection is not None:
+            select, select_mass = selection.end()
+            window["select"] += select.detach()
+            window["select_mass"] += select_mass
+            total = loss + args.select_loss * select
+        total.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -313,8 +336,12 @@ def main(argv=None):
         if round_step % args.log_every == 0:
             dt = time.time() - window["t"]
             stats = window["stats"].cpu()
+            select = ""
+            if selection is not None:
+                select = (f"select loss {window['select'].item() / window['n']:.3f} "
+                          f"{selection_loss.recall_text(window['select_mass'].cpu())} ")
             print(f"step {state['step']} loss {window['loss'].item() / window['n']:.4f} "
-                  f"{format_stats(stats)} level {int(level.value)} "
+                  f"{format_stats(stats)} {select}level {int(level.value)} "
                   f"lr {lr:.2e} tok/s {window['tokens'] / dt:,.0f} target tok/s "
                   f"{window['target'] / dt:,.0f} batch {tuple(input_ids.shape)} "
                   f"examples {window['kinds']} elapsed {elapsed / 60:.1f} min", flush=True)
@@ -339,6 +366,8 @@ def main(argv=None):
     if not state["evals"] or state["evals"][-1]["step"] != state["step"]:
         run_eval()
     round_info.update(end_step=state["step"])
+    if selection is not None:
+        selection_loss.uninstall(net)
     save()
     total = time.time() - t_start
     memory = (f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB"

@@ -1,0 +1,182 @@
+"""Teaching the task model's keys to be found by ReSA's block selection.
+
+ReSA decodes with the blocks (pages of 16 tokens) that DESIGN.md's rule ranks
+highest: the group's query heads averaged into one query q, a block scored by
+Quest's bound sum_j max(q_j kmax_j, q_j kmin_j) over its keys' elementwise
+min and max. A model trained for dense attention alone need not keep that
+bound informative: round 4's model looks a binding up with one sharp
+attention peak whose block the bound ranks 30th-100th of 260 (the bound's
+slack over 16 tokens is larger than the peak's margin), so sparse decoding
+lost 92 of 97 points (bench/results/quality-2026-11-29.md;
+bench/quality/selection_study.py measures it on the CPU).
+
+The loss here, added to the language-model loss with a small weight, is a
+listwise ranking loss per (sequence, KV head, query position): the softmax of
+the blocks' bounds (exactly the rule's score, temperature 1: the bound is on
+the scale of the attention logits it bounds) against the dense attention mass
+each block holds (the largest over the group's heads, detached), over the
+blocks before the query's own (that one is always kept), weighted by the mass
+those blocks hold. Gradients reach the queries and the keys (through the
+min/max), so training moves the model towards keys whose block summaries
+rank the blocks attention needs first; the dense loss keeps the answers.
+
+Queries: a sample of the target positions (decoding's queries) of each row
+whose cache holds more blocks than the rule keeps, the positions that look a
+binding up drawn more often (--select-lookup-boost): round 5 (weight 0.03,
+uniform queries) raised the mass the rule keeps from 83% to 98.6% of the
+sampled queries, yet a test problem's first lookup still missed its block in
+the last layer.
+
+Usage (train.py --select-loss W): install(net) once; per batch
+begin(positions) before the forward pass and end() after it.
+"""
+import math
+
+import torch
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+NAME = "resa_select"
+
+
+class SelectionLoss:
+    def __init__(self, page=16, kept=0.1, min_blocks=16):
+        self.page, self.kept, self.min_blocks = page, kept, min_blocks
+        self.positions = None
+        self.parts = []
+
+    def begin(self, positions):
+        """positions [batch, Q] (long, on the model's device): the queries."""
+        self.positions = positions
+        self.parts = []
+
+    def end(self):
+        """(mean loss over the layers, [kept mass, mass] of the rule's top-n
+        summed over the layers' queries); the collection stops."""
+        self.positions = None
+        if not self.parts:
+            raise RuntimeError("selection loss: no attention layer ran under begin()")
+        loss = torch.stack([p[0] for p in self.parts]).mean()
+        mass = torch.stack([p[1] for p in self.parts]).sum(0)
+        self.parts = []
+        return loss, mass
+
+    def kept_blocks(self, earlier):
+        """The blocks the rule keeps besides the query's own, of `earlier`
+        blocks before it: n(M) - 1 with M = earlier + 1 (selectedBlockCount)."""
+        m = earlier + 1
+        n = torch.clamp(torch.ceil(m.double() * self.kept * (1 - 1e-6)).long(),
+                        min=self.min_blocks)
+        return torch.minimum(n, m) - 1
+
+    def layer(self, query, key, scaling):
+        """Adds one layer's loss: query [B, H, T, D], key [B, G, T, D]."""
+        b, h, t, d = query.shape
+        g = key.shape[1]
+        group = h // g
+        page = self.page
+        pos = self.positions
+        nq = pos.shape[1]
+        q = torch.gather(query, 2, pos[:, None, :, None].expand(b, h, nq, d)).float() * scaling
+        k = key.float()
+        nb = t // page  # full blocks; a partial one is some query's own or after it
+        blocks = k[:, :, :nb * page].reshape(b, g, nb, page, d)
+        kmin, kmax = blocks.amin(3), blocks.amax(3)
+        pooled = q.reshape(b, g, group, nq, d).mean(2)
+        # sum_j max(q_j kmax_j, q_j kmin_j) = q . centre + |q| . half-width
+        score = (pooled @ ((kmax + kmin) / 2).transpose(-1, -2) +
+                 pooled.abs() @ ((kmax - kmin) / 2).transpose(-1, -2))  # [B, G, Q, nb]
+        own = pos // page
+        valid = (torch.arange(nb, device=pos.device)[None, None, :] < own[:, :, None])[:, None]
+        with torch.no_grad():
+            logits = q.reshape(b, g, group, nq, d) @ k[:, :, None].transpose(-1, -2)
+            causal = torch.arange(t, device=pos.device)[None, :] <= pos[:, :, None]  # [B, Q, T]
+            logits.masked_fill_(~causal[:, None, None], float("-inf"))
+            probs = torch.softmax(logits, -1)[..., :nb * page]
+            mass = probs.reshape(b, g, group, nq, nb, page).sum(-1).amax(2)
+            mass = mass * valid
+            earlier = own.clamp(max=nb)
+            n = self.kept_blocks(earlier)  # [B, Q]
+            # Queries whose blocks are all kept teach nothing.
+            weight = mass.sum(-1) * (n < earlier)[:, None]
+            target = mass / mass.sum(-1, keepdim=True).clamp_min(1e-12)
+            top = torch.topk(score.masked_fill(~valid, float("-inf")),
+                             int(n.max().clamp(min=1)), dim=-1).indices
+            rank_kept = torch.arange(top.shape[-1], device=pos.device)[None, None] < n[:, :, None]
+            kept = (torch.gather(mass, -1, top) * rank_kept[:, None]).sum(-1)
+        logp = torch.log_softmax(score.masked_fill(~valid, -1e9), -1)
+        ce = -(target * logp).sum(-1)
+        loss = (weight * ce).sum() / weight.sum().clamp_min(1e-12)
+        kept_mass = torch.stack([(kept * (weight > 0)).sum(), (mass.sum(-1) * (weight > 0)).sum()])
+        self.parts.append((loss, kept_mass))
+
+
+ACTIVE = None
+
+
+def _attention(module, query, key, value, attention_mask, **kwargs):
+    out = sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    if ACTIVE is not None and ACTIVE.positions is not None and module.training:
+        scaling = kwargs.get("scaling")
+        ACTIVE.layer(query, key, scaling if scaling is not None else module.scaling)
+    return out
+
+
+def install(net, page=16, kept=0.1, min_blocks=16):
+    """Routes net's attention through SDPA plus the loss; returns the collector."""
+    global ACTIVE
+    AttentionInterface.register(NAME, _attention)
+    # SDPA's masks too (padded generation batches): an unknown name gets none.
+    ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)
+    net.set_attn_implementation(NAME)
+    ACTIVE = SelectionLoss(page, kept, min_blocks)
+    return ACTIVE
+
+
+def uninstall(net):
+    """Back to plain SDPA (before a checkpoint is saved)."""
+    global ACTIVE
+    net.set_attn_implementation("sdpa")
+    ACTIVE = None
+
+
+def query_positions(labels, ignore, count, token_kinds=None, lookup_boost=0.0, lookup_kind=None,
+                    page=16, min_blocks=16, generator=None):
+    """[B, count] query positions per row: target positions (position i
+    predicts labels[i + 1]) with more than min_blocks blocks up to them, drawn
+    with replacement; a row without any gets position 0 (no earlier block:
+    weight 0). With lookup_boost b, a position that predicts a looked-up value
+    (token_kinds[i + 1] == lookup_kind: the one query per step whose block is
+    far back) is drawn 1 + b times as often as another."""
+    targets = labels[:, 1:] != ignore
+    idx = torch.arange(targets.shape[1], device=labels.device)
+    eligible = targets & (idx[None, :] // page + 1 > min_blocks)
+    weights = eligible.float()
+    if lookup_boost > 0:
+        weights = weights * (1 + lookup_boost * (token_kinds[:, 1:] == lookup_kind).float())
+    none = weights.sum(-1) == 0
+    weights[none, 0] = 1.0
+    return torch.multinomial(weights, count, replacement=True, generator=generator)
+
+
+def recall_text(mass):
+    """'select recall 0.87' from end()'s summed [kept, total] masses."""
+    kept, total = mass.tolist()
+    return f"select recall {kept / total:.3f}" if total > 0 else "select recall -"
+
+
+def _check():
+    """Quest's bound in the centre/half-width form equals the max form."""
+    q = torch.randn(3, 8)
+    lo, hi = torch.randn(5, 8), torch.randn(5, 8)
+    lo, hi = torch.minimum(lo, hi), torch.maximum(lo, hi)
+    direct = torch.maximum(q[:, None] * hi, q[:, None] * lo).sum(-1)
+    split = q @ ((hi + lo) / 2).T + q.abs() @ ((hi - lo) / 2).T
+    assert torch.allclose(direct, split, atol=1e-5), (direct, split)
+    assert math.isclose(SelectionLoss().kept_blocks(torch.tensor([200])).item(), 20)
+
+
+if __name__ == "__main__":
+    _check()
+    print("selection_loss: checks pass")
