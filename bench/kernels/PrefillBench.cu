@@ -5,7 +5,8 @@
 // each sees) = 2 * S * S * D * H for a full causal prefill. --kernel picks the
 // main kernel (mma: mma.sync, the default plan; wgmma: the sm_90a kernel;
 // both: each shape with both); every result names the kernel its plan ran.
-//   resa-bench-prefill [--kernel mma|wgmma|both] [--out FILE.json]
+// --case NAME runs that shape alone (for a profiler: device_profile_prefill.sh).
+//   resa-bench-prefill [--kernel mma|wgmma|both] [--case NAME] [--out FILE.json]
 #include "resa/cuda/PrefillAttention.h"
 
 #include <cuda_bf16.h>
@@ -104,13 +105,15 @@ Result bench(const char *name, int start, int qlen, int reps, resa::gpu::Prefill
 int main(int argc, char **argv) {
   using resa::gpu::PrefillKernel;
   const char *out = nullptr;
-  std::string which = "mma";
+  std::string which = "mma", only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--out" && i + 1 < argc) out = argv[++i];
     else if (a == "--kernel" && i + 1 < argc) which = argv[++i];
+    else if (a == "--case" && i + 1 < argc) only = argv[++i];
     else {
-      std::fprintf(stderr, "usage: resa-bench-prefill [--kernel mma|wgmma|both] [--out F]\n");
+      std::fprintf(stderr,
+                   "usage: resa-bench-prefill [--kernel mma|wgmma|both] [--case NAME] [--out F]\n");
       return 2;
     }
   }
@@ -121,15 +124,20 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "--kernel: mma, wgmma or both\n");
     return 2;
   }
+  struct Shape { const char *name; int start, qlen, reps; };
+  const Shape shapes[] = {
+      {"causal_4k", 0, 4096, 20},        {"causal_16k", 0, 16384, 10},
+      {"causal_32k", 0, 32768, 10},      {"causal_32k_b", 0, 32768, 10},  // run-to-run spread
+      {"rect_32_4k", 4064, 32, 50},      {"rect_32_128k", 131040, 32, 30},
+      {"chunk_2k_at_30k", 30720, 2048, 20}};
   std::vector<Result> rs;
-  for (PrefillKernel k : kernels) {
-    rs.push_back(bench("causal_4k", 0, 4096, 20, k));
-    rs.push_back(bench("causal_16k", 0, 16384, 10, k));
-    rs.push_back(bench("causal_32k", 0, 32768, 10, k));
-    rs.push_back(bench("causal_32k_b", 0, 32768, 10, k));  // same again: run-to-run spread
-    rs.push_back(bench("rect_32_4k", 4064, 32, 50, k));
-    rs.push_back(bench("rect_32_128k", 131040, 32, 30, k));
-    rs.push_back(bench("chunk_2k_at_30k", 30720, 2048, 20, k));
+  for (PrefillKernel k : kernels)
+    for (const Shape &s : shapes)
+      if (only.empty() || only == s.name)
+        rs.push_back(bench(s.name, s.start, s.qlen, s.reps, k));
+  if (rs.empty()) {
+    std::fprintf(stderr, "--case %s: no such shape\n", only.c_str());
+    return 2;
   }
   if (out) {
     FILE *f = std::fopen(out, "w");
