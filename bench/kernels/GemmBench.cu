@@ -1,7 +1,8 @@
 // resa-bench-gemm: is batch-1 decode's distance to its byte floor in the
 // projections? The Llama-3-8B decode step's GEMMs on cuBLASLt
-// (resa::gpu::gemm, as the runtime calls it), bf16 weights [K, N], M = 1 and
-// 8 rows, fp32 accumulation:
+// (resa::gpu::gemm, as the runtime calls it) and, for M <= 4, on the
+// few-row kernel (resa::gpu::gemv), bf16 weights [K, N], M = 1, 4 and 8 rows,
+// fp32 accumulation:
 //  - per shape: 32 GEMMs over 32 distinct weight matrices (one per layer, so
 //    none is served from the 50 MB L2), timed together, per GEMM: median
 //    time, bytes (weights + x + y), achieved TB/s and its fraction of the copy
@@ -12,6 +13,7 @@
 //    the bytes over the ceiling, so the gaps between the 129 GEMMs count.
 //   resa-bench-gemm [--out FILE.json]
 #include "resa/cuda/Gemm.h"
+#include "resa/cuda/Gemv.h"
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -87,7 +89,7 @@ double copyCeilingTBs() {
 }
 
 struct Row {
-  std::string name;
+  std::string name, impl;
   int64_t M, K, N;
   double ms, bytes, tbs, ofCeiling;
 };
@@ -135,16 +137,23 @@ int main(int argc, char **argv) {
   fillSmall<<<64, 256>>>(x, size_t(8) * 14336, 7);
   CK(cudaDeviceSynchronize());
 
+  bool useGemv = false;
   auto gemm = [&](const Shape &s, int64_t M, const __nv_bfloat16 *weights) {
     resa::gpu::GemmArgs g;
     g.M = M; g.N = s.N; g.K = s.K;
     g.x = x; g.ldx = s.K;
     g.w = weights; g.ldw = s.N;
     g.y = y; g.ldy = s.N;
-    resa::gpu::gemm(ctx, g);
+    if (useGemv) resa::gpu::gemv(ctx, g);
+    else resa::gpu::gemm(ctx, g);
   };
   std::vector<Row> rows;
-  for (int64_t M : {1, 8}) {
+  for (const auto &variant : {std::pair<int64_t, bool>{1, false}, {1, true}, {4, false},
+                              {4, true}, {8, false}}) {
+    const int64_t M = variant.first;
+    const bool viaGemv = variant.second;
+    useGemv = viaGemv;
+    const char *impl = viaGemv ? "gemv" : "cublaslt";
     for (size_t si = 0; si < std::size(kShapes); ++si) {
       const Shape &s = kShapes[si];
       auto all = [&] {
@@ -155,9 +164,9 @@ int main(int argc, char **argv) {
       const double ms = medianMs(9, [&] { all(); CK(cudaStreamSynchronize(stream)); }) / kLayers;
       const double bytes = 2.0 * (s.K * s.N + M * s.K + M * s.N);
       const double tbs = bytes / (ms * 1e-3) / 1e12;
-      rows.push_back({s.name, M, s.K, s.N, ms, bytes, tbs, tbs / ceiling});
-      std::printf("gemm %-8s M %lld  K %6lld N %6lld: %8.4f ms  %6.1f MB  %5.2f TB/s  %5.1f%% of "
-                  "the copy ceiling\n", s.name, static_cast<long long>(M),
+      rows.push_back({s.name, impl, M, s.K, s.N, ms, bytes, tbs, tbs / ceiling});
+      std::printf("%-8s %-8s M %lld  K %6lld N %6lld: %8.4f ms  %6.1f MB  %5.2f TB/s  %5.1f%% of "
+                  "the copy ceiling\n", impl, s.name, static_cast<long long>(M),
                   static_cast<long long>(s.K), static_cast<long long>(s.N), ms, bytes / 1e6, tbs,
                   100 * tbs / ceiling);
     }
@@ -184,10 +193,11 @@ int main(int argc, char **argv) {
       bytes += (si < 4 ? kLayers : 1) *
                2.0 * (kShapes[si].K * kShapes[si].N + M * kShapes[si].K + M * kShapes[si].N);
     const double floorMs = bytes / (ceiling * 1e12) * 1e3;
-    rows.push_back({"step_chain_graph", M, 0, 0, ms, bytes, bytes / (ms * 1e-3) / 1e12,
+    rows.push_back({"step_chain_graph", impl, M, 0, 0, ms, bytes, bytes / (ms * 1e-3) / 1e12,
                     bytes / (ms * 1e-3) / 1e12 / ceiling});
-    std::printf("chain M %lld: 129 GEMMs in one graph %.3f ms, floor %.3f ms (%.2fx), %.2f TB/s\n",
-                static_cast<long long>(M), ms, floorMs, ms / floorMs, bytes / (ms * 1e-3) / 1e12);
+    std::printf("%-8s chain M %lld: 129 GEMMs in one graph %.3f ms, floor %.3f ms (%.2fx), %.2f "
+                "TB/s\n", impl, static_cast<long long>(M), ms, floorMs, ms / floorMs,
+                bytes / (ms * 1e-3) / 1e12);
     CK(cudaGraphExecDestroy(exec));
     CK(cudaGraphDestroy(graph));
   }
@@ -195,9 +205,9 @@ int main(int argc, char **argv) {
     FILE *f = std::fopen(out, "w");
     std::fprintf(f, "{\"copy_ceiling_tbs\": %.4f, \"rows\": [\n", ceiling);
     for (size_t i = 0; i < rows.size(); ++i)
-      std::fprintf(f, "  {\"name\": \"%s\", \"M\": %lld, \"K\": %lld, \"N\": %lld, \"ms\": %.5f, "
+      std::fprintf(f, "  {\"name\": \"%s\", \"impl\": \"%s\", \"M\": %lld, \"K\": %lld, \"N\": %lld, \"ms\": %.5f, "
                    "\"bytes\": %.0f, \"tbs\": %.4f, \"of_ceiling\": %.4f}%s\n",
-                   rows[i].name.c_str(), static_cast<long long>(rows[i].M),
+                   rows[i].name.c_str(), rows[i].impl.c_str(), static_cast<long long>(rows[i].M),
                    static_cast<long long>(rows[i].K), static_cast<long long>(rows[i].N), rows[i].ms,
                    rows[i].bytes, rows[i].tbs, rows[i].ofCeiling, i + 1 < rows.size() ? "," : "");
     std::fprintf(f, "]}\n");
