@@ -6,11 +6,11 @@
 # profiled one is the fourth, after the caches and clocks settle). One call
 # on the GPU machine, about 2 minutes; the reports land in $OUT as text.
 #   OUT=/tmp/out bash bench/kernels/device_profile_prefill.sh
-# The bench binary: $PREFILL_BENCH, default $carry/extra/resa-bench-prefill (carried:
-# ninja -C build-cuda resa-bench-prefill), else build-cuda/bench-kernels/resa-bench-prefill
+# The bench binary: $PREFILL_BENCH, default $carry/bin/resa-bench-prefill
+# (bench/e2e/prepare_carry.sh), else build-cuda/bench-kernels/resa-bench-prefill
 # (device_run_prefill.sh's standalone build).
 source "$(dirname "$0")/../e2e/carry_env.sh"
-bench=${PREFILL_BENCH:-$carry/extra/resa-bench-prefill}
+bench=${PREFILL_BENCH:-$carry/bin/resa-bench-prefill}
 [ -x "$bench" ] || bench=build-cuda/bench-kernels/resa-bench-prefill
 [ -x "$bench" ] || { echo "no resa-bench-prefill (carry it or run device_run_prefill.sh)"; exit 1; }
 status=0
