@@ -24,9 +24,11 @@ namespace cg = cooperative_groups;
 
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
-constexpr int kCols = 256;      // columns per block: 32 lanes x 8
-constexpr int kUnroll = 4;      // rows a thread has in flight (twice, double-buffered)
-constexpr int kMaxSplits = 8;   // the portable cluster size
+constexpr int kColLanes = 8;                   // lanes across a row: 8 x 16 bytes = one 128-byte line
+constexpr int kCols = kColLanes * 8;           // 64 columns per block
+constexpr int kSlots = kWarps * 32 / kColLanes; // 32 rows read at once by a block
+constexpr int kUnroll = 4;                     // rows a thread has in flight (twice, double-buffered)
+constexpr int kMaxSplits = 8;                  // the portable cluster size
 
 struct Params {
   const void *x;
@@ -64,27 +66,29 @@ template <typename T> __device__ __forceinline__ T fromFloat(float v) {
   else return v;
 }
 
-// Rows k, k + kWarps, ... (kUnroll of them) of this thread's 8 columns; zero
+// Rows k, k + kSlots, ... (kUnroll of them) of this thread's 8 columns; zero
 // past the split's end or past N (so the products there add nothing).
 __device__ __forceinline__ void loadRows(uint4 (&r)[kUnroll], const uint4 *col, int64_t ldwVec,
                                          int k, int kEnd, bool colOk) {
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
-    const int row = k + u * kWarps;
+    const int row = k + u * kSlots;
     r[u] = (colOk && row < kEnd) ? __ldg(col + row * ldwVec) : make_uint4(0, 0, 0, 0);
   }
 }
 
 template <typename T, typename TOut, int M>
 __global__ void __launch_bounds__(kThreads) gemvKernel(const Params p) {
-  __shared__ __align__(16) float red[kWarps][M][kCols];
+  __shared__ __align__(16) float red[kSlots][M][kCols];
   __shared__ float part[M][kCols];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  // Lanes 8j .. 8j + 7 of a warp read one row's 64 columns (one 128-byte
+  // line): the block reads 32 rows at once, slot = the row's place among them.
+  const int slot = warp * (32 / kColLanes) + lane / kColLanes;
   const int colBase = blockIdx.x * kCols;
-  const int col = colBase + lane * 8;
+  const int col = colBase + (lane % kColLanes) * 8;
   const bool colOk = col < p.N;
-  const int splits = gridDim.y, split = blockIdx.y;  // the cluster spans the splits
-  const int k0 = split * p.kPerSplit;
+  const int k0 = blockIdx.y * p.kPerSplit;  // the cluster spans the splits
   const int kEnd = min(p.K, k0 + p.kPerSplit);
   const int64_t ldwVec = p.ldw / 8;
   const uint4 *wcol = reinterpret_cast<const uint4 *>(static_cast<const T *>(p.w) + col);
@@ -93,7 +97,7 @@ __global__ void __launch_bounds__(kThreads) gemvKernel(const Params p) {
   // The weights do not depend on the previous kernel: the first rows are in
   // flight before waiting for it.
   uint4 cur[kUnroll], next[kUnroll];
-  int k = k0 + warp;
+  int k = k0 + slot;
   loadRows(cur, wcol, ldwVec, k, kEnd, colOk);
   detail::pdlWait();
 
@@ -103,11 +107,11 @@ __global__ void __launch_bounds__(kThreads) gemvKernel(const Params p) {
 #pragma unroll
     for (int j = 0; j < 8; ++j) acc[m][j] = 0.0f;
 
-  for (; k < kEnd; k += kUnroll * kWarps) {
-    loadRows(next, wcol, ldwVec, k + kUnroll * kWarps, kEnd, colOk);
+  for (; k < kEnd; k += kUnroll * kSlots) {
+    loadRows(next, wcol, ldwVec, k + kUnroll * kSlots, kEnd, colOk);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int row = k + u * kWarps;
+      const int row = k + u * kSlots;
       if (row >= kEnd) break;
       float wf[8];
       unpack<T>(cur[u], wf);
@@ -122,37 +126,37 @@ __global__ void __launch_bounds__(kThreads) gemvKernel(const Params p) {
     for (int u = 0; u < kUnroll; ++u) cur[u] = next[u];
   }
 
-  // The 8 warps' partial sums of each column, added in warp order.
+  // The 32 slots' partial sums of each column, added in slot order.
 #pragma unroll
   for (int m = 0; m < M; ++m) {
-    float4 *dst = reinterpret_cast<float4 *>(&red[warp][m][lane * 8]);
+    float4 *dst = reinterpret_cast<float4 *>(&red[slot][m][(lane % kColLanes) * 8]);
     dst[0] = make_float4(acc[m][0], acc[m][1], acc[m][2], acc[m][3]);
     dst[1] = make_float4(acc[m][4], acc[m][5], acc[m][6], acc[m][7]);
   }
   __syncthreads();
-#pragma unroll
-  for (int m = 0; m < M; ++m) {
+  for (int i = tid; i < M * kCols; i += kThreads) {
+    const int m = i / kCols, c = i % kCols;
     float s = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) s += red[w][m][tid];
-    part[m][tid] = s;
+#pragma unroll 8
+    for (int r = 0; r < kSlots; ++r) s += red[r][m][c];
+    part[m][c] = s;
   }
 
   // The cluster's blocks (the splits of these columns) add their partial
-  // sums in split order; block r writes the columns t with t % splits == r.
+  // sums in split order; block r writes the columns c with c % splits == r.
   cg::cluster_group cluster = cg::this_cluster();
   cluster.sync();
-  const int c = colBase + tid;
-  if (tid % splits == static_cast<int>(cluster.block_rank()) && c < p.N) {
-    const TOut *bias = static_cast<const TOut *>(p.bias);
-    TOut *y = static_cast<TOut *>(p.y);
-#pragma unroll
-    for (int m = 0; m < M; ++m) {
-      float s = 0.0f;
-      for (int r = 0; r < splits; ++r) s += cluster.map_shared_rank(&part[m][0], r)[tid];
-      if (bias) s += toFloat(bias[c]);
-      y[m * p.ldy + c] = fromFloat<TOut>(s);
-    }
+  const int splits = static_cast<int>(cluster.num_blocks());
+  const int rank = static_cast<int>(cluster.block_rank());
+  const TOut *bias = static_cast<const TOut *>(p.bias);
+  TOut *y = static_cast<TOut *>(p.y);
+  for (int i = tid; i < M * kCols; i += kThreads) {
+    const int m = i / kCols, c = i % kCols;
+    if (c % splits != rank || colBase + c >= p.N) continue;
+    float s = 0.0f;
+    for (int r = 0; r < splits; ++r) s += cluster.map_shared_rank(&part[m][0], r)[c];
+    if (bias) s += toFloat(bias[colBase + c]);
+    y[m * p.ldy + colBase + c] = fromFloat<TOut>(s);
   }
   // No block may leave while another still reads its shared memory.
   cluster.sync();
@@ -217,10 +221,10 @@ void gemv(DeviceContext &ctx, const GemmArgs &g) {
                 ") is not a few-row bf16/f16 product with 8-column aligned weights");
   const int tiles = static_cast<int>((g.N + kCols - 1) / kCols);
   // Enough blocks for two per SM where the columns alone give fewer; each
-  // warp keeps at least kUnroll rows.
+  // slot keeps at least kUnroll rows.
   int splits = (2 * smCount(ctx.device) + tiles - 1) / tiles;
   splits = std::max(1, std::min({splits, kMaxSplits,
-                                 static_cast<int>(g.K / (kWarps * kUnroll))}));
+                                 static_cast<int>(g.K / (kSlots * kUnroll))}));
   const int kPerSplit = static_cast<int>((g.K + splits - 1) / splits);
   Params p{g.x, g.w, g.y, g.bias, g.ldx, g.ldw, g.ldy,
            static_cast<int>(g.K), static_cast<int>(g.N), kPerSplit};

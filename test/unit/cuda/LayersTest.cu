@@ -658,9 +658,11 @@ std::vector<resa::cudatest::NamedCase> allCases() {
   add("embedding_host_ids_out_of_range", [](uint64_t s) { return embeddingRangeCase(s); });
 
   // gemv: every row count, both input types, same-type and f32 outputs, over
-  // shapes with tails (N not a multiple of 256, K of the splits), one split
-  // (K = 64) and eight (4096 x 4096), the down projection's K; views below.
-  const std::pair<int64_t, int64_t> gemvShapes[] = {{64, 8}, {100, 264}, {4096, 4096}, {14336, 1032}};
+  // shapes with tails (N not a multiple of 64, K not of the 32 row slots or
+  // of the splits) and, on an H200's 132 SMs, 1 split (K = 64, 100), 2
+  // (300 x 4096), 5 (4096 x 4096) and 8 (the down projection's K); views below.
+  const std::pair<int64_t, int64_t> gemvShapes[] = {
+      {64, 8}, {100, 264}, {300, 4096}, {4096, 4096}, {14336, 1032}};
   for (DType t : {DType::BF16, DType::F16})
     for (DType o : {t, DType::F32})
       for (int64_t M = 1; M <= resa::gpu::kGemvMaxRows; ++M)

@@ -3,12 +3,13 @@
 // at the memory's rate, where a GEMM's tiles are mostly idle (M = 1 of 64+
 // rows) and its ramp and tail repeat for each of a step's ~130 projections.
 //
-// Each thread block covers 256 columns (8 per lane, one 16-byte load of W per
-// row) and a range of K split over its 8 warps; blocks of the same columns
-// split K further (at most 8) as one thread-block cluster and add their
-// partial sums through distributed shared memory in a fixed order, so the
-// result does not depend on timing (graph replays equal eager runs bit for
-// bit). The weights of the first rows are loaded before the kernel waits for
+// Each thread block covers 64 columns (8 per lane, one 16-byte load of W per
+// row and lane, 8 lanes a 128-byte line) and a range of K over its 32 row
+// slots; blocks of the same columns split K further (at most 8, where the
+// columns alone give fewer than two blocks per SM) as one thread-block
+// cluster and add their partial sums through distributed shared memory in a
+// fixed order, so the result does not depend on timing (graph replays equal
+// eager runs bit for bit). The weights of the first rows are loaded before the kernel waits for
 // the previous one (programmatic dependent launch: W never depends on it).
 //
 // Same arguments as gemm() (resa/cuda/Gemm.h); gemm() routes the calls gemv
