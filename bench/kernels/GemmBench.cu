@@ -15,6 +15,8 @@
 #include "resa/cuda/Gemm.h"
 #include "resa/cuda/Gemv.h"
 
+#include "BenchCheck.h"
+
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -24,14 +26,6 @@
 #include <string>
 #include <vector>
 
-#define CK(x)                                                                             \
-  do {                                                                                    \
-    cudaError_t e_ = (x);                                                                 \
-    if (e_ != cudaSuccess) {                                                              \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                       \
-    }                                                                                     \
-  } while (0)
 
 namespace {
 

@@ -9,6 +9,8 @@
 //   resa-bench-prefill [--kernel mma|wgmma|both] [--case NAME] [--out FILE.json]
 #include "resa/cuda/PrefillAttention.h"
 
+#include "BenchCheck.h"
+
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -20,14 +22,6 @@
 #include <string>
 #include <vector>
 
-#define CK(x)                                                                             \
-  do {                                                                                    \
-    cudaError_t e_ = (x);                                                                 \
-    if (e_ != cudaSuccess) {                                                              \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                       \
-    }                                                                                     \
-  } while (0)
 
 __global__ void fillRandom(__nv_bfloat16 *p, size_t n, uint64_t seed) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n;
