@@ -82,6 +82,7 @@ case "$MODE" in
     $PY "$HERE/sample.py" --ckpt "$OUT/ckpt" --split test --problems 8 --bindings 14 --steps 5 \
         --max-new-tokens 240 --threads 1 --batch-size 32 --refine --summary "$OUT/eval.json"
     $PY "$HERE/export.py" --ckpt "$OUT/ckpt" --out "$OUT/bundle"
+    $PY "$HERE/selection_loss.py"
     ls -l "$OUT" "$OUT/ckpt" "$OUT/bundle"
     exit 0
     ;;
