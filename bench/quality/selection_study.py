@@ -2,19 +2,20 @@
 """How well block-selection rules keep the task model's answers: a CPU study
 (numpy only) of the trained checkpoint, teacher-forced on held-out problems.
 
-For each problem the prompt and its reference solution are run through the
-model layer by layer; the prompt's queries attend densely (the prefill), every
-solution token's query attends only to the blocks a rule selects, as sparse
-decoding without rectification would (each layer's keys come from the
+For each problem the prompt is run densely once (the prefill); then, per rule,
+its reference solution is teacher-forced after it layer by layer, every
+solution token's query attending only to the blocks the rule selects, as
+sparse decoding without rectification would (each layer's keys come from the
 previous layer's sparse outputs). Reported per rule: the fraction of solution
-tokens whose argmax is the reference token and the share of each head's dense attention mass that the selected
-blocks hold (mean and 5th percentile over solution tokens, heads and layers).
+tokens whose argmax is the reference token, the same for the looked-up values,
+the traces with every token right,
+and the share of each head's dense attention mass that the selected blocks
+hold (mean and 5th percentile over solution tokens, heads and layers).
 
 Rules (blocks of --page tokens, n = max(n_min, ceil(M * kept)), the newest
 block always kept):
   mean     DESIGN.md's: the group's query heads averaged into one query, Quest's
            bound sum_j max(q_j kmax_j, q_j kmin_j)
-  max      each head's own Quest bound, the block's score the largest of its group's
   oracle   the blocks holding the most dense attention mass (the largest over the
            group's heads): what a perfect score would keep
   dense    every block (the reference)
@@ -72,6 +73,24 @@ def tokenize(resa_tokenize, tokenizer, texts):
     return [json.loads(line)["ids"] for line in res.stdout.splitlines()]
 
 
+def lookup_positions(resa_tokenize, tokenizer, ids, text):
+    """Indices of the tokens of `ids` (the tokens of `text`) that hold a
+    looked-up value's first digit (task.value_spans' LOOKUP spans)."""
+    lines = "".join(json.dumps([i]) + "\n" for i in ids)
+    res = subprocess.run([resa_tokenize, tokenizer, "decode"], input=lines, capture_output=True,
+                         text=True, check=True)
+    pieces = [json.loads(line)["text"] for line in res.stdout.splitlines()]
+    if "".join(pieces) != text:
+        raise SystemExit("token texts do not add up to the solution: offsets unknown")
+    starts = {a for a, _, kind in task.value_spans(text) if kind == task.LOOKUP}
+    out, offset = [], 0
+    for i, piece in enumerate(pieces):
+        if any(offset <= a < offset + len(piece) for a in starts):
+            out.append(i)
+        offset += len(piece)
+    return out
+
+
 class Model:
     def __init__(self, ckpt):
         with open(os.path.join(ckpt, "config.json")) as f:
@@ -103,102 +122,136 @@ class Model:
 
 
 def block_summaries(k, page):
-    """Per block of `page` positions: the elementwise min and max of k [T, d]
-    (the last block partial)."""
-    t = k.shape[0]
-    nb = (t + page - 1) // page
-    pad = nb * page - t
-    lo = np.concatenate([k, np.full((pad, k.shape[1]), np.inf, np.float32)]).reshape(nb, page, -1)
-    hi = np.concatenate([k, np.full((pad, k.shape[1]), -np.inf, np.float32)]).reshape(nb, page, -1)
-    return lo.min(1), hi.max(1)
+    """Per full block of `page` positions: the elementwise min and max of k [T, d]."""
+    nb = k.shape[0] // page
+    blocks = k[:nb * page].reshape(nb, page, -1)
+    return blocks.min(1), blocks.max(1)
+
+
+def causal_softmax(logits, query_pos):
+    """Softmax of logits [..., S, T] over the keys at or before each query's
+    position (query_pos [S])."""
+    t = logits.shape[-1]
+    allowed = np.arange(t)[None, :] <= query_pos[:, None]
+    z = np.where(allowed, logits, -np.inf)
+    z = z - z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def keep_mask(rule, pooled, probs, kmin, kmax, query_pos, kept, n_min, page, t):
+    """[S, T] the key positions one KV group's queries may read under `rule`:
+    the n best blocks of each query (its own, newest, always among them).
+    pooled [S, d] the group's averaged scaled query, probs [group, S, T] its
+    heads' dense attention (for the oracle), kmin/kmax [nb_full, d]."""
+    s = len(query_pos)
+    own = query_pos // page
+    m = own + 1  # blocks up to and including the query's own
+    n = np.minimum(m, np.maximum(n_min, np.ceil(m * kept * (1 - 1e-6)).astype(int)))
+    nb = kmin.shape[0]
+    if rule == "dense":
+        score = np.zeros((s, nb))
+    elif rule == "mean":
+        score = quest(pooled, kmin, kmax)
+    elif rule == "oracle":
+        mass = probs[..., :nb * page].reshape(probs.shape[0], s, nb, page).sum(-1)
+        score = mass.max(0)
+    else:
+        raise ValueError(rule)
+    score = np.where(np.arange(nb)[None, :] < own[:, None], score.astype(np.float64), -np.inf)
+    keep_blocks = np.zeros((s, nb + 1), bool)
+    order = np.argsort(-score, axis=1, kind="stable")
+    for i in range(s):
+        keep_blocks[i, order[i, :n[i] - 1]] = True  # n - 1 besides the own block
+        keep_blocks[i, min(own[i], nb)] = True
+        if rule == "dense":
+            keep_blocks[i, :] = True
+    tokens = np.repeat(keep_blocks, page, axis=1)
+    if tokens.shape[1] < t:
+        tokens = np.concatenate([tokens, np.ones((s, t - tokens.shape[1]), bool)], 1)
+    return tokens[:, :t]
 
 
 def quest(q, lo, hi):
     """Quest's bound of q [..., d] against blocks [nb, d] -> [..., nb]."""
-    return np.maximum(q[..., None, :] * hi, q[..., None, :] * lo).sum(-1)
+    return q @ ((hi + lo) / 2).T + np.abs(q) @ ((hi - lo) / 2).T
 
 
-def select(rule, qg, probs, kmin, kmax, n, nb, page):
-    """The blocks (a boolean mask over nb) one group keeps for one query.
-    qg [group, d] (scaled), probs [group, t+1] dense attention (oracle)."""
-    keep = np.zeros(nb, bool)
-    if rule == "dense" or n >= nb:
-        keep[:] = True
-        return keep
-    if rule == "mean":
-        score = quest(qg.mean(0), kmin, kmax)
-    elif rule == "max":
-        score = quest(qg, kmin, kmax).max(0)
-    elif rule == "oracle":
-        t1 = probs.shape[1]
-        padded = np.concatenate([probs, np.zeros((probs.shape[0], nb * page - t1))], 1)
-        score = padded.reshape(probs.shape[0], nb, page).sum(-1).max(0)
-    else:
-        raise ValueError(rule)
-    score = score.astype(np.float64)
-    score[nb - 1] = np.inf  # the newest block
-    order = np.argsort(-score, kind="stable")[:n]
-    keep[order] = True
-    return keep
+def attention_inputs(m, layer, h, positions):
+    pre = f"layers.{layer}."
+    t = h.shape[0]
+    q = (h @ m.p(pre + "self_attn.q_proj.weight").T).reshape(t, m.heads, m.d).transpose(1, 0, 2)
+    k = (h @ m.p(pre + "self_attn.k_proj.weight").T).reshape(t, m.kv_heads, m.d).transpose(1, 0, 2)
+    v = (h @ m.p(pre + "self_attn.v_proj.weight").T).reshape(t, m.kv_heads, m.d).transpose(1, 0, 2)
+    return m.rotary(q, positions), m.rotary(k, positions), v
 
 
-def run(model, ids, prompt_len, rule, kept, n_min, page):
-    """Teacher-forced forward; solution queries attend to the selected blocks.
-    Returns (argmax per position, attention-mass recall per solution query
-    [layers, heads, S])."""
+def finish_layer(m, layer, x, attn_heads):
+    """Residual, MLP: attn_heads [heads, S, d] -> the layer's output for x [S, D]."""
+    pre = f"layers.{layer}."
+    s = x.shape[0]
+    x = x + attn_heads.transpose(1, 0, 2).reshape(s, -1) @ m.p(pre + "self_attn.o_proj.weight").T
+    h = m.norm(x, m.p(pre + "post_attention_layernorm.weight"))
+    gate = h @ m.p(pre + "mlp.gate_proj.weight").T
+    up = h @ m.p(pre + "mlp.up_proj.weight").T
+    return x + ((gate / (1 + np.exp(-gate))) * up) @ m.p(pre + "mlp.down_proj.weight").T
+
+
+def prefill(model, prompt):
+    """The prompt's dense forward: per layer its keys and values [G, P, d],
+    and the token its last position predicts (the first of the solution,
+    chosen from the dense prefill's logits as the runtime does)."""
     m = model
-    t = len(ids)
-    positions = np.arange(t)
-    x = m.w["model.embed_tokens.weight"][ids]
+    p = len(prompt)
+    positions = np.arange(p)
+    x = m.w["model.embed_tokens.weight"][prompt]
+    group = m.heads // m.kv_heads
+    cache = []
+    for layer in range(m.layers):
+        h = m.norm(x, m.p(f"layers.{layer}.input_layernorm.weight"))
+        q, k, v = attention_inputs(m, layer, h, positions)
+        cache.append((k, v))
+        out = np.zeros((m.heads, p, m.d), np.float32)
+        for g in range(m.kv_heads):
+            hs = slice(g * group, (g + 1) * group)
+            probs = causal_softmax(np.einsum("hsd,td->hst", q[hs] / np.sqrt(m.d), k[g]), positions)
+            out[hs] = probs @ v[g]
+        x = finish_layer(m, layer, x, out)
+    last = m.norm(x[-1:], m.w["model.norm.weight"])
+    return cache, int((last @ m.w["lm_head.weight"].T).argmax())
+
+
+def run(model, cache, prompt_len, solution_ids, rule, kept, n_min, page):
+    """The solution tokens teacher-forced after the cached prompt, each query
+    reading only the blocks `rule` keeps. Returns (argmax per solution
+    position, attention-mass recall per query [layers, heads, S])."""
+    m = model
+    s = len(solution_ids)
+    positions = np.arange(prompt_len, prompt_len + s)
+    x = m.w["model.embed_tokens.weight"][solution_ids]
     group = m.heads // m.kv_heads
     scale = 1.0 / np.sqrt(m.d)
-    sol = np.arange(prompt_len, t)
-    recall = np.zeros((m.layers, m.heads, len(sol)), np.float32)
-    causal = np.tril(np.ones((t, t), bool))
+    recall = np.zeros((m.layers, m.heads, s), np.float32)
     for layer in range(m.layers):
-        pre = f"layers.{layer}."
-        h = m.norm(x, m.p(pre + "input_layernorm.weight"))
-        q = (h @ m.p(pre + "self_attn.q_proj.weight").T).reshape(t, m.heads, m.d).transpose(1, 0, 2)
-        k = (h @ m.p(pre + "self_attn.k_proj.weight").T).reshape(t, m.kv_heads, m.d).transpose(1, 0, 2)
-        v = (h @ m.p(pre + "self_attn.v_proj.weight").T).reshape(t, m.kv_heads, m.d).transpose(1, 0, 2)
-        q, k = m.rotary(q, positions), m.rotary(k, positions)
-        out = np.zeros((m.heads, t, m.d), np.float32)
+        h = m.norm(x, m.p(f"layers.{layer}.input_layernorm.weight"))
+        q, k, v = attention_inputs(m, layer, h, positions)
+        kp, vp = cache[layer]
+        out = np.zeros((m.heads, s, m.d), np.float32)
         for g in range(m.kv_heads):
-            hs = range(g * group, (g + 1) * group)
-            s = np.einsum("htd,sd->hts", q[hs.start:hs.stop] * scale, k[g])
-            s = np.where(causal[None], s, -np.inf)
-            s -= s.max(-1, keepdims=True)
-            p = np.exp(s)
-            p /= p.sum(-1, keepdims=True)
-            out[hs.start:hs.stop] = p @ v[g]
-            kmin_all, kmax_all = block_summaries(k[g], page)
-            for i, pos in enumerate(sol):
-                nb = pos // page + 1
-                n = min(nb, max(n_min, int(np.ceil(nb * kept * (1 - 1e-6)))))
-                # The newest block's summary covers positions <= pos only.
-                kmin, kmax = kmin_all[:nb].copy(), kmax_all[:nb].copy()
-                last = k[g][(nb - 1) * page:pos + 1]
-                kmin[-1], kmax[-1] = last.min(0), last.max(0)
-                keep = select(rule, q[hs.start:hs.stop, pos] * scale, p[:, pos, :pos + 1],
-                              kmin, kmax, n, nb, page)
-                mask = np.repeat(keep, page)[:pos + 1]
-                recall[layer, hs.start:hs.stop, i] = p[:, pos, :pos + 1][:, mask].sum(-1)
-                if rule == "dense" or keep.all():
-                    continue
-                ss = np.einsum("hd,sd->hs", q[hs.start:hs.stop, pos] * scale, k[g][:pos + 1][mask])
-                ss -= ss.max(-1, keepdims=True)
-                ps = np.exp(ss)
-                ps /= ps.sum(-1, keepdims=True)
-                out[hs.start:hs.stop, pos] = ps @ v[g][:pos + 1][mask]
-        attn = out.transpose(1, 0, 2).reshape(t, -1) @ m.p(pre + "self_attn.o_proj.weight").T
-        x = x + attn
-        h = m.norm(x, m.p(pre + "post_attention_layernorm.weight"))
-        gate = h @ m.p(pre + "mlp.gate_proj.weight").T
-        up = h @ m.p(pre + "mlp.up_proj.weight").T
-        x = x + ((gate / (1 + np.exp(-gate))) * up) @ m.p(pre + "mlp.down_proj.weight").T
-    x = m.norm(x[prompt_len - 1:], m.w["model.norm.weight"])
-    logits = x @ m.w["lm_head.weight"].T
-    return logits.argmax(-1), recall
+            hs = slice(g * group, (g + 1) * group)
+            keys = np.concatenate([kp[g], k[g]])
+            values = np.concatenate([vp[g], v[g]])
+            logits = np.einsum("hsd,td->hst", q[hs] * scale, keys)
+            probs = causal_softmax(logits, positions)
+            kmin, kmax = block_summaries(keys, page)
+            allowed = keep_mask(rule, q[hs].mean(0) * scale, probs, kmin, kmax, positions, kept,
+                                n_min, page, keys.shape[0])
+            recall[layer, hs] = (probs * allowed[None]).sum(-1)
+            sparse = np.where(allowed[None], logits, -np.inf)
+            out[hs] = causal_softmax(sparse, positions) @ values
+        x = finish_layer(m, layer, x, out)
+    x = m.norm(x, m.w["model.norm.weight"])
+    return (x @ m.w["lm_head.weight"].T).argmax(-1), recall
 
 
 def main():
@@ -207,7 +260,7 @@ def main():
     ap.add_argument("--tokenizer", default=os.path.join(ROOT, "tools", "train", "tokenizer.json"))
     ap.add_argument("--resa-tokenize", default=os.path.join(ROOT, "build", "bin", "resa-tokenize"))
     ap.add_argument("--count", type=int, default=4, help="test problems 0..count-1")
-    ap.add_argument("--rules", default="dense,mean,max,oracle")
+    ap.add_argument("--rules", default="dense,mean,oracle")
     ap.add_argument("--kept", type=float, default=0.1)
     ap.add_argument("--min-blocks", type=int, default=16)
     ap.add_argument("--page", type=int, default=16)
@@ -221,20 +274,28 @@ def main():
     bos = model.cfg["bos_token_id"]
     eos = model.cfg["eos_token_id"]
     rules = args.rules.split(",")
-    totals = {r: dict(right=0, tokens=0, recall=[]) for r in rules}
+    totals = {r: dict(right=0, tokens=0, solved=0, lookups=0, lookups_right=0, recall=[]) for r in rules}
     for i, p in enumerate(problems):
         prompt = [bos] + encoded[2 * i]
         target = encoded[2 * i + 1] + [eos]
-        ids = prompt + target[:-1]
+        lookups = lookup_positions(args.resa_tokenize, args.tokenizer, encoded[2 * i + 1],
+                                   p["solution"])
+        # The dense prefill chooses the first token; the decode the rest.
+        cache, first = prefill(model, prompt)
         for r in rules:
-            pred, recall = run(model, ids, len(prompt), r, args.kept, args.min_blocks, args.page)
-            right = pred == np.array(target)
+            pred, recall = run(model, cache, len(prompt), target[:-1], r, args.kept,
+                               args.min_blocks, args.page)
+            right = np.concatenate([[first], pred]) == np.array(target)
             tot = totals[r]
             tot["right"] += int(right.sum())
             tot["tokens"] += len(target)
+            tot["solved"] += bool(right.all())
+            tot["lookups"] += len(lookups)
+            tot["lookups_right"] += int(right[lookups].sum())
             tot["recall"].append(recall.reshape(-1))
             print(f"problem {i} ({len(prompt)} + {len(target)} tokens) {r:>6}: "
-                  f"{right.mean():.3f} of tokens right, first wrong at "
+                  f"{right.mean():.3f} of tokens right, lookups {int(right[lookups].sum())}/"
+                  f"{len(lookups)}, first wrong at "
                   f"{int(np.argmin(right)) if not right.all() else '-'}, "
                   f"mass recall mean {recall.mean():.3f} p5 {np.percentile(recall, 5):.3f}",
                   flush=True)
@@ -243,9 +304,13 @@ def main():
         tot = totals[r]
         rec = np.concatenate(tot["recall"])
         summary[r] = dict(token_accuracy=tot["right"] / tot["tokens"],
+                          lookup_accuracy=tot["lookups_right"] / max(1, tot["lookups"]),
+                          traces_all_right=tot["solved"], problems=len(problems),
                           recall_mean=float(rec.mean()), recall_p5=float(np.percentile(rec, 5)))
-        print(f"{r:>6}: token accuracy {summary[r]['token_accuracy']:.4f}, "
-              f"mass recall mean {summary[r]['recall_mean']:.3f} p5 {summary[r]['recall_p5']:.3f}")
+        print(f"{r:>6}: token accuracy {summary[r]['token_accuracy']:.4f}, lookups "
+              f"{tot['lookups_right']}/{tot['lookups']}, every token right in "
+              f"{tot['solved']}/{len(problems)} traces, mass recall mean "
+              f"{summary[r]['recall_mean']:.3f} p5 {summary[r]['recall_p5']:.3f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(args=vars(args), summary=summary), f, indent=1)
