@@ -52,15 +52,22 @@ class SelectionLoss:
         self.parts = []
 
     def end(self):
-        """(mean loss over the layers, [kept mass, mass] of the rule's top-n
-        summed over the layers' queries); the collection stops."""
+        """(mean loss over the layers, counters [kept mass, mass, whole
+        queries, queries]); the collection stops. The masses are the rule's
+        top-n and all earlier blocks' summed over the layers' queries; a query
+        is whole when every layer and KV group keeps >= 90% of its mass
+        outside the query's own block (what a lookup needs: its one
+        retrieving head finds the block)."""
         self.positions = None
         if not self.parts:
             raise RuntimeError("selection loss: no attention layer ran under begin()")
         loss = torch.stack([p[0] for p in self.parts]).mean()
         mass = torch.stack([p[1] for p in self.parts]).sum(0)
+        worst = torch.stack([p[2] for p in self.parts]).amin(0)
+        counted = self.parts[0][3]
+        whole = ((worst >= 0.9) & counted).sum().float()
         self.parts = []
-        return loss, mass
+        return loss, torch.cat([mass, torch.stack([whole, counted.sum().float()])])
 
     def kept_blocks(self, earlier):
         """The blocks the rule keeps besides the query's own, of `earlier`
@@ -109,7 +116,11 @@ class SelectionLoss:
         ce = -(target * logp).sum(-1)
         loss = (weight * ce).sum() / weight.sum().clamp_min(1e-12)
         kept_mass = torch.stack([(kept * (weight > 0)).sum(), (mass.sum(-1) * (weight > 0)).sum()])
-        self.parts.append((loss, kept_mass))
+        with torch.no_grad():
+            total = mass.sum(-1)
+            fraction = torch.where(total > 1e-6, kept / total.clamp_min(1e-12), 1.0)
+            worst = fraction.amin(1)  # [B, Q]: the worst KV group
+        self.parts.append((loss, kept_mass, worst, n < earlier))
 
 
 ACTIVE = None
@@ -160,10 +171,13 @@ def query_positions(labels, ignore, count, token_kinds=None, lookup_boost=0.0, l
     return torch.multinomial(weights, count, replacement=True, generator=generator)
 
 
-def recall_text(mass):
-    """'select recall 0.87' from end()'s summed [kept, total] masses."""
-    kept, total = mass.tolist()
-    return f"select recall {kept / total:.3f}" if total > 0 else "select recall -"
+def recall_text(counters):
+    """'select recall 0.87 whole 0.60' from end()'s counters (summed over
+    batches): the kept share of the mass, the share of whole queries."""
+    kept, total, whole, queries = counters.tolist()
+    recall = f"{kept / total:.3f}" if total > 0 else "-"
+    share = f"{whole / queries:.3f}" if queries > 0 else "-"
+    return f"select recall {recall} whole {share}"
 
 
 def _check():
@@ -204,6 +218,7 @@ def _check():
     last_loss, last_mass = run()
     first_recall = (first_mass[0] / first_mass[1]).item()
     last_recall = (last_mass[0] / last_mass[1]).item()
+    assert last_mass[2] > first_mass[2], (first_mass, last_mass)  # more whole queries
     assert last_loss.item() < 0.5 * first_loss.item(), (first_loss, last_loss)
     assert last_recall > 0.8 and last_recall > first_recall + 0.3, (first_recall, last_recall)
     return first_recall, last_recall

@@ -280,7 +280,7 @@ def main(argv=None):
     def new_window():
         return dict(t=time.time(), tokens=0, target=0, loss=0.0, n=0, kinds={},
                     stats=torch.zeros(N_STATS, device=device), select=0.0,
-                    select_mass=torch.zeros(2, device=device))
+                    select_mass=torch.zeros(4, device=device))
 
     round_step, window = 0, new_window()
     # The gate's counters: batches drawn at the current level only.
@@ -309,13 +309,13 @@ def main(argv=None):
                 data.task.LOOKUP))
         with generation.autocast(device):
             loss, stats = target_loss(net, input_ids, labels, token_kinds, lines)
-        total = loss
+        objective = loss
         if selection is not None:
             select, select_mass = selection.end()
             window["select"] += select.detach()
             window["select_mass"] += select_mass
-            total = loss + args.select_loss * select
-        total.backward()
+            objective = loss + args.select_loss * select
+        objective.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -336,12 +336,12 @@ def main(argv=None):
         if round_step % args.log_every == 0:
             dt = time.time() - window["t"]
             stats = window["stats"].cpu()
-            select = ""
+            select_text = ""
             if selection is not None:
-                select = (f"select loss {window['select'].item() / window['n']:.3f} "
-                          f"{selection_loss.recall_text(window['select_mass'].cpu())} ")
+                select_text = (f"select loss {window['select'].item() / window['n']:.3f} "
+                               f"{selection_loss.recall_text(window['select_mass'].cpu())} ")
             print(f"step {state['step']} loss {window['loss'].item() / window['n']:.4f} "
-                  f"{format_stats(stats)} {select}level {int(level.value)} "
+                  f"{format_stats(stats)} {select_text}level {int(level.value)} "
                   f"lr {lr:.2e} tok/s {window['tokens'] / dt:,.0f} target tok/s "
                   f"{window['target'] / dt:,.0f} batch {tuple(input_ids.shape)} "
                   f"examples {window['kinds']} elapsed {elapsed / 60:.1f} min", flush=True)
