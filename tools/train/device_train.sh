@@ -61,11 +61,13 @@ case "$MODE" in
     # Round 4's model lost its answers under ReSA's block selection (quality
     # 2026-11-29: 97% dense, 5% sparse): the same mixture at a lower rate
     # plus the block-selection loss (selection_loss.py), its queries mostly
-    # the lookups (round 5: weight 0.03, uniform queries).
+    # the lookups (round 5: weight 0.03, uniform queries, did not move the
+    # lookups), and half the batches decoded under the rule (their target
+    # positions read only the blocks it keeps).
     $PY "$HERE/train.py" --resume "$IN/ckpt" --pool "$IN/candidates.jsonl.gz" --out "$OUT/ckpt" \
         --minutes "${2:-6}" --level 900 --refine 0.35 --bootstrap 0.2 --arith 0.3 --lr 3e-4 \
         --warmup 50 --select-loss "${SELECT_LOSS:-0.05}" \
-        --select-lookup-boost "${SELECT_BOOST:-20}"
+        --select-lookup-boost "${SELECT_BOOST:-20}" --select-sparse "${SELECT_SPARSE:-0.5}"
     ;;
   smoke)
     # The whole pipeline at toy size on the CPU: data -> train -> sample ->
@@ -78,7 +80,8 @@ case "$MODE" in
     $PY "$HERE/sample.py" --ckpt "$OUT/round1" --out "$OUT/candidates.jsonl.gz" --problems 16 \
         --bindings 14 --steps 5 --max-new-tokens 240 --threads 1 --batch-size 32
     $PY "$HERE/train.py" --resume "$OUT/round1" --pool "$OUT/candidates.jsonl.gz" \
-        --out "$OUT/ckpt" --minutes "${2:-0.75}" --refine 0.5 --select-loss 0.05 "${tiny[@]}"
+        --out "$OUT/ckpt" --minutes "${2:-0.75}" --refine 0.5 --select-loss 0.05 \
+        --select-sparse 0.5 --select-sparse-queries 64 "${tiny[@]}"
     $PY "$HERE/sample.py" --ckpt "$OUT/ckpt" --split test --problems 8 --bindings 14 --steps 5 \
         --max-new-tokens 240 --threads 1 --batch-size 32 --refine --summary "$OUT/eval.json"
     $PY "$HERE/export.py" --ckpt "$OUT/ckpt" --out "$OUT/bundle"

@@ -44,11 +44,15 @@ class SelectionLoss:
     def __init__(self, page=16, kept=0.1, min_blocks=16):
         self.page, self.kept, self.min_blocks = page, kept, min_blocks
         self.positions = None
+        self.sparse_positions = None
         self.parts = []
 
-    def begin(self, positions):
-        """positions [batch, Q] (long, on the model's device): the queries."""
+    def begin(self, positions, sparse_positions=None):
+        """positions [batch, Q] (long, on the model's device): the loss's
+        queries; sparse_positions [batch, S] (or None): the queries that
+        attend only to the blocks the rule keeps in this forward pass."""
         self.positions = positions
+        self.sparse_positions = sparse_positions
         self.parts = []
 
     def end(self):
@@ -59,6 +63,7 @@ class SelectionLoss:
         outside the query's own block (what a lookup needs: its one
         retrieving head finds the block)."""
         self.positions = None
+        self.sparse_positions = None
         if not self.parts:
             raise RuntimeError("selection loss: no attention layer ran under begin()")
         loss = torch.stack([p[0] for p in self.parts]).mean()
@@ -77,6 +82,50 @@ class SelectionLoss:
                         min=self.min_blocks)
         return torch.minimum(n, m) - 1
 
+    def kept_mask(self, pooled, kmin, kmax, pos):
+        """[B, G, Q, nb] the earlier blocks the rule keeps for each query
+        (its own block, always kept, not included): the top n - 1 by Quest's
+        bound of the pooled query [B, G, Q, d] against kmin/kmax [B, G, nb, d]."""
+        nb = kmin.shape[2]
+        score = quest(pooled, kmin, kmax)
+        own = pos // self.page
+        valid = (torch.arange(nb, device=pos.device)[None, None, :] < own[:, :, None])[:, None]
+        n = self.kept_blocks(own.clamp(max=nb))  # [B, Q]
+        top = torch.topk(score.masked_fill(~valid, float("-inf")), max(1, int(n.max())),
+                         dim=-1).indices
+        rank_kept = torch.arange(top.shape[-1], device=pos.device)[None, None] < n[:, :, None]
+        keep = torch.zeros_like(score, dtype=torch.bool)
+        keep.scatter_(-1, top, rank_kept[:, None].expand_as(top))
+        return keep & valid
+
+    def sparse_attention(self, query, key, value, scaling):
+        """Attention of the queries at self.sparse_positions over the blocks
+        the rule keeps (their own block included), as ReSA's sparse decode
+        computes it: [B, H, S, D]. The selection is not differentiated; the
+        attention over the kept blocks is."""
+        b, h, t, d = query.shape
+        g = key.shape[1]
+        group = h // g
+        page = self.page
+        pos = self.sparse_positions
+        ns = pos.shape[1]
+        q = torch.gather(query, 2, pos[:, None, :, None].expand(b, h, ns, d)).float() * scaling
+        k, v = key.float(), value.float()
+        nb = t // page
+        with torch.no_grad():
+            blocks = k[:, :, :nb * page].reshape(b, g, nb, page, d)
+            keep = self.kept_mask(q.reshape(b, g, group, ns, d).mean(2), blocks.amin(3),
+                                  blocks.amax(3), pos)
+            tokens = keep.repeat_interleave(page, -1)
+            tokens = torch.cat([tokens, tokens.new_zeros(b, g, ns, t - nb * page)], -1)
+            idx = torch.arange(t, device=pos.device)[None, None, :]
+            own = (idx >= (pos // page * page)[:, :, None]) & (idx <= pos[:, :, None])
+            allowed = tokens | own[:, None]
+        logits = q.reshape(b, g, group, ns, d) @ k[:, :, None].transpose(-1, -2)
+        logits = logits.masked_fill(~allowed[:, :, None], float("-inf"))
+        out = torch.softmax(logits, -1) @ v[:, :, None]
+        return out.reshape(b, h, ns, d).to(query.dtype)
+
     def layer(self, query, key, scaling):
         """Adds one layer's loss: query [B, H, T, D], key [B, G, T, D]."""
         b, h, t, d = query.shape
@@ -91,9 +140,7 @@ class SelectionLoss:
         blocks = k[:, :, :nb * page].reshape(b, g, nb, page, d)
         kmin, kmax = blocks.amin(3), blocks.amax(3)
         pooled = q.reshape(b, g, group, nq, d).mean(2)
-        # sum_j max(q_j kmax_j, q_j kmin_j) = q . centre + |q| . half-width
-        score = (pooled @ ((kmax + kmin) / 2).transpose(-1, -2) +
-                 pooled.abs() @ ((kmax - kmin) / 2).transpose(-1, -2))  # [B, G, Q, nb]
+        score = quest(pooled, kmin, kmax)  # [B, G, Q, nb]
         own = pos // page
         valid = (torch.arange(nb, device=pos.device)[None, None, :] < own[:, :, None])[:, None]
         with torch.no_grad():
@@ -108,10 +155,7 @@ class SelectionLoss:
             # Queries whose blocks are all kept teach nothing.
             weight = mass.sum(-1) * (n < earlier)[:, None]
             target = mass / mass.sum(-1, keepdim=True).clamp_min(1e-12)
-            top = torch.topk(score.masked_fill(~valid, float("-inf")),
-                             int(n.max().clamp(min=1)), dim=-1).indices
-            rank_kept = torch.arange(top.shape[-1], device=pos.device)[None, None] < n[:, :, None]
-            kept = (torch.gather(mass, -1, top) * rank_kept[:, None]).sum(-1)
+            kept = (mass * self.kept_mask(pooled, kmin, kmax, pos)).sum(-1)
         logp = torch.log_softmax(score.masked_fill(~valid, -1e9), -1)
         ce = -(target * logp).sum(-1)
         loss = (weight * ce).sum() / weight.sum().clamp_min(1e-12)
@@ -123,15 +167,29 @@ class SelectionLoss:
         self.parts.append((loss, kept_mass, worst, n < earlier))
 
 
+def quest(pooled, kmin, kmax):
+    """Quest's bound sum_j max(q_j kmax_j, q_j kmin_j) of queries [..., Q, d]
+    against blocks [..., nb, d], as q . centre + |q| . half-width."""
+    return (pooled @ ((kmax + kmin) / 2).transpose(-1, -2) +
+            pooled.abs() @ ((kmax - kmin) / 2).transpose(-1, -2))
+
+
 ACTIVE = None
 
 
 def _attention(module, query, key, value, attention_mask, **kwargs):
-    out = sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-    if ACTIVE is not None and ACTIVE.positions is not None and module.training:
+    out, weights = sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    if ACTIVE is not None and module.training:
         scaling = kwargs.get("scaling")
-        ACTIVE.layer(query, key, scaling if scaling is not None else module.scaling)
-    return out
+        scaling = scaling if scaling is not None else module.scaling
+        if ACTIVE.sparse_positions is not None:
+            # out is [B, T, H, D]: the sparse rows replace the dense ones.
+            sparse = ACTIVE.sparse_attention(query, key, value, scaling).transpose(1, 2)
+            index = ACTIVE.sparse_positions[:, :, None, None].expand_as(sparse)
+            out = out.scatter(1, index, sparse.to(out.dtype))
+        if ACTIVE.positions is not None:
+            ACTIVE.layer(query, key, scaling)
+    return out, weights
 
 
 def install(net, page=16, kept=0.1, min_blocks=16):
@@ -169,6 +227,22 @@ def query_positions(labels, ignore, count, token_kinds=None, lookup_boost=0.0, l
     none = weights.sum(-1) == 0
     weights[none, 0] = 1.0
     return torch.multinomial(weights, count, replacement=True, generator=generator)
+
+
+def sparse_positions(labels, ignore, count, page=16, min_blocks=16, generator=None):
+    """[B, count] positions decoded sparsely in a --select-sparse batch: the
+    target positions after each row's first (that one is the prefill's,
+    dense) with more than min_blocks blocks up to them, at most `count` of
+    them drawn without replacement (sorted); rows with fewer repeat position
+    0 (its only block is its own: sparse equals dense there)."""
+    targets = labels[:, 1:] != ignore
+    idx = torch.arange(targets.shape[1], device=labels.device)
+    first = torch.where(targets.any(-1), targets.float().argmax(-1), targets.shape[1])
+    eligible = targets & (idx[None, :] > first[:, None]) & (idx[None, :] // page + 1 > min_blocks)
+    noise = torch.rand(eligible.shape, device=labels.device, generator=generator)
+    pick = torch.topk(torch.where(eligible, noise, -1.0), min(count, eligible.shape[1]), dim=-1)
+    chosen = torch.where(pick.values >= 0, pick.indices, 0)
+    return chosen.sort(-1).values
 
 
 def recall_text(counters):

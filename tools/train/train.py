@@ -108,6 +108,11 @@ def parse_args(argv=None):
                     help="query positions per row for the selection loss")
     ap.add_argument("--select-lookup-boost", type=float, default=0.0,
                     help="a query that looks a binding up is drawn 1 + this as often")
+    ap.add_argument("--select-sparse", type=float, default=0.0,
+                    help="fraction of batches whose target positions attend only to the "
+                         "blocks ReSA's rule keeps (selection_loss.sparse_positions)")
+    ap.add_argument("--select-sparse-queries", type=int, default=384,
+                    help="sparse positions per row in such a batch, at most")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model")
     ap.add_argument("--grad-checkpointing", action="store_true")
     # reporting
@@ -280,7 +285,8 @@ def main(argv=None):
     def new_window():
         return dict(t=time.time(), tokens=0, target=0, loss=0.0, n=0, kinds={},
                     stats=torch.zeros(N_STATS, device=device), select=0.0,
-                    select_mass=torch.zeros(4, device=device))
+                    select_mass=torch.zeros(4, device=device),
+                    sparse_stats=torch.zeros(N_STATS, device=device))
 
     round_step, window = 0, new_window()
     # The gate's counters: batches drawn at the current level only.
@@ -303,10 +309,14 @@ def main(argv=None):
         labels = labels.to(device, non_blocking=True)
         token_kinds = token_kinds.to(device, non_blocking=True)
         lines = lines.to(device, non_blocking=True)
+        sparse = None
         if selection is not None:
+            if args.select_sparse > 0 and torch.rand(1).item() < args.select_sparse:
+                sparse = selection_loss.sparse_positions(labels, data.IGNORE,
+                                                         args.select_sparse_queries)
             selection.begin(selection_loss.query_positions(
                 labels, data.IGNORE, args.select_queries, token_kinds, args.select_lookup_boost,
-                data.task.LOOKUP))
+                data.task.LOOKUP), sparse)
         with generation.autocast(device):
             loss, stats = target_loss(net, input_ids, labels, token_kinds, lines)
         objective = loss
@@ -328,6 +338,8 @@ def main(argv=None):
         window["loss"] += loss.detach()
         window["n"] += 1
         window["stats"] += stats
+        if sparse is not None:
+            window["sparse_stats"] += stats
         if meta["level"] >= int(level.value):
             gate_stats += stats
             gate_batches += 1
@@ -340,6 +352,9 @@ def main(argv=None):
             if selection is not None:
                 select_text = (f"select loss {window['select'].item() / window['n']:.3f} "
                                f"{selection_loss.recall_text(window['select_mass'].cpu())} ")
+                if args.select_sparse > 0:
+                    sparse_stats = window["sparse_stats"].cpu().tolist()
+                    select_text += f"sparse lookup {lookup_accuracy(sparse_stats):.3f} "
             print(f"step {state['step']} loss {window['loss'].item() / window['n']:.4f} "
                   f"{format_stats(stats)} {select_text}level {int(level.value)} "
                   f"lr {lr:.2e} tok/s {window['tokens'] / dt:,.0f} target tok/s "
