@@ -145,13 +145,13 @@ def keep_mask(rule, pooled, probs, kmin, kmax, query_pos, kept, n_min, page, t):
     pooled [S, d] the group's averaged scaled query, probs [group, S, T] its
     heads' dense attention (for the oracle), kmin/kmax [nb_full, d]."""
     s = len(query_pos)
+    if rule == "dense":
+        return np.ones((s, t), bool)
     own = query_pos // page
     m = own + 1  # blocks up to and including the query's own
     n = np.minimum(m, np.maximum(n_min, np.ceil(m * kept * (1 - 1e-6)).astype(int)))
     nb = kmin.shape[0]
-    if rule == "dense":
-        score = np.zeros((s, nb))
-    elif rule == "mean":
+    if rule == "mean":
         score = quest(pooled, kmin, kmax)
     elif rule == "oracle":
         mass = probs[..., :nb * page].reshape(probs.shape[0], s, nb, page).sum(-1)
@@ -159,17 +159,13 @@ def keep_mask(rule, pooled, probs, kmin, kmax, query_pos, kept, n_min, page, t):
     else:
         raise ValueError(rule)
     score = np.where(np.arange(nb)[None, :] < own[:, None], score.astype(np.float64), -np.inf)
+    # Blocks 0..nb: the last (past the full ones) is the newest, partial block.
     keep_blocks = np.zeros((s, nb + 1), bool)
     order = np.argsort(-score, axis=1, kind="stable")
     for i in range(s):
         keep_blocks[i, order[i, :n[i] - 1]] = True  # n - 1 besides the own block
         keep_blocks[i, min(own[i], nb)] = True
-        if rule == "dense":
-            keep_blocks[i, :] = True
-    tokens = np.repeat(keep_blocks, page, axis=1)
-    if tokens.shape[1] < t:
-        tokens = np.concatenate([tokens, np.ones((s, t - tokens.shape[1]), bool)], 1)
-    return tokens[:, :t]
+    return np.repeat(keep_blocks, page, axis=1)[:, :t]
 
 
 def quest(q, lo, hi):
