@@ -98,53 +98,57 @@ class SelectionLoss:
         keep.scatter_(-1, top, rank_kept[:, None].expand_as(top))
         return keep & valid
 
+    def _gather(self, query, key, scaling, pos):
+        """The scaled queries at pos grouped by KV head [B, G, group, Q, D],
+        the keys in fp32 [B, G, T, D], and the elementwise min and max of each
+        full block of them [B, G, nb, D] (a partial last block is some
+        query's own or after it)."""
+        b, h, t, d = query.shape
+        g = key.shape[1]
+        nq = pos.shape[1]
+        q = torch.gather(query, 2, pos[:, None, :, None].expand(b, h, nq, d)).float() * scaling
+        k = key.float()
+        nb = t // self.page
+        blocks = k[:, :, :nb * self.page].reshape(b, g, nb, self.page, d)
+        return q.reshape(b, g, h // g, nq, d), k, blocks.amin(3), blocks.amax(3)
+
     def sparse_attention(self, query, key, value, scaling):
         """Attention of the queries at self.sparse_positions over the blocks
         the rule keeps (their own block included), as ReSA's sparse decode
         computes it: [B, H, S, D]. The selection is not differentiated; the
         attention over the kept blocks is."""
         b, h, t, d = query.shape
-        g = key.shape[1]
-        group = h // g
         page = self.page
         pos = self.sparse_positions
         ns = pos.shape[1]
-        q = torch.gather(query, 2, pos[:, None, :, None].expand(b, h, ns, d)).float() * scaling
-        k, v = key.float(), value.float()
-        nb = t // page
+        q, k, kmin, kmax = self._gather(query, key, scaling, pos)
+        nb = kmin.shape[2]
         with torch.no_grad():
-            blocks = k[:, :, :nb * page].reshape(b, g, nb, page, d)
-            keep = self.kept_mask(q.reshape(b, g, group, ns, d).mean(2), blocks.amin(3),
-                                  blocks.amax(3), pos)
+            keep = self.kept_mask(q.mean(2), kmin, kmax, pos)
             tokens = keep.repeat_interleave(page, -1)
-            tokens = torch.cat([tokens, tokens.new_zeros(b, g, ns, t - nb * page)], -1)
+            tokens = torch.cat([tokens, tokens.new_zeros(*tokens.shape[:3], t - nb * page)], -1)
             idx = torch.arange(t, device=pos.device)[None, None, :]
             own = (idx >= (pos // page * page)[:, :, None]) & (idx <= pos[:, :, None])
             allowed = tokens | own[:, None]
-        logits = q.reshape(b, g, group, ns, d) @ k[:, :, None].transpose(-1, -2)
+        logits = q @ k[:, :, None].transpose(-1, -2)
         logits = logits.masked_fill(~allowed[:, :, None], float("-inf"))
-        out = torch.softmax(logits, -1) @ v[:, :, None]
+        out = torch.softmax(logits, -1) @ value.float()[:, :, None]
         return out.reshape(b, h, ns, d).to(query.dtype)
 
     def layer(self, query, key, scaling):
         """Adds one layer's loss: query [B, H, T, D], key [B, G, T, D]."""
-        b, h, t, d = query.shape
-        g = key.shape[1]
-        group = h // g
+        t = query.shape[2]
         page = self.page
         pos = self.positions
-        nq = pos.shape[1]
-        q = torch.gather(query, 2, pos[:, None, :, None].expand(b, h, nq, d)).float() * scaling
-        k = key.float()
-        nb = t // page  # full blocks; a partial one is some query's own or after it
-        blocks = k[:, :, :nb * page].reshape(b, g, nb, page, d)
-        kmin, kmax = blocks.amin(3), blocks.amax(3)
-        pooled = q.reshape(b, g, group, nq, d).mean(2)
+        q, k, kmin, kmax = self._gather(query, key, scaling, pos)
+        b, g, group, nq, _ = q.shape
+        nb = kmin.shape[2]
+        pooled = q.mean(2)
         score = quest(pooled, kmin, kmax)  # [B, G, Q, nb]
         own = pos // page
         valid = (torch.arange(nb, device=pos.device)[None, None, :] < own[:, :, None])[:, None]
         with torch.no_grad():
-            logits = q.reshape(b, g, group, nq, d) @ k[:, :, None].transpose(-1, -2)
+            logits = q @ k[:, :, None].transpose(-1, -2)
             causal = torch.arange(t, device=pos.device)[None, :] <= pos[:, :, None]  # [B, Q, T]
             logits.masked_fill_(~causal[:, None, None], float("-inf"))
             probs = torch.softmax(logits, -1)[..., :nb * page]
