@@ -187,9 +187,9 @@ def format_stats(stats):
 
 
 def lookup_accuracy(stats):
-    """Of a counter vector as a list."""
+    """Of a counter vector as a list; None when it counted no lookup."""
     i = list(KINDS).index(data.task.LOOKUP)
-    return stats[2 * i + 1] / max(1.0, stats[2 * i])
+    return stats[2 * i + 1] / stats[2 * i] if stats[2 * i] > 0 else None
 
 
 def level_floor(args, start, frac):
@@ -353,8 +353,9 @@ def main(argv=None):
                 select_text = (f"select loss {window['select'].item() / window['n']:.3f} "
                                f"{selection_loss.recall_text(window['select_mass'].cpu())} ")
                 if args.select_sparse > 0:
-                    sparse_stats = window["sparse_stats"].cpu().tolist()
-                    select_text += f"sparse lookup {lookup_accuracy(sparse_stats):.3f} "
+                    sparse_lookup = lookup_accuracy(window["sparse_stats"].cpu().tolist())
+                    select_text += ("sparse lookup -" if sparse_lookup is None
+                                    else f"sparse lookup {sparse_lookup:.3f}") + " "
             print(f"step {state['step']} loss {window['loss'].item() / window['n']:.4f} "
                   f"{format_stats(stats)} {select_text}level {int(level.value)} "
                   f"lr {lr:.2e} tok/s {window['tokens'] / dt:,.0f} target tok/s "
@@ -364,7 +365,8 @@ def main(argv=None):
         # The gate, over at least a log window of batches of the current
         # level: pass it and the next level opens.
         if gate_batches >= args.log_every:
-            if (lookup_accuracy(gate_stats.cpu().tolist()) >= args.gate
+            accuracy = lookup_accuracy(gate_stats.cpu().tolist())
+            if (accuracy is not None and accuracy >= args.gate
                     and level.value < args.max_bindings):
                 gate_level = min(args.max_bindings, int(math.ceil(level.value * args.grow)))
                 level.value = max(gate_level, level.value)
