@@ -1,5 +1,6 @@
 // Few-row projections on CUDA cores (resa/cuda/Gemv.h).
 #include "Launch.cuh"
+#include "ops/Dispatch.cuh"
 #include "resa/cuda/Gemv.h"
 
 #include <cooperative_groups.h>
@@ -8,10 +9,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <atomic>
-#include <climits>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -21,6 +19,8 @@ namespace resa::gpu {
 namespace {
 
 namespace cg = cooperative_groups;
+using ops::fromFloat;
+using ops::toFloat;
 
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
@@ -53,17 +53,6 @@ template <typename T> __device__ __forceinline__ void unpack(const uint4 &v, flo
       f[2 * i + 1] = p.y;
     }
   }
-}
-
-template <typename T> __device__ __forceinline__ float toFloat(T v) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) return __bfloat162float(v);
-  else if constexpr (std::is_same_v<T, __half>) return __half2float(v);
-  else return v;
-}
-template <typename T> __device__ __forceinline__ T fromFloat(float v) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) return __float2bfloat16_rn(v);
-  else if constexpr (std::is_same_v<T, __half>) return __float2half_rn(v);
-  else return v;
 }
 
 // Rows k, k + kSlots, ... (kUnroll of them) of this thread's 8 columns; zero
@@ -184,18 +173,6 @@ KernelFn pickKernel(const GemmArgs &g) {
   return nullptr;
 }
 
-int smCount(int device) {
-  static std::atomic<int> cached[64];
-  if (device < 0 || device >= 64) device = 0;
-  int n = cached[device].load();
-  if (n == 0) {
-    if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || n < 1)
-      n = 132;
-    cached[device].store(n);
-  }
-  return n;
-}
-
 } // namespace
 
 bool gemvApplies(const GemmArgs &g) {
@@ -222,7 +199,12 @@ void gemv(DeviceContext &ctx, const GemmArgs &g) {
   const int tiles = static_cast<int>((g.N + kCols - 1) / kCols);
   // Enough blocks for two per SM where the columns alone give fewer; each
   // slot keeps at least kUnroll rows.
-  int splits = (2 * smCount(ctx.device) + tiles - 1) / tiles;
+  int sms = 0;
+  if (const cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, ctx.device);
+      e != cudaSuccess)
+    throw Error(std::string("gemv: SM count of device ") + std::to_string(ctx.device) + ": " +
+                cudaGetErrorString(e));
+  int splits = (2 * sms + tiles - 1) / tiles;
   splits = std::max(1, std::min({splits, kMaxSplits,
                                  static_cast<int>(g.K / (kSlots * kUnroll))}));
   const int kPerSplit = static_cast<int>((g.K + splits - 1) / splits);
