@@ -1,8 +1,7 @@
 // resa-bench-gemm: is batch-1 decode's distance to its byte floor in the
 // projections? The Llama-3-8B decode step's GEMMs on cuBLASLt
-// (resa::gpu::gemm, as the runtime calls it) and, for M <= 4, on the
-// few-row kernel (resa::gpu::gemv), bf16 weights [K, N], M = 1, 4 and 8 rows,
-// fp32 accumulation:
+// (resa::gpu::gemm, as the runtime calls it), bf16 weights [K, N], M = 1, 4
+// and 8 rows, fp32 accumulation:
 //  - per shape: 32 GEMMs over 32 distinct weight matrices (one per layer, so
 //    none is served from the 50 MB L2), timed together, per GEMM: median
 //    time, bytes (weights + x + y), achieved TB/s and its fraction of the copy
@@ -13,7 +12,6 @@
 //    the bytes over the ceiling, so the gaps between the 129 GEMMs count.
 //   resa-bench-gemm [--out FILE.json]
 #include "resa/cuda/Gemm.h"
-#include "resa/cuda/Gemv.h"
 
 #include "BenchCheck.h"
 
@@ -131,23 +129,17 @@ int main(int argc, char **argv) {
   fillSmall<<<64, 256>>>(x, size_t(8) * 14336, 7);
   CK(cudaDeviceSynchronize());
 
-  bool useGemv = false;
   auto gemm = [&](const Shape &s, int64_t M, const __nv_bfloat16 *weights) {
     resa::gpu::GemmArgs g;
     g.M = M; g.N = s.N; g.K = s.K;
     g.x = x; g.ldx = s.K;
     g.w = weights; g.ldw = s.N;
     g.y = y; g.ldy = s.N;
-    if (useGemv) resa::gpu::gemv(ctx, g);
-    else resa::gpu::gemm(ctx, g);
+    resa::gpu::gemm(ctx, g);
   };
   std::vector<Row> rows;
-  for (const auto &variant : {std::pair<int64_t, bool>{1, false}, {1, true}, {4, false},
-                              {4, true}, {8, false}}) {
-    const int64_t M = variant.first;
-    const bool viaGemv = variant.second;
-    useGemv = viaGemv;
-    const char *impl = viaGemv ? "gemv" : "cublaslt";
+  const char *impl = "cublaslt";
+  for (int64_t M : {1, 4, 8}) {
     for (size_t si = 0; si < std::size(kShapes); ++si) {
       const Shape &s = kShapes[si];
       auto all = [&] {

@@ -1,6 +1,5 @@
 // cuBLASLt row-major GEMM with cached plans (resa/cuda/Gemm.h).
 #include "resa/cuda/Gemm.h"
-#include "resa/cuda/Gemv.h"
 
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -132,10 +131,6 @@ void gemm(DeviceContext &ctx, const GemmArgs &g) {
     throw Error("gemm: invalid sizes or leading dimensions");
   if (g.M == 0 || g.N == 0) return;
   if (g.K == 0) throw Error("gemm: the inner dimension is 0");
-  if (gemvEnabled() && gemvApplies(g)) {
-    gemv(ctx, g);
-    return;
-  }
 
   const PlanKey key{ctx.device, g.M, g.N, g.K, g.ldx, g.ldw, g.ldy, g.inType, g.outType, g.bias != nullptr,
                     alignmentOf(g.x), alignmentOf(g.w), alignmentOf(g.y), g.bias ? alignmentOf(g.bias) : 0,

@@ -13,12 +13,6 @@
 // draw (the CPU Sampler's first draw for the row's seed), log-probabilities
 // within 1e-4.
 //
-// The few-row projection (resa/cuda/Gemv.h) directly: against fp64 sums of the
-// same rounded inputs (bound per row 4e-3 of the row's largest value for a
-// bf16 output, 2e-3 f16, 1e-4 f32), every element written, the columns past
-// N left alone, and a second run bit-identical (its splits add in a fixed
-// order); weight views (a fused matrix's second half) and padded rows too.
-//
 // A plain program: PASS/FAIL per case, "SKIPPED: <case> (no CUDA device)"
 // without a device (exit 0), exit 1 on any failure.
 //
@@ -26,7 +20,6 @@
 #include "CudaTestUtil.h"
 #include "resa/cuda/DeviceKernel.h"
 #include "resa/cuda/Gemm.h"
-#include "resa/cuda/Gemv.h"
 #include "resa/cuda/Sampling.h"
 #include "resa/kernels/Kernel.h"
 #include "resa/runtime/Sampler.h"
@@ -35,7 +28,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -217,107 +209,6 @@ std::string linearCase(bool logits, DType xt, DType wt, int64_t rows, int64_t K,
   std::vector<In> ins{{&x, xt}, {&w, wt}};
   if (bias) ins.push_back({&b, wt});
   return checkTwice(name, ins, attrs, logits ? DType::F32 : xt, ref, 2e-2);
-}
-
-// gemv() on X [M, ldx] and a view of W (columns wOff .. wOff + N of a [K, ldw]
-// matrix), Y [M, N + 8] poisoned first.
-std::string gemvCase(DType in, DType out, int64_t M, int64_t K, int64_t N, int64_t ldx, int64_t ldw,
-                     int64_t wOff, bool bias, uint64_t seed) {
-  using resa::cudatest::fromBits;
-  using resa::cudatest::toBits;
-  const auto kv = in == DType::BF16 ? resa::gpu::KVDType::BF16 : resa::gpu::KVDType::F16;
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  auto fill = [&](std::vector<uint16_t> &bits, std::vector<double> &vals, size_t n, float scale) {
-    bits.resize(n);
-    vals.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      bits[i] = toBits(u(rng) * scale, kv);
-      vals[i] = fromBits(bits[i], kv);
-    }
-  };
-  std::vector<uint16_t> xb, wb, bb;
-  std::vector<double> xv, wv, bv;
-  fill(xb, xv, size_t(M) * ldx, 1.f);
-  fill(wb, wv, size_t(K) * ldw, 1.f / std::sqrt(float(K)));
-  fill(bb, bv, size_t(N), 0.5f);
-  const bool f32 = out == DType::F32;
-  std::vector<float> bf(N);
-  for (int64_t n = 0; n < N; ++n) bf[n] = static_cast<float>(bv[n]);
-  const int64_t ldy = N + 8;
-  DevBuf<uint16_t> dx(xb.size()), dw(wb.size()), db(bb.size());
-  DevBuf<float> dbf(N);
-  DevBuf<uint32_t> dy(size_t(M) * ldy);  // room for f32; 16-bit outputs use half of it
-  CUDA_OK(cudaMemcpy(dx.p, xb.data(), xb.size() * 2, cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(dw.p, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(db.p, bb.data(), bb.size() * 2, cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(dbf.p, bf.data(), bf.size() * 4, cudaMemcpyHostToDevice));
-  resa::gpu::GemmArgs g;
-  g.M = M; g.N = N; g.K = K;
-  g.x = dx.p; g.ldx = ldx;
-  g.w = dw.p + wOff; g.ldw = ldw;
-  g.inType = in;
-  g.y = dy.p; g.ldy = ldy;
-  g.outType = out;
-  g.bias = bias ? (f32 ? static_cast<const void *>(dbf.p) : db.p) : nullptr;
-  if (!resa::gpu::gemvApplies(g)) throw Failure{"gemvApplies refuses the case"};
-  resa::gpu::DeviceContext ctx;
-  ctx.stream = env().stream;
-  ctx.device = env().device;
-  env().blas->attach(ctx);
-  const size_t ybytes = size_t(M) * ldy * (f32 ? 4 : 2);
-  std::vector<unsigned char> runs[2];
-  for (auto &r : runs) {
-    CUDA_OK(cudaMemset(dy.p, 0xFF, size_t(M) * ldy * 4));  // NaN in every format
-    resa::gpu::gemv(ctx, g);
-    CUDA_OK(cudaStreamSynchronize(ctx.stream));
-    r.resize(ybytes);
-    CUDA_OK(cudaMemcpy(r.data(), dy.p, ybytes, cudaMemcpyDeviceToHost));
-  }
-  if (runs[0] != runs[1]) throw Failure{"a second run differs (the splits' sum order is not fixed)"};
-  const double bound = f32 ? 1e-4 : (in == DType::BF16 && out != DType::F32 ? 4e-3 : 2e-3);
-  double worst = 0;
-  for (int64_t m = 0; m < M; ++m) {
-    std::vector<double> ref(N);
-    double rowMax = 0;
-    for (int64_t n = 0; n < N; ++n) {
-      double sum = bias ? bv[n] : 0.0;
-      for (int64_t k = 0; k < K; ++k) sum += xv[m * ldx + k] * wv[k * ldw + wOff + n];
-      ref[n] = sum;
-      rowMax = std::max(rowMax, std::fabs(sum));
-    }
-    for (int64_t n = 0; n < ldy; ++n) {
-      const size_t i = size_t(m) * ldy + n;
-      uint32_t bits = 0;
-      float got;
-      if (f32) {
-        std::memcpy(&bits, runs[0].data() + 4 * i, 4);
-        std::memcpy(&got, &bits, 4);
-      } else {
-        uint16_t h;
-        std::memcpy(&h, runs[0].data() + 2 * i, 2);
-        bits = h;
-        got = fromBits(h, kv);
-      }
-      const uint32_t poison = f32 ? 0xFFFFFFFFu : 0xFFFFu;
-      if (n >= N) {
-        if (bits != poison)
-          throw Failure{"row " + std::to_string(m) + " column " + std::to_string(n) + " past N written"};
-        continue;
-      }
-      if (!std::isfinite(got))
-        throw Failure{"row " + std::to_string(m) + " column " + std::to_string(n) + " not written (or not finite)"};
-      const double err = std::fabs(got - ref[n]) / std::max(rowMax, 1e-30);
-      worst = std::max(worst, err);
-      if (err > bound)
-        throw Failure{"row " + std::to_string(m) + " column " + std::to_string(n) + ": " + std::to_string(got) +
-                      " vs " + std::to_string(ref[n]) + " (error " + std::to_string(err) + " of the row's largest, bound " +
-                      std::to_string(bound) + ")"};
-    }
-  }
-  char msg[96];
-  std::snprintf(msg, sizeof msg, "worst error %.2e of the row's largest (bound %.0e), deterministic", worst, bound);
-  return msg;
 }
 
 // resa.multi_linear against the CPU's resa.linear of each (weight, bias):
@@ -656,44 +547,6 @@ std::vector<resa::cudatest::NamedCase> allCases() {
   add("embedding_f32_i64_d33",
       [](uint64_t s) { return embeddingCase(DType::F32, DType::I64, 300, 33, {5}, s); });
   add("embedding_host_ids_out_of_range", [](uint64_t s) { return embeddingRangeCase(s); });
-
-  // gemv: every row count, both input types, same-type and f32 outputs, over
-  // shapes with tails (N not a multiple of 64, K not of the 32 row slots or
-  // of the splits) and, on an H200's 132 SMs, 1 split (K = 64, 100), 2
-  // (300 x 4096), 5 (4096 x 4096) and 8 (the down projection's K); views below.
-  const std::pair<int64_t, int64_t> gemvShapes[] = {
-      {64, 8}, {100, 264}, {300, 4096}, {4096, 4096}, {14336, 1032}};
-  for (DType t : {DType::BF16, DType::F16})
-    for (DType o : {t, DType::F32})
-      for (int64_t M = 1; M <= resa::gpu::kGemvMaxRows; ++M)
-        for (const auto &kn : gemvShapes) {
-          const int64_t K = kn.first, N = kn.second;
-          add(std::string("gemv_") + shortName(t) + "_to_" + shortName(o) + "_M" + std::to_string(M) + "_" +
-                  std::to_string(K) + "x" + std::to_string(N),
-              [=](uint64_t s) { return gemvCase(t, o, M, K, N, K, N, 0, M == 2, s); });
-        }
-  add("gemv_bf16_M3_view_second_half_4096x2048_bias", [](uint64_t s) {
-    return gemvCase(DType::BF16, DType::BF16, 3, 4096, 2048, 4096, 4096, 2048, true, s);
-  });
-  add("gemv_f16_to_f32_M4_padded_x_view_96x512", [](uint64_t s) {
-    return gemvCase(DType::F16, DType::F32, 4, 96, 512, 130, 1024, 256, false, s);
-  });
-  add("gemv_applies", [](uint64_t) {
-    resa::gpu::GemmArgs g;
-    g.M = 1; g.N = 64; g.K = 64; g.ldx = 64; g.ldw = 64; g.ldy = 64;
-    alignas(16) static uint16_t w[16];
-    g.w = w;
-    if (!resa::gpu::gemvApplies(g)) throw Failure{"refuses a plain 1 x 64 x 64 bf16 product"};
-    auto refused = [&](resa::gpu::GemmArgs b, const char *why) {
-      if (resa::gpu::gemvApplies(b)) throw Failure{std::string("takes ") + why};
-    };
-    auto b = g; b.M = 5; refused(b, "5 rows");
-    b = g; b.N = 60; b.ldw = 60; b.ldy = 60; refused(b, "N = 60");
-    b = g; b.w = w + 1; refused(b, "a weight pointer off 16 bytes");
-    b = g; b.inType = DType::F32; b.outType = DType::F32; refused(b, "f32 inputs");
-    b = g; b.outType = DType::F16; refused(b, "bf16 -> f16");
-    return std::string("takes 1-4 rows of aligned bf16/f16, refuses the rest");
-  });
 
   // Sampling: greedy and top-p over both vocab sizes and the row counts.
   struct SampleSetup {
