@@ -40,7 +40,11 @@ def read_ncu(path):
     head, units = rows[0], rows[1]
     name_col = head.index("Kernel Name")
     t_col = head.index("gpu__time_duration.sum")
-    scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3}.get(units[t_col], 1.0)
+    # ncu 2024 wrote "nsecond", ncu 2025 (CUDA 13) writes "ns".
+    scales = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3}
+    if units[t_col] not in scales:
+        raise SystemExit(f"{path}: unknown unit {units[t_col]!r} of gpu__time_duration.sum")
+    scale = scales[units[t_col]]
     out = []
     for r in rows[2:]:
         if len(r) > t_col and r[t_col]:
