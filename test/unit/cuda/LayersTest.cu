@@ -560,8 +560,10 @@ std::vector<resa::cudatest::NamedCase> allCases() {
       {"t0.5_p0.95_ties", {0.5f, 0.95f, 1}}, {"t1_p0.8_masked", {1.f, 0.8f, 2}},
       {"t2_p1_ties", {2.f, 1.f, 1}},
   };
+  // Vocabularies shorter than a row's cluster of blocks (5: some blocks read
+  // nothing), one slice each of a few tokens (300), and Llama 3's (128256).
   for (const auto &named : ss)
-    for (int64_t vocab : {300, 32000})
+    for (int64_t vocab : {5, 300, 32000, 128256})
       for (int64_t rows : rowSet) {
         const SampleSetup c = named.second;
         add(std::string("sample_") + named.first + "_v" + std::to_string(vocab) + "_rows" + std::to_string(rows),
