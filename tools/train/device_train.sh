@@ -62,12 +62,15 @@ case "$MODE" in
     # 2026-11-29: 97% dense, 5% sparse): the same mixture at a lower rate
     # plus the block-selection loss (selection_loss.py), its queries mostly
     # the lookups (round 5: weight 0.03, uniform queries, did not move the
-    # lookups), and half the batches decoded under the rule (their target
-    # positions read only the blocks it keeps).
+    # lookups), and a part of the batches decoded under the rule (their
+    # target positions read only the blocks it keeps). The rank form
+    # (rounds 7-8; SELECT_FORM=listwise SELECT_LOSS=0.05 SELECT_SPARSE=0.5
+    # for round 6's recipe, which left a lookup's block 60th under the
+    # bound; selection_loss.py).
     $PY "$HERE/train.py" --resume "$IN/ckpt" --pool "$IN/candidates.jsonl.gz" --out "$OUT/ckpt" \
         --minutes "${2:-6}" --level 900 --refine 0.35 --bootstrap 0.2 --arith 0.3 --lr 3e-4 \
-        --warmup 50 --select-loss "${SELECT_LOSS:-0.05}" \
-        --select-lookup-boost "${SELECT_BOOST:-20}" --select-sparse "${SELECT_SPARSE:-0.5}"
+        --warmup 50 --select-loss "${SELECT_LOSS:-0.2}" --select-form "${SELECT_FORM:-rank}" \
+        --select-lookup-boost "${SELECT_BOOST:-20}" --select-sparse "${SELECT_SPARSE:-0.2}"
     ;;
   smoke)
     # The whole pipeline at toy size on the CPU: data -> train -> sample ->
@@ -80,7 +83,7 @@ case "$MODE" in
     $PY "$HERE/sample.py" --ckpt "$OUT/round1" --out "$OUT/candidates.jsonl.gz" --problems 16 \
         --bindings 14 --steps 5 --max-new-tokens 240 --threads 1 --batch-size 32
     $PY "$HERE/train.py" --resume "$OUT/round1" --pool "$OUT/candidates.jsonl.gz" \
-        --out "$OUT/ckpt" --minutes "${2:-0.75}" --refine 0.5 --select-loss 0.05 \
+        --out "$OUT/ckpt" --minutes "${2:-0.75}" --refine 0.5 --select-loss 0.2 --select-form rank \
         --select-sparse 0.5 --select-sparse-queries 64 "${tiny[@]}"
     $PY "$HERE/sample.py" --ckpt "$OUT/ckpt" --split test --problems 8 --bindings 14 --steps 5 \
         --max-new-tokens 240 --threads 1 --batch-size 32 --refine --summary "$OUT/eval.json"

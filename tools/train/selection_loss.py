@@ -20,6 +20,13 @@ those blocks hold. Gradients reach the queries and the keys (through the
 min/max), so training moves the model towards keys whose block summaries
 rank the blocks attention needs first; the dense loss keeps the answers.
 
+The rank form (--select-form rank, SelectionLoss._rank) replaces that
+cross-entropy, for the queries whose attention peaks on one block, with the
+peak block's rank against the others: round 6 showed the listwise form
+leaves a lookup's block 60th of 260 (its gradient goes to the one block
+ranked first); rounds 7-8 with the rank form put 51/64, then more, of the
+test lookups within the rule's budget (tools/train/README.md).
+
 Queries: a sample of the target positions (decoding's queries) of each row
 whose cache holds more blocks than the rule keeps, the positions that look a
 binding up drawn more often (--select-lookup-boost): round 5 (weight 0.03,
@@ -41,8 +48,9 @@ NAME = "resa_select"
 
 
 class SelectionLoss:
-    def __init__(self, page=16, kept=0.1, min_blocks=16):
+    def __init__(self, page=16, kept=0.1, min_blocks=16, form="listwise", tau=2.0, peak=0.3):
         self.page, self.kept, self.min_blocks = page, kept, min_blocks
+        self.form, self.tau, self.peak = form, tau, peak
         self.positions = None
         self.sparse_positions = None
         self.parts = []
@@ -160,15 +168,41 @@ class SelectionLoss:
             weight = mass.sum(-1) * (n < earlier)[:, None]
             target = mass / mass.sum(-1, keepdim=True).clamp_min(1e-12)
             kept = (mass * self.kept_mask(pooled, kmin, kmax, pos)).sum(-1)
-        logp = torch.log_softmax(score.masked_fill(~valid, -1e9), -1)
-        ce = -(target * logp).sum(-1)
-        loss = (weight * ce).sum() / weight.sum().clamp_min(1e-12)
+        if self.form == "rank":
+            weight, per_query = self._rank(score, mass, valid, n, earlier)
+        else:
+            logp = torch.log_softmax(score.masked_fill(~valid, -1e9), -1)
+            per_query = -(target * logp).sum(-1)
+        loss = (weight * per_query).sum() / weight.sum().clamp_min(1e-12)
         kept_mass = torch.stack([(kept * (weight > 0)).sum(), (mass.sum(-1) * (weight > 0)).sum()])
         with torch.no_grad():
             total = mass.sum(-1)
             fraction = torch.where(total > 1e-6, kept / total.clamp_min(1e-12), 1.0)
             worst = fraction.amin(1)  # [B, Q]: the worst KV group
         self.parts.append((loss, kept_mass, worst, n < earlier))
+
+    def _rank(self, score, mass, valid, n, earlier):
+        """The rank form: (weight, loss) per (row, KV head, query) for the
+        queries whose attention peaks on one earlier block (a lookup's
+        binding: the listwise form's softmax over bounds ~40-100 apart puts
+        all its gradient on the one block ranked first, round 6 left such a
+        block 60th of 260 under the bound). The peak block's bound against
+        every other block's, softplus((s_c - s_peak) / tau), summed over the
+        competitors past the first (n - 1) // 2 (room for the other blocks
+        the query reads, e.g. the newest) and divided by n: what the rule
+        asks, the peak within its n - 1 blocks, with a margin."""
+        with torch.no_grad():
+            peak_mass, peak = mass.max(-1)
+            weight = peak_mass * (peak_mass >= self.peak) * (n < earlier)[:, None]
+            nb = score.shape[-1]
+            others = valid & (torch.arange(nb, device=score.device) != peak[..., None])
+            free = ((n - 1) // 2)[:, None, :, None]  # [B, 1, Q, 1]
+        s_peak = score.gather(-1, peak[..., None])
+        ranked = score.masked_fill(~others, float("-inf")).sort(-1, descending=True).values
+        past = torch.arange(nb, device=score.device) >= free
+        over = torch.nn.functional.softplus((ranked - s_peak) / self.tau)
+        over = over.masked_fill(~past | torch.isinf(ranked), 0.0)
+        return weight, over.sum(-1) / n[:, None].clamp_min(1)
 
 
 def quest(pooled, kmin, kmax):
@@ -196,14 +230,14 @@ def _attention(module, query, key, value, attention_mask, **kwargs):
     return out, weights
 
 
-def install(net, page=16, kept=0.1, min_blocks=16):
+def install(net, page=16, kept=0.1, min_blocks=16, form="listwise"):
     """Routes net's attention through SDPA plus the loss; returns the collector."""
     global ACTIVE
     AttentionInterface.register(NAME, _attention)
     # SDPA's masks too (padded generation batches): an unknown name gets none.
     ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)
     net.set_attn_implementation(NAME)
-    ACTIVE = SelectionLoss(page, kept, min_blocks)
+    ACTIVE = SelectionLoss(page, kept, min_blocks, form)
     return ACTIVE
 
 
@@ -258,7 +292,7 @@ def recall_text(counters):
     return f"select recall {recall} whole {share}"
 
 
-def _check():
+def _check(form):
     """Quest's bound in the centre/half-width form equals the max form; the
     rule's count of kept blocks; and the loss can teach: keys optimised by
     this loss alone until the rule's blocks hold the attention mass."""
@@ -279,7 +313,7 @@ def _check():
     query = torch.randn(1, 2, t, d)
     pos = torch.arange(t - nq, t)[None]
     key = key.requires_grad_()
-    sel = SelectionLoss(page=16, kept=0.1, min_blocks=4)
+    sel = SelectionLoss(page=16, kept=0.1, min_blocks=4, form=form)
 
     def run():
         sel.begin(pos)
@@ -298,11 +332,15 @@ def _check():
     last_recall = (last_mass[0] / last_mass[1]).item()
     assert last_mass[2] > first_mass[2], (first_mass, last_mass)  # more whole queries
     assert last_loss.item() < 0.5 * first_loss.item(), (first_loss, last_loss)
-    assert last_recall > 0.8 and last_recall > first_recall + 0.3, (first_recall, last_recall)
+    # The rank form moves only the queries whose attention peaks on one block
+    # (the toy's spread-4 logits peak for a part of them): a lower floor.
+    floor = {"listwise": 0.8, "rank": 0.7}[form]
+    assert last_recall > floor and last_recall > first_recall + 0.3, (first_recall, last_recall)
     return first_recall, last_recall
 
 
 if __name__ == "__main__":
-    before, after = _check()
-    print(f"selection_loss: checks pass (toy attention mass the rule keeps {before:.2f} -> "
-          f"{after:.2f} under the loss alone)")
+    for form in ("listwise", "rank"):
+        before, after = _check(form)
+        print(f"selection_loss ({form}): checks pass (toy attention mass the rule keeps "
+              f"{before:.2f} -> {after:.2f} under the loss alone)")

@@ -104,6 +104,9 @@ def parse_args(argv=None):
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--select-loss", type=float, default=0.0,
                     help="weight of the block-selection loss (selection_loss.py; 0: off)")
+    ap.add_argument("--select-form", choices=["listwise", "rank"], default="listwise",
+                    help="the selection loss's form (selection_loss.py): listwise cross-entropy "
+                         "of the bounds against the attention mass, or the peak block's rank")
     ap.add_argument("--select-queries", type=int, default=64,
                     help="query positions per row for the selection loss")
     ap.add_argument("--select-lookup-boost", type=float, default=0.0,
@@ -229,8 +232,9 @@ def main(argv=None):
         opt.load_state_dict(opt_state)
     selection = None
     if args.select_loss > 0:
-        selection = selection_loss.install(net)
-        print(f"block-selection loss, weight {args.select_loss}, {args.select_queries} queries "
+        selection = selection_loss.install(net, form=args.select_form)
+        print(f"block-selection loss ({args.select_form}), weight {args.select_loss}, "
+              f"{args.select_queries} queries "
               "a row", flush=True)
     if args.compile:
         net.model.compile(dynamic=True)  # in place: parameter names are unchanged

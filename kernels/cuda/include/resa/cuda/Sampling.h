@@ -42,7 +42,7 @@ struct SampleArgs {
   float *logProbs = nullptr; // [rows], device memory, or null
 };
 
-// Enqueues one kernel on `stream` (one thread block per row). Throws
+// Enqueues one kernel on `stream` (a cluster of 8 thread blocks per row). Throws
 // resa::Error for invalid arguments (temperature < 0, top_p outside (0, 1],
 // vocab < 1, rowStride < vocab, missing pointers) or a failed launch.
 void sampleTokens(const SampleArgs &args, cudaStream_t stream);
