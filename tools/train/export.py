@@ -42,7 +42,11 @@ from export_test_models import strip_metadata  # noqa: E402
 from narrow_weights import MIN_CONVERTED, narrow_initializers  # noqa: E402
 
 OPSET = 18
-TOL = 1e-3
+# torch and onnxruntime both compute in fp32 but in different orders: their
+# logits differ by a few ulps of the largest ones (round 8's reach 32, its
+# attention logits ~70). The bound is relative to the largest |logit| (at
+# least 1).
+TOL = 1e-4
 TORCH_TYPES = {"f16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -87,8 +91,9 @@ def export(net, path, weights):
 
 
 def check(net, path, weights, tok):
-    """max |torch - onnxruntime| over a task prompt and a random batch, torch
-    running the weights as stored in the ONNX file."""
+    """{input: (max |torch - onnxruntime|, max(1, max |torch|))} over a task
+    prompt and a random batch, torch running the weights as stored in the
+    ONNX file."""
     import onnxruntime as ort
     ref = M.create(net.config, attn="sdpa")
     ref.load_state_dict(net.state_dict())
@@ -107,7 +112,7 @@ def check(net, path, weights, tok):
         with torch.no_grad():
             want = ref(input_ids=ids, use_cache=False).logits.float().numpy()
         got = sess.run(["logits"], {"input_ids": ids.numpy()})[0]
-        diffs[name] = float(np.abs(got - want).max())
+        diffs[name] = (float(np.abs(got - want).max()), max(1.0, float(np.abs(want).max())))
     return diffs
 
 
@@ -136,7 +141,8 @@ def main():
     manifest = dict(
         model="model.onnx", size_bytes=size, parameters=M.parameter_count(net),
         config=json.loads(net.config.to_json_string()), attn_implementation=args.attn,
-        export=settings, max_abs_diff_torch_vs_onnxruntime=diffs,
+        export=settings, max_abs_diff_torch_vs_onnxruntime={k: d for k, (d, _) in diffs.items()},
+        max_abs_logit={k: m for k, (_, m) in diffs.items()},
         training={k: state[k] for k in ("step", "tokens", "target_tokens", "seconds", "rounds",
                                         "evals") if k in state},
         tokenizer="tokenizer.json (tools/train/build_tokenizer.py)",
@@ -146,10 +152,13 @@ def main():
         json.dump(manifest, f, indent=1)
         f.write("\n")
     print(json.dumps(dict(model=path, size_bytes=size, weights=args.weights,
-                          max_abs_diff_torch_vs_onnxruntime=diffs), indent=1))
-    bad = [k for k, v in diffs.items() if not v <= TOL]
+                          max_abs_diff_torch_vs_onnxruntime=manifest[
+                              "max_abs_diff_torch_vs_onnxruntime"],
+                          max_abs_logit=manifest["max_abs_logit"]), indent=1))
+    bad = [k for k, (d, m) in diffs.items() if not d <= TOL * m]
     if bad:
-        sys.exit(f"export: onnxruntime and torch disagree on {bad} (> {TOL})")
+        sys.exit(f"export: onnxruntime and torch disagree on {bad} (> {TOL} of the largest "
+                 "|logit|)")
     if size > args.max_bytes:
         sys.exit(f"export: {path} has {size} bytes, more than --max-bytes {args.max_bytes}")
 
