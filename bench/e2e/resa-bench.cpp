@@ -521,10 +521,12 @@ private:
   // cuBLASLt's workspace, the random KV rows.
   static constexpr double kReserveBytes = 16.0 * (1 << 30);
 
-  // Bytes of one page: K and V of every slot, kmin and kmax, every layer,
-  // 16-bit.
+  // Bytes of one page: K and V of every slot, and kmin and kmax where the
+  // package selects blocks (a dense package's cache keeps none), every
+  // layer, 16-bit.
   int64_t pageBytes() const {
-    return facts_.layers * facts_.kvHeads * facts_.headDim * 2 * (2 * facts_.blockSize + 2);
+    const int64_t rows = 2 * facts_.blockSize + (facts_.selectsBlocks ? 2 : 0);
+    return facts_.layers * facts_.kvHeads * facts_.headDim * 2 * rows;
   }
   int64_t pagesFor(int64_t tokens) const {
     return (tokens + facts_.blockSize - 1) / facts_.blockSize;

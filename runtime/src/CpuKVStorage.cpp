@@ -42,18 +42,22 @@ void KVCacheConfig::validate() const {
 CpuKVStorage::CpuKVStorage(const KVCacheConfig &config) : c_(config) {
   c_.validate();
   const size_t pool = static_cast<size_t>(c_.poolElements());
-  const size_t summary = static_cast<size_t>(c_.summaryElements());
+  const size_t summary = c_.summaries ? static_cast<size_t>(c_.summaryElements()) : 0;
   try {
     k_.resize(c_.numLayers);
     v_.resize(c_.numLayers);
-    kmin_.resize(c_.numLayers);
-    kmax_.resize(c_.numLayers);
     for (int l = 0; l < c_.numLayers; ++l) {
       k_[l].assign(pool, 0.0f);
       v_[l].assign(pool, 0.0f);
-      // An empty summary: every key is below kmin and above kmax.
-      kmin_[l].assign(summary, std::numeric_limits<float>::infinity());
-      kmax_[l].assign(summary, -std::numeric_limits<float>::infinity());
+    }
+    if (c_.summaries) {
+      kmin_.resize(c_.numLayers);
+      kmax_.resize(c_.numLayers);
+      for (int l = 0; l < c_.numLayers; ++l) {
+        // An empty summary: every key is below kmin and above kmax.
+        kmin_[l].assign(summary, std::numeric_limits<float>::infinity());
+        kmax_[l].assign(summary, -std::numeric_limits<float>::infinity());
+      }
     }
   } catch (const std::bad_alloc &) {
     const double gib = 4.0 * c_.numLayers * (2.0 * pool + 2.0 * summary) / (1 << 30);
@@ -69,6 +73,8 @@ void CpuKVStorage::copyPage(int32_t src, int32_t dst) {
   for (int l = 0; l < c_.numLayers; ++l) {
     std::memcpy(&k_[l][dst * page], &k_[l][src * page], page * sizeof(float));
     std::memcpy(&v_[l][dst * page], &v_[l][src * page], page * sizeof(float));
+    if (!c_.summaries)
+      continue;
     std::memcpy(&kmin_[l][dst * summary], &kmin_[l][src * summary], summary * sizeof(float));
     std::memcpy(&kmax_[l][dst * summary], &kmax_[l][src * summary], summary * sizeof(float));
   }
@@ -116,6 +122,9 @@ void CpuKVStorage::readTokens(int layer, const int32_t *slotMapping, int64_t num
 }
 
 void CpuKVStorage::updateSummaries(int layer, const KVSummaryUpdate *updates, size_t count) {
+  if (count > 0 && !c_.summaries)
+    throw Error("KV cache: internal error: " + std::to_string(count) +
+                " summary updates for a cache that keeps no block summaries");
   const PagedAttentionShape s = shapeOf(c_);
   const float *kp = k_[layer].data();
   const int d = c_.headDim;

@@ -25,6 +25,12 @@ KVStorage *hostPool(KVStorage &storage, const char *what) {
                 ": the pools are not host fp32 (a device cache); use storage()");
   return &storage;
 }
+// Throws when the cache keeps no kmin/kmax (what = the accessor asked).
+void requireSummaries(const KVCacheConfig &config, const char *what) {
+  if (!config.summaries)
+    throw Error(std::string("KV cache: ") + what +
+                ": this cache keeps no block summaries (its package selects no blocks)");
+}
 } // namespace
 
 KVCache::KVCache(const KVCacheConfig &config, std::unique_ptr<KVStorage> storage)
@@ -141,10 +147,11 @@ void KVCache::popTokens(int64_t id, int64_t n) {
   const int64_t newLen = seq.length - n;
   const size_t keep = static_cast<size_t>(ceilDiv(newLen, ps));
   // When the new length ends inside a page, that page loses valid slots and
-  // its summary must be recomputed.
+  // its summary must be recomputed (on a copy when the page is shared).
+  // Without summaries no data changes: the page stays as it is, shared or not.
   const int32_t lastValid = static_cast<int32_t>(newLen % ps);
-  const bool partial = lastValid != 0;
-  const bool copy = partial && refs_[seq.pages[keep - 1]] > 1;
+  const bool recompute = lastValid != 0 && config_.summaries;
+  const bool copy = recompute && refs_[seq.pages[keep - 1]] > 1;
   if (copy) {
     int64_t released = 0;
     for (size_t i = keep; i < seq.pages.size(); ++i)
@@ -156,7 +163,7 @@ void KVCache::popTokens(int64_t id, int64_t n) {
     releasePage(seq.pages[i]);
   seq.pages.resize(keep);
   seq.length = newLen;
-  if (partial) {
+  if (recompute) {
     if (copy)
       copyOnWrite(seq, keep - 1);
     const KVSummaryUpdate up{seq.pages[keep - 1], 0, lastValid};
@@ -248,7 +255,8 @@ void KVCache::beginForward(const std::vector<int64_t> &ids, const std::vector<in
       for (int64_t pos = start; pos < end; ++pos)
         nb.slots.push_back(
             static_cast<int32_t>(seq.pages[static_cast<size_t>(pos / ps)] * ps + pos % ps));
-      for (int64_t i = first; i <= last; ++i) {
+      // The summary update of every written page (none without summaries).
+      for (int64_t i = first; config_.summaries && i <= last; ++i) {
         const int64_t pageStart = i * ps;
         const int64_t oldValid = std::clamp<int64_t>(oldLen - pageStart, 0, ps);
         // Slots the write overwrites (rather than appends) invalidate the
@@ -363,10 +371,12 @@ const float *KVCache::values(int layer) const {
 }
 const float *KVCache::keyMin(int layer) const {
   checkLayer(layer, "keyMin");
+  requireSummaries(config_, "keyMin");
   return static_cast<const float *>(hostPool(*storage_, "keyMin")->keyMin(layer));
 }
 const float *KVCache::keyMax(int layer) const {
   checkLayer(layer, "keyMax");
+  requireSummaries(config_, "keyMax");
   return static_cast<const float *>(hostPool(*storage_, "keyMax")->keyMax(layer));
 }
 

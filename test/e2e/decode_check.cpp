@@ -3,12 +3,15 @@
 // 12): greedy tokens through prefill + decode must equal greedy tokens by
 // recomputation, and every decode step's logits must match the recomputed
 // last-position logits within 1e-4. generate() then decodes the three prompts
-// of equal length as one batch, and must give the same tokens.
+// of equal length as one batch, and must give the same tokens. The KV cache
+// must keep block summaries exactly when the plan selects blocks.
 //
 // usage: resa-decode-check PKG [--steps 32]
 #include "CheckUtil.h"
 #include "resa/runtime/Generator.h"
 #include "resa/runtime/ModelInputs.h"
+
+#include "plan.pb.h"
 
 #include <cmath>
 #include <cstdio>
@@ -48,6 +51,17 @@ int main(int argc, char **argv) {
     resa::Generator gen(*package, resa::Generator::pagesFor(*package, prompts, steps));
     int failures = 0;
     float worst = 0;
+    // The cache keeps block summaries exactly when some step selects blocks
+    // (a dense package: never, and nothing below may need them).
+    bool selects = false;
+    for (const resa::plan::Function &f : package->plan().functions())
+      for (const resa::plan::Step &s : f.steps())
+        selects = selects || s.kernel() == "resa.block_select";
+    if (gen.cache().config().summaries != selects) {
+      std::printf("FAIL: the KV cache %s block summaries, but the package %s blocks\n",
+                  selects ? "keeps no" : "keeps", selects ? "selects" : "selects no");
+      ++failures;
+    }
     for (size_t i = 0; i < prompts.size(); ++i) {
       std::vector<int64_t> seq = prompts[i];
       resa::Tensor logits = gen.prefill(static_cast<int64_t>(i), seq);

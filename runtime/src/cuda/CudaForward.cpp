@@ -299,6 +299,9 @@ DeviceTensor CudaForward::blockSelect(int64_t layer, const DeviceTensor &q, cons
   a.q = qh.raw();
   a.kmin = kv.keyMin(static_cast<int>(layer));
   a.kmax = kv.keyMax(static_cast<int>(layer));
+  if (!a.kmin || !a.kmax)
+    throw Error("block selection needs the KV cache's block summaries, which this cache "
+                "does not keep");
   a.pageTable = pageTable_;
   a.seqLens = seqLens_;
   a.selected = blocks.data<int32_t>();

@@ -47,7 +47,8 @@ CudaKVStorage::CudaKVStorage(const KVCacheConfig &config, gpu::KVDType dtype, cu
     : c_(config), dtype_(dtype), stream_(stream) {
   c_.validate();
   poolBytes_ = alignUp(static_cast<size_t>(c_.poolElements()) * 2);
-  summaryBytes_ = alignUp(static_cast<size_t>(c_.summaryElements()) * 2);
+  // Without summaries a layer is its K and V alone.
+  summaryBytes_ = c_.summaries ? alignUp(static_cast<size_t>(c_.summaryElements()) * 2) : 0;
   layerBytes_ = 2 * poolBytes_ + 2 * summaryBytes_;
   size_t total = 0;
   const bool overflow =
@@ -64,7 +65,7 @@ CudaKVStorage::CudaKVStorage(const KVCacheConfig &config, gpu::KVDType dtype, cu
   }
   try {
     checkCuda(cudaMemsetAsync(pools_, 0, total, stream_), "KV cache: clearing the device pools");
-    for (int l = 0; l < c_.numLayers; ++l) {
+    for (int l = 0; c_.summaries && l < c_.numLayers; ++l) {
       checkCuda(gpu::fill16(keyMin(l), plusInf(dtype_), c_.summaryElements(), stream_),
                 "KV cache: initialising kmin");
       checkCuda(gpu::fill16(keyMax(l), minusInf(dtype_), c_.summaryElements(), stream_),
@@ -86,8 +87,11 @@ CudaKVStorage::~CudaKVStorage() {
   (void)cudaGetLastError(); // no stale error for the next caller to find
 }
 
-// A layer's K, V, kmin and kmax (which = 0..3) lie one after the other.
+// A layer's K, V, kmin and kmax (which = 0..3) lie one after the other; kmin
+// and kmax are null without summaries.
 void *CudaKVStorage::at(int layer, int which) const {
+  if (which >= 2 && !c_.summaries)
+    return nullptr;
   const size_t w = static_cast<size_t>(which);
   const size_t offset = w < 2 ? w * poolBytes_ : 2 * poolBytes_ + (w - 2) * summaryBytes_;
   return static_cast<char *>(pools_) + static_cast<size_t>(layer) * layerBytes_ + offset;
@@ -129,8 +133,9 @@ const T *CudaKVStorage::upload(Staged<T> &staged, const T *data, size_t count, c
 void CudaKVStorage::copyPage(int32_t src, int32_t dst) {
   const size_t page = static_cast<size_t>(c_.numKvHeads) * c_.pageSize * c_.headDim * 2;
   const size_t summary = static_cast<size_t>(c_.numKvHeads) * c_.headDim * 2;
+  const int pools = c_.summaries ? 4 : 2; // K, V (, kmin, kmax)
   for (int l = 0; l < c_.numLayers; ++l)
-    for (int which = 0; which < 4; ++which) {
+    for (int which = 0; which < pools; ++which) {
       const size_t bytes = which < 2 ? page : summary;
       char *base = static_cast<char *>(at(l, which));
       checkCuda(cudaMemcpyAsync(base + dst * bytes, base + src * bytes, bytes,
@@ -158,6 +163,9 @@ void CudaKVStorage::updateSummaries(int layer, const KVSummaryUpdate *updates, s
                 "the summary kernels read the runtime's updates as they are");
   if (count == 0)
     return;
+  if (!c_.summaries)
+    throw Error("KV cache: internal error: " + std::to_string(count) +
+                " summary updates for a cache that keeps no block summaries");
   if (count > static_cast<size_t>(INT32_MAX))
     throw Error("KV cache: " + std::to_string(count) + " summary updates in one call");
   const KVSummaryUpdate *dev =

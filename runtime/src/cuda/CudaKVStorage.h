@@ -1,8 +1,8 @@
 // The paged KV cache's pools on a CUDA device: per layer K, V [numPages]
-// [numKvHeads][pageSize][headDim] and kmin, kmax [numPages][numKvHeads]
-// [headDim] (resa/kernels/PagedKV.h), all in bf16 or f16, so the attention
-// kernels (resa/cuda/PagedAttention.h) read them in place. KVCache keeps the
-// bookkeeping; this class only moves data.
+// [numKvHeads][pageSize][headDim] and, when the config keeps summaries, kmin,
+// kmax [numPages][numKvHeads][headDim] (resa/kernels/PagedKV.h), all in bf16
+// or f16, so the attention kernels (resa/cuda/PagedAttention.h) read them in
+// place. KVCache keeps the bookkeeping; this class only moves data.
 //
 // Everything is enqueued on the stream given at construction, in stream
 // order with the kernels that read the pools. writeTokens, updateSummaries
@@ -27,7 +27,8 @@ namespace resa {
 class CudaKVStorage final : public KVStorage {
 public:
   // Allocates and initialises the pools (K and V zero, kmin +inf, kmax -inf,
-  // as CpuKVStorage) on the current device; waits until they are ready.
+  // as CpuKVStorage; no kmin/kmax without summaries) on the current device;
+  // waits until they are ready.
   // Failure to allocate is a resa::Error giving the GiB asked for.
   CudaKVStorage(const KVCacheConfig &config, gpu::KVDType dtype, cudaStream_t stream);
   ~CudaKVStorage() override;
@@ -52,7 +53,8 @@ public:
     deviceSlots_ = slots;
     deviceUpdates_ = updates;
   }
-  // Device pointers, 256-byte aligned.
+  // Device pointers, 256-byte aligned (keyMin, keyMax: null without
+  // summaries).
   void *keys(int layer) override { return at(layer, 0); }
   void *values(int layer) override { return at(layer, 1); }
   void *keyMin(int layer) override { return at(layer, 2); }
@@ -74,7 +76,8 @@ private:
   KVCacheConfig c_;
   gpu::KVDType dtype_;
   cudaStream_t stream_;
-  void *pools_ = nullptr; // one allocation: per layer K, V, kmin, kmax
+  void *pools_ = nullptr; // one allocation: per layer K, V, kmin, kmax (K, V alone
+                          // without summaries: summaryBytes_ 0)
   size_t poolBytes_ = 0, summaryBytes_ = 0, layerBytes_ = 0;
   Staged<int32_t> slots_;
   Staged<KVSummaryUpdate> updates_;

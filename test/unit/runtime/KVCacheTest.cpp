@@ -85,6 +85,8 @@ public:
   KVCache cache;
   std::mt19937 rng;
   std::map<int64_t, RefSeq> ref;
+  // Called inside every forward(), between beginForward and the writes.
+  std::function<void()> onBegin;
 
   void add(int64_t id) {
     cache.addSequence(id);
@@ -135,6 +137,8 @@ public:
       v[l] = randomRows(total, scale);
     }
     cache.beginForward(ids, starts, lengths);
+    if (onBegin)
+      onBegin();
     for (int l = 0; l < c_.numLayers; ++l)
       cache.writeLayer(l, k[l].data(), v[l].data());
     cache.endForward();
@@ -206,7 +210,7 @@ public:
             }
       // Summaries: brute-force min/max over each page's valid keys.
       const std::vector<int32_t> pages = cache.pagesOf(id);
-      for (size_t i = 0; i < pages.size(); ++i) {
+      for (size_t i = 0; c_.summaries && i < pages.size(); ++i) {
         const int64_t valid = std::min<int64_t>(ps, r.len - static_cast<int64_t>(i) * ps);
         for (int l = 0; l < c_.numLayers; ++l)
           for (int h = 0; h < c_.numKvHeads; ++h)
@@ -243,6 +247,8 @@ public:
       const float *pools[] = {cache.keys(l), cache.values(l)};
       for (const float *p : pools)
         s.pools.emplace_back(p, p + c_.poolElements());
+      if (!c_.summaries)
+        continue;
       const float *sums[] = {cache.keyMin(l), cache.keyMax(l)};
       for (const float *p : sums)
         s.pools.emplace_back(p, p + c_.summaryElements());
@@ -254,11 +260,13 @@ private:
   int64_t row() const { return static_cast<int64_t>(c_.numKvHeads) * c_.headDim; }
 };
 
-// Counts the copies the cache asks of its storage (and forwards to the CPU
-// pools), to check copy-on-write copies exactly what it must.
+// Counts the copies the cache asks of its storage (and, when given a
+// counter, the summary updates), forwarding both to the CPU pools, to check
+// copy-on-write copies exactly what it must.
 class CountingStorage final : public resa::KVStorage {
 public:
-  CountingStorage(const KVCacheConfig &c, int *copies) : cpu_(c), copies_(copies) {}
+  CountingStorage(const KVCacheConfig &c, int *copies, size_t *updates = nullptr)
+      : cpu_(c), copies_(copies), updates_(updates) {}
   void copyPage(int32_t src, int32_t dst) override {
     ++*copies_;
     cpu_.copyPage(src, dst);
@@ -272,6 +280,8 @@ public:
     cpu_.readTokens(layer, slots, n, k, v);
   }
   void updateSummaries(int layer, const resa::KVSummaryUpdate *u, size_t n) override {
+    if (updates_)
+      *updates_ += n;
     cpu_.updateSummaries(layer, u, n);
   }
   void *keys(int l) override { return cpu_.keys(l); }
@@ -282,6 +292,7 @@ public:
 private:
   resa::CpuKVStorage cpu_;
   int *copies_;
+  size_t *updates_;
 };
 
 } // namespace
@@ -616,6 +627,89 @@ TEST(KVCache, PoppingIntoASharedPageCopiesIt) {
   ASSERT_TRUE(h.verify());
 }
 
+// A cache without summaries (a dense package's): forwards record no summary
+// updates and the storage gets none, keyMin/keyMax throw and the storage has
+// no kmin/kmax pools; K and V still follow the reference through forks,
+// copy-on-write, rectification and pops, and a pop into a shared page copies
+// nothing (the first write after it does).
+TEST(KVCache, WithoutSummariesKeepsKeysAndValuesOnly) {
+  // The same forward with summaries records updates: the contrast below.
+  {
+    Harness on(smallConfig(8), 80);
+    on.add(1);
+    size_t recorded = 0;
+    on.onBegin = [&] { recorded = on.cache.summaryUpdates().size(); };
+    on.append(1, 6);
+    EXPECT_EQ(recorded, 2u);
+  }
+  KVCacheConfig c = smallConfig(32);
+  c.summaries = false;
+  int copies = 0;
+  size_t updates = 0;
+  Harness h(c, 81, std::make_unique<CountingStorage>(c, &copies, &updates));
+  EXPECT_EQ(h.cache.storage().keyMin(0), nullptr);
+  EXPECT_EQ(h.cache.storage().keyMax(1), nullptr);
+  EXPECT_TRUE(throwsWith([&] { h.cache.keyMin(0); },
+                         "keyMin: this cache keeps no block summaries (its package selects no "
+                         "blocks)"));
+  EXPECT_TRUE(throwsWith([&] { h.cache.keyMax(1); }, "keyMax: this cache keeps no block summaries"));
+  EXPECT_TRUE(throwsWith([&] { h.cache.keyMax(2); }, "layer 2 out of"));
+
+  int64_t forwards = 0, tokens = 0;
+  h.onBegin = [&] {
+    ++forwards;
+    tokens += h.cache.totalNewTokens();
+    EXPECT_TRUE(h.cache.summaryUpdates().empty());
+  };
+  h.add(1);
+  h.append(1, 10); // pages: full, full, partial (2 of 4)
+  ASSERT_TRUE(h.verify());
+  const std::vector<int32_t> prefix = h.cache.pagesOf(1);
+  h.fork(1, 2);
+  h.append(2, 1); // copy-on-write of the shared partial page
+  EXPECT_EQ(copies, 1);
+  EXPECT_NE(h.cache.pagesOf(2)[2], prefix[2]);
+  EXPECT_EQ(h.cache.pagesOf(1), prefix);
+  ASSERT_TRUE(h.verify());
+
+  // Rectification of shared pages copies them and rewrites the copies.
+  h.fork(1, 3);
+  h.forward({3}, {5}, {4}, 0.01f);
+  EXPECT_EQ(copies, 3);
+  EXPECT_EQ(h.cache.pagesOf(1), prefix);
+  ASSERT_TRUE(h.verify());
+
+  // A pop into a shared page copies nothing and needs no free page...
+  h.fork(1, 4);
+  const int64_t used = h.cache.usedPages();
+  h.pop(4, 5); // 5 tokens: block 1 (1 of 4 valid) stays shared with 1
+  EXPECT_EQ(copies, 3);
+  EXPECT_EQ(h.cache.usedPages(), used); // no copy (and its block 2 is still 1's)
+  EXPECT_EQ(h.cache.pagesOf(4)[1], prefix[1]);
+  EXPECT_EQ(h.cache.refCount(prefix[1]), 3); // held by 1, 2 and 4
+  ASSERT_TRUE(h.verify());
+  // ...and the next write to it copies it first: the others keep their data.
+  h.append(4, 2);
+  EXPECT_EQ(copies, 4);
+  EXPECT_NE(h.cache.pagesOf(4)[1], prefix[1]);
+  EXPECT_EQ(h.cache.refCount(prefix[1]), 2);
+  ASSERT_TRUE(h.verify());
+  h.remove(1);
+  h.append(2, 9);
+  ASSERT_TRUE(h.verify());
+
+  EXPECT_EQ(forwards, 5);
+  EXPECT_EQ(tokens, 10 + 1 + 4 + 2 + 9);
+  EXPECT_EQ(updates, 0u);
+
+  // The storage refuses summary updates it has no pools for.
+  resa::CpuKVStorage storage(c);
+  const resa::KVSummaryUpdate up{0, 0, 1};
+  EXPECT_NO_THROW(storage.updateSummaries(0, &up, 0));
+  EXPECT_TRUE(throwsWith([&] { storage.updateSummaries(0, &up, 1); },
+                         "1 summary updates for a cache that keeps no block summaries"));
+}
+
 TEST(KVCache, CapacityErrorsLeaveTheCacheUnchanged) {
   Harness h(smallConfig(4), 51);
   h.add(1);
@@ -779,12 +873,17 @@ TEST(KVCache, FeedsThePagedAttentionKernel) {
 
 // Random adds, forks, batched appends and rectifications, pops and removals
 // on a cache small enough to run full, each step checked against the
-// reference (data, refcounts, free pages, summaries); every capacity error
-// must leave the cache as it was.
+// reference (data, refcounts, free pages, summaries when kept); every
+// capacity error must leave the cache as it was.
 TEST(KVCache, RandomizedAgainstReference) {
-  for (unsigned seed : {101u, 202u, 303u}) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    Harness h(smallConfig(40), seed);
+  // Seeds 101, 202, 303 with summaries, then again without.
+  for (int run = 0; run < 6; ++run) {
+    const unsigned seed = 101u * static_cast<unsigned>(run % 3 + 1);
+    const bool summaries = run < 3;
+    SCOPED_TRACE("seed " + std::to_string(seed) + (summaries ? "" : ", no summaries"));
+    KVCacheConfig config = smallConfig(40);
+    config.summaries = summaries;
+    Harness h(config, seed);
     std::mt19937 &rng = h.rng;
     auto pick = [&](int64_t lo, int64_t hi) {
       return std::uniform_int_distribution<int64_t>(lo, hi)(rng);

@@ -25,6 +25,12 @@
 // any sequence writes it or pops part of it), and kmin/kmax of every held
 // page are the min/max over exactly its valid slots once a forward has
 // written every layer.
+//
+// A cache built with summaries = false (a package whose plan selects no
+// blocks: dense attention) has no kmin/kmax pools at all: forwards record no
+// summary updates, keyMin/keyMax throw, the storage returns null for them, and
+// a pop into a shared page copies nothing (only K and V remain, and a shared
+// page is still copied before anyone writes it).
 #pragma once
 
 #include "resa/kernels/PagedKV.h"
@@ -43,10 +49,16 @@ struct KVCacheConfig {
   int headDim = 0;
   int pageSize = 16;    // tokens per page = ReSA block size; a power of two
   int64_t numPages = 0; // pages per layer; page ids are int32
+  // Whether the per-page key summaries (kmin/kmax) are kept. ReSA's block
+  // selection (a resa.block_select step) reads them; a plan without one does
+  // not, and a cache without them saves their pools (1 / pageSize of the K
+  // and V memory) and the summary update after every layer's write.
+  bool summaries = true;
 
   // Throws resa::Error naming the first bad field.
   void validate() const;
-  // Elements of one layer's K (or V) pool, and of one kmin (or kmax) pool.
+  // Elements of one layer's K (or V) pool, and of one kmin (or kmax) pool
+  // when summaries are kept.
   int64_t poolElements() const { return numPages * numKvHeads * pageSize * headDim; }
   int64_t summaryElements() const { return numPages * numKvHeads * headDim; }
 };
@@ -70,7 +82,8 @@ public:
   virtual ~KVStorage() = default;
   // True when the pools are host fp32 (what the CPU kernels read).
   virtual bool hostF32() const = 0;
-  // Copies every layer's K, V, kmin and kmax of page src onto page dst.
+  // Copies every layer's K, V, kmin and kmax (K and V alone when the config
+  // keeps no summaries) of page src onto page dst.
   virtual void copyPage(int32_t src, int32_t dst) = 0;
   // Scatters one layer's new tokens: token i of k and v ([numTokens]
   // [numKvHeads][headDim], in the pools' element type and memory space) goes
@@ -79,14 +92,16 @@ public:
   virtual void writeTokens(int layer, const int32_t *slotMapping, int64_t numTokens,
                            const void *k, const void *v) = 0;
   // Applies the summary updates (a host array) to one layer, after its
-  // tokens are written.
+  // tokens are written. Without summaries only count 0 is valid (more is a
+  // bookkeeping bug: resa::Error).
   virtual void updateSummaries(int layer, const KVSummaryUpdate *updates, size_t count) = 0;
   // Copies the keys and values of the given slots (page * pageSize + slot,
   // host array) out to host fp32 [numTokens][numKvHeads][headDim] each.
   virtual void readTokens(int layer, const int32_t *slotMapping, int64_t numTokens, float *k,
                           float *v) const = 0;
   // The raw pools of one layer, laid out as PagedKV.h says, in the pools'
-  // element type and memory space.
+  // element type and memory space; keyMin and keyMax are null when the config
+  // keeps no summaries.
   virtual void *keys(int layer) = 0;
   virtual void *values(int layer) = 0;
   virtual void *keyMin(int layer) = 0;
@@ -107,12 +122,12 @@ public:
                   float *v) const override;
   void *keys(int layer) override { return k_[layer].data(); }
   void *values(int layer) override { return v_[layer].data(); }
-  void *keyMin(int layer) override { return kmin_[layer].data(); }
-  void *keyMax(int layer) override { return kmax_[layer].data(); }
+  void *keyMin(int layer) override { return c_.summaries ? kmin_[layer].data() : nullptr; }
+  void *keyMax(int layer) override { return c_.summaries ? kmax_[layer].data() : nullptr; }
 
 private:
   KVCacheConfig c_;
-  std::vector<std::vector<float>> k_, v_, kmin_, kmax_;
+  std::vector<std::vector<float>> k_, v_, kmin_, kmax_; // kmin_, kmax_ empty without summaries
 };
 
 class KVCache {
@@ -138,7 +153,8 @@ public:
   void forkSequence(int64_t parent, int64_t child);
   // Drops the last n tokens. When the new last page stays partial its
   // summary is recomputed; if it is shared it is first copied, which needs a
-  // free page (capacity error otherwise, cache unchanged).
+  // free page (capacity error otherwise, cache unchanged). Without summaries
+  // nothing is recomputed or copied (the page stays shared until a write).
   void popTokens(int64_t id, int64_t n);
   bool hasSequence(int64_t id) const;
   int64_t length(int64_t id) const;
@@ -185,12 +201,14 @@ public:
   const int32_t *queryLengths() const; // [batch], tokens written
   const int32_t *queryOffsets() const; // [batch + 1], prefix sums of queryLengths
   const int32_t *slotMapping() const;  // [totalNew], page * pageSize + slot
-  // The summary updates writeLayer gives the storage for every layer.
+  // The summary updates writeLayer gives the storage for every layer (none
+  // when the config keeps no summaries).
   const std::vector<KVSummaryUpdate> &summaryUpdates() const;
   int64_t totalNewTokens() const;
 
   // --- Pools of a host fp32 storage (valid for the cache's lifetime; throw
-  // when the storage is elsewhere: use storage() there).
+  // when the storage is elsewhere: use storage() there). keyMin and keyMax
+  // throw when the config keeps no summaries.
   const float *keys(int layer) const;
   const float *values(int layer) const;
   const float *keyMin(int layer) const;
