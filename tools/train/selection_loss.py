@@ -48,9 +48,11 @@ NAME = "resa_select"
 
 
 class SelectionLoss:
-    def __init__(self, page=16, kept=0.1, min_blocks=16, form="listwise", tau=2.0, peak=0.3):
+    def __init__(self, page=16, kept=0.1, min_blocks=16, form="listwise", tau=2.0, peak=0.3,
+                 free=0.5, margin=0.0):
         self.page, self.kept, self.min_blocks = page, kept, min_blocks
         self.form, self.tau, self.peak = form, tau, peak
+        self.free, self.margin = free, margin
         self.positions = None
         self.sparse_positions = None
         self.parts = []
@@ -187,20 +189,22 @@ class SelectionLoss:
         binding: the listwise form's softmax over bounds ~40-100 apart puts
         all its gradient on the one block ranked first, round 6 left such a
         block 60th of 260 under the bound). The peak block's bound against
-        every other block's, softplus((s_c - s_peak) / tau), summed over the
-        competitors past the first (n - 1) // 2 (room for the other blocks
-        the query reads, e.g. the newest) and divided by n: what the rule
-        asks, the peak within its n - 1 blocks, with a margin."""
+        every other block's, softplus((s_c - s_peak) / tau + margin), summed
+        over the competitors past the first free * (n - 1) (room for the
+        other blocks the query reads, e.g. the newest) and divided by n: what
+        the rule asks, the peak within its n - 1 blocks, with a margin.
+        Rounds 7-8: free 0.5, margin 0 (round 8 left 12 of 64 test lookups,
+        their blocks ranked 25th-35th for a budget of 26)."""
         with torch.no_grad():
             peak_mass, peak = mass.max(-1)
             weight = peak_mass * (peak_mass >= self.peak) * (n < earlier)[:, None]
             nb = score.shape[-1]
             others = valid & (torch.arange(nb, device=score.device) != peak[..., None])
-            free = ((n - 1) // 2)[:, None, :, None]  # [B, 1, Q, 1]
+            free = torch.floor((n - 1) * self.free).long()[:, None, :, None]  # [B, 1, Q, 1]
         s_peak = score.gather(-1, peak[..., None])
         ranked = score.masked_fill(~others, float("-inf")).sort(-1, descending=True).values
         past = torch.arange(nb, device=score.device) >= free
-        over = torch.nn.functional.softplus((ranked - s_peak) / self.tau)
+        over = torch.nn.functional.softplus((ranked - s_peak) / self.tau + self.margin)
         over = over.masked_fill(~past | torch.isinf(ranked), 0.0)
         return weight, over.sum(-1) / n[:, None].clamp_min(1)
 
@@ -230,14 +234,14 @@ def _attention(module, query, key, value, attention_mask, **kwargs):
     return out, weights
 
 
-def install(net, page=16, kept=0.1, min_blocks=16, form="listwise"):
+def install(net, page=16, kept=0.1, min_blocks=16, form="listwise", free=0.5, margin=0.0):
     """Routes net's attention through SDPA plus the loss; returns the collector."""
     global ACTIVE
     AttentionInterface.register(NAME, _attention)
     # SDPA's masks too (padded generation batches): an unknown name gets none.
     ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)
     net.set_attn_implementation(NAME)
-    ACTIVE = SelectionLoss(page, kept, min_blocks, form)
+    ACTIVE = SelectionLoss(page, kept, min_blocks, form, free=free, margin=margin)
     return ACTIVE
 
 

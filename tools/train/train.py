@@ -107,6 +107,11 @@ def parse_args(argv=None):
     ap.add_argument("--select-form", choices=["listwise", "rank"], default="listwise",
                     help="the selection loss's form (selection_loss.py): listwise cross-entropy "
                          "of the bounds against the attention mass, or the peak block's rank")
+    ap.add_argument("--select-free", type=float, default=0.5,
+                    help="rank form: the fraction of the rule's n - 1 blocks that may outrank "
+                         "the peak block unpenalised")
+    ap.add_argument("--select-margin", type=float, default=0.0,
+                    help="rank form: margin in units of the loss's temperature")
     ap.add_argument("--select-queries", type=int, default=64,
                     help="query positions per row for the selection loss")
     ap.add_argument("--select-lookup-boost", type=float, default=0.0,
@@ -232,7 +237,8 @@ def main(argv=None):
         opt.load_state_dict(opt_state)
     selection = None
     if args.select_loss > 0:
-        selection = selection_loss.install(net, form=args.select_form)
+        selection = selection_loss.install(net, form=args.select_form, free=args.select_free,
+                                           margin=args.select_margin)
         print(f"block-selection loss ({args.select_form}), weight {args.select_loss}, "
               f"{args.select_queries} queries "
               "a row", flush=True)
