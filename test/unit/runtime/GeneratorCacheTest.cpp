@@ -3,55 +3,29 @@
 // function): packages with KV-cache programs written here, their functions
 // holding nothing but the steps that matter. Compiled dense and ReSA packages
 // are checked end to end by resa-decode-check and resa-rectify-check.
+#include "TempPackage.h"
+
 #include "resa/runtime/Generator.h"
 #include "resa/runtime/Package.h"
-#include "resa/runtime/PlanChecksum.h"
-#include "resa/runtime/Safetensors.h"
 
 #include "plan.pb.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <string>
-#include <unistd.h>
-
-namespace fs = std::filesystem;
 
 namespace {
 
-class GeneratorCache : public ::testing::Test {
+class GeneratorCache : public resa::test::TempDirTest {
 protected:
-  fs::path dir = fs::temp_directory_path() /
-                 ("resa-unit-" + std::to_string(::getpid()) + "-generator-cache");
-
-  void SetUp() override {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
+  GeneratorCache() : TempDirTest("generator-cache") {}
 
   // A package of a 2-layer KV cache whose prefill, decode and rectify hold
   // one resa.cache_attention step each, plus a resa.block_select step in
   // `selecting` ("" for none: a dense package).
   std::unique_ptr<resa::Package> write(const std::string &selecting) {
-    float data[2] = {1, 2};
-    const std::string weights = (dir / "weights.safetensors").string();
-    uint64_t size = resa::writeSafetensors(
-        weights, {{"w", resa::DType::F32, {2}}},
-        [&](size_t, std::FILE *f) { std::fwrite(data, 1, sizeof data, f); });
-    resa::plan::Plan p;
-    p.set_format_version(resa::kPlanFormatVersion);
-    p.set_producer("GeneratorCacheTest");
-    p.set_weights_file("weights.safetensors");
-    p.set_weights_bytes(size);
-    resa::plan::Value *v = p.add_values();
-    v->set_name("w");
-    v->set_dtype(static_cast<int>(resa::DType::F32));
-    v->set_weight("w");
+    resa::plan::Plan p = resa::test::oneWeightPlan(dir, "GeneratorCacheTest", {2}, {1, 2});
     resa::plan::KVCacheSpec *kv = p.mutable_kv_cache();
     kv->set_layers(2);
     kv->set_kv_heads(2);
@@ -72,10 +46,7 @@ protected:
         step("resa.block_select");
       step("resa.cache_attention");
     }
-    const std::string bytes =
-        resa::sealPlan(p.SerializeAsString(), resa::SafetensorsFile(weights).header());
-    std::ofstream(dir / "plan.pb", std::ios::binary)
-        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    resa::test::sealPlanTo(dir, p);
     return resa::Package::load(dir.string());
   }
 };

@@ -1,5 +1,7 @@
 // Package loading against damaged and hostile packages: the plan checksum
 // (PlanChecksum.h), the format version, and a weights file named by a path.
+#include "TempPackage.h"
+
 #include "resa/runtime/Package.h"
 #include "resa/runtime/PlanChecksum.h"
 #include "resa/runtime/Safetensors.h"
@@ -13,7 +15,6 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -32,38 +33,20 @@ void writeFile(const fs::path &p, const std::string &bytes) {
 
 // A one-weight package in a fresh folder; `edit` changes the plan before it
 // is sealed.
-class PackageFixture : public ::testing::Test {
+class PackageFixture : public resa::test::TempDirTest {
 protected:
-  fs::path dir = fs::temp_directory_path() /
-                 ("resa-unit-" + std::to_string(::getpid()) + "-package");
+  PackageFixture() : TempDirTest("package") {}
 
-  void SetUp() override {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-
+  // `seal` false writes the plan without its checksum.
   void write(const std::function<void(resa::plan::Plan &)> &edit = nullptr, bool seal = true) {
-    float data[6] = {1, 2, 3, 4, 5, 6};
-    uint64_t size = resa::writeSafetensors(
-        (dir / "weights.safetensors").string(), {{"w", resa::DType::F32, {2, 3}}},
-        [&](size_t, std::FILE *f) { std::fwrite(data, 1, sizeof data, f); });
-    resa::plan::Plan p;
-    p.set_format_version(resa::kPlanFormatVersion);
-    p.set_producer("PackageTest");
-    p.set_weights_file("weights.safetensors");
-    p.set_weights_bytes(size);
-    resa::plan::Value *v = p.add_values();
-    v->set_name("w");
-    v->set_dtype(static_cast<int>(resa::DType::F32));
-    v->set_weight("w");
+    resa::plan::Plan p =
+        resa::test::oneWeightPlan(dir, "PackageTest", {2, 3}, {1, 2, 3, 4, 5, 6});
     if (edit)
       edit(p);
-    std::string bytes = p.SerializeAsString();
     if (seal)
-      bytes = resa::sealPlan(
-          bytes, resa::SafetensorsFile((dir / "weights.safetensors").string()).header());
-    writeFile(dir / "plan.pb", bytes);
+      resa::test::sealPlanTo(dir, p);
+    else
+      writeFile(dir / "plan.pb", p.SerializeAsString());
   }
 
   // The message Package::load throws ("" when it loads).

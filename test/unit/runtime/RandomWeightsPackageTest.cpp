@@ -1,6 +1,8 @@
 // Packages of random weights (resa-compile --weights=random): a weights file
 // that is its header alone, the seed in the plan (under the checksum), and
 // Package::weight making the generator's values once.
+#include "TempPackage.h"
+
 #include "resa/kernels/RandomWeights.h"
 #include "resa/runtime/Package.h"
 #include "resa/runtime/PlanChecksum.h"
@@ -19,24 +21,15 @@
 #include <thread>
 #include <utility>
 #include <vector>
-#include <unistd.h>
-
-namespace fs = std::filesystem;
 
 namespace {
 
-class RandomPackage : public ::testing::Test {
+class RandomPackage : public resa::test::TempDirTest {
 protected:
-  fs::path dir = fs::temp_directory_path() /
-                 ("resa-unit-" + std::to_string(::getpid()) + "-random-package");
+  RandomPackage() : TempDirTest("random-package") {}
+
   const std::vector<resa::SafetensorsEntry> weights = {
       {"w", resa::DType::BF16, {64, 32}}, {"norm", resa::DType::F32, {32}}};
-
-  void SetUp() override {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
 
   // A package of `weights`; `random` marks them random (seed 11) and writes
   // the header alone, `data` writes their bytes (zeros) after it; `edit`
