@@ -14,7 +14,8 @@
 // no atomics) and keeps the digit where the running mass crosses x. After 8
 // passes the key is known; the tokens that share it (equal logits) are
 // ordered by index, and the crossing one is found by arithmetic on their
-// common probability and a block-wide scan for its index.
+// common probability, the blocks' counts of them in rank order, and a scan
+// of the one slice where it falls.
 #include "resa/cuda/DeviceKernel.h"
 #include "resa/cuda/Sampling.h"
 
