@@ -16,9 +16,14 @@ Rules (blocks of --page tokens, n = max(n_min, ceil(M * kept)), the newest
 block always kept):
   mean     DESIGN.md's: the group's query heads averaged into one query, Quest's
            bound sum_j max(q_j kmax_j, q_j kmin_j)
+  head     the same bound, each query head choosing its own blocks (no group
+           averaging): whether the averaging is what loses a block
   oracle   the blocks holding the most dense attention mass (the largest over the
            group's heads): what a perfect score would keep
   dense    every block (the reference)
+
+With --rule-layer L a rule applies in layer L alone, the oracle's blocks in
+the others: which layer's selection loses the answers.
 
     python3 bench/quality/selection_study.py --ckpt .carry/ckpt --count 4
 """
@@ -217,10 +222,11 @@ def prefill(model, prompt):
     return cache, int((last @ m.w["lm_head.weight"].T).argmax())
 
 
-def run(model, cache, prompt_len, solution_ids, rule, kept, n_min, page):
+def run(model, cache, prompt_len, solution_ids, rule, kept, n_min, page, rule_layer=None):
     """The solution tokens teacher-forced after the cached prompt, each query
-    reading only the blocks `rule` keeps. Returns (argmax per solution
-    position, attention-mass recall per query [layers, heads, S])."""
+    reading only the blocks `rule` keeps (in layer rule_layer alone, the
+    oracle's elsewhere, when given). Returns (argmax per solution position,
+    attention-mass recall per query [layers, heads, S])."""
     m = model
     s = len(solution_ids)
     positions = np.arange(prompt_len, prompt_len + s)
@@ -240,10 +246,14 @@ def run(model, cache, prompt_len, solution_ids, rule, kept, n_min, page):
             logits = np.einsum("hsd,td->hst", q[hs] * scale, keys)
             probs = causal_softmax(logits, positions)
             kmin, kmax = block_summaries(keys, page)
-            allowed = keep_mask(rule, q[hs].mean(0) * scale, probs, kmin, kmax, positions, kept,
-                                n_min, page, keys.shape[0])
-            recall[layer, hs] = (probs * allowed[None]).sum(-1)
-            sparse = np.where(allowed[None], logits, -np.inf)
+            here = rule if rule_layer is None or layer == rule_layer else "oracle"
+            # [group or 1, S, T]: per head for "head", shared by the group otherwise.
+            queries = q[hs] if here == "head" else q[hs].mean(0, keepdims=True)
+            allowed = np.stack([keep_mask("mean" if here == "head" else here, qh * scale, probs,
+                                          kmin, kmax, positions, kept, n_min, page,
+                                          keys.shape[0]) for qh in queries])
+            recall[layer, hs] = (probs * allowed).sum(-1)
+            sparse = np.where(allowed, logits, -np.inf)
             out[hs] = causal_softmax(sparse, positions) @ values
         x = finish_layer(m, layer, x, out)
     x = m.norm(x, m.w["model.norm.weight"])
@@ -257,6 +267,8 @@ def main():
     ap.add_argument("--resa-tokenize", default=os.path.join(ROOT, "build", "bin", "resa-tokenize"))
     ap.add_argument("--count", type=int, default=4, help="test problems 0..count-1")
     ap.add_argument("--rules", default="dense,mean,oracle")
+    ap.add_argument("--rule-layer", type=int,
+                    help="apply the rules in this layer only (the oracle's blocks elsewhere)")
     ap.add_argument("--kept", type=float, default=0.1)
     ap.add_argument("--min-blocks", type=int, default=16)
     ap.add_argument("--page", type=int, default=16)
@@ -280,7 +292,7 @@ def main():
         cache, first = prefill(model, prompt)
         for r in rules:
             pred, recall = run(model, cache, len(prompt), target[:-1], r, args.kept,
-                               args.min_blocks, args.page)
+                               args.min_blocks, args.page, args.rule_layer)
             right = np.concatenate([[first], pred]) == np.array(target)
             tot = totals[r]
             tot["right"] += int(right.sum())
