@@ -92,18 +92,22 @@ class SelectionLoss:
                         min=self.min_blocks)
         return torch.minimum(n, m) - 1
 
-    def kept_mask(self, pooled, kmin, kmax, pos):
-        """[B, G, Q, nb] the earlier blocks the rule keeps for each query
-        (its own block, always kept, not included): the top n - 1 by Quest's
-        bound of the pooled query [B, G, Q, d] against kmin/kmax [B, G, nb, d]."""
-        nb = kmin.shape[2]
-        score = quest(pooled, kmin, kmax)
+    def budget(self, pos, nb):
+        """For queries at pos [B, Q] over nb full blocks: valid [B, 1, Q, nb]
+        (the blocks before each query's own), earlier [B, Q] (their count) and
+        n [B, Q] (how many of them the rule keeps, kept_blocks)."""
         own = pos // self.page
         valid = (torch.arange(nb, device=pos.device)[None, None, :] < own[:, :, None])[:, None]
-        n = self.kept_blocks(own.clamp(max=nb))  # [B, Q]
+        earlier = own.clamp(max=nb)
+        return valid, earlier, self.kept_blocks(earlier)
+
+    def kept_mask(self, score, valid, n):
+        """[B, G, Q, nb] the earlier blocks the rule keeps for each query
+        (its own block, always kept, not included): the top n - 1 by Quest's
+        bound, score [B, G, Q, nb], among the valid blocks (budget)."""
         top = torch.topk(score.masked_fill(~valid, float("-inf")), max(1, int(n.max())),
                          dim=-1).indices
-        rank_kept = torch.arange(top.shape[-1], device=pos.device)[None, None] < n[:, :, None]
+        rank_kept = torch.arange(top.shape[-1], device=score.device)[None, None] < n[:, :, None]
         keep = torch.zeros_like(score, dtype=torch.bool)
         keep.scatter_(-1, top, rank_kept[:, None].expand_as(top))
         return keep & valid
@@ -134,7 +138,8 @@ class SelectionLoss:
         q, k, kmin, kmax = self._gather(query, key, scaling, pos)
         nb = kmin.shape[2]
         with torch.no_grad():
-            keep = self.kept_mask(q.mean(2), kmin, kmax, pos)
+            valid, _, n = self.budget(pos, nb)
+            keep = self.kept_mask(quest(q.mean(2), kmin, kmax), valid, n)
             tokens = keep.repeat_interleave(page, -1)
             tokens = torch.cat([tokens, tokens.new_zeros(*tokens.shape[:3], t - nb * page)], -1)
             idx = torch.arange(t, device=pos.device)[None, None, :]
@@ -155,8 +160,7 @@ class SelectionLoss:
         nb = kmin.shape[2]
         pooled = q.mean(2)
         score = quest(pooled, kmin, kmax)  # [B, G, Q, nb]
-        own = pos // page
-        valid = (torch.arange(nb, device=pos.device)[None, None, :] < own[:, :, None])[:, None]
+        valid, earlier, n = self.budget(pos, nb)
         with torch.no_grad():
             logits = q @ k[:, :, None].transpose(-1, -2)
             causal = torch.arange(t, device=pos.device)[None, :] <= pos[:, :, None]  # [B, Q, T]
@@ -164,12 +168,10 @@ class SelectionLoss:
             probs = torch.softmax(logits, -1)[..., :nb * page]
             mass = probs.reshape(b, g, group, nq, nb, page).sum(-1).amax(2)
             mass = mass * valid
-            earlier = own.clamp(max=nb)
-            n = self.kept_blocks(earlier)  # [B, Q]
             # Queries whose blocks are all kept teach nothing.
             weight = mass.sum(-1) * (n < earlier)[:, None]
             target = mass / mass.sum(-1, keepdim=True).clamp_min(1e-12)
-            kept = (mass * self.kept_mask(pooled, kmin, kmax, pos)).sum(-1)
+            kept = (mass * self.kept_mask(score, valid, n)).sum(-1)
         if self.form == "rank":
             weight, per_query = self._rank(score, mass, valid, n, earlier)
         else:
