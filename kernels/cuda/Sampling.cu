@@ -58,6 +58,7 @@ __device__ __forceinline__ double weightOf(float v, double maxLogit, double temp
 struct MaxOp {
   __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
   __device__ int operator()(int a, int b) const { return a > b ? a : b; }
+  __device__ long long operator()(long long a, long long b) const { return a > b ? a : b; }
 };
 struct MinOp {
   __device__ long long operator()(long long a, long long b) const { return a < b ? a : b; }
@@ -102,10 +103,6 @@ template <typename T, typename Op> __device__ T clusterReduce(T v, Op op, T *scr
   cluster.sync();
   return r;
 }
-
-struct MaxLL {
-  __device__ long long operator()(long long a, long long b) const { return a > b ? a : b; }
-};
 
 // The scratch and partial slots of the cluster reductions.
 struct ReduceShared {
@@ -237,7 +234,7 @@ __device__ Pick pickByMass(const float *l, Slice slice, double maxLogit, double 
     }
   }
   __syncthreads();
-  p.token = clusterReduce(sh.index, MaxLL(), rs.i, &rs.iSlot);
+  p.token = clusterReduce(sh.index, MaxOp(), rs.i, &rs.iSlot);
   return p;
 }
 
