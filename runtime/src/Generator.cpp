@@ -14,16 +14,6 @@ namespace resa {
 
 namespace {
 
-// Whether any function of the package's plan selects blocks (a
-// resa.block_select step), which reads the KV cache's block summaries.
-bool selectsBlocks(const Package &package) {
-  for (const plan::Function &f : package.plan().functions())
-    for (const plan::Step &step : f.steps())
-      if (step.kernel() == "resa.block_select")
-        return true;
-  return false;
-}
-
 KVCacheConfig cacheConfig(const Package &package, int64_t pages) {
   if (!package.plan().has_kv_cache())
     throw Error(package.path() + ": the package has no KV-cache program; recompile it with "
@@ -35,7 +25,7 @@ KVCacheConfig cacheConfig(const Package &package, int64_t pages) {
   cfg.headDim = spec.head_dim();
   cfg.pageSize = spec.block_size() > 0 ? spec.block_size() : 16;
   cfg.numPages = pages;
-  cfg.summaries = selectsBlocks(package); // dense: no kmin/kmax to keep up to date
+  cfg.summaries = package.selectsBlocks(); // dense: no kmin/kmax to keep up to date
   return cfg;
 }
 

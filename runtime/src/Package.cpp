@@ -118,4 +118,12 @@ const plan::Function &Package::function(const std::string &name) const {
   throw Error(dir_ + ": package has no function '" + name + "'");
 }
 
+bool Package::selectsBlocks() const {
+  for (const plan::Function &f : plan_->functions())
+    for (const plan::Step &step : f.steps())
+      if (step.kernel() == "resa.block_select")
+        return true;
+  return false;
+}
+
 } // namespace resa

@@ -11,8 +11,6 @@
 #include "resa/runtime/Generator.h"
 #include "resa/runtime/ModelInputs.h"
 
-#include "plan.pb.h"
-
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -53,10 +51,7 @@ int main(int argc, char **argv) {
     float worst = 0;
     // The cache keeps block summaries exactly when some step selects blocks
     // (a dense package: never, and nothing below may need them).
-    bool selects = false;
-    for (const resa::plan::Function &f : package->plan().functions())
-      for (const resa::plan::Step &s : f.steps())
-        selects = selects || s.kernel() == "resa.block_select";
+    const bool selects = package->selectsBlocks();
     if (gen.cache().config().summaries != selects) {
       std::printf("FAIL: the KV cache %s block summaries, but the package %s blocks\n",
                   selects ? "keeps no" : "keeps", selects ? "selects" : "selects no");

@@ -44,6 +44,9 @@ public:
   const plan::Plan &plan() const { return *plan_; }
   // Throws naming the function when the package has none of that name.
   const plan::Function &function(const std::string &name) const;
+  // Whether any function selects KV blocks (a resa.block_select step), i.e.
+  // reads the KV cache's block summaries.
+  bool selectsBlocks() const;
   // The weight's dtype (as stored: bf16/f16 when compiled with --dtype) and
   // shape, without its data; throws naming it when the package has none.
   const SafetensorsEntry &weightEntry(const std::string &name) const {
