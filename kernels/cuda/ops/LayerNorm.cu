@@ -7,6 +7,7 @@
 #include "LayerKernels.h"
 
 #include <cstdint>
+#include <deque>
 
 namespace resa::gpu::ops::layers {
 namespace {
@@ -102,13 +103,23 @@ enum class NormKind { Rms, AddRms, Layer };
 
 void norm(const char *op, NormKind kind, const DeviceKernelArgs &args, Outputs &outputs) {
   const bool add = kind == NormKind::AddRms, rms = kind != NormKind::Layer;
-  const DeviceTensor &x = floatInput(op, args, 0, add ? "a" : "x");
-  if (x.rank() < 1) fail(op, "x must have rank >= 1");
-  const int64_t cols = x.dim(x.rank() - 1), rows = rowsOf(x);
+  const DeviceTensor *xp = &floatInput(op, args, 0, add ? "a" : "x");
+  if (xp->rank() < 1) fail(op, "x must have rank >= 1");
   const DeviceTensor *r = add ? &floatInput(op, args, 1, "b") : nullptr;
-  if (r && (r->shape() != x.shape() || r->dtype() != x.dtype()))
-    fail(op, "a ", dtypeName(x.dtype()), " ", shapeToString(x.shape()), " and b ", dtypeName(r->dtype()), " ",
-         shapeToString(r->shape()), " differ (no broadcasting)");
+  if (r && r->shape() != xp->shape())
+    fail(op, "a ", shapeToString(xp->shape()), " and b ", shapeToString(r->shape()),
+         " differ (no broadcasting)");
+  // Addends of different float dtypes are added in fp32, as an Add would
+  // (Gemma's scaled embedding stays in the weights' bf16 while the attention
+  // output is fp32).
+  std::deque<DeviceTensor> converted;
+  if (r) {
+    const std::vector<const DeviceTensor *> ts = promoteFloats(args, {xp, r}, converted);
+    xp = ts[0];
+    r = ts[1];
+  }
+  const DeviceTensor &x = *xp;
+  const int64_t cols = x.dim(x.rank() - 1), rows = rowsOf(x);
   const size_t wi = add ? 2 : 1;
   const DeviceTensor &w = floatInput(op, args, wi, "weight");
   if (w.numel() != cols) fail(op, "weight ", shapeToString(w.shape()), " does not match width ", cols);

@@ -269,21 +269,24 @@ std::string normCase(bool rms, DType xt, DType wt, int64_t rows, int64_t D, floa
 }
 
 // resa.add_rms_norm against the CPU's: the sum (output 0) and its norm
-// (output 1), both in the activations' dtype.
-std::string addNormCase(DType xt, DType wt, int64_t rows, int64_t D, uint64_t seed) {
+// (output 1), both in the addends' dtype, fp32 when they differ (a in fp32,
+// b in the weights' dtype: Gemma's scaled embedding beside an attention
+// output).
+std::string addNormCase(DType at, DType bt, DType wt, int64_t rows, int64_t D, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  const Tensor a = randn({1, rows, D}, rng, xt, 2.f), r = randn({1, rows, D}, rng, xt, 2.f);
+  const Tensor a = randn({1, rows, D}, rng, at, 2.f), r = randn({1, rows, D}, rng, bt, 2.f);
   const Tensor w = randn({D}, rng, wt, 0.5f, 1.f);
+  const DType st = at == bt ? at : DType::F32;
   Attrs attrs;
   attrs.set("epsilon", 1e-6f);
-  // The CPU reference adds in fp32; the device stores the sum in xt first, as
+  // The CPU reference adds in fp32; the device stores the sum in st first, as
   // an Add would: the reference sum is rounded the same way.
   Tensor sum = runCpu("Add", {&a, &r}, attrs);
-  for (int64_t i = 0; i < sum.numel(); ++i) sum.data<float>()[i] = roundTo(sum.data<float>()[i], xt);
+  for (int64_t i = 0; i < sum.numel(); ++i) sum.data<float>()[i] = roundTo(sum.data<float>()[i], st);
   const Tensor normed = runCpu("resa.rms_norm", {&sum, &w}, attrs);
-  const std::vector<In> ins{{&a, xt}, {&r, xt}, {&w, wt}};
-  return compareRows(runDevice("resa.add_rms_norm", ins, attrs, xt, sum.shape(), {}, 0), sum, 1e-2) + "; " +
-         compareRows(runDevice("resa.add_rms_norm", ins, attrs, xt, normed.shape(), {}, 1), normed, 1e-2);
+  const std::vector<In> ins{{&a, at}, {&r, bt}, {&w, wt}};
+  return compareRows(runDevice("resa.add_rms_norm", ins, attrs, st, sum.shape(), {}, 0), sum, 1e-2) + "; " +
+         compareRows(runDevice("resa.add_rms_norm", ins, attrs, st, normed.shape(), {}, 1), normed, 1e-2);
 }
 
 // ---- rotary ---------------------------------------------------------------
@@ -502,9 +505,13 @@ std::vector<resa::cudatest::NamedCase> allCases() {
         // add_rms_norm: vectorised (64, 4096) and scalar (100, 33) rows,
         // activations in the weights' dtype and in fp32.
         if (D != 96)
-          for (DType xt : {t, DType::F32})
+          for (DType xt : {t, DType::F32}) {
             add(tag("add_rms_norm", xt, rows, D) + "_w" + shortName(t),
-                [=](uint64_t s) { return addNormCase(xt, t, rows, D, s); });
+                [=](uint64_t s) { return addNormCase(xt, xt, t, rows, D, s); });
+            if (xt == DType::F32)
+              add(tag("add_rms_norm", xt, rows, D) + "_b" + shortName(t) + "_w" + shortName(t),
+                  [=](uint64_t s) { return addNormCase(xt, t, t, rows, D, s); });
+          }
       }
     // Rotary: both layouts, interleaved or halves, partial rotary_dim, full
     // or half-width tables, broadcast batch or sequence.
