@@ -9,6 +9,7 @@
 #
 #   bash bench/quality/prepare_packages.sh BUNDLE    # tools/train/export.py's folder: model.onnx,
 #                                                    # tokenizer{,_config}.json, refine-template.txt
+# BLOCK_SIZE (default: the compiler's, 16) sets the sparse and ReSA packages' tokens per block.
 # The resa-bench it runs is the CUDA build's (bench/e2e/prepare_carry.sh puts it in .carry/bin).
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 BUNDLE" >&2; exit 2; }
@@ -18,11 +19,13 @@ compiler="${RESA_BUILD:-$root/build}/bin"
 out="${CARRY:-$root/.carry}/quality"
 rm -rf "$out"
 mkdir -p "$out"
+block=()
+[ -z "${BLOCK_SIZE:-}" ] || block=(--resa-block-size="$BLOCK_SIZE")
 for policy in dense sparse resa; do
   flags=()
   case $policy in
-    sparse) flags=(--resa-kept-ratio=0.1) ;;
-    resa) flags=(--resa-kept-ratio=0.1 --resa-rectify-every=32) ;;
+    sparse) flags=(--resa-kept-ratio=0.1 "${block[@]}") ;;
+    resa) flags=(--resa-kept-ratio=0.1 --resa-rectify-every=32 "${block[@]}") ;;
   esac
   "$compiler/resa-compile" "$bundle/model.onnx" -o "$out/$policy" --quiet --attention=$policy \
     "${flags[@]}" --pipeline=gsr --gsr-candidates=4 --gsr-template="$bundle/refine-template.txt" \

@@ -72,7 +72,8 @@ case "$MODE" in
         --minutes "${2:-6}" --level 900 --refine 0.35 --bootstrap 0.2 --arith 0.3 --lr 3e-4 \
         --warmup 50 --select-loss "${SELECT_LOSS:-0.2}" --select-form "${SELECT_FORM:-rank}" \
         --select-free "${SELECT_FREE:-0.5}" --select-margin "${SELECT_MARGIN:-0}" \
-        --select-lookup-boost "${SELECT_BOOST:-20}" --select-sparse "${SELECT_SPARSE:-0.2}"
+        --select-page "${SELECT_PAGE:-16}" --select-lookup-boost "${SELECT_BOOST:-20}" \
+        --select-sparse "${SELECT_SPARSE:-0.2}"
     ;;
   smoke)
     # The whole pipeline at toy size on the CPU: data -> train -> sample ->

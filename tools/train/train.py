@@ -112,6 +112,9 @@ def parse_args(argv=None):
                          "the peak block unpenalised")
     ap.add_argument("--select-margin", type=float, default=0.0,
                     help="rank form: margin in units of the loss's temperature")
+    ap.add_argument("--select-page", type=int, default=16,
+                    help="tokens per block of the rule the selection loss and sparse batches "
+                         "follow (resa-compile --resa-block-size)")
     ap.add_argument("--select-queries", type=int, default=64,
                     help="query positions per row for the selection loss")
     ap.add_argument("--select-lookup-boost", type=float, default=0.0,
@@ -237,9 +240,10 @@ def main(argv=None):
         opt.load_state_dict(opt_state)
     selection = None
     if args.select_loss > 0:
-        selection = selection_loss.install(net, form=args.select_form, free=args.select_free,
-                                           margin=args.select_margin)
-        print(f"block-selection loss ({args.select_form}), weight {args.select_loss}, "
+        selection = selection_loss.install(net, page=args.select_page, form=args.select_form,
+                                           free=args.select_free, margin=args.select_margin)
+        print(f"block-selection loss ({args.select_form}, blocks of {args.select_page}), "
+              f"weight {args.select_loss}, "
               f"{args.select_queries} queries "
               "a row", flush=True)
     if args.compile:
@@ -323,10 +327,11 @@ def main(argv=None):
         if selection is not None:
             if args.select_sparse > 0 and torch.rand(1).item() < args.select_sparse:
                 sparse = selection_loss.sparse_positions(labels, data.IGNORE,
-                                                         args.select_sparse_queries)
+                                                         args.select_sparse_queries,
+                                                         page=args.select_page)
             selection.begin(selection_loss.query_positions(
                 labels, data.IGNORE, args.select_queries, token_kinds, args.select_lookup_boost,
-                data.task.LOOKUP), sparse)
+                data.task.LOOKUP, page=args.select_page), sparse)
         with generation.autocast(device):
             loss, stats = target_loss(net, input_ids, labels, token_kinds, lines)
         objective = loss
