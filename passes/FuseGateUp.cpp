@@ -1,5 +1,6 @@
 // resa-fuse-gate-up: see Passes.td.
 #include "passes/Passes.h"
+#include "passes/WeightConcat.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -12,22 +13,11 @@ namespace resa {
 
 namespace {
 
-// Whether a and b are model initializers stored alike, whose columns can
-// sit side by side in one weight ([K, N] each, the same K).
-bool concatenable(Value a, Value b) {
-  auto ia = a.getDefiningOp<onnx::InitializerOp>(), ib = b.getDefiningOp<onnx::InitializerOp>();
-  if (!ia || !ib || ia.getStoredTypeAttr() != ib.getStoredTypeAttr())
-    return false;
-  auto ta = cast<RankedTensorType>(a.getType()), tb = cast<RankedTensorType>(b.getType());
-  return ta.hasStaticShape() && tb.hasStaticShape() && ta.getRank() == 2 && tb.getRank() == 2 &&
-         ta.getDimSize(0) == tb.getDimSize(0) && ta.getElementType() == tb.getElementType();
-}
-
 struct FuseGateUpPass : impl::FuseGateUpBase<FuseGateUpPass> {
   void runOnOperation() override {
     SmallVector<ir::GatedMLPOp> mlps;
     getOperation().walk([&](ir::GatedMLPOp op) {
-      if (!op.isFusedGateUp() && concatenable(op.getWeights()[0], op.getWeights()[1]))
+      if (!op.isFusedGateUp() && concatenable(op.getWeights().take_front(2)))
         mlps.push_back(op);
     });
     OpBuilder b(&getContext());

@@ -61,7 +61,8 @@ struct GroupLinearsPass : impl::GroupLinearsBase<GroupLinearsPass> {
         types.push_back(l.getType());
         locs.push_back(l.getLoc());
       }
-      auto multi = b.create<ir::MultiLinearOp>(b.getFusedLoc(locs), types, x, params);
+      auto multi = b.create<ir::MultiLinearOp>(b.getFusedLoc(locs), types, x, params,
+                                                /*widths=*/nullptr);
       for (auto [i, l] : llvm::enumerate(linears)) {
         l.getResult().replaceAllUsesWith(multi.getResult(i));
         l.erase();

@@ -195,6 +195,19 @@ def FuseGateUp : Pass<"resa-fuse-gate-up", "mlir::ModuleOp"> {
   let dependentDialects = ["resa::ir::ResaDialect"];
 }
 
+def FuseMultiLinear : Pass<"resa-fuse-multi-linear", "mlir::ModuleOp"> {
+  let summary = "Give resa.multi_linear ops without biases one concatenated weight";
+  let description = [{
+    resa.multi_linear(x, W_1, none, ..., W_n, none) whose weights are model
+    initializers stored alike becomes resa.multi_linear(x,
+    resa.concat_columns(W_1, ..., W_n), none) {widths = [N_1, ..., N_n]}:
+    one GEMM for a layer's q, k and v projections (at batch 1 the separate
+    k and v GEMMs are mostly launch and ramp: a few MB of weights each).
+    Projections with biases (Qwen2's) stay as they are.
+  }];
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
 def LowerToKernels : Pass<"resa-lower-to-kernels", "mlir::ModuleOp"> {
   let summary = "Lower every op to runtime kernel calls over buffers";
   let description = [{

@@ -141,7 +141,52 @@ LogicalResult LinearOp::verify() {
   return requireResult(*this, ranked(getX()), out);
 }
 
+// resa.multi_linear's bias `b` (none, or 1-D float with `out` elements).
+static LogicalResult verifyMultiBias(MultiLinearOp op, Value b, unsigned i, int64_t out) {
+  if (isa<NoneType>(b.getType()))
+    return success();
+  if (!isa<RankedTensorType>(b.getType()) || failed(requireFloat(op, b, "bias", 1)))
+    return op.emitOpError() << "bias " << i << " must be none or a 1-D float tensor";
+  if (!dimsAgree(ranked(b).getDimSize(0), out))
+    return op.emitOpError() << "bias " << i << " has " << ranked(b).getDimSize(0)
+                            << " elements, its weight " << out << " columns";
+  return success();
+}
+
+// The fused form: one weight whose columns the results split by `widths`.
+static LogicalResult verifyFusedMultiLinear(MultiLinearOp op, ArrayRef<int64_t> widths) {
+  auto params = op.getParams();
+  if (op.getNumResults() < 2 || params.size() != 2 || widths.size() != op.getNumResults())
+    return op.emitOpError() << "with widths takes one weight and one bias (or none) and gives a "
+                               "result per width, >= 2; got "
+                            << params.size() << " params, " << widths.size() << " widths for "
+                            << op.getNumResults() << " results";
+  Value w = params[0];
+  if (!isa<RankedTensorType>(w.getType()))
+    return op.emitOpError() << "weight must be a ranked tensor";
+  if (failed(verifyProjection(op, op.getX(), w, "weight")))
+    return failure();
+  int64_t total = 0;
+  for (int64_t n : widths) {
+    if (n <= 0)
+      return op.emitOpError() << "widths must be positive";
+    total += n;
+  }
+  int64_t columns = ranked(w).getDimSize(1);
+  if (!dimsAgree(columns, total))
+    return op.emitOpError() << "widths add up to " << total << ", the weight has " << columns
+                            << " columns";
+  if (failed(verifyMultiBias(op, params[1], 0, total)))
+    return failure();
+  for (auto [i, n] : llvm::enumerate(widths))
+    if (failed(requireResult(op, ranked(op.getX()), n, i)))
+      return failure();
+  return success();
+}
+
 LogicalResult MultiLinearOp::verify() {
+  if (auto widths = getWidths())
+    return verifyFusedMultiLinear(*this, *widths);
   auto params = getParams();
   if (getNumResults() < 2 || params.size() != 2 * getNumResults())
     return emitOpError() << "takes a weight and a bias (or none) per result, and >= 2 results; "
@@ -154,13 +199,8 @@ LogicalResult MultiLinearOp::verify() {
     if (failed(verifyProjection(*this, getX(), w, "weight")))
       return failure();
     int64_t out = ranked(w).getDimSize(1);
-    if (!isa<NoneType>(b.getType())) {
-      if (!isa<RankedTensorType>(b.getType()) || failed(requireFloat(*this, b, "bias", 1)))
-        return emitOpError() << "bias " << i << " must be none or a 1-D float tensor";
-      if (!dimsAgree(ranked(b).getDimSize(0), out))
-        return emitOpError() << "bias " << i << " has " << ranked(b).getDimSize(0)
-                             << " elements, its weight " << out << " columns";
-    }
+    if (failed(verifyMultiBias(*this, b, i, out)))
+      return failure();
     if (failed(requireResult(*this, ranked(getX()), out, i)))
       return failure();
   }

@@ -101,8 +101,16 @@ def Resa_MultiLinearOp : Op<Resa_Dialect, "multi_linear", [Pure]> {
     weights' type converts x once for all of them. `params` is (W_1, b_1,
     ..., W_n, b_n), n >= 2, with b_i a none value where projection i has no
     bias; result i is what resa.linear(x, W_i, b_i) gives.
+
+    With `widths` [N_1, ..., N_n] (what resa-fuse-multi-linear makes of
+    projections whose weights are initializers stored alike), `params` is
+    (W, b) instead: one weight [K, N_1 + ... + N_n] holding the projections'
+    weights side by side, b none or [N_1 + ... + N_n]; result i is the N_i
+    columns of x W (+ b) after the first N_1 + ... + N_{i-1}: one GEMM for
+    all of them.
   }];
-  let arguments = (ins AnyRankedTensor:$x, Variadic<AnyType>:$params);
+  let arguments = (ins AnyRankedTensor:$x, Variadic<AnyType>:$params,
+                       OptionalAttr<DenseI64ArrayAttr>:$widths);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = "$x `,` $params attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;

@@ -177,10 +177,46 @@ RESA_KERNEL(resa_layer_norm) {
 // x [..., K], weight [K, N], [bias [N]] -> [..., N].
 RESA_KERNEL(resa_linear) { linearLike("resa.linear", args, outputs, 1, true, 0); }
 
+// The fused form: x [..., K], weight [K, sum N_i], [bias [sum N_i]] and the
+// widths N_i -> output i [..., N_i], the columns after N_1 + ... + N_{i-1}:
+// each computed as resa.linear would from its own weight.
+void fusedMultiLinear(const char *op, const KernelArgs &args, std::vector<Tensor> &outputs,
+                      const std::vector<int64_t> &widths) {
+  if (args.inputs.size() != 3 || widths.size() < 2)
+    fail(op, "with widths takes x, one weight and one bias (or none), and >= 2 widths; got ",
+         args.inputs.size(), " inputs and ", widths.size(), " widths");
+  const Tensor &x = inputX(op, args);
+  const int64_t K = x.dim(x.rank() - 1);
+  const Tensor &weight = args.required(1);
+  checkWeight(op, weight, K, "weight");
+  const int64_t N = weight.dim(1);
+  int64_t total = 0;
+  for (int64_t n : widths) {
+    if (n <= 0) fail(op, "widths must be positive");
+    total += n;
+  }
+  if (total != N) fail(op, "widths add up to ", total, ", the weight has ", N, " columns");
+  const Tensor *b = args.input(2);
+  if (b) {
+    requireDType(op, *b, DType::F32, "bias");
+    if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
+  }
+  int64_t offset = 0;
+  for (size_t i = 0; i < widths.size(); ++i) {
+    Tensor &y = allocOutput(outputs, args, i, DType::F32, withLast(x.shape(), widths[i]));
+    project(x.data<float>(), rowsOf(x), K, weight.data<float>() + offset, N, widths[i],
+            b ? b->data<float>() + offset : nullptr, y.data<float>());
+    offset += widths[i];
+  }
+}
+
 // x [..., K], (weight_i [K, N_i], bias_i [N_i] or none) for each output i ->
-// output i [..., N_i]: resa.linear of each pair.
+// output i [..., N_i]: resa.linear of each pair. With `widths`, the fused
+// form (fusedMultiLinear).
 RESA_KERNEL(resa_multi_linear) {
   const char *op = "resa.multi_linear";
+  if (const std::vector<int64_t> widths = attrsOf(args).getInts("widths"); !widths.empty())
+    return fusedMultiLinear(op, args, outputs, widths);
   if (args.inputs.size() < 5 || args.inputs.size() % 2 == 0)
     fail(op, "takes x and a (weight, bias or none) pair per output, >= 2 pairs; got ",
          args.inputs.size(), " inputs");

@@ -110,12 +110,62 @@ void linearLike(const char *op, const DeviceKernelArgs &args, Outputs &outputs, 
   projection(op, args, outputs, in, 1, !logits, 0, logits ? DType::F32 : in.x.dtype());
 }
 
+// The fused form: x [..., K], weight [K, sum N_i], [bias [sum N_i]] and the
+// widths N_i -> output i [..., N_i] in x's dtype, the columns after N_1 + ...
+// + N_{i-1} of one GEMM's product. One row (decode at batch 1) is already
+// the outputs side by side: they are views of it; more rows are copied out
+// by column block.
+void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &outputs, GemmInput &in,
+                      const std::vector<int64_t> &widths) {
+  if (args.inputs.size() != 3 || widths.size() < 2)
+    fail(op, "with widths takes x, one weight and one bias (or none), and >= 2 widths; got ", args.inputs.size(),
+         " inputs and ", widths.size(), " widths");
+  const DeviceTensor &x = in.x;
+  const int64_t K = x.dim(x.rank() - 1), M = rowsOf(x);
+  const DeviceTensor &weight = args.required(1);
+  checkWeight(op, weight, K, "weight");
+  const int64_t N = weight.dim(1);
+  int64_t total = 0;
+  for (int64_t n : widths) {
+    if (n <= 0) fail(op, "widths must be positive");
+    total += n;
+  }
+  if (total != N) fail(op, "widths add up to ", total, ", the weight has ", N, " columns");
+  const DeviceTensor *b = args.input(2);
+  if (b) {
+    floatInput(op, args, 2, "bias");
+    if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
+  }
+  DeviceContext &ctx = contextOf(args);
+  DeviceTensor all = ctx.alloc->allocate(x.dtype(), withLast(x.shape(), N));
+  if (M > 0) projectInto(ctx, in.as(ctx, weight.dtype()), M, K, weight, b, all);
+  const size_t elem = dtypeSize(x.dtype());
+  int64_t offset = 0;
+  for (size_t i = 0; i < widths.size(); ++i) {
+    const Shape shape = withLast(x.shape(), widths[i]);
+    if (M <= 1) {
+      setOutput(outputs, args, i, all.view(shape, offset));
+    } else {
+      DeviceTensor &y = allocOutput(outputs, args, i, x.dtype(), shape);
+      const size_t width = static_cast<size_t>(widths[i]) * elem;
+      checkCuda(cudaMemcpy2DAsync(y.raw(), width, static_cast<const char *>(all.raw()) + offset * elem,
+                                  static_cast<size_t>(N) * elem, width, static_cast<size_t>(M),
+                                  cudaMemcpyDeviceToDevice, ctx.stream),
+                std::string(op) + ": copying output " + std::to_string(i));
+    }
+    offset += widths[i];
+  }
+}
+
 // x [..., K], (weight_i [K, N_i], bias_i [N_i] or absent) per output i ->
 // output i [..., N_i] in x's dtype, as resa.linear gives each: x is converted
-// to a weight's dtype once for all the weights of that dtype.
+// to a weight's dtype once for all the weights of that dtype. With `widths`,
+// the fused form (fusedMultiLinear).
 void multiLinear(const DeviceKernelArgs &args, Outputs &outputs) {
   const char *op = "resa.multi_linear";
   GemmInput in(inputX(op, args));
+  if (const std::vector<int64_t> widths = attrsOf(args).getInts("widths"); !widths.empty())
+    return fusedMultiLinear(op, args, outputs, in, widths);
   if (args.inputs.size() < 5 || args.inputs.size() % 2 == 0)
     fail(op, "takes x and a (weight, bias or none) pair per output, >= 2 pairs; got ", args.inputs.size(),
          " inputs");

@@ -95,6 +95,26 @@ func.func @bad_params(%x: tensor<2x8xf32>, %w: tensor<8x8xf32>) -> (tensor<2x8xf
 
 // -----
 
+// resa.multi_linear with widths: they split the one weight's columns.
+func.func @bad_widths(%x: tensor<2x8xf32>, %w: tensor<8x12xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>) {
+  %n = resa.none
+  // expected-error @below {{widths add up to 16, the weight has 12 columns}}
+  %m:2 = resa.multi_linear %x, %w, %n {widths = array<i64: 8, 8>} : (tensor<2x8xf32>, tensor<8x12xf32>, none) -> (tensor<2x8xf32>, tensor<2x8xf32>)
+  return %m#0, %m#1 : tensor<2x8xf32>, tensor<2x8xf32>
+}
+
+// -----
+
+// resa.multi_linear with widths: one weight and one bias (or none).
+func.func @widths_params(%x: tensor<2x8xf32>, %w: tensor<8x8xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
+  %n = resa.none
+  // expected-error @below {{with widths takes one weight and one bias (or none)}}
+  %m:2 = resa.multi_linear %x, %w, %n, %w, %n {widths = array<i64: 4, 4>} : (tensor<2x8xf32>, tensor<8x8xf32>, none, tensor<8x8xf32>, none) -> (tensor<2x4xf32>, tensor<2x4xf32>)
+  return %m#0, %m#1 : tensor<2x4xf32>, tensor<2x4xf32>
+}
+
+// -----
+
 // resa.add_rms_norm: its addends have one type (no broadcasting).
 func.func @add_norm_broadcast(%a: tensor<2x8xf32>, %b: tensor<1x8xf32>, %w: tensor<8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>) {
   // expected-error @below {{a and b must have one type (no broadcasting)}}

@@ -90,7 +90,7 @@ struct In {
 // as F32). `hostCopies[i]` is the executor's host copy of input i, where given.
 Tensor runDevice(const std::string &name, const std::vector<In> &ins, const Attrs &attrs, DType outDType,
                  const Shape &outShape, const std::vector<const Tensor *> &hostCopies = {},
-                 size_t outIndex = 0) {
+                 size_t outIndex = 0, size_t blockBytes = 0) {
   resa::gpu::DeviceKernelFn fn = resa::gpu::findCudaKernel(name);
   if (!fn) throw Failure{"no CUDA kernel " + name};
   resa::gpu::DeviceAllocator alloc(env().device);
@@ -111,7 +111,10 @@ Tensor runDevice(const std::string &name, const std::vector<In> &ins, const Attr
   // is taken, filled with NaN and given back: the output gets one of them.
   // Output i > 0 comes after the earlier outputs (and a scratch block each)
   // that may share its size class: 2 i more fresh blocks are poisoned.
-  const size_t outBytes = size_t(resa::numElements(outShape)) * resa::dtypeSize(outDType);
+  // blockBytes: the size of the block an output that is a view lies in (0:
+  // the output's own).
+  const size_t outBytes =
+      blockBytes ? blockBytes : size_t(resa::numElements(outShape)) * resa::dtypeSize(outDType);
   std::set<void *> poisoned;
   if (outBytes) {
     std::vector<std::shared_ptr<void>> held;
@@ -137,7 +140,11 @@ Tensor runDevice(const std::string &name, const std::vector<In> &ins, const Attr
   if (y.dtype() != outDType || y.shape() != outShape)
     throw Failure{name + " output is " + shortName(y.dtype()) + " " + resa::shapeToString(y.shape()) +
                   ", expected " + shortName(outDType) + " " + resa::shapeToString(outShape)};
-  if (outBytes && !poisoned.count(y.raw()))
+  const auto *at = static_cast<const char *>(y.raw());
+  const bool inPoisoned = std::any_of(poisoned.begin(), poisoned.end(), [&](void *p) {
+    return at >= static_cast<const char *>(p) && at + y.nbytes() <= static_cast<const char *>(p) + outBytes;
+  });
+  if (outBytes && !inPoisoned)
     throw Failure{name + ": the output is not in a poisoned block (allocated after scratch?)"};
   Tensor host = resa::gpu::download(y, ctx);
   CUDA_OK(cudaGetLastError());
@@ -248,6 +255,34 @@ std::string gatedMlpCase(DType t, const char *act, bool fused, int64_t rows, int
   std::vector<In> ins;
   for (const Tensor *p : cpuIns) ins.push_back({p, t});
   return checkTwice("resa.gated_mlp", ins, attrs, t, ref, 2e-2);
+}
+
+// resa.multi_linear's fused form (one weight, split by widths) against the
+// CPU's resa.linear of each column block: one row gives views of the
+// product, more rows copies.
+std::string fusedMultiLinearCase(DType xt, DType wt, int64_t rows, int64_t K, bool bias, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const std::vector<int64_t> widths = {96, 32, 48};
+  const int64_t N = 176;
+  const Tensor x = randn({1, rows, K}, rng, xt);
+  const Tensor w = randn({K, N}, rng, wt, 1.f / std::sqrt(float(K))), b = randn({N}, rng, wt, 0.5f);
+  Attrs attrs;
+  attrs.set("widths", widths);
+  const std::vector<In> ins{{&x, xt}, {&w, wt}, bias ? In{&b, wt} : In{}};
+  std::string line;
+  int64_t offset = 0;
+  for (size_t i = 0; i < widths.size(); ++i) {
+    Tensor wi(DType::F32, {K, widths[i]}), bi(DType::F32, {widths[i]});
+    for (int64_t r = 0; r < K; ++r)
+      for (int64_t c = 0; c < widths[i]; ++c) wi.data<float>()[r * widths[i] + c] = w.data<float>()[r * N + offset + c];
+    for (int64_t c = 0; c < widths[i]; ++c) bi.data<float>()[c] = b.data<float>()[offset + c];
+    const Tensor ref = runCpu("resa.linear", {&x, &wi, bias ? &bi : nullptr}, Attrs());
+    const size_t block = rows == 1 ? size_t(N) * resa::dtypeSize(xt) : 0;
+    line += (i ? "; " : "") +
+            compareRows(runDevice("resa.multi_linear", ins, attrs, xt, ref.shape(), {}, i, block), ref, 2e-2);
+    offset += widths[i];
+  }
+  return line;
 }
 
 // ---- norms ----------------------------------------------------------------
@@ -472,6 +507,12 @@ std::vector<resa::cudatest::NamedCase> allCases() {
       for (DType xt : {t, DType::F32})
         add(tag("multi_linear", xt, rows, 64) + "_w" + shortName(t),
             [=](uint64_t s) { return multiLinearCase(xt, t, rows, 64, s); });
+    for (int64_t rows : rowSet)
+      for (DType xt : {t, DType::F32}) {
+        const bool bias = rows % 2 == 1;
+        add(tag("multi_linear_fused", xt, rows, 64) + "_w" + shortName(t) + (bias ? "_bias" : ""),
+            [=](uint64_t s) { return fusedMultiLinearCase(xt, t, rows, 64, bias, s); });
+      }
     // resa.logits: fp32 out.
     const std::pair<int64_t, int64_t> kv[] = {{64, 300}, {96, 32000}};
     for (int64_t rows : rowSet)
