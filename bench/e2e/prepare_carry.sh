@@ -28,8 +28,12 @@ for lib in libprotobuf.so.32 libicuuc.so.72 libicudata.so.72; do
 done
 python3 "$root/test/e2e/device_check.py" "$compiler" "$root/test/fixtures" \
   --packages "$carry/packages" --compile-only
-# The carry is limited to 64 MiB: the packages travel compressed.
+# The carry is limited to 64 MiB: the packages travel compressed, all of them
+# (12 MB: the float32 references are most of it) and the bf16 ones alone
+# (1.5 MB: what device_check.sh's "same" reference needs, small enough to go
+# beside a training checkpoint in every call).
 tar -C "$carry" -cJf "$carry/packages.tar.xz" packages
+(cd "$carry" && tar -cJf packages-cuda.tar.xz packages/*.cuda)
 rm -rf "$carry/packages"
 # bench/e2e/device_bench.sh's packages: the Llama-3-8B shape, bf16, weights
 # made on the device (a few hundred KB each). Their prefill computes the last
@@ -50,7 +54,7 @@ build_shape() { # model dir
 build_shape llama3-8b e2e
 build_shape qwen2.5-7b e2e-qwen
 # bin/ and lib/ travel packed (about 13 MB instead of 66; carry_env.sh
-# unpacks them there): carry .carry/bin.tar.xz, .carry/packages.tar.xz,
-# .carry/e2e and .carry/e2e-qwen.
+# unpacks them there): carry .carry/bin.tar.xz, .carry/packages.tar.xz (or
+# .carry/packages-cuda.tar.xz), .carry/e2e and .carry/e2e-qwen.
 tar -C "$carry" -cf - bin lib | xz -T0 -6 > "$carry/bin.tar.xz"
 du -sh "$carry"/*
