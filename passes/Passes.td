@@ -171,6 +171,17 @@ def GroupLinears : Pass<"resa-group-linears", "mlir::ModuleOp"> {
   let dependentDialects = ["resa::ir::ResaDialect"];
 }
 
+def GroupRotary : Pass<"resa-group-rotary", "mlir::ModuleOp"> {
+  let summary = "Group the resa.rotary ops that share cos, sin and parameters into resa.multi_rotary";
+  let description = [{
+    The rotary ops of one block with the same cos and sin, rotary_dim and
+    interleaved (a layer's q and k) become one resa.multi_rotary at the first
+    of them, taking the tensors that exist there, in program order: one
+    kernel launch instead of two per layer on the GPU. A lone rotary stays.
+  }];
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
 def FuseAddNorm : Pass<"resa-fuse-add-norm", "mlir::ModuleOp"> {
   let summary = "Fuse a residual onnx.Add and the resa.rms_norm of its sum into resa.add_rms_norm";
   let description = [{

@@ -260,6 +260,7 @@ int compile() {
   mlir::PassManager lower(&ctx);
   lower.addPass(resa::createGroupLinears());
   lower.addPass(resa::createFuseMultiLinear());
+  lower.addPass(resa::createGroupRotary());
   lower.addPass(resa::createFuseAddNorm());
   lower.addPass(resa::createFuseGateUp());
   lower.addPass(resa::createLowerToKernels());

@@ -213,44 +213,63 @@ LogicalResult LogitsOp::verify() {
   return requireResult(*this, ranked(getX()), ranked(getWeight()).getDimSize(1));
 }
 
-LogicalResult RotaryOp::verify() {
-  auto x = ranked(getX());
+// resa.rotary's rules for one x (RotaryOp, and each of MultiRotaryOp's).
+static LogicalResult verifyRotary(Operation *op, Value xv, Value cos, Value sin, Type result,
+                                  int64_t heads, int64_t rot, int64_t inter) {
+  auto x = ranked(xv);
   if (x.getRank() != 3 && x.getRank() != 4)
-    return emitOpError() << "x must be [B, H, S, D] or [B, S, H*D], got " << x;
-  if (failed(requireFloat(*this, getX(), "x")) ||
-      failed(requireFloat(*this, getCos(), "cos", 3)) ||
-      failed(requireFloat(*this, getSin(), "sin", 3)))
+    return op->emitOpError() << "x must be [B, H, S, D] or [B, S, H*D], got " << x;
+  if (failed(requireFloat(op, xv, "x")) || failed(requireFloat(op, cos, "cos", 3)) ||
+      failed(requireFloat(op, sin, "sin", 3)))
     return failure();
-  if (getCos().getType() != getSin().getType())
-    return emitOpError() << "cos and sin types differ: " << getCos().getType() << " vs "
-                         << getSin().getType();
-  if (getResult().getType() != getX().getType())
-    return emitOpError("result type must be x's type");
-  int64_t heads = getNumHeads(), rot = getRotaryDim(), inter = getInterleaved();
+  if (cos.getType() != sin.getType())
+    return op->emitOpError() << "cos and sin types differ: " << cos.getType() << " vs "
+                             << sin.getType();
+  if (result != xv.getType())
+    return op->emitOpError("result type must be x's type");
   if (heads <= 0)
-    return emitOpError() << "num_heads must be positive, got " << heads;
+    return op->emitOpError() << "num_heads must be positive, got " << heads;
   if (inter != 0 && inter != 1)
-    return emitOpError() << "interleaved must be 0 or 1, got " << inter;
+    return op->emitOpError() << "interleaved must be 0 or 1, got " << inter;
   if (rot <= 0 || rot % 2)
-    return emitOpError() << "rotary_dim must be positive and even, got " << rot;
+    return op->emitOpError() << "rotary_dim must be positive and even, got " << rot;
   int64_t headSize = ShapedType::kDynamic;
   if (x.getRank() == 4) {
     if (!dimsAgree(x.getDimSize(1), heads))
-      return emitOpError() << "x has " << x.getDimSize(1) << " heads, num_heads is " << heads;
+      return op->emitOpError() << "x has " << x.getDimSize(1) << " heads, num_heads is " << heads;
     headSize = x.getDimSize(3);
   } else if (!x.isDynamicDim(2)) {
     if (x.getDimSize(2) % heads)
-      return emitOpError() << "width " << x.getDimSize(2) << " is not a multiple of num_heads "
-                           << heads;
+      return op->emitOpError() << "width " << x.getDimSize(2)
+                               << " is not a multiple of num_heads " << heads;
     headSize = x.getDimSize(2) / heads;
   }
   if (!ShapedType::isDynamic(headSize) && rot > headSize)
-    return emitOpError() << "rotary_dim " << rot << " exceeds the head size " << headSize;
-  auto c = ranked(getCos());
+    return op->emitOpError() << "rotary_dim " << rot << " exceeds the head size " << headSize;
+  auto c = ranked(cos);
   int64_t w = c.getDimSize(2);
   if (!ShapedType::isDynamic(w) && w != rot && w != rot / 2)
-    return emitOpError() << "cos width " << w << " must be rotary_dim (" << rot
-                         << ") or rotary_dim / 2";
+    return op->emitOpError() << "cos width " << w << " must be rotary_dim (" << rot
+                             << ") or rotary_dim / 2";
+  return success();
+}
+
+LogicalResult RotaryOp::verify() {
+  return verifyRotary(*this, getX(), getCos(), getSin(), getResult().getType(), getNumHeads(),
+                      getRotaryDim(), getInterleaved());
+}
+
+LogicalResult MultiRotaryOp::verify() {
+  auto xs = getXs();
+  ArrayRef<int64_t> heads = getNumHeads();
+  if (xs.size() < 2 || getNumResults() != xs.size() || heads.size() != xs.size())
+    return emitOpError() << "takes >= 2 tensors with a num_heads and a result each; got "
+                         << xs.size() << " tensors, " << heads.size() << " num_heads, "
+                         << getNumResults() << " results";
+  for (auto [i, x] : llvm::enumerate(xs))
+    if (failed(verifyRotary(*this, x, getCos(), getSin(), getResult(i).getType(), heads[i],
+                            getRotaryDim(), getInterleaved())))
+      return failure();
   return success();
 }
 

@@ -93,6 +93,22 @@ def Resa_RotaryOp : Resa_LayerOp<"rotary"> {
   let assemblyFormat = "$x `,` $cos `,` $sin attr-dict `:` functional-type(operands, results)";
 }
 
+def Resa_MultiRotaryOp : Op<Resa_Dialect, "multi_rotary", [Pure]> {
+  let summary = "resa.rotary of several tensors with one cos and sin";
+  let description = [{
+    What resa-group-rotary makes of the resa.rotary ops of one block that
+    share cos, sin, rotary_dim and interleaved (a layer's q and k): result i
+    is resa.rotary(xs[i], cos, sin) with num_heads[i]; one kernel launch on
+    the GPU instead of one per tensor.
+  }];
+  let arguments = (ins AnyRankedTensor:$cos, AnyRankedTensor:$sin,
+                       Variadic<AnyRankedTensor>:$xs, DenseI64ArrayAttr:$num_heads,
+                       I64Attr:$rotary_dim, I64Attr:$interleaved);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = "$cos `,` $sin `,` $xs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Resa_MultiLinearOp : Op<Resa_Dialect, "multi_linear", [Pure]> {
   let summary = "several projections of one input: result i = x W_i (+ b_i)";
   let description = [{

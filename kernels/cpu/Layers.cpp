@@ -227,17 +227,13 @@ RESA_KERNEL(resa_multi_linear) {
 // x [..., K], weight [K, V] -> [..., V].
 RESA_KERNEL(resa_logits) { linearLike("resa.logits", args, outputs, 1, false, 0); }
 
-// x [B, H, S, D] or [B, S, H*D]; cos, sin [Bc, Sc, W], Bc in {1, B}, Sc in
-// {1, S}, W = rotary_dim (full) or rotary_dim / 2 (half).
-RESA_KERNEL(resa_rotary) {
-  const char *op = "resa.rotary";
-  const Tensor &x = args.required(0), &cos = args.required(1), &sin = args.required(2);
+// y = x rotated: x [B, H, S, D] or [B, S, H*D]; cos, sin [Bc, Sc, W], Bc in
+// {1, B}, Sc in {1, S}, W = rotary_dim (full) or rotary_dim / 2 (half).
+void rotaryInto(const char *op, const Tensor &x, const Tensor &cos, const Tensor &sin, int64_t H, int64_t rot,
+                bool inter, Tensor &y) {
   requireDType(op, x, DType::F32, "x");
   requireDType(op, cos, DType::F32, "cos");
   requireDType(op, sin, DType::F32, "sin");
-  const Attrs &at = attrsOf(args);
-  int64_t H = at.requireInt("num_heads"), rot = at.requireInt("rotary_dim");
-  bool inter = at.getInt("interleaved", 0) != 0;
   int64_t B, S, D, sb, ss, sh;
   if (x.rank() == 4) {
     B = x.dim(0), S = x.dim(2), D = x.dim(3);
@@ -259,7 +255,6 @@ RESA_KERNEL(resa_rotary) {
     fail(op, "cos ", shapeToString(cos.shape()), " does not fit x ", shapeToString(x.shape()), " with rotary_dim ",
          rot);
   bool full = W == rot && W != half;
-  Tensor &y = allocOutput(outputs, args, 0, DType::F32, x.shape());
   const float *px = x.data<float>(), *pc = cos.data<float>(), *ps = sin.data<float>();
   float *py = y.data<float>();
   for (int64_t b = 0; b < B; ++b)
@@ -280,6 +275,34 @@ RESA_KERNEL(resa_rotary) {
         if (D > rot) std::memcpy(yh + rot, xh + rot, sizeof(float) * size_t(D - rot));
       }
     }
+}
+
+// x, cos, sin (rotaryInto); num_heads, rotary_dim, interleaved.
+RESA_KERNEL(resa_rotary) {
+  const char *op = "resa.rotary";
+  const Tensor &x = args.required(0);
+  const Attrs &at = attrsOf(args);
+  Tensor &y = allocOutput(outputs, args, 0, DType::F32, x.shape());
+  rotaryInto(op, x, args.required(1), args.required(2), at.requireInt("num_heads"), at.requireInt("rotary_dim"),
+             at.getInt("interleaved", 0) != 0, y);
+}
+
+// cos, sin, then x_1 ... x_n; num_heads [n], rotary_dim, interleaved: output
+// i is resa.rotary of x_i with num_heads[i].
+RESA_KERNEL(resa_multi_rotary) {
+  const char *op = "resa.multi_rotary";
+  const Attrs &at = attrsOf(args);
+  const std::vector<int64_t> heads = at.getInts("num_heads");
+  if (args.inputs.size() < 4 || heads.size() != args.inputs.size() - 2)
+    fail(op, "takes cos, sin and >= 2 tensors with a num_heads each; got ", args.inputs.size(), " inputs and ",
+         heads.size(), " num_heads");
+  const int64_t rot = at.requireInt("rotary_dim");
+  const bool inter = at.getInt("interleaved", 0) != 0;
+  for (size_t i = 0; i < heads.size(); ++i) {
+    const Tensor &x = args.required(2 + i);
+    Tensor &y = allocOutput(outputs, args, i, DType::F32, x.shape());
+    rotaryInto(op, x, args.required(0), args.required(1), heads[i], rot, inter, y);
+  }
 }
 
 // x [..., K]; (gate [K, I], up [K, I], down [I, N]) or (gate_up [K, 2I],

@@ -65,7 +65,7 @@ RESA_KERNEL(resa_attention);
 // Layers.cpp: resa's raised layer ops.
 RESA_KERNEL(resa_embedding); RESA_KERNEL(resa_rms_norm); RESA_KERNEL(resa_add_rms_norm);
 RESA_KERNEL(resa_layer_norm);
-RESA_KERNEL(resa_linear); RESA_KERNEL(resa_multi_linear); RESA_KERNEL(resa_logits);
+RESA_KERNEL(resa_linear); RESA_KERNEL(resa_multi_linear); RESA_KERNEL(resa_multi_rotary); RESA_KERNEL(resa_logits);
 RESA_KERNEL(resa_rotary); RESA_KERNEL(resa_gated_mlp);
 
 } // namespace resa::cpu::k

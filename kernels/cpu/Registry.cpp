@@ -130,6 +130,7 @@ constexpr Entry kTable[] = {
     {"resa.linear", k_resa_linear},
     {"resa.logits", k_resa_logits},
     {"resa.multi_linear", k_resa_multi_linear},
+    {"resa.multi_rotary", k_resa_multi_rotary},
     {"resa.rms_norm", k_resa_rms_norm},
     {"resa.rotary", k_resa_rotary},
 };

@@ -19,6 +19,7 @@ void rmsNorm(const DeviceKernelArgs &args, Outputs &outputs);   // LayerNorm.cu
 void addRmsNorm(const DeviceKernelArgs &args, Outputs &outputs); // LayerNorm.cu
 void layerNorm(const DeviceKernelArgs &args, Outputs &outputs); // LayerNorm.cu
 void rotary(const DeviceKernelArgs &args, Outputs &outputs);    // LayerRotary.cu
+void multiRotary(const DeviceKernelArgs &args, Outputs &outputs); // LayerRotary.cu
 
 // Input i, which must be present and a float tensor (F32, BF16, F16).
 inline const DeviceTensor &floatInput(const char *op, const DeviceKernelArgs &args, size_t i, const char *what) {

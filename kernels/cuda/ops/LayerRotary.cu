@@ -1,10 +1,13 @@
-// resa.rotary: rotary position embedding with cos/sin as the graph computes
-// them (dialects/resa/ResaLayerOps.td). One thread per output element: it
-// reads its element and its pair partner and writes one rotated value, so
-// the layouts need no shared memory.
+// resa.rotary and resa.multi_rotary: rotary position embedding with cos/sin
+// as the graph computes them (dialects/resa/ResaLayerOps.td). One thread per
+// output element: it reads its element and its pair partner and writes one
+// rotated value, so the layouts need no shared memory. multi_rotary's
+// tensors (a layer's q and k) share one launch: the elements of all of them
+// are numbered one after another.
 #include "LayerKernels.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace resa::gpu::ops::layers {
 namespace {
@@ -18,55 +21,70 @@ struct RotaryShape {
   bool full;           // W == rot: one cos/sin per rotated element, else per pair
 };
 
+constexpr int kMaxParts = 4;
+
+// One launch's tensors: part p is x[p] -> y[p], n[p] elements.
+template <typename T> struct RotaryParts {
+  const T *x[kMaxParts];
+  T *y[kMaxParts];
+  RotaryShape r[kMaxParts];
+  int64_t n[kMaxParts];
+  int count;
+  int64_t total;
+};
+
 template <typename T, typename C>
-__global__ void rotaryKernel(const T *x, const C *cosT, const C *sinT, T *y, RotaryShape r, int64_t n) {
+__device__ __forceinline__ void rotateElement(const T *x, const C *cosT, const C *sinT, T *y, const RotaryShape &r,
+                                              int64_t e) {
+  const int64_t d = e % r.D;
+  if (d >= r.rot) {
+    y[e] = x[e];
+    return;
+  }
+  int64_t s, b;
+  if (r.headsFirst) {
+    s = (e / r.D) % r.S;
+    b = e / (r.D * r.S * r.H);
+  } else {
+    s = (e / (r.D * r.H)) % r.S;
+    b = e / (r.D * r.H * r.S);
+  }
+  bool first;
+  int64_t pair, partner;
+  if (r.interleaved) {
+    first = d % 2 == 0;
+    pair = d / 2;
+    partner = first ? e + 1 : e - 1;
+  } else {
+    first = d < r.half;
+    pair = first ? d : d - r.half;
+    partner = first ? e + r.half : e - r.half;
+  }
+  const int64_t row = ((r.Bc == 1 ? 0 : b) * r.Sc + (r.Sc == 1 ? 0 : s)) * r.W;
+  const int64_t ci = row + (r.full ? d : pair);
+  const float c = toFloat(cosT[ci]), sn = toFloat(sinT[ci]);
+  const float xv = toFloat(x[e]), xp = toFloat(x[partner]);
+  // first: y[i1] = x1 cos - x2 sin; second: y[i2] = x2 cos + x1 sin.
+  y[e] = fromFloat<T>(first ? xv * c - xp * sn : xv * c + xp * sn);
+}
+
+template <typename T, typename C>
+__global__ void rotaryKernel(const C *cosT, const C *sinT, RotaryParts<T> parts) {
   detail::pdlWait();
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t d = e % r.D;
-    if (d >= r.rot) {
-      y[e] = x[e];
-      continue;
-    }
-    int64_t s, b;
-    if (r.headsFirst) {
-      s = (e / r.D) % r.S;
-      b = e / (r.D * r.S * r.H);
-    } else {
-      s = (e / (r.D * r.H)) % r.S;
-      b = e / (r.D * r.H * r.S);
-    }
-    bool first;
-    int64_t pair, partner;
-    if (r.interleaved) {
-      first = d % 2 == 0;
-      pair = d / 2;
-      partner = first ? e + 1 : e - 1;
-    } else {
-      first = d < r.half;
-      pair = first ? d : d - r.half;
-      partner = first ? e + r.half : e - r.half;
-    }
-    const int64_t row = ((r.Bc == 1 ? 0 : b) * r.Sc + (r.Sc == 1 ? 0 : s)) * r.W;
-    const int64_t ci = row + (r.full ? d : pair);
-    const float c = toFloat(cosT[ci]), sn = toFloat(sinT[ci]);
-    const float xv = toFloat(x[e]), xp = toFloat(x[partner]);
-    // first: y[i1] = x1 cos - x2 sin; second: y[i2] = x2 cos + x1 sin.
-    y[e] = fromFloat<T>(first ? xv * c - xp * sn : xv * c + xp * sn);
+  for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < parts.total;
+       g += int64_t(gridDim.x) * blockDim.x) {
+    int p = 0;
+    int64_t e = g;
+    while (e >= parts.n[p]) e -= parts.n[p++];
+    rotateElement(parts.x[p], cosT, sinT, parts.y[p], parts.r[p], e);
   }
   detail::pdlLaunchDependents();
 }
 
-} // namespace
-
-// x [B, H, S, D] or [B, S, H*D]; cos, sin [Bc, Sc, W]; num_heads, rotary_dim,
-// interleaved.
-void rotary(const DeviceKernelArgs &args, Outputs &outputs) {
-  const char *op = "resa.rotary";
-  const DeviceTensor &x = floatInput(op, args, 0, "x");
-  const DeviceTensor &cos = floatInput(op, args, 1, "cos");
-  const DeviceTensor &sin = floatInput(op, args, 2, "sin");
-  const Attrs &at = attrsOf(args);
-  const int64_t H = at.requireInt("num_heads"), rot = at.requireInt("rotary_dim");
+// x's layout against num_heads H, rotary_dim and cos (whose shape and dtype
+// sin shares), as rotaryKernel reads them.
+RotaryShape rotaryShape(const char *op, const DeviceTensor &x, const DeviceTensor &cos, const DeviceTensor &sin,
+                        int64_t H, int64_t rot, bool interleaved) {
   RotaryShape r{};
   int64_t B;
   if (x.rank() == 4) {
@@ -92,25 +110,72 @@ void rotary(const DeviceKernelArgs &args, Outputs &outputs) {
     fail(op, "cos ", shapeToString(cos.shape()), " does not fit x ", shapeToString(x.shape()), " with rotary_dim ",
          rot);
   r.full = r.W == rot;
-  r.interleaved = at.getInt("interleaved", 0) != 0;
-  DeviceTensor &y = allocOutput(outputs, args, 0, x.dtype(), x.shape());
-  const int64_t n = x.numel();
-  if (n == 0) return;
+  r.interleaved = interleaved;
+  return r;
+}
+
+// Rotates inputs first.. (one per entry of heads) into outputs 0.. in one
+// launch; cos and sin are inputs cosAt and cosAt + 1.
+void rotateAll(const char *op, const DeviceKernelArgs &args, Outputs &outputs, size_t cosAt, size_t first,
+               const std::vector<int64_t> &heads) {
+  const DeviceTensor &cos = floatInput(op, args, cosAt, "cos");
+  const DeviceTensor &sin = floatInput(op, args, cosAt + 1, "sin");
+  const Attrs &at = attrsOf(args);
+  const int64_t rot = at.requireInt("rotary_dim");
+  const bool interleaved = at.getInt("interleaved", 0) != 0;
+  if (heads.empty() || heads.size() > size_t(kMaxParts))
+    fail(op, "rotates 1 to ", kMaxParts, " tensors in one launch, got ", heads.size());
+  const DeviceTensor &x0 = floatInput(op, args, first, "x");
+  std::vector<RotaryShape> shapes;
+  for (size_t i = 0; i < heads.size(); ++i) {
+    const DeviceTensor &x = floatInput(op, args, first + i, "x");
+    if (x.dtype() != x0.dtype()) fail(op, "the tensors' dtypes differ");
+    shapes.push_back(rotaryShape(op, x, cos, sin, heads[i], rot, interleaved));
+    allocOutput(outputs, args, i, x.dtype(), x.shape());
+  }
   dispatchFloat(
-      x.dtype(),
+      x0.dtype(),
       [&](auto xt) {
         using T = typename decltype(xt)::type;
+        RotaryParts<T> parts{};
+        parts.count = static_cast<int>(heads.size());
+        for (size_t i = 0; i < heads.size(); ++i) {
+          parts.x[i] = args.input(first + i)->data<T>();
+          parts.y[i] = outputs[i].data<T>();
+          parts.r[i] = shapes[i];
+          parts.n[i] = args.input(first + i)->numel();
+          parts.total += parts.n[i];
+        }
+        if (parts.total == 0) return;
         dispatchFloat(
             cos.dtype(),
             [&](auto ct) {
               using C = typename decltype(ct)::type;
-              launchLayerKernel(op, rotaryKernel<T, C>, gridFor(n), kBlock, args.ctx->stream, x.data<T>(),
-                                cos.data<C>(), sin.data<C>(), y.data<T>(), r, n);
+              launchLayerKernel(op, rotaryKernel<T, C>, gridFor(parts.total), kBlock, args.ctx->stream,
+                                cos.data<C>(), sin.data<C>(), parts);
             },
             op);
       },
       op);
   checkLaunch(op);
+}
+
+} // namespace
+
+// x [B, H, S, D] or [B, S, H*D]; cos, sin [Bc, Sc, W]; num_heads, rotary_dim,
+// interleaved.
+void rotary(const DeviceKernelArgs &args, Outputs &outputs) {
+  rotateAll("resa.rotary", args, outputs, 1, 0, {attrsOf(args).requireInt("num_heads")});
+}
+
+// cos, sin, then x_1 ... x_n; num_heads [n], rotary_dim, interleaved.
+void multiRotary(const DeviceKernelArgs &args, Outputs &outputs) {
+  const char *op = "resa.multi_rotary";
+  const std::vector<int64_t> heads = attrsOf(args).getInts("num_heads");
+  if (args.inputs.size() < 4 || heads.size() != args.inputs.size() - 2)
+    fail(op, "takes cos, sin and >= 2 tensors with a num_heads each; got ", args.inputs.size(), " inputs and ",
+         heads.size(), " num_heads");
+  rotateAll(op, args, outputs, 0, 2, heads);
 }
 
 } // namespace resa::gpu::ops::layers

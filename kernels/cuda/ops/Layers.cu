@@ -293,6 +293,7 @@ void addLayerKernels(std::vector<DeviceKernelEntry> &table) {
   table.push_back({"resa.multi_linear", multiLinear});
   table.push_back({"resa.rms_norm", rmsNorm});
   table.push_back({"resa.rotary", rotary});
+  table.push_back({"resa.multi_rotary", multiRotary});
 }
 
 } // namespace resa::gpu

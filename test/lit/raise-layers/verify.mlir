@@ -115,6 +115,24 @@ func.func @widths_params(%x: tensor<2x8xf32>, %w: tensor<8x8xf32>) -> (tensor<2x
 
 // -----
 
+// resa.multi_rotary: a num_heads per tensor.
+func.func @multi_rotary_heads(%q: tensor<1x3x32xf32>, %c: tensor<1x3x8xf32>, %s: tensor<1x3x8xf32>) -> (tensor<1x3x32xf32>, tensor<1x3x32xf32>) {
+  // expected-error @below {{takes >= 2 tensors with a num_heads and a result each}}
+  %m:2 = resa.multi_rotary %c, %s, %q, %q {interleaved = 0 : i64, num_heads = array<i64: 2>, rotary_dim = 16 : i64} : (tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3x32xf32>, tensor<1x3x32xf32>) -> (tensor<1x3x32xf32>, tensor<1x3x32xf32>)
+  return %m#0, %m#1 : tensor<1x3x32xf32>, tensor<1x3x32xf32>
+}
+
+// -----
+
+// resa.multi_rotary: each tensor obeys resa.rotary's rules (here its heads).
+func.func @multi_rotary_width(%q: tensor<1x3x32xf32>, %c: tensor<1x3x8xf32>, %s: tensor<1x3x8xf32>) -> (tensor<1x3x32xf32>, tensor<1x3x32xf32>) {
+  // expected-error @below {{width 32 is not a multiple of num_heads 3}}
+  %m:2 = resa.multi_rotary %c, %s, %q, %q {interleaved = 0 : i64, num_heads = array<i64: 2, 3>, rotary_dim = 16 : i64} : (tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3x32xf32>, tensor<1x3x32xf32>) -> (tensor<1x3x32xf32>, tensor<1x3x32xf32>)
+  return %m#0, %m#1 : tensor<1x3x32xf32>, tensor<1x3x32xf32>
+}
+
+// -----
+
 // resa.add_rms_norm: its addends have one type (no broadcasting).
 func.func @add_norm_broadcast(%a: tensor<2x8xf32>, %b: tensor<1x8xf32>, %w: tensor<8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>) {
   // expected-error @below {{a and b must have one type (no broadcasting)}}

@@ -352,6 +352,39 @@ std::string rotaryCase(DType xt, DType ct, const RotarySetup &r, uint64_t seed) 
   return checkTwice("resa.rotary", {{&x, xt}, {&cos, ct}, {&sin, ct}}, attrs, xt, ref, 1e-2);
 }
 
+// resa.multi_rotary: q [B, 8 heads, S, D] and k [B, S, 2 * D] in one launch,
+// each output against the CPU's resa.rotary of its tensor.
+std::string multiRotaryCase(DType t, int64_t S, bool interleaved, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const int64_t B = 2, D = 64;
+  const Tensor q = randn({B, 8, S, D}, rng, t), k = randn({B, S, 2 * D}, rng, t);
+  Tensor cos(DType::F32, {1, S, D / 2}), sin(DType::F32, {1, S, D / 2});
+  std::uniform_real_distribution<float> angle(-3.2f, 3.2f);
+  for (int64_t i = 0; i < cos.numel(); ++i) {
+    const float a = angle(rng);
+    cos.data<float>()[i] = roundTo(std::cos(a), t);
+    sin.data<float>()[i] = roundTo(std::sin(a), t);
+  }
+  Attrs attrs;
+  attrs.set("num_heads", std::vector<int64_t>{8, 2});
+  attrs.set("rotary_dim", D);
+  attrs.set("interleaved", int64_t(interleaved));
+  const std::vector<In> ins{{&cos, t}, {&sin, t}, {&q, t}, {&k, t}};
+  const Tensor *xs[] = {&q, &k};
+  const int64_t heads[] = {8, 2};
+  std::string line;
+  for (size_t i = 0; i < 2; ++i) {
+    Attrs one;
+    one.set("num_heads", heads[i]);
+    one.set("rotary_dim", D);
+    one.set("interleaved", int64_t(interleaved));
+    const Tensor ref = runCpu("resa.rotary", {xs[i], &cos, &sin}, one);
+    line += (i ? "; " : "") +
+            compareRows(runDevice("resa.multi_rotary", ins, attrs, t, ref.shape(), {}, i), ref, 1e-2);
+  }
+  return line;
+}
+
 // ---- embedding ------------------------------------------------------------
 
 std::string embeddingCase(DType t, DType idType, int64_t V, int64_t D, const Shape &idShape, uint64_t seed) {
@@ -485,9 +518,9 @@ std::vector<resa::cudatest::NamedCase> allCases() {
 
   add("registry", [](uint64_t) {
     for (const char *n : {"resa.add_rms_norm", "resa.embedding", "resa.gated_mlp", "resa.layer_norm", "resa.linear",
-                          "resa.logits", "resa.multi_linear", "resa.rms_norm", "resa.rotary"})
+                          "resa.logits", "resa.multi_linear", "resa.multi_rotary", "resa.rms_norm", "resa.rotary"})
       if (!resa::gpu::findCudaKernel(n)) throw Failure{std::string("no CUDA kernel ") + n};
-    return std::string("9 layer kernels registered");
+    return std::string("10 layer kernels registered");
   });
 
   const int64_t rowSet[] = {1, 3, 17};
@@ -567,6 +600,10 @@ std::vector<resa::cudatest::NamedCase> allCases() {
       const RotarySetup r = named.second;
       add(std::string("rotary_") + shortName(t) + "_" + named.first, [=](uint64_t s) { return rotaryCase(t, t, r, s); });
     }
+    for (int64_t S : {1, 5})
+      for (bool interleaved : {false, true})
+        add(std::string("multi_rotary_") + shortName(t) + "_s" + std::to_string(S) + (interleaved ? "_interleaved" : ""),
+            [=](uint64_t s) { return multiRotaryCase(t, S, interleaved, s); });
     // Embedding: 16-byte rows (64, 96, 4096) and element copies (33).
     for (int64_t D : {64, 96, 4096, 33}) {
       add(std::string("embedding_") + shortName(t) + "_i64_d" + std::to_string(D),

@@ -174,6 +174,30 @@ TEST(ResaLayers, FusedMultiLinearIsEachLinear) {
   EXPECT_THROW(run("resa.multi_linear", {&x, &w, nullptr, &w, nullptr}, at, 18, 3), Error);
 }
 
+// resa.multi_rotary: each output is resa.rotary of its tensor with its own
+// num_heads (q with 4 heads in [B, H, S, D], k with 2 in [B, S, H*D]).
+TEST(ResaLayers, MultiRotaryIsEachRotary) {
+  const int64_t B = 2, S = 3, D = 8;
+  Tensor q = randF({B, 4, S, D}), k = randF({B, S, 2 * D}), cos = randF({1, S, D / 2}), sin = randF({1, S, D / 2});
+  Attrs at;
+  at.set("num_heads", std::vector<int64_t>{4, 2});
+  at.set("rotary_dim", int64_t(D));
+  at.set("interleaved", int64_t(1));
+  auto ys = run("resa.multi_rotary", {&cos, &sin, &q, &k}, at, 18, 2);
+  ASSERT_EQ(ys.size(), 2u);
+  expectClose(ys[0], floats(run("resa.rotary", {&q, &cos, &sin},
+                                attrs({{"num_heads", int64_t(4)}, {"rotary_dim", D}, {"interleaved", int64_t(1)}}))[0]),
+              0.f);
+  expectClose(ys[1], floats(run("resa.rotary", {&k, &cos, &sin},
+                                attrs({{"num_heads", int64_t(2)}, {"rotary_dim", D}, {"interleaved", int64_t(1)}}))[0]),
+              0.f);
+  Attrs bad = at;
+  bad.set("num_heads", std::vector<int64_t>{4});
+  EXPECT_THROW(run("resa.multi_rotary", {&cos, &sin, &q, &k}, bad, 18, 2), Error); // a num_heads per tensor
+  bad.set("num_heads", std::vector<int64_t>{4, 3});
+  EXPECT_THROW(run("resa.multi_rotary", {&cos, &sin, &q, &k}, bad, 18, 2), Error); // 16 wide, 3 heads
+}
+
 // Reference rotation: pairs (i1, i2), full or half cos/sin, any layout.
 TEST(ResaLayers, Rotary) {
   const int64_t B = 2, H = 3, S = 4, D = 8;
