@@ -5,6 +5,7 @@
 // double as the Normalization kernels do, the rotation and the activations
 // are the fp32 expressions the graphs compute.
 #include "Common.h"
+#include "resa/kernels/OpShapes.h"
 #include "NormRows.h"
 #include "Ops.h"
 
@@ -182,20 +183,12 @@ RESA_KERNEL(resa_linear) { linearLike("resa.linear", args, outputs, 1, true, 0);
 // each computed as resa.linear would from its own weight.
 void fusedMultiLinear(const char *op, const KernelArgs &args, std::vector<Tensor> &outputs,
                       const std::vector<int64_t> &widths) {
-  if (args.inputs.size() != 3 || widths.size() < 2)
-    fail(op, "with widths takes x, one weight and one bias (or none), and >= 2 widths; got ",
-         args.inputs.size(), " inputs and ", widths.size(), " widths");
   const Tensor &x = inputX(op, args);
   const int64_t K = x.dim(x.rank() - 1);
   const Tensor &weight = args.required(1);
   checkWeight(op, weight, K, "weight");
   const int64_t N = weight.dim(1);
-  int64_t total = 0;
-  for (int64_t n : widths) {
-    if (n <= 0) fail(op, "widths must be positive");
-    total += n;
-  }
-  if (total != N) fail(op, "widths add up to ", total, ", the weight has ", N, " columns");
+  checkFusedWidths(op, widths, args.inputs.size(), N);
   const Tensor *b = args.input(2);
   if (b) {
     requireDType(op, *b, DType::F32, "bias");

@@ -321,4 +321,16 @@ ReducePlan reducePlan(const char *op, const Shape &in, int64_t axesInputSince, c
   return plan;
 }
 
+void checkFusedWidths(const char *op, const std::vector<int64_t> &widths, size_t inputs, int64_t columns) {
+  if (inputs != 3 || widths.size() < 2)
+    fail(op, "with widths takes x, one weight and one bias (or none), and >= 2 widths; got ", inputs,
+         " inputs and ", widths.size(), " widths");
+  int64_t total = 0;
+  for (int64_t n : widths) {
+    if (n <= 0) fail(op, "widths must be positive");
+    total += n;
+  }
+  if (total != columns) fail(op, "widths add up to ", total, ", the weight has ", columns, " columns");
+}
+
 } // namespace resa

@@ -10,6 +10,7 @@
 #include "Convert.h"
 #include "LayerKernels.h"
 #include "resa/cuda/Gemm.h"
+#include "resa/kernels/OpShapes.h"
 
 #include <cmath>
 #include <cstdint>
@@ -117,20 +118,12 @@ void linearLike(const char *op, const DeviceKernelArgs &args, Outputs &outputs, 
 // by column block.
 void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &outputs, GemmInput &in,
                       const std::vector<int64_t> &widths) {
-  if (args.inputs.size() != 3 || widths.size() < 2)
-    fail(op, "with widths takes x, one weight and one bias (or none), and >= 2 widths; got ", args.inputs.size(),
-         " inputs and ", widths.size(), " widths");
   const DeviceTensor &x = in.x;
   const int64_t K = x.dim(x.rank() - 1), M = rowsOf(x);
   const DeviceTensor &weight = args.required(1);
   checkWeight(op, weight, K, "weight");
   const int64_t N = weight.dim(1);
-  int64_t total = 0;
-  for (int64_t n : widths) {
-    if (n <= 0) fail(op, "widths must be positive");
-    total += n;
-  }
-  if (total != N) fail(op, "widths add up to ", total, ", the weight has ", N, " columns");
+  checkFusedWidths(op, widths, args.inputs.size(), N);
   const DeviceTensor *b = args.input(2);
   if (b) {
     floatInput(op, args, 2, "bias");

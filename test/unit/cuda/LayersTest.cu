@@ -332,18 +332,24 @@ struct RotarySetup {
   bool interleaved, fullWidth, batchCos, seqCos;
 };
 
+// cos and sin of random angles, rounded to what `t` stores.
+void rotaryTables(const Shape &shape, std::mt19937_64 &rng, DType t, Tensor &cos, Tensor &sin) {
+  cos = Tensor(DType::F32, shape);
+  sin = Tensor(DType::F32, shape);
+  std::uniform_real_distribution<float> angle(-3.2f, 3.2f);
+  for (int64_t i = 0; i < cos.numel(); ++i) {
+    const float a = angle(rng);
+    cos.data<float>()[i] = roundTo(std::cos(a), t);
+    sin.data<float>()[i] = roundTo(std::sin(a), t);
+  }
+}
+
 std::string rotaryCase(DType xt, DType ct, const RotarySetup &r, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const Tensor x = randn(r.rank4 ? Shape{r.B, r.H, r.S, r.D} : Shape{r.B, r.S, r.H * r.D}, rng, xt);
   const int64_t W = r.fullWidth ? r.rot : r.rot / 2;
-  const Shape cs{r.batchCos ? r.B : 1, r.seqCos ? r.S : 1, W};
-  Tensor cos(DType::F32, cs), sin(DType::F32, cs);
-  std::uniform_real_distribution<float> angle(-3.2f, 3.2f);
-  for (int64_t i = 0; i < cos.numel(); ++i) {
-    const float a = angle(rng);
-    cos.data<float>()[i] = roundTo(std::cos(a), ct);
-    sin.data<float>()[i] = roundTo(std::sin(a), ct);
-  }
+  Tensor cos, sin;
+  rotaryTables({r.batchCos ? r.B : 1, r.seqCos ? r.S : 1, W}, rng, ct, cos, sin);
   Attrs attrs;
   attrs.set("num_heads", r.H);
   attrs.set("rotary_dim", r.rot);
@@ -358,13 +364,8 @@ std::string multiRotaryCase(DType t, int64_t S, bool interleaved, uint64_t seed)
   std::mt19937_64 rng(seed);
   const int64_t B = 2, D = 64;
   const Tensor q = randn({B, 8, S, D}, rng, t), k = randn({B, S, 2 * D}, rng, t);
-  Tensor cos(DType::F32, {1, S, D / 2}), sin(DType::F32, {1, S, D / 2});
-  std::uniform_real_distribution<float> angle(-3.2f, 3.2f);
-  for (int64_t i = 0; i < cos.numel(); ++i) {
-    const float a = angle(rng);
-    cos.data<float>()[i] = roundTo(std::cos(a), t);
-    sin.data<float>()[i] = roundTo(std::sin(a), t);
-  }
+  Tensor cos, sin;
+  rotaryTables({1, S, D / 2}, rng, t, cos, sin);
   Attrs attrs;
   attrs.set("num_heads", std::vector<int64_t>{8, 2});
   attrs.set("rotary_dim", D);
