@@ -22,12 +22,10 @@ struct FuseGateUpPass : impl::FuseGateUpBase<FuseGateUpPass> {
     });
     OpBuilder b(&getContext());
     for (ir::GatedMLPOp op : mlps) {
-      Value gate = op.getWeights()[0], up = op.getWeights()[1];
-      auto tg = cast<RankedTensorType>(gate.getType()), tu = cast<RankedTensorType>(up.getType());
+      ValueRange gateAndUp = op.getWeights().take_front(2);
       b.setInsertionPoint(op);
-      auto type = RankedTensorType::get({tg.getDimSize(0), tg.getDimSize(1) + tu.getDimSize(1)},
-                                        tg.getElementType());
-      Value gateUp = b.create<ir::ConcatColumnsOp>(op.getLoc(), type, ValueRange{gate, up});
+      Value gateUp =
+          b.create<ir::ConcatColumnsOp>(op.getLoc(), concatenatedType(gateAndUp), gateAndUp);
       auto fused = b.create<ir::GatedMLPOp>(op.getLoc(), op.getType(), op.getX(),
                                             ValueRange{gateUp, op.getDownWeight()},
                                             op.getActivationAttr());

@@ -13,18 +13,12 @@ namespace resa {
 
 namespace {
 
-// The weights of a resa.multi_linear in the per-projection form whose
-// projections have no bias, or nothing.
-SmallVector<Value> unbiasedWeights(ir::MultiLinearOp op) {
-  if (op.getWidths())
-    return {};
+// The weights of a resa.multi_linear in the per-projection form.
+SmallVector<Value> weightsOf(ir::MultiLinearOp op) {
   SmallVector<Value> weights;
   auto params = op.getParams();
-  for (size_t i = 0; i + 1 < params.size(); i += 2) {
-    if (!isa<NoneType>(params[i + 1].getType()))
-      return {};
+  for (size_t i = 0; i + 1 < params.size(); i += 2)
     weights.push_back(params[i]);
-  }
   return weights;
 }
 
@@ -32,25 +26,22 @@ struct FuseMultiLinearPass : impl::FuseMultiLinearBase<FuseMultiLinearPass> {
   void runOnOperation() override {
     SmallVector<ir::MultiLinearOp> ops;
     getOperation().walk([&](ir::MultiLinearOp op) {
-      if (SmallVector<Value> w = unbiasedWeights(op); !w.empty() && concatenable(w))
+      if (!op.getWidths() && concatenable(weightsOf(op)))
         ops.push_back(op);
     });
     OpBuilder b(&getContext());
     for (ir::MultiLinearOp op : ops) {
-      SmallVector<Value> weights = unbiasedWeights(op);
+      SmallVector<Value> weights = weightsOf(op);
       SmallVector<int64_t> widths;
       for (Value w : weights)
         widths.push_back(cast<RankedTensorType>(w.getType()).getDimSize(1));
-      auto first = cast<RankedTensorType>(weights.front().getType());
-      int64_t total = 0;
-      for (int64_t n : widths)
-        total += n;
       b.setInsertionPoint(op);
-      auto type = RankedTensorType::get({first.getDimSize(0), total}, first.getElementType());
-      Value joined = b.create<ir::ConcatColumnsOp>(op.getLoc(), type, weights);
-      Value none = op.getParams()[1];
-      auto fused = b.create<ir::MultiLinearOp>(op.getLoc(), op.getResultTypes(), op.getX(),
-                                               ValueRange{joined, none},
+      SmallVector<Value> params{b.create<ir::ConcatColumnsOp>(op.getLoc(), concatenatedType(weights),
+                                                              weights)};
+      auto all = op.getParams();
+      for (size_t i = 1; i < all.size(); i += 2)
+        params.push_back(all[i]); // each projection's bias, or none
+      auto fused = b.create<ir::MultiLinearOp>(op.getLoc(), op.getResultTypes(), op.getX(), params,
                                                b.getDenseI64ArrayAttr(widths));
       op->replaceAllUsesWith(fused->getResults());
       op.erase();

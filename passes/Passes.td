@@ -207,14 +207,15 @@ def FuseGateUp : Pass<"resa-fuse-gate-up", "mlir::ModuleOp"> {
 }
 
 def FuseMultiLinear : Pass<"resa-fuse-multi-linear", "mlir::ModuleOp"> {
-  let summary = "Give resa.multi_linear ops without biases one concatenated weight";
+  let summary = "Give resa.multi_linear ops one concatenated weight";
   let description = [{
-    resa.multi_linear(x, W_1, none, ..., W_n, none) whose weights are model
+    resa.multi_linear(x, W_1, b_1, ..., W_n, b_n) whose weights are model
     initializers stored alike becomes resa.multi_linear(x,
-    resa.concat_columns(W_1, ..., W_n), none) {widths = [N_1, ..., N_n]}:
-    one GEMM for a layer's q, k and v projections (at batch 1 the separate
-    k and v GEMMs are mostly launch and ramp: a few MB of weights each).
-    Projections with biases (Qwen2's) stay as they are.
+    resa.concat_columns(W_1, ..., W_n), b_1, ..., b_n) {widths = [N_1, ...,
+    N_n]}: one GEMM for a layer's q, k and v projections (at batch 1 the
+    separate k and v GEMMs are mostly launch and ramp: a few MB of weights
+    each). The biases stay apart (none, weights, or the constants small
+    initializers import as, as in Qwen2's k and v).
   }];
   let dependentDialects = ["resa::ir::ResaDialect"];
 }

@@ -29,4 +29,13 @@ inline bool concatenable(mlir::ValueRange parts) {
   return static_cast<bool>(first);
 }
 
+// The type of concatenable `parts` side by side: [K, sum N_i].
+inline mlir::RankedTensorType concatenatedType(mlir::ValueRange parts) {
+  auto first = mlir::cast<mlir::RankedTensorType>(parts.front().getType());
+  int64_t columns = 0;
+  for (mlir::Value v : parts)
+    columns += mlir::cast<mlir::RankedTensorType>(v.getType()).getDimSize(1);
+  return mlir::RankedTensorType::get({first.getDimSize(0), columns}, first.getElementType());
+}
+
 } // namespace resa

@@ -156,9 +156,10 @@ static LogicalResult verifyMultiBias(MultiLinearOp op, Value b, unsigned i, int6
 // The fused form: one weight whose columns the results split by `widths`.
 static LogicalResult verifyFusedMultiLinear(MultiLinearOp op, ArrayRef<int64_t> widths) {
   auto params = op.getParams();
-  if (op.getNumResults() < 2 || params.size() != 2 || widths.size() != op.getNumResults())
-    return op.emitOpError() << "with widths takes one weight and one bias (or none) and gives a "
-                               "result per width, >= 2; got "
+  if (op.getNumResults() < 2 || widths.size() != op.getNumResults() ||
+      params.size() != 1 + widths.size())
+    return op.emitOpError() << "with widths takes one weight and a bias (or none) per width, "
+                               "and gives a result per width, >= 2; got "
                             << params.size() << " params, " << widths.size() << " widths for "
                             << op.getNumResults() << " results";
   Value w = params[0];
@@ -176,10 +177,9 @@ static LogicalResult verifyFusedMultiLinear(MultiLinearOp op, ArrayRef<int64_t> 
   if (!dimsAgree(columns, total))
     return op.emitOpError() << "widths add up to " << total << ", the weight has " << columns
                             << " columns";
-  if (failed(verifyMultiBias(op, params[1], 0, total)))
-    return failure();
   for (auto [i, n] : llvm::enumerate(widths))
-    if (failed(requireResult(op, ranked(op.getX()), n, i)))
+    if (failed(verifyMultiBias(op, params[1 + i], i, n)) ||
+        failed(requireResult(op, ranked(op.getX()), n, i)))
       return failure();
   return success();
 }

@@ -120,10 +120,10 @@ def Resa_MultiLinearOp : Op<Resa_Dialect, "multi_linear", [Pure]> {
 
     With `widths` [N_1, ..., N_n] (what resa-fuse-multi-linear makes of
     projections whose weights are initializers stored alike), `params` is
-    (W, b) instead: one weight [K, N_1 + ... + N_n] holding the projections'
-    weights side by side, b none or [N_1 + ... + N_n]; result i is the N_i
-    columns of x W (+ b) after the first N_1 + ... + N_{i-1}: one GEMM for
-    all of them.
+    (W, b_1, ..., b_n) instead: one weight [K, N_1 + ... + N_n] holding the
+    projections' weights side by side, and each projection's bias (or none);
+    result i is the N_i columns of x W after the first N_1 + ... + N_{i-1},
+    plus b_i: one GEMM for all of them.
   }];
   let arguments = (ins AnyRankedTensor:$x, Variadic<AnyType>:$params,
                        OptionalAttr<DenseI64ArrayAttr>:$widths);

@@ -178,9 +178,9 @@ RESA_KERNEL(resa_layer_norm) {
 // x [..., K], weight [K, N], [bias [N]] -> [..., N].
 RESA_KERNEL(resa_linear) { linearLike("resa.linear", args, outputs, 1, true, 0); }
 
-// The fused form: x [..., K], weight [K, sum N_i], [bias [sum N_i]] and the
-// widths N_i -> output i [..., N_i], the columns after N_1 + ... + N_{i-1}:
-// each computed as resa.linear would from its own weight.
+// The fused form: x [..., K], weight [K, sum N_i], the widths N_i and a bias
+// [N_i] (or none) per output -> output i [..., N_i], the columns after N_1 +
+// ... + N_{i-1}: each computed as resa.linear would from its own weight.
 void fusedMultiLinear(const char *op, const KernelArgs &args, std::vector<Tensor> &outputs,
                       const std::vector<int64_t> &widths) {
   const Tensor &x = inputX(op, args);
@@ -189,16 +189,17 @@ void fusedMultiLinear(const char *op, const KernelArgs &args, std::vector<Tensor
   checkWeight(op, weight, K, "weight");
   const int64_t N = weight.dim(1);
   checkFusedWidths(op, widths, args.inputs.size(), N);
-  const Tensor *b = args.input(2);
-  if (b) {
-    requireDType(op, *b, DType::F32, "bias");
-    if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
-  }
   int64_t offset = 0;
   for (size_t i = 0; i < widths.size(); ++i) {
+    const Tensor *b = args.input(2 + i);
+    if (b) {
+      requireDType(op, *b, DType::F32, "bias");
+      if (b->numel() != widths[i])
+        fail(op, "bias ", i, " ", shapeToString(b->shape()), " does not match ", widths[i], " outputs");
+    }
     Tensor &y = allocOutput(outputs, args, i, DType::F32, withLast(x.shape(), widths[i]));
     project(x.data<float>(), rowsOf(x), K, weight.data<float>() + offset, N, widths[i],
-            b ? b->data<float>() + offset : nullptr, y.data<float>());
+            b ? b->data<float>() : nullptr, y.data<float>());
     offset += widths[i];
   }
 }

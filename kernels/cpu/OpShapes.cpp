@@ -322,8 +322,8 @@ ReducePlan reducePlan(const char *op, const Shape &in, int64_t axesInputSince, c
 }
 
 void checkFusedWidths(const char *op, const std::vector<int64_t> &widths, size_t inputs, int64_t columns) {
-  if (inputs != 3 || widths.size() < 2)
-    fail(op, "with widths takes x, one weight and one bias (or none), and >= 2 widths; got ", inputs,
+  if (widths.size() < 2 || inputs != 2 + widths.size())
+    fail(op, "with widths takes x, one weight and a bias (or none) per width, >= 2 widths; got ", inputs,
          " inputs and ", widths.size(), " widths");
   int64_t total = 0;
   for (int64_t n : widths) {

@@ -111,11 +111,44 @@ void linearLike(const char *op, const DeviceKernelArgs &args, Outputs &outputs, 
   projection(op, args, outputs, in, 1, !logits, 0, logits ? DType::F32 : in.x.dtype());
 }
 
-// The fused form: x [..., K], weight [K, sum N_i], [bias [sum N_i]] and the
-// widths N_i -> output i [..., N_i] in x's dtype, the columns after N_1 + ...
-// + N_{i-1} of one GEMM's product. One row (decode at batch 1) is already
-// the outputs side by side: they are views of it; more rows are copied out
-// by column block.
+// Column blocks of a [rows, N] product, each to its own [rows, width]
+// output plus its bias (null: none; f32, bf16 or f16).
+constexpr int kMaxBlocks = 4;
+template <typename T> struct ColumnBlocks {
+  T *y[kMaxBlocks];
+  const void *bias[kMaxBlocks];
+  DType biasType[kMaxBlocks];
+  int64_t width[kMaxBlocks], offset[kMaxBlocks];
+  int count;
+};
+
+__device__ __forceinline__ float biasAt(const void *b, DType t, int64_t c) {
+  if (!b) return 0.f;
+  if (t == DType::BF16) return toFloat(static_cast<const __nv_bfloat16 *>(b)[c]);
+  if (t == DType::F16) return toFloat(static_cast<const __half *>(b)[c]);
+  return static_cast<const float *>(b)[c];
+}
+
+template <typename T>
+__global__ void splitColumns(const T *all, int64_t N, int64_t n, ColumnBlocks<T> blocks) {
+  detail::pdlWait();
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = e / N, c = e % N;
+    int p = 0;
+    while (p + 1 < blocks.count && c >= blocks.offset[p + 1]) ++p;
+    const int64_t j = c - blocks.offset[p];
+    blocks.y[p][r * blocks.width[p] + j] =
+        fromFloat<T>(toFloat(all[e]) + biasAt(blocks.bias[p], blocks.biasType[p], j));
+  }
+  detail::pdlLaunchDependents();
+}
+
+// The fused form: x [..., K], weight [K, sum N_i], the widths N_i and a bias
+// [N_i] (or none) per output -> output i [..., N_i] in x's dtype, the columns
+// after N_1 + ... + N_{i-1} of one GEMM's product, plus b_i. Without biases,
+// one row (decode at batch 1) is already the outputs side by side: they are
+// views of it; otherwise one kernel copies the column blocks out, adding the
+// biases.
 void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &outputs, GemmInput &in,
                       const std::vector<int64_t> &widths) {
   const DeviceTensor &x = in.x;
@@ -124,30 +157,47 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
   checkWeight(op, weight, K, "weight");
   const int64_t N = weight.dim(1);
   checkFusedWidths(op, widths, args.inputs.size(), N);
-  const DeviceTensor *b = args.input(2);
-  if (b) {
-    floatInput(op, args, 2, "bias");
-    if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
-  }
+  if (widths.size() > size_t(kMaxBlocks)) fail(op, "at most ", kMaxBlocks, " widths, got ", widths.size());
+  bool biased = false;
+  for (size_t i = 0; i < widths.size(); ++i)
+    if (const DeviceTensor *b = args.input(2 + i)) {
+      floatInput(op, args, 2 + i, "bias");
+      if (b->numel() != widths[i])
+        fail(op, "bias ", i, " ", shapeToString(b->shape()), " does not match ", widths[i], " outputs");
+      biased = true;
+    }
   DeviceContext &ctx = contextOf(args);
   DeviceTensor all = ctx.alloc->allocate(x.dtype(), withLast(x.shape(), N));
-  if (M > 0) projectInto(ctx, in.as(ctx, weight.dtype()), M, K, weight, b, all);
-  const size_t elem = dtypeSize(x.dtype());
+  if (M > 0) projectInto(ctx, in.as(ctx, weight.dtype()), M, K, weight, nullptr, all);
   int64_t offset = 0;
-  for (size_t i = 0; i < widths.size(); ++i) {
-    const Shape shape = withLast(x.shape(), widths[i]);
-    if (M <= 1) {
-      setOutput(outputs, args, i, all.view(shape, offset));
-    } else {
-      DeviceTensor &y = allocOutput(outputs, args, i, x.dtype(), shape);
-      const size_t width = static_cast<size_t>(widths[i]) * elem;
-      checkCuda(cudaMemcpy2DAsync(y.raw(), width, static_cast<const char *>(all.raw()) + offset * elem,
-                                  static_cast<size_t>(N) * elem, width, static_cast<size_t>(M),
-                                  cudaMemcpyDeviceToDevice, ctx.stream),
-                std::string(op) + ": copying output " + std::to_string(i));
+  if (!biased && M <= 1) {
+    for (size_t i = 0; i < widths.size(); ++i) {
+      setOutput(outputs, args, i, all.view(withLast(x.shape(), widths[i]), offset));
+      offset += widths[i];
     }
-    offset += widths[i];
+    return;
   }
+  for (size_t i = 0; i < widths.size(); ++i) allocOutput(outputs, args, i, x.dtype(), withLast(x.shape(), widths[i]));
+  if (M == 0) return;
+  dispatchFloat(
+      x.dtype(),
+      [&](auto xt) {
+        using T = typename decltype(xt)::type;
+        ColumnBlocks<T> blocks{};
+        blocks.count = static_cast<int>(widths.size());
+        for (size_t i = 0; i < widths.size(); ++i) {
+          const DeviceTensor *b = args.input(2 + i);
+          blocks.y[i] = outputs[i].data<T>();
+          blocks.bias[i] = b ? b->raw() : nullptr;
+          blocks.biasType[i] = b ? b->dtype() : DType::F32;
+          blocks.width[i] = widths[i];
+          blocks.offset[i] = offset;
+          offset += widths[i];
+        }
+        launchLayerKernel(op, splitColumns<T>, gridFor(M * N), kBlock, ctx.stream, all.data<T>(), N, M * N, blocks);
+      },
+      op);
+  checkLaunch(op);
 }
 
 // x [..., K], (weight_i [K, N_i], bias_i [N_i] or absent) per output i ->

@@ -1,4 +1,4 @@
-// resa-fuse-multi-linear: a multi_linear without biases whose weights are initializers stored alike gets one resa.concat_columns weight and the widths of its results; biases or computed weights leave it as it is.
+// resa-fuse-multi-linear: a multi_linear whose weights are initializers stored alike gets one resa.concat_columns weight and the widths of its results, its biases kept one per projection; computed weights leave it as it is.
 // RUN: resa-opt %s --split-input-file --resa-fuse-multi-linear | FileCheck %s
 
 // CHECK-LABEL: func.func @qkv(
@@ -6,7 +6,7 @@
 // CHECK-DAG: %[[K:.*]] = onnx.initializer "k"
 // CHECK-DAG: %[[V:.*]] = onnx.initializer "v"
 // CHECK: %[[W:.*]] = resa.concat_columns %[[Q]], %[[K]], %[[V]] : (tensor<8x8xf32>, tensor<8x4xf32>, tensor<8x4xf32>) -> tensor<8x16xf32>
-// CHECK-NEXT: %[[M:.*]]:3 = resa.multi_linear %{{.*}}, %[[W]], %{{.*}} {widths = array<i64: 8, 4, 4>} : {{.*}} -> (tensor<2x3x8xf32>, tensor<2x3x4xf32>, tensor<2x3x4xf32>)
+// CHECK-NEXT: %[[M:.*]]:3 = resa.multi_linear %{{.*}}, %[[W]], %[[N:.*]], %[[N]], %[[N]] {widths = array<i64: 8, 4, 4>} : {{.*}} -> (tensor<2x3x8xf32>, tensor<2x3x4xf32>, tensor<2x3x4xf32>)
 // CHECK: return %[[M]]#0, %[[M]]#1, %[[M]]#2
 func.func @qkv(%x: tensor<2x3x8xf32>) -> (tensor<2x3x8xf32>, tensor<2x3x4xf32>, tensor<2x3x4xf32>) {
   %wq = onnx.initializer "q" : tensor<8x8xf32>
@@ -19,10 +19,12 @@ func.func @qkv(%x: tensor<2x3x8xf32>) -> (tensor<2x3x8xf32>, tensor<2x3x4xf32>, 
 
 // -----
 
-// A projection with a bias (Qwen2's q, k, v) keeps the per-projection form.
+// Biases stay apart, one per projection (Qwen2's k and v biases are
+// constants, its q bias an initializer).
 // CHECK-LABEL: func.func @bias(
-// CHECK-NOT: resa.concat_columns
-// CHECK-NOT: widths
+// CHECK-SAME: %[[X:[a-z0-9]+]]: tensor<2x8xf32>, %[[BK:[a-z0-9]+]]: tensor<4xf32>
+// CHECK: %[[W:.*]] = resa.concat_columns %{{.*}}, %{{.*}} : (tensor<8x8xf32>, tensor<8x4xf32>) -> tensor<8x12xf32>
+// CHECK-NEXT: resa.multi_linear %[[X]], %[[W]], %{{.*}}, %[[BK]] {widths = array<i64: 8, 4>}
 func.func @bias(%x: tensor<2x8xf32>, %bk: tensor<4xf32>) -> (tensor<2x8xf32>, tensor<2x4xf32>) {
   %wq = onnx.initializer "q" : tensor<8x8xf32>
   %wk = onnx.initializer "k" : tensor<8x4xf32>

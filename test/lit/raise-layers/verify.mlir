@@ -99,16 +99,16 @@ func.func @bad_params(%x: tensor<2x8xf32>, %w: tensor<8x8xf32>) -> (tensor<2x8xf
 func.func @bad_widths(%x: tensor<2x8xf32>, %w: tensor<8x12xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>) {
   %n = resa.none
   // expected-error @below {{widths add up to 16, the weight has 12 columns}}
-  %m:2 = resa.multi_linear %x, %w, %n {widths = array<i64: 8, 8>} : (tensor<2x8xf32>, tensor<8x12xf32>, none) -> (tensor<2x8xf32>, tensor<2x8xf32>)
+  %m:2 = resa.multi_linear %x, %w, %n, %n {widths = array<i64: 8, 8>} : (tensor<2x8xf32>, tensor<8x12xf32>, none, none) -> (tensor<2x8xf32>, tensor<2x8xf32>)
   return %m#0, %m#1 : tensor<2x8xf32>, tensor<2x8xf32>
 }
 
 // -----
 
-// resa.multi_linear with widths: one weight and one bias (or none).
+// resa.multi_linear with widths: one weight and a bias (or none) per width.
 func.func @widths_params(%x: tensor<2x8xf32>, %w: tensor<8x8xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
   %n = resa.none
-  // expected-error @below {{with widths takes one weight and one bias (or none)}}
+  // expected-error @below {{with widths takes one weight and a bias (or none) per width}}
   %m:2 = resa.multi_linear %x, %w, %n, %w, %n {widths = array<i64: 4, 4>} : (tensor<2x8xf32>, tensor<8x8xf32>, none, tensor<8x8xf32>, none) -> (tensor<2x4xf32>, tensor<2x4xf32>)
   return %m#0, %m#1 : tensor<2x4xf32>, tensor<2x4xf32>
 }

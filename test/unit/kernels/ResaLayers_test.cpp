@@ -144,34 +144,34 @@ TEST(ResaLayers, MultiLinearIsEachLinear) {
 }
 
 // The fused form: one weight holding the projections' columns side by side,
-// split by widths; each output exactly what resa.linear of its own columns
-// gives (the same products, read through the wider row).
+// split by widths, and each projection's bias (or none); each output exactly
+// what resa.linear of its own columns and bias gives (the same products,
+// read through the wider row).
 TEST(ResaLayers, FusedMultiLinearIsEachLinear) {
   const std::vector<int64_t> widths = {6, 4, 4};
-  Tensor x = randF({2, 3, 8}), w = randF({8, 14}), b = randF({14});
+  Tensor x = randF({2, 3, 8}), w = randF({8, 14}), bq = randF({6}), bv = randF({4});
+  const Tensor *biases[] = {&bq, nullptr, &bv};
   Attrs at;
   at.set("widths", widths);
-  auto ys = run("resa.multi_linear", {&x, &w, &b}, at, 18, 3);
+  auto ys = run("resa.multi_linear", {&x, &w, &bq, nullptr, &bv}, at, 18, 3);
   ASSERT_EQ(ys.size(), 3u);
   int64_t offset = 0;
   for (size_t i = 0; i < widths.size(); ++i) {
-    Tensor wi(DType::F32, {8, widths[i]}), bi(DType::F32, {widths[i]});
+    Tensor wi(DType::F32, {8, widths[i]});
     for (int64_t r = 0; r < 8; ++r)
       for (int64_t c = 0; c < widths[i]; ++c) wi.data<float>()[r * widths[i] + c] = w.data<float>()[r * 14 + offset + c];
-    for (int64_t c = 0; c < widths[i]; ++c) bi.data<float>()[c] = b.data<float>()[offset + c];
     ASSERT_EQ(ys[i].shape(), (Shape{2, 3, widths[i]}));
-    expectClose(ys[i], floats(run("resa.linear", {&x, &wi, &bi})[0]), 0.f);
-    expectClose(run("resa.multi_linear", {&x, &w, nullptr}, at, 18, 3)[i],
-                floats(run("resa.linear", {&x, &wi, nullptr})[0]), 0.f);
+    expectClose(ys[i], floats(run("resa.linear", {&x, &wi, biases[i]})[0]), 0.f);
     offset += widths[i];
   }
   Attrs bad;
   bad.set("widths", std::vector<int64_t>{6, 4, 5});
-  EXPECT_THROW(run("resa.multi_linear", {&x, &w, nullptr}, bad, 18, 3), Error); // 15 != 14 columns
+  EXPECT_THROW(run("resa.multi_linear", {&x, &w, nullptr, nullptr, nullptr}, bad, 18, 3), Error); // 15 != 14
   Attrs one;
   one.set("widths", std::vector<int64_t>{14});
   EXPECT_THROW(run("resa.multi_linear", {&x, &w, nullptr}, one, 18, 1), Error); // one projection
-  EXPECT_THROW(run("resa.multi_linear", {&x, &w, nullptr, &w, nullptr}, at, 18, 3), Error);
+  EXPECT_THROW(run("resa.multi_linear", {&x, &w, nullptr}, at, 18, 3), Error);  // a bias per width
+  EXPECT_THROW(run("resa.multi_linear", {&x, &w, &bv, nullptr, &bv}, at, 18, 3), Error); // bias 0 is 6 wide
 }
 
 // resa.multi_rotary: each output is resa.rotary of its tensor with its own

@@ -89,8 +89,8 @@ struct ReducePlan {
 };
 ReducePlan reducePlan(const char *op, const Shape &in, int64_t axesInputSince, const KernelArgs &args);
 
-// resa.multi_linear's fused form: x, one weight of `columns` columns and one
-// bias (or none), split by >= 2 positive widths adding up to `columns`.
+// resa.multi_linear's fused form: x, one weight of `columns` columns split by
+// >= 2 positive widths adding up to `columns`, and a bias (or none) per width.
 void checkFusedWidths(const char *op, const std::vector<int64_t> &widths, size_t inputs, int64_t columns);
 
 } // namespace resa
