@@ -27,9 +27,14 @@ packages=$(mktemp -d)
 if [ -f "$carry/packages.tar.xz" ]; then
   tar -C "$packages" -xJf "$carry/packages.tar.xz"
   references=${REFERENCES-f32 same}
-else
+elif [ -f "$carry/packages-cuda.tar.xz" ]; then
   tar -C "$packages" -xJf "$carry/packages-cuda.tar.xz"
   references=${REFERENCES-same}
+else
+  echo "device-e2e: no $carry/packages.tar.xz or packages-cuda.tar.xz (bench/e2e/prepare_carry.sh)" |
+    tee -a "$OUT/run.log"
+  status=1
+  references=
 fi
 for reference in $references; do
   t0=$(date +%s)
