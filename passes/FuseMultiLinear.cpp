@@ -24,14 +24,15 @@ SmallVector<Value> weightsOf(ir::MultiLinearOp op) {
 
 struct FuseMultiLinearPass : impl::FuseMultiLinearBase<FuseMultiLinearPass> {
   void runOnOperation() override {
-    SmallVector<ir::MultiLinearOp> ops;
+    SmallVector<std::pair<ir::MultiLinearOp, SmallVector<Value>>> ops;
     getOperation().walk([&](ir::MultiLinearOp op) {
-      if (!op.getWidths() && concatenable(weightsOf(op)))
-        ops.push_back(op);
+      if (op.getWidths())
+        return;
+      if (SmallVector<Value> weights = weightsOf(op); concatenable(weights))
+        ops.push_back({op, std::move(weights)});
     });
     OpBuilder b(&getContext());
-    for (ir::MultiLinearOp op : ops) {
-      SmallVector<Value> weights = weightsOf(op);
+    for (auto &[op, weights] : ops) {
       SmallVector<int64_t> widths;
       for (Value w : weights)
         widths.push_back(cast<RankedTensorType>(w.getType()).getDimSize(1));

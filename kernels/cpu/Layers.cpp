@@ -55,6 +55,16 @@ const Tensor &inputX(const char *op, const KernelArgs &args) {
   return x;
 }
 
+// Input i as a projection's bias of n floats, or null when absent.
+const Tensor *biasInput(const char *op, const KernelArgs &args, size_t i, int64_t n) {
+  const Tensor *b = args.input(i);
+  if (b) {
+    requireDType(op, *b, DType::F32, "bias");
+    if (b->numel() != n) fail(op, "bias ", shapeToString(b->shape()), " does not match ", n, " outputs");
+  }
+  return b;
+}
+
 // Output `out` = x W (+ b): W is input `w`, b input `w + 1` when `hasBias`
 // (absent or not).
 void linearLike(const char *op, const KernelArgs &args, std::vector<Tensor> &outputs, size_t w,
@@ -64,11 +74,7 @@ void linearLike(const char *op, const KernelArgs &args, std::vector<Tensor> &out
   const Tensor &weight = args.required(w);
   checkWeight(op, weight, K, "weight");
   int64_t N = weight.dim(1);
-  const Tensor *b = hasBias ? args.input(w + 1) : nullptr;
-  if (b) {
-    requireDType(op, *b, DType::F32, "bias");
-    if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
-  }
+  const Tensor *b = hasBias ? biasInput(op, args, w + 1, N) : nullptr;
   Tensor &y = allocOutput(outputs, args, out, DType::F32, withLast(x.shape(), N));
   project(x.data<float>(), rowsOf(x), K, weight.data<float>(), N, N, b ? b->data<float>() : nullptr,
           y.data<float>());
@@ -191,12 +197,7 @@ void fusedMultiLinear(const char *op, const KernelArgs &args, std::vector<Tensor
   checkFusedWidths(op, widths, args.inputs.size(), N);
   int64_t offset = 0;
   for (size_t i = 0; i < widths.size(); ++i) {
-    const Tensor *b = args.input(2 + i);
-    if (b) {
-      requireDType(op, *b, DType::F32, "bias");
-      if (b->numel() != widths[i])
-        fail(op, "bias ", i, " ", shapeToString(b->shape()), " does not match ", widths[i], " outputs");
-    }
+    const Tensor *b = biasInput(op, args, 2 + i, widths[i]);
     Tensor &y = allocOutput(outputs, args, i, DType::F32, withLast(x.shape(), widths[i]));
     project(x.data<float>(), rowsOf(x), K, weight.data<float>() + offset, N, widths[i],
             b ? b->data<float>() : nullptr, y.data<float>());

@@ -84,6 +84,16 @@ struct GemmInput {
   }
 };
 
+// Input i as a projection's bias of n floats, or null when absent.
+const DeviceTensor *biasInput(const char *op, const DeviceKernelArgs &args, size_t i, int64_t n) {
+  const DeviceTensor *b = args.input(i);
+  if (b) {
+    floatInput(op, args, i, "bias");
+    if (b->numel() != n) fail(op, "bias ", shapeToString(b->shape()), " does not match ", n, " outputs");
+  }
+  return b;
+}
+
 // Output `out` = x W (+ b), W input `w`, b input `w + 1` when `hasBias`
 // (present or not), in `outType`.
 void projection(const char *op, const DeviceKernelArgs &args, Outputs &outputs, GemmInput &in,
@@ -93,11 +103,7 @@ void projection(const char *op, const DeviceKernelArgs &args, Outputs &outputs, 
   const DeviceTensor &weight = args.required(w);
   checkWeight(op, weight, K, "weight");
   const int64_t N = weight.dim(1);
-  const DeviceTensor *b = hasBias ? args.input(w + 1) : nullptr;
-  if (b) {
-    floatInput(op, args, w + 1, "bias");
-    if (b->numel() != N) fail(op, "bias ", shapeToString(b->shape()), " does not match ", N, " outputs");
-  }
+  const DeviceTensor *b = hasBias ? biasInput(op, args, w + 1, N) : nullptr;
   DeviceTensor &y = allocOutput(outputs, args, out, outType, withLast(x.shape(), N));
   if (M == 0 || N == 0) return;
   DeviceContext &ctx = contextOf(args);
@@ -159,13 +165,7 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
   checkFusedWidths(op, widths, args.inputs.size(), N);
   if (widths.size() > size_t(kMaxBlocks)) fail(op, "at most ", kMaxBlocks, " widths, got ", widths.size());
   bool biased = false;
-  for (size_t i = 0; i < widths.size(); ++i)
-    if (const DeviceTensor *b = args.input(2 + i)) {
-      floatInput(op, args, 2 + i, "bias");
-      if (b->numel() != widths[i])
-        fail(op, "bias ", i, " ", shapeToString(b->shape()), " does not match ", widths[i], " outputs");
-      biased = true;
-    }
+  for (size_t i = 0; i < widths.size(); ++i) biased = biasInput(op, args, 2 + i, widths[i]) || biased;
   DeviceContext &ctx = contextOf(args);
   DeviceTensor all = ctx.alloc->allocate(x.dtype(), withLast(x.shape(), N));
   if (M > 0) projectInto(ctx, in.as(ctx, weight.dtype()), M, K, weight, nullptr, all);
