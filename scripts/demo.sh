@@ -31,8 +31,10 @@ python3 "$RESA_ROOT/tools/train/task.py" --split test --count 1 --seed "$index" 
 python3 -c 'import json, sys; open(sys.argv[2], "w").write(json.load(open(sys.argv[1]))["problem"])' \
   "$work/problem.json" "$work/problem.txt"
 echo "demo: compiling $bundle/model.onnx (ReSA attention, GSR pipeline: 4 candidates + refinement)"
+# Blocks of 8 tokens: the bundled model's keys were trained for ReSA's selection
+# over blocks of 8 (tools/train/README.md; with blocks of 16 its lookups fail).
 "$RESA_BUILD/bin/resa-compile" "$bundle/model.onnx" -o "$work/task.resa" --quiet \
-  --attention=resa --pipeline=gsr --gsr-candidates=4 --gsr-max-tokens=512 \
+  --attention=resa --resa-block-size=8 --pipeline=gsr --gsr-candidates=4 --gsr-max-tokens=512 \
   --gsr-temperature=0.5 --gsr-answer='after:Answer:' --gsr-template="$bundle/refine-template.txt"
 echo "demo: solving test problem $index ($(wc -c < "$work/problem.txt") characters of bindings and program)"
 # The problem as the model was trained on it, its final newline kept ($(cat)
