@@ -9,7 +9,8 @@
 #
 #   bash bench/quality/prepare_packages.sh BUNDLE    # tools/train/export.py's folder: model.onnx,
 #                                                    # tokenizer{,_config}.json, refine-template.txt
-# BLOCK_SIZE (default: the compiler's, 16) sets the sparse and ReSA packages' tokens per block.
+# BLOCK_SIZE (default 8: the bundled model's keys were trained for ReSA's selection over blocks
+# of 8, tools/train/README.md) sets the sparse and ReSA packages' tokens per block.
 # The resa-bench it runs is the CUDA build's (bench/e2e/prepare_carry.sh puts it in .carry/bin).
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 BUNDLE" >&2; exit 2; }
@@ -19,8 +20,7 @@ compiler="${RESA_BUILD:-$root/build}/bin"
 out="${CARRY:-$root/.carry}/quality"
 rm -rf "$out"
 mkdir -p "$out"
-block=()
-[ -z "${BLOCK_SIZE:-}" ] || block=(--resa-block-size="$BLOCK_SIZE")
+block=(--resa-block-size="${BLOCK_SIZE:-8}")
 for policy in dense sparse resa; do
   flags=()
   case $policy in
