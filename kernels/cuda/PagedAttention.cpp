@@ -98,7 +98,7 @@ struct DecodeWorkspace {
 };
 
 // The prefill kernel the environment asks for (RESA_PREFILL_KERNEL: wgmma,
-// mma, or unset for the default), read once.
+// mma, or unset for the default: wgmma where it serves), read once.
 PrefillAttentionOptions prefillOptions() {
   static const PrefillAttentionOptions options = [] {
     PrefillAttentionOptions o;

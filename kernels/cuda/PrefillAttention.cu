@@ -291,11 +291,12 @@ cudaError_t planPrefillAttention(const PagedAttentionShape &shape, KVDType dtype
   int sms = 0;
   if ((e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess)
     return e;
-  // Auto is the mma.sync kernel until the wgmma one has passed on the GPU.
+  // Auto is the wgmma kernel where it serves the shape and the device (1.8x
+  // the mma.sync kernel's TFLOP/s at causal 32K on the H200, bench/NOTES.md).
   bool wgmma = false;
   size_t smem = k.smem;
   int perSm = 0;
-  if (options.kernel == PrefillKernel::Wgmma &&
+  if (options.kernel != PrefillKernel::Mma &&
       (e = prefill::wgmmaPrepare(dtype, shape.headDim, dev, &wgmma, &smem, &perSm)) !=
           cudaSuccess)
     return e;

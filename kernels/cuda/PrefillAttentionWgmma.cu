@@ -6,7 +6,8 @@
 //    group's heads, KV head, sequence, split), as the mma.sync kernel;
 //  - warpgroup 0 (producer, few registers) gathers K and V tiles of 128 keys
 //    from the pages with cp.async (16-byte chunks; TMA cannot gather pages
-//    cheaply) into a ring of kStages stages, in the wgmma 128-byte-swizzle
+//    cheaply; each key row's cache row is found once, one tile ahead, and
+//    shared through shared memory) into a ring of kStages stages, in the wgmma 128-byte-swizzle
 //    layout; each stage's arrival is signalled by cp.async.mbarrier.arrive
 //    on a "full" mbarrier, its release by the consumers on an "empty" one; K
 //    and V have their own barriers so S = QK^T starts before V lands;
@@ -49,15 +50,18 @@ using detail::smemAddr;
 constexpr int kD = 128;
 constexpr int kBN = kWgmmaKvTile;   // keys per tile
 constexpr int kRows = 128;          // query rows per thread block
-constexpr int kStages = 2;          // K (and V) tiles in flight
+constexpr int kStages = 2;          // K (and V) tiles in flight (3: no faster, bench/NOTES.md)
 constexpr int kTileBytes = kBN * kD * 2;
 constexpr int kQBytes = kRows * kD * 2;
 constexpr int kOffK = kQBytes;
 constexpr int kOffV = kOffK + kStages * kTileBytes;
 constexpr int kOffBar = kOffV + kStages * kTileBytes;
 constexpr int kBarriers = 4 * kStages;  // fullK, emptyK, fullV, emptyV
+constexpr int kOffRows = kOffBar + kBarriers * 8;  // 2 x kBN cache rows (producer)
 // + 1024: the dynamic shared memory is aligned up to the swizzle period.
-constexpr size_t kSmemBytes = kOffBar + kBarriers * 8 + 1024;
+constexpr size_t kSmemBytes = kOffRows + 2 * kBN * 4 + 1024;
+constexpr int kProducerBarrier = 3;  // named barriers 1 and 2: the consumer warpgroups'
+static_assert(kBN == 128, "one page id per producer thread and key row");
 constexpr int kConsumerWarps = 8;
 // Producer 128 x 40 + consumers 256 x 232 <= 64K registers.
 constexpr int kProducerRegs = 40;
@@ -250,28 +254,47 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
     const int c = tid & 15, r0 = tid >> 4;
     const uint32_t dst0 = swizzled(kBN, r0, c);
     const int32_t *table = p.pageTable + static_cast<int64_t>(b) * p.maxPages;
-    auto gather = [&](const T *src, uint32_t stageBase, int t) {
+    // Producer thread tid finds the cache row (page, KV head, slot) of key
+    // row tid of the next tile while the current tile's copies go out, and
+    // shares it through shared memory (two buffers): the copies then need no
+    // page-table load (issued between copies, whose asm orders memory, each
+    // waited for its own) and no division by the page size.
+    // A row index fits 32 bits: rows are 256 bytes (head dim 128), 2^32 of
+    // them 1 TiB of keys.
+    uint32_t *sRows = reinterpret_cast<uint32_t *>(smemRaw + (base - raw) + kOffRows);
+    auto rowOf = [&](int t) -> uint32_t {
+      const int tok = t * kBN + tid;
+      if (tok >= kvEnd)
+        return 0;
+      return (static_cast<uint32_t>(__ldg(table + tok / p.ps)) * p.hkv + g) * p.ps + tok % p.ps;
+    };
+    auto gather = [&](const T *src, uint32_t stageBase, int t, const uint32_t *rowIds) {
 #pragma unroll 4
       for (int j = 0; j < kBN / 8; ++j) {
-        const int tok = t * kBN + r0 + 8 * j;
-        const bool ok = tok < kvEnd;
-        const T *from = src;
-        if (ok)
-          from = src + ((static_cast<int64_t>(table[tok / p.ps]) * p.hkv + g) * p.ps +
-                        tok % p.ps) * kD + c * 8;
+        const int r = r0 + 8 * j;
+        const bool ok = t * kBN + r < kvEnd;
+        const T *from = ok ? src + static_cast<int64_t>(rowIds[r]) * kD + c * 8 : src;
         cpAsync16(stageBase + dst0 + j * 1024, from, ok);
       }
     };
+    uint32_t next = n > 0 ? rowOf(t0) : 0;
     for (int i = 0; i < n; ++i) {
       const int st = i % kStages;
       const uint32_t use = i / kStages;
+      uint32_t *rowIds = sRows + (i & 1) * kBN;
+      // The barrier also orders this write after every read of the buffer
+      // two tiles ago.
+      rowIds[tid] = next;
+      namedBarrier(kProducerBarrier, 128);
+      if (i + 1 < n)
+        next = rowOf(t0 + i + 1);
       if (i >= kStages)
         mbarWait(emptyK + st, (use - 1) & 1);
-      gather(static_cast<const T *>(p.k), sK + st * kTileBytes, t0 + i);
+      gather(static_cast<const T *>(p.k), sK + st * kTileBytes, t0 + i, rowIds);
       cpAsyncArrive(fullK + st);
       if (i >= kStages)
         mbarWait(emptyV + st, (use - 1) & 1);
-      gather(static_cast<const T *>(p.v), sV + st * kTileBytes, t0 + i);
+      gather(static_cast<const T *>(p.v), sV + st * kTileBytes, t0 + i, rowIds);
       cpAsyncArrive(fullV + st);
     }
     asm volatile("cp.async.wait_all;" ::: "memory");

@@ -737,7 +737,7 @@ std::vector<NamedCase> allCases() {
   select({"local3_min0_d16", BF, 4, 2, 16, 16, {250}, {0.1f, 0, 3}});
   select({"none_d16", BF, 4, 2, 16, 16, {250, 3}, {0.0f, 0, 0}});
   // The dispatch: the kernel each shape gets, both paths.
-  prefill({"dispatch_d128", BF, 32, 8, 128, 16, {100}, {157}, 0, D, "prefill-mma"});
+  prefill({"dispatch_d128", BF, 32, 8, 128, 16, {100}, {157}, 0, D, "prefill-wgmma"});
   prefill({"dispatch_d64_f16", F16, 8, 8, 64, 8, {9}, {70}, 0, D, "prefill-mma"});
   prefill({"dispatch_d80", BF, 32, 8, 80, 16, {0, 31}, {60, 5}, 0, D, "prefill-generic"});
   decode({"dispatch_d128", BF, 32, 8, 128, 16, {3000, 5}, false, {}, D, "decode-tc"});

@@ -42,7 +42,7 @@ struct Case {
   std::vector<int> starts, qlens;  // per sequence
   int maxQLen = 0;                 // 0: max of qlens
   int forceSplits = 0;
-  PrefillKernel kernel = PrefillKernel::Auto;
+  PrefillKernel kernel = PrefillKernel::Mma;
 };
 
 std::string runCase(const Case &c, uint64_t seed) {
@@ -126,7 +126,9 @@ std::string runCase(const Case &c, uint64_t seed) {
   opt.forceSplits = c.forceSplits;
   opt.kernel = c.kernel;
   CUDA_OK(resa::gpu::planPrefillAttention(s, c.dtype, maxQ, maxKv, &plan, opt));
-  const bool wantWgmma = c.kernel == PrefillKernel::Wgmma && c.d == 128;
+  // Auto and Wgmma: the wgmma kernel for head dim 128 (the tests run on an
+  // sm_90 device), mma.sync otherwise.
+  const bool wantWgmma = c.kernel != PrefillKernel::Mma && c.d == 128;
   if ((plan.kernel == PrefillKernel::Wgmma) != wantWgmma)
     throw Failure{std::string("plan chose the ") +
                   (plan.kernel == PrefillKernel::Wgmma ? "wgmma" : "mma.sync") + " kernel"};
@@ -237,6 +239,9 @@ std::vector<Case> allCases() {
     c.kernel = PrefillKernel::Wgmma;
     v.push_back(std::move(c));
   }
+  // The default: wgmma for head dim 128, mma.sync for 64.
+  add({"auto_d128", KVDType::BF16, 32, 8, 128, 16, {200}, {300}, 0, 0, PrefillKernel::Auto});
+  add({"auto_d64_f16", KVDType::F16, 8, 8, 64, 16, {200}, {300}, 0, 0, PrefillKernel::Auto});
   return v;
 }
 

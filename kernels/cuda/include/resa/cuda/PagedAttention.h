@@ -5,11 +5,11 @@
 // workspaces come from the caller's DeviceAllocator and are kept.
 //
 // Which kernel a shape gets:
-//   prefill  "prefill-mma"   bf16/f16, headDim 64 or 128, GQA group <= 128
-//            "prefill-wgmma" the same on the wgmma kernel where it serves the
-//                            shape (headDim 128, sm_90a), when the
-//                            environment says RESA_PREFILL_KERNEL=wgmma (its
-//                            trial; "mma" or unset: the default)
+//   prefill  "prefill-wgmma" bf16/f16, headDim 128, GQA group <= 128, on
+//                            sm_90a, unless the environment says
+//                            RESA_PREFILL_KERNEL=mma
+//            "prefill-mma"   bf16/f16, headDim 64 or 128, GQA group <= 128
+//                            (where the wgmma kernel does not serve)
 //            "prefill-generic" otherwise (headDim <= 256)
 //   decode   "decode-tc"     headDim 64 or 128, pageSize dividing 32 or a
 //                            multiple of 32 (dense and block-sparse;

@@ -39,7 +39,7 @@
 namespace resa::gpu {
 
 enum class PrefillKernel : int32_t {
-  Auto,   // the default kernel (mma.sync until the wgmma one is validated on the GPU)
+  Auto,   // the default: Wgmma where it serves the shape and the device, else Mma
   Mma,    // mma.sync m16n8k16, FlashAttention-2 structure
   Wgmma,  // wgmma (sm_90a), warp-specialised; falls back to Mma where unsupported
 };
