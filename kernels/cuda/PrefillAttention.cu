@@ -30,6 +30,8 @@ namespace resa::gpu {
 namespace {
 
 using prefill::Params;
+using prefill::PageSlot;
+using prefill::pageSlot;
 using prefill::cpAsync16;
 using prefill::cpCommit;
 using prefill::cpWait;
@@ -129,8 +131,8 @@ __global__ void __launch_bounds__(kThreads, 1) prefillKernel(Params p) {
       const bool ok = tok < kvEnd;
       int64_t off = 0;
       if (ok) {
-        const int page = table[tok / p.ps];
-        off = ((static_cast<int64_t>(page) * p.hkv + g) * p.ps + tok % p.ps) * D + c * 8;
+        const PageSlot at = pageSlot(p, tok);
+        off = ((static_cast<int64_t>(table[at.page]) * p.hkv + g) * p.ps + at.slot) * D + c * 8;
       }
       const uint32_t so = stage * kTileBytes + tileOff<D>(r, c);
       cpAsync16(sK + so, kg + off, ok);
@@ -291,7 +293,7 @@ cudaError_t planPrefillAttention(const PagedAttentionShape &shape, KVDType dtype
   int sms = 0;
   if ((e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess)
     return e;
-  // Auto is the wgmma kernel where it serves the shape and the device (1.8x
+  // Auto is the wgmma kernel where it serves the shape and the device (1.7x
   // the mma.sync kernel's TFLOP/s at causal 32K on the H200, bench/NOTES.md).
   bool wgmma = false;
   size_t smem = k.smem;
@@ -364,6 +366,10 @@ cudaError_t prefillAttention(const PrefillAttentionArgs &args, const PrefillAtte
   p.hkv = s.numKvHeads;
   p.group = s.group();
   p.ps = s.pageSize;
+  p.psShift = -1;
+  for (int shift = 0; shift < 31 && p.psShift < 0; ++shift)
+    if (s.pageSize == 1 << shift)
+      p.psShift = shift;
   p.maxPages = s.maxPagesPerSeq;
   p.maxQLen = plan.maxQLen;
   p.bq = plan.queriesPerTile;

@@ -29,8 +29,22 @@ struct Params {
   float *partO;   // [split][b][hq][maxQLen][D]
   float2 *partML; // [split][b][hq][maxQLen]
   int32_t batch, hq, hkv, group, ps, maxPages, maxQLen, bq, numSplits;
+  int32_t psShift;  // log2(ps) when ps is a power of two, else -1
   float scaleLog2;
 };
+
+// The page (index into the sequence's page table) and slot of key position
+// tok: a shift and a mask for page sizes that are powers of two (every size
+// in use), divisions otherwise. Per 16-byte copy, two divisions by a
+// run-time value cost more issue slots than the copy.
+struct PageSlot {
+  int page, slot;
+};
+__device__ __forceinline__ PageSlot pageSlot(const Params &p, int tok) {
+  if (p.psShift >= 0)
+    return {tok >> p.psShift, tok & (p.ps - 1)};
+  return {tok / p.ps, tok % p.ps};
+}
 
 // Copies 16 bytes global -> shared, or zero-fills them when !valid.
 __device__ __forceinline__ void cpAsync16(uint32_t dst, const void *src, bool valid) {

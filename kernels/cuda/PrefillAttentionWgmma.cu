@@ -266,7 +266,8 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
       const int tok = t * kBN + tid;
       if (tok >= kvEnd)
         return 0;
-      return (static_cast<uint32_t>(__ldg(table + tok / p.ps)) * p.hkv + g) * p.ps + tok % p.ps;
+      const PageSlot at = pageSlot(p, tok);
+      return (static_cast<uint32_t>(__ldg(table + at.page)) * p.hkv + g) * p.ps + at.slot;
     };
     auto gather = [&](const T *src, uint32_t stageBase, int t, const uint32_t *rowIds) {
 #pragma unroll 4
@@ -366,13 +367,11 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
       for (int i = 1; i < n; ++i) {
         const int st = i % kStages, pst = (i - 1) % kStages;
         mbarWait(fullK + st, (i / kStages) & 1);
+        mbarWait(fullV + pst, ((i - 1) / kStages) & 1);
         fenceProxyAsync();
         wgFence();
         gemmQK<T>(s, qBase, sK + st * kTileBytes);
         wgCommit();
-        mbarWait(fullV + pst, ((i - 1) / kStages) & 1);
-        fenceProxyAsync();
-        wgFence();
         gemmPV<T>(o, pf, sV + pst * kTileBytes);
         wgCommit();
         wgWait<1>();  // S(i) done
