@@ -13,12 +13,15 @@
 #   .carry/e2e/{dense,sparse,resa}/ or .carry/e2e.tar.xz holding e2e/{dense,...}
 #
 #   OUT=/tmp/out bash bench/e2e/device_bench.sh
-# Environment (defaults): SHAPES (the issue's shapes plus 8x131072 for the
-# batch-8 target), GSR_FORK (4@16384: issue 7's GSR candidates against one
+# Environment (defaults): SHAPES (the issue's shapes plus 8x131072, which the
+# 8B shape's KV does not fit: reported skipped), GSR_FORK (4@16384: issue 7's GSR candidates against one
 # sequence, resa-bench --gsr-fork; empty: none), PREFILL_MAX (32768),
 # RESA_SECONDS (240: resa-bench starts no measurement after it; killed 50 s
 # later), HF_SECONDS (140; killed 40 s later), CARRY (.carry), PACKAGES
-# ($CARRY/e2e). Worst case about 520 s.
+# ($CARRY/e2e), QWEN_SHAPES (8x131072: the Qwen2.5-7B shape's packages in
+# $CARRY/e2e-qwen, where they travelled, for the batch-8 128K target, whose KV
+# the 8B shape's does not fit; empty: none; killed after 60 s). Worst case
+# about 580 s.
 source "$(dirname "$0")/carry_env.sh"
 export PYTHONUNBUFFERED=1
 shapes=${SHAPES:-1x4096,1x16384,1x65536,1x131072,1x262144,8x65536,8x131072}
@@ -63,6 +66,21 @@ else
   status=1
 fi
 
+qwen=${QWEN_SHAPES-8x131072}
+extra=()
+qdir=$carry/e2e-qwen
+if [ -n "$qwen" ] && [ -f "$qdir/dense/plan.pb" ] && [ -f "$qdir/sparse/plan.pb" ] &&
+   [ -f "$qdir/resa/plan.pb" ]; then
+  log "resa-bench e2e (Qwen2.5-7B shape) --shapes $qwen"
+  timeout -k 10 60 "$carry/bin/resa-bench" e2e --package "$qdir/dense" \
+    --package-sparse "$qdir/sparse" --package-resa "$qdir/resa" \
+    --shapes "$qwen" --prefill-max 0 --budget-seconds 40 --json "$OUT/resa-qwen.json" \
+    >> "$OUT/run.log" 2>&1
+  rc=$?
+  log "resa-bench (Qwen2.5-7B shape): rc $rc"
+  if [ $rc -eq 0 ]; then extra=(--shape "Qwen2.5-7B=$OUT/resa-qwen.json"); else status=1; fi
+fi
+
 log "hf_peer.py --shapes $shapes"
 timeout -k 10 $(( hf_s + 40 )) python3 bench/e2e/hf_peer.py --shapes "$shapes" \
   --prefill-max "$prefill_max" --budget-seconds "$hf_s" --json "$OUT/hf.json" >> "$OUT/run.log" 2>&1
@@ -76,7 +94,7 @@ rm -f "$OUT"/*.tmp # a JSON rewrite cut off by the timeout
 if [ -f "$OUT/resa.json" ]; then
   hf=()
   [ -f "$OUT/hf.json" ] && hf=("$OUT/hf.json")
-  timeout 30 python3 bench/e2e/report.py "$OUT/resa.json" "${hf[@]}" --out-dir "$OUT" ||
+  timeout 30 python3 bench/e2e/report.py "$OUT/resa.json" "${hf[@]}" "${extra[@]}" --out-dir "$OUT" ||
     { status=1; log "report failed"; }
 else
   log "no resa.json: no report"

@@ -4,6 +4,7 @@ report: OUT_DIR/e2e-DATE.json (merged), .md (tables, speedups, the issue's
 targets) and .png (plot; needs matplotlib, else says so and writes the rest).
 
   python3 report.py RESA.json [HF.json] --out-dir bench/results [--date YYYY-MM-DD]
+                    [--shape NAME=RESA2.json ...]
 
 Decode figures are ms per step (one token for each sequence of the batch);
 "x floor" is the median over the byte floor (resa-bench: weights + KV read +
@@ -14,6 +15,11 @@ GSR rows (resa-bench --gsr-fork N@C): N candidates forked from one prompt of
 C tokens (sharing its KV pages) decoded as one batch, against one sequence
 alone at the same context in the same run; the ratio of their tokens/s is
 issue 7's target (N = 4, 16K: >= 3.5x).
+
+--shape NAME=JSON adds another model shape's resa-bench run (decode only, no
+peer): its own table, and issue 6's batch-8 128K target falls back to it when
+the main run lacks that shape (the Llama-3-8B shape's KV does not fit the H200
+at 8 x 128K; the Qwen2.5-7B shape's, half as large, does).
 """
 import argparse
 import json
@@ -33,7 +39,13 @@ def parse_args():
     ap.add_argument("hf", nargs="?", help="hf_peer.py --json output (optional)")
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--date", help="names the outputs (default: the resa-bench run's date)")
-    return ap.parse_args()
+    ap.add_argument("--shape", action="append", default=[], metavar="NAME=JSON",
+                    help="another model shape's resa-bench e2e --json (repeatable)")
+    a = ap.parse_args()
+    for s in a.shape:
+        if "=" not in s:
+            ap.error(f"--shape wants NAME=JSON, got '{s}'")
+    return a
 
 
 def ok(row):
@@ -136,8 +148,9 @@ def verdict(value, good):
     return "met" if good else "NOT met"
 
 
-def targets(decode, prefill):
-    """The issue's targets, each (text, verdict)."""
+def targets(decode, prefill, shapes):
+    """The issue's targets, each (text, verdict). shapes: [(name, decode)] of
+    other model shapes, for a decode shape the main run lacks."""
     out = []
     by = {(e["batch"], e["context"]): e for e in decode}
     long = [e for e in decode if e["context"] >= 16384 and "dense_x_floor" in e]
@@ -159,7 +172,14 @@ def targets(decode, prefill):
         out.append(("dense decode >= 8x faster than HF eager", "not measured"))
     for (batch, ctx), want in (((1, 262144), 2.2), ((8, 131072), 2.6)):
         s = by.get((batch, ctx), {}).get("speedups", {}).get("resa_vs_dense")
-        out.append((f"ReSA decode >= {want}x dense at batch {batch}, {ctx // 1024}K: "
+        where = ""
+        for name, other in ([] if s is not None else shapes):
+            e = next((e for e in other if (e["batch"], e["context"]) == (batch, ctx)), None)
+            s = e["speedups"].get("resa_vs_dense") if e else None
+            if s is not None:
+                where = f" ({name} shape)"
+                break
+        out.append((f"ReSA decode >= {want}x dense at batch {batch}, {ctx // 1024}K{where}: "
                     f"{fmt(s, '.2f', 'x')}", verdict(s, s is not None and s >= want)))
     p = next((e for e in prefill if e["context"] == 131072), None)
     s = p["speedups"].get("dense_vs_hf_best") if p else None
@@ -173,7 +193,21 @@ def table(header, rows):
             ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def markdown(resa, hf, decode, prefill, checks, gsr, gsr_checks, plot_note):
+def policy_cells(e):
+    """Per policy: the median (or why none), its floor, and their ratio."""
+    cells = []
+    for p in POLICIES:
+        row = e.get(p)
+        cells += [cell(row), fmt(row["floor_ms"]) if ok(row) else "-",
+                  fmt(e.get(p + "_x_floor"), ".2f", "x")]
+    return cells
+
+
+POLICY_HEADER = ["dense", "floor", "x floor", "sparse", "floor", "x floor", "ReSA", "floor",
+                 "x floor"]
+
+
+def markdown(resa, hf, decode, prefill, checks, gsr, gsr_checks, plot_note, shapes):
     ceil = resa["copy_ceiling_tbps"]
     pk = {p["policy"]: p for p in resa.get("packages", [])}
     md = [f"# End-to-end decode and prefill, {resa['device']}, {resa['date']}", "",
@@ -199,17 +233,9 @@ def markdown(resa, hf, decode, prefill, checks, gsr, gsr_checks, plot_note):
                    f"config {hf.get('config')}, {hf.get('cache')} cache, on {hf.get('device')}; "
                    f"{hf.get('method')}."]
     md += ["", "## Decode, ms per step (median; p10-p90 in the JSON)", ""]
-    rows = []
-    for e in decode:
-        r = [str(e["batch"]), str(e["context"])]
-        for p in POLICIES:
-            row = e.get(p)
-            r += [cell(row), fmt(row["floor_ms"]) if ok(row) else "-",
-                  fmt(e.get(p + "_x_floor"), ".2f", "x")]
-        r += [cell(e.get("hf_" + i)) for i in PEERS]
-        rows.append(r)
-    md += table(["batch", "context", "dense", "floor", "x floor", "sparse", "floor", "x floor",
-                 "ReSA", "floor", "x floor", "HF eager", "HF SDPA"], rows)
+    md += table(["batch", "context"] + POLICY_HEADER + ["HF eager", "HF SDPA"],
+                [[str(e["batch"]), str(e["context"])] + policy_cells(e) +
+                 [cell(e.get("hf_" + i)) for i in PEERS] for e in decode])
     md += ["", "Speedups (ratio of medians):", ""]
     md += table(["batch", "context", "dense vs HF eager", "dense vs HF SDPA", "ReSA vs HF eager",
                  "ReSA vs HF SDPA", "ReSA vs dense", "sparse vs dense", "ReSA step / rectify ms"],
@@ -241,6 +267,14 @@ def markdown(resa, hf, decode, prefill, checks, gsr, gsr_checks, plot_note):
                       fmt(ratio(r.get("median_ms"), r.get("floor_ms")), ".2f", "x")]
                      for r in gsr])
         md += ["", "Target (issue 7):", ""] + [f"- {t}: **{v}**" for t, v in gsr_checks]
+    for name, run, other in shapes:
+        md += ["", f"## Decode, {name} shape, ms per step (median; resa-bench alone)", "",
+               f"Packages: {', '.join(p['path'] for p in run.get('packages', []))}; copy ceiling "
+               f"{run['copy_ceiling_tbps']:.3f} TB/s in that run.", ""]
+        md += table(["batch", "context"] + POLICY_HEADER + ["ReSA vs dense", "sparse vs dense"],
+                    [[str(e["batch"]), str(e["context"])] + policy_cells(e) +
+                     [fmt(e["speedups"].get(k), ".2f", "x")
+                      for k in ("resa_vs_dense", "sparse_vs_dense")] for e in other])
     notes = sorted({f"{name} {r['kind']} {r['batch']}x{r['context']}: {r['status']}"
                     for name, rows_ in (("resa-bench", resa["results"]),
                                         ("HF", hf.get("results", []) if hf else []))
@@ -337,7 +371,12 @@ def main():
     os.makedirs(a.out_dir, exist_ok=True)
     base = os.path.join(a.out_dir, f"e2e-{date}")
     decode, prefill = merge(resa, hf)
-    checks = targets(decode, prefill)
+    shapes = []
+    for spec in a.shape:
+        name, path = spec.split("=", 1)
+        run = json.load(open(path))
+        shapes.append((name, run, merge(run, {})[0]))
+    checks = targets(decode, prefill, [(name, other) for name, _, other in shapes])
     gsr = gsr_rows(resa)
     gsr_checks = gsr_targets(gsr)
     plot_note = plot(base + ".png", decode, prefill)
@@ -346,11 +385,14 @@ def main():
         "resa_bench": {k: v for k, v in resa.items() if k != "results"},
         "hf_peer": {k: v for k, v in hf.items() if k != "results"},
         "decode": decode, "prefill": prefill, "gsr": gsr,
+        "shapes": [{"name": name, "copy_ceiling_tbps": run["copy_ceiling_tbps"],
+                    "packages": run.get("packages", []), "decode": other}
+                   for name, run, other in shapes],
         "targets": [{"target": t, "verdict": v} for t, v in checks + gsr_checks],
     }
     with open(base + ".json", "w") as f:
         json.dump(merged, f, indent=1)
-    md = markdown(resa, hf, decode, prefill, checks, gsr, gsr_checks, plot_note)
+    md = markdown(resa, hf, decode, prefill, checks, gsr, gsr_checks, plot_note, shapes)
     with open(base + ".md", "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))
