@@ -7,10 +7,11 @@
 //  - warpgroup 0 (producer, few registers) gathers K and V tiles of 128 keys
 //    from the pages with cp.async (16-byte chunks; TMA cannot gather pages
 //    cheaply; each key row's cache row is found once, one tile ahead, and
-//    shared through shared memory) into a ring of kStages stages, in the wgmma 128-byte-swizzle
-//    layout; each stage's arrival is signalled by cp.async.mbarrier.arrive
-//    on a "full" mbarrier, its release by the consumers on an "empty" one; K
-//    and V have their own barriers so S = QK^T starts before V lands;
+//    shared through shared memory) into a ring of kStages stages, in the
+//    wgmma 128-byte-swizzle layout; each stage's arrival is signalled by
+//    cp.async.mbarrier.arrive on a "full" mbarrier, its release by the
+//    consumers on an "empty" one; K and V have their own barriers (the first
+//    tile's S = QK^T starts before its V lands);
 //  - warpgroups 1 and 2 (consumers, 64 rows each, most registers) load their
 //    Q rows once into swizzled shared memory and per tile compute
 //    S = Q K^T (wgmma m64n128k16, A and B from shared memory, K-major), the
@@ -61,7 +62,7 @@ constexpr int kOffRows = kOffBar + kBarriers * 8;  // 2 x kBN cache rows (produc
 // + 1024: the dynamic shared memory is aligned up to the swizzle period.
 constexpr size_t kSmemBytes = kOffRows + 2 * kBN * 4 + 1024;
 constexpr int kProducerBarrier = 3;  // named barriers 1 and 2: the consumer warpgroups'
-static_assert(kBN == 128, "one page id per producer thread and key row");
+static_assert(kBN == 128, "one cache row per producer thread and key row");
 constexpr int kConsumerWarps = 8;
 // Producer 128 x 40 + consumers 256 x 232 <= 64K registers.
 constexpr int kProducerRegs = 40;
@@ -256,9 +257,9 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
     const int32_t *table = p.pageTable + static_cast<int64_t>(b) * p.maxPages;
     // Producer thread tid finds the cache row (page, KV head, slot) of key
     // row tid of the next tile while the current tile's copies go out, and
-    // shares it through shared memory (two buffers): the copies then need no
-    // page-table load (issued between copies, whose asm orders memory, each
-    // waited for its own) and no division by the page size.
+    // shares it through shared memory (two buffers). Before, each 16-byte
+    // copy loaded its page id (waiting for it: the copies' asm orders
+    // memory) and divided by the page size: 2.1x slower (bench/NOTES.md).
     // A row index fits 32 bits: rows are 256 bytes (head dim 128), 2^32 of
     // them 1 TiB of keys.
     uint32_t *sRows = reinterpret_cast<uint32_t *>(smemRaw + (base - raw) + kOffRows);
