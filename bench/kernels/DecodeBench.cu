@@ -292,7 +292,7 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
 
 struct SparseResult {
   int batch, context, blocks, selected, buffers, splits, stagesPerSplit, grid, scoreCtas;
-  double stepUs, stepMinUs, selectUs, attendUs;
+  double stepUs, stepMinUs, selectUs, scoreUs, topNUs, attendUs;
   double bytes, summaryBytes, kvBytes, tbps, fraction;
   bool graph;
 };
@@ -352,8 +352,17 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
     CHECK(resa::gpu::rebuildBlockSummaries(all, resa::gpu::KVDType::BF16, sa, table, lens,
                                            nullptr, context, st));
   }
-  resa::gpu::BlockSelectPlan splan;
+  // The selection, and each of its two kernels alone (the top-n alone ranks
+  // the scores the previous call left in the workspace).
+  resa::gpu::BlockSelectPlan splan, scorePlan, topNPlan;
   CHECK(resa::gpu::planBlockSelect(s, resa::gpu::KVDType::BF16, context, params, &splan));
+  resa::gpu::BlockSelectOptions partOnly;
+  partOnly.parts = resa::gpu::BlockSelectParts::ScoreOnly;
+  CHECK(resa::gpu::planBlockSelect(s, resa::gpu::KVDType::BF16, context, params, &scorePlan,
+                                   partOnly));
+  partOnly.parts = resa::gpu::BlockSelectParts::TopNOnly;
+  CHECK(resa::gpu::planBlockSelect(s, resa::gpu::KVDType::BF16, context, params, &topNPlan,
+                                   partOnly));
   resa::gpu::DecodeAttentionPlan aplan;
   CHECK(resa::gpu::planSparseDecodeAttention(s, resa::gpu::KVDType::BF16, splan.maxSelected,
                                              &aplan));
@@ -368,7 +377,7 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
     CHECK(cudaMalloc(&wsAtt, aplan.workspaceBytes));
     CHECK(cudaMemset(wsAtt, 0, aplan.workspaceBytes));
   }
-  auto select = [&](int i) {
+  auto selectWith = [&](const resa::gpu::BlockSelectPlan &plan, int i) {
     const int bi = i % buffers;
     resa::gpu::BlockSelectArgs a;
     a.q = q + qN * bi;
@@ -379,8 +388,9 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
     a.selected = sel + selPerBuf * bi;
     a.maxSelected = maxSel;
     a.counts = counts + static_cast<size_t>(batch) * bi;
-    return resa::gpu::selectBlocks(a, splan, wsSel, st);
+    return resa::gpu::selectBlocks(a, plan, wsSel, st);
   };
+  auto select = [&](int i) { return selectWith(splan, i); };
   auto attend = [&](int i) {
     const int bi = i % buffers;
     resa::gpu::DecodeAttentionArgs a;
@@ -414,6 +424,8 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
   const double budget = quick ? 0.05 : 0.2;  // seconds of replays per timing
   const Timing tStep = timeCalls(st, step, budget, 300);
   const Timing tSel = timeCalls(st, select, budget, 300);
+  const Timing tScore = timeCalls(st, [&](int i) { return selectWith(scorePlan, i); }, budget, 300);
+  const Timing tTopN = timeCalls(st, [&](int i) { return selectWith(topNPlan, i); }, budget, 300);
   const Timing tAtt = timeCalls(st, attend, budget, 300);
 
   std::vector<uint16_t> ho(qN);
@@ -437,13 +449,15 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
   r.stepUs = tStep.medianUs;
   r.stepMinUs = tStep.minUs;
   r.selectUs = tSel.medianUs;
+  r.scoreUs = tScore.medianUs;
+  r.topNUs = tTopN.medianUs;
   r.attendUs = tAtt.medianUs;
   r.bytes = stepBytes;
   r.summaryBytes = sums;
   r.kvBytes = kvSel;
   r.tbps = r.bytes / (r.stepUs * 1e-6) / 1e12;
   r.fraction = r.tbps / ceiling;
-  r.graph = tStep.graph && tSel.graph && tAtt.graph;
+  r.graph = tStep.graph && tSel.graph && tScore.graph && tTopN.graph && tAtt.graph;
 
   CHECK(cudaStreamDestroy(st));
   cudaFree(wsSel);
@@ -549,11 +563,12 @@ int main(int argc, char **argv) {
     std::printf("\nresa ReSA step (selection + block-sparse decode), kept 0.1, b 16, bf16, 32 q / 8 kv, "
                 "d 128:\n");
     std::printf("batch  context blocks   sel bufs splits scoreCTAs  step_us   min_us  select_us "
-                "attend_us  bytes_MB  floor_us   TB/s  frac\n");
+                "(score    topn) attend_us  bytes_MB  floor_us   TB/s  frac\n");
     for (const auto &r : sparseResults)
-      std::printf("%5d %8d %6d %5d %4d %6d %9d %8.2f %8.2f %10.2f %9.2f %9.1f %9.2f %6.3f %5.3f\n",
+      std::printf("%5d %8d %6d %5d %4d %6d %9d %8.2f %8.2f %10.2f %7.2f %7.2f %9.2f %9.1f %9.2f "
+                  "%6.3f %5.3f\n",
                   r.batch, r.context, r.blocks, r.selected, r.buffers, r.splits, r.scoreCtas,
-                  r.stepUs, r.stepMinUs, r.selectUs, r.attendUs, r.bytes / 1e6,
+                  r.stepUs, r.stepMinUs, r.selectUs, r.scoreUs, r.topNUs, r.attendUs, r.bytes / 1e6,
                   r.bytes / (ceiling * 1e12) * 1e6, r.tbps, r.fraction);
   }
 
@@ -597,11 +612,13 @@ int main(int argc, char **argv) {
                    "    {\"batch\": %d, \"context\": %d, \"blocks\": %d, \"selected\": %d, "
                    "\"buffers\": %d, \"splits\": %d, \"stages_per_split\": %d, \"grid\": %d, "
                    "\"score_ctas\": %d, \"median_us\": %.3f, \"min_us\": %.3f, "
-                   "\"select_median_us\": %.3f, \"attend_median_us\": %.3f, \"bytes\": %.0f, "
+                   "\"select_median_us\": %.3f, \"score_median_us\": %.3f, "
+                   "\"topn_median_us\": %.3f, \"attend_median_us\": %.3f, \"bytes\": %.0f, "
                    "\"summary_bytes\": %.0f, \"kv_bytes\": %.0f, \"tbps\": %.4f, "
                    "\"fraction_of_ceiling\": %.4f, \"cuda_graph\": %s}%s\n",
                    r.batch, r.context, r.blocks, r.selected, r.buffers, r.splits, r.stagesPerSplit,
-                   r.grid, r.scoreCtas, r.stepUs, r.stepMinUs, r.selectUs, r.attendUs, r.bytes,
+                   r.grid, r.scoreCtas, r.stepUs, r.stepMinUs, r.selectUs, r.scoreUs, r.topNUs,
+                   r.attendUs, r.bytes,
                    r.summaryBytes, r.kvBytes, r.tbps, r.fraction, r.graph ? "true" : "false",
                    i + 1 < sparseResults.size() ? "," : "");
     }

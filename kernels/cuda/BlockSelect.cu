@@ -574,6 +574,7 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
     return cudaErrorInvalidValue;  // over ~1.7 M blocks per sequence
   p.workspaceBytes =
       static_cast<size_t>(s.batch) * s.numKvHeads * static_cast<size_t>(p.maxBlocks) * sizeof(double);
+  p.parts = options.parts;
   *plan = p;
   return cudaSuccess;
 }
@@ -616,7 +617,7 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
   const float scale = a.scale != 0.0f ? a.scale : defaultAttentionScale(s.headDim);
   double *scores = static_cast<double *>(workspace);
   cudaError_t e = cudaSuccess;
-  if (plan.maxBlocks > 0) {
+  if (plan.maxBlocks > 0 && plan.parts != BlockSelectParts::TopNOnly) {
     ScoreParams sp{};
     sp.q = a.q;
     sp.kmin = a.kmin;
@@ -639,6 +640,8 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
     if (e != cudaSuccess)
       return e;
   }
+  if (plan.parts == BlockSelectParts::ScoreOnly)
+    return cudaSuccess;
   TopNParams tp{};
   tp.scores = scores;
   tp.seqLens = a.seqLens;

@@ -343,8 +343,15 @@ std::string selectAndCheck(const Data &d, const BlockSelectParams &params, float
   const size_t sumN = kmin.size();
   std::vector<uint16_t> bmin = toBitsVec(kmin, dt), bmax = toBitsVec(kmax, dt);
 
-  resa::gpu::BlockSelectPlan plan;
+  // The selection, and its two kernels launched alone one after the other
+  // (the scoring, then the top-n over the scores it left in the workspace).
+  resa::gpu::BlockSelectPlan plan, scorePlan, topNPlan;
   CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &plan));
+  resa::gpu::BlockSelectOptions partOnly;
+  partOnly.parts = resa::gpu::BlockSelectParts::ScoreOnly;
+  CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &scorePlan, partOnly));
+  partOnly.parts = resa::gpu::BlockSelectParts::TopNOnly;
+  CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &topNPlan, partOnly));
   const int32_t maxSel = plan.maxSelected + 3;  // a wider row than needed
   refSel.assign(static_cast<size_t>(s.batch) * s.numKvHeads * maxSel, kPoison32);
   refCounts.assign(static_cast<size_t>(s.batch), -1);
@@ -357,9 +364,6 @@ std::string selectAndCheck(const Data &d, const BlockSelectParams &params, float
   auto *dsel = new DevBuf<int32_t>(refSel.size());
   auto *dcounts = new DevBuf<int32_t>(refCounts.size());
   DevBuf<char> ws(plan.workspaceBytes);
-  // Scores workspace: NaN garbage (needs no initialisation).
-  if (plan.workspaceBytes)
-    CUDA_OK(cudaMemset(ws.p, 0xff, plan.workspaceBytes));
   resa::gpu::BlockSelectArgs a;
   a.q = dq.p;
   a.kmin = dmin.p;
@@ -370,17 +374,27 @@ std::string selectAndCheck(const Data &d, const BlockSelectParams &params, float
   a.maxSelected = maxSel;
   a.counts = dcounts->p;
   a.scale = scale;
+  // Run 0: the selection; run 1: its two parts alone, which must agree.
   std::vector<int32_t> first;
   for (int run = 0; run < 2; ++run) {
     std::vector<int32_t> poison(refSel.size(), kPoison32);
     dsel->upload(poison);
     CUDA_OK(cudaMemset(dcounts->p, 0xff, refCounts.size() * 4));
-    CUDA_OK(resa::gpu::selectBlocks(a, plan, ws.p, nullptr));
+    // Scores workspace: NaN garbage (needs no initialisation).
+    if (plan.workspaceBytes)
+      CUDA_OK(cudaMemset(ws.p, 0xff, plan.workspaceBytes));
+    if (run == 0) {
+      CUDA_OK(resa::gpu::selectBlocks(a, plan, ws.p, nullptr));
+    } else {
+      CUDA_OK(resa::gpu::selectBlocks(a, scorePlan, ws.p, nullptr));
+      CUDA_OK(resa::gpu::selectBlocks(a, topNPlan, ws.p, nullptr));
+    }
     CUDA_OK(cudaGetLastError());
     CUDA_OK(cudaDeviceSynchronize());
     std::vector<int32_t> got = dsel->download();
     if (run == 1 && got != first)
-      throw Failure{"selection run 1 differs from run 0"};
+      throw Failure{"the selection's two kernels launched alone (scores, then top-n) differ "
+                    "from the selection"};
     first = got;
   }
   const std::vector<int32_t> got = first;

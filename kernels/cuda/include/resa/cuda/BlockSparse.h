@@ -70,8 +70,15 @@ cudaError_t updateBlockSummaries(const PagedAttentionShape &shape, KVDType dtype
 
 // ---- Block selection ----------------------------------------------------------
 
+// Which of selection's two kernels a call launches: both (the selection), or
+// one alone for timing each (bench/kernels/DecodeBench.cu): the scores alone
+// (into the workspace), or the top-n alone over the scores a previous call
+// left in the workspace.
+enum class BlockSelectParts : int32_t { Both, ScoreOnly, TopNOnly };
+
 struct BlockSelectOptions {
   int32_t device = -1;  // < 0: the current device
+  BlockSelectParts parts = BlockSelectParts::Both;
 };
 
 struct BlockSelectPlan {
@@ -85,6 +92,7 @@ struct BlockSelectPlan {
   bool scoresInSmem = false;   // selection kernel keeps the scores in shared memory
   size_t selectSmemBytes = 0;  // dynamic shared memory of the selection kernel
   size_t workspaceBytes = 0;   // the scores, fp64 [batch][numKvHeads][maxBlocks]
+  BlockSelectParts parts = BlockSelectParts::Both;
 };
 
 // Host only. maxSeqLen >= every seqLens[b] of the calls using the plan.
