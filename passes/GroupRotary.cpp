@@ -39,34 +39,43 @@ struct GroupRotaryPass : impl::GroupRotaryBase<GroupRotaryPass> {
     DominanceInfo dom(getOperation());
     OpBuilder b(&getContext());
     for (const Key &key : order) {
-      SmallVector<ir::RotaryOp> &all = groups[key];
-      // One op at the first rotary takes the tensors that exist there.
-      SmallVector<ir::RotaryOp> group;
-      for (ir::RotaryOp op : all)
-        if (op == all.front() || dom.properlyDominates(op.getX(), all.front()))
-          group.push_back(op);
-      if (group.size() < 2)
-        continue;
-      ir::RotaryOp first = group.front();
-      SmallVector<Value> xs;
-      SmallVector<int64_t> heads;
-      SmallVector<Type> types;
-      SmallVector<Location> locs;
-      for (ir::RotaryOp op : group) {
-        xs.push_back(op.getX());
-        heads.push_back(op.getNumHeads());
-        types.push_back(op.getType());
-        locs.push_back(op.getLoc());
+      // Layers share the tables (merged by CSE), so one key holds every
+      // layer's rotary ops: the earliest left takes the others whose tensor
+      // exists there (its layer's), and the rest group again after it.
+      SmallVector<ir::RotaryOp> left = groups[key];
+      while (left.size() >= 2) {
+        SmallVector<ir::RotaryOp> group, later;
+        for (ir::RotaryOp op : left)
+          (op == left.front() || dom.properlyDominates(op.getX(), left.front()) ? group : later)
+              .push_back(op);
+        if (group.size() >= 2)
+          groupAt(b, group);
+        left = std::move(later);
       }
-      b.setInsertionPoint(first);
-      auto multi = b.create<ir::MultiRotaryOp>(b.getFusedLoc(locs), types, first.getCos(),
-                                               first.getSin(), xs, b.getDenseI64ArrayAttr(heads),
-                                               first.getRotaryDimAttr(),
-                                               first.getInterleavedAttr());
-      for (auto [i, op] : llvm::enumerate(group)) {
-        op.getResult().replaceAllUsesWith(multi.getResult(i));
-        op.erase();
-      }
+    }
+  }
+
+  // One multi_rotary in place of `group` (>= 2 ops, program order), at the
+  // first of them.
+  static void groupAt(OpBuilder &b, MutableArrayRef<ir::RotaryOp> group) {
+    ir::RotaryOp first = group.front();
+    SmallVector<Value> xs;
+    SmallVector<int64_t> heads;
+    SmallVector<Type> types;
+    SmallVector<Location> locs;
+    for (ir::RotaryOp op : group) {
+      xs.push_back(op.getX());
+      heads.push_back(op.getNumHeads());
+      types.push_back(op.getType());
+      locs.push_back(op.getLoc());
+    }
+    b.setInsertionPoint(first);
+    auto multi = b.create<ir::MultiRotaryOp>(b.getFusedLoc(locs), types, first.getCos(),
+                                             first.getSin(), xs, b.getDenseI64ArrayAttr(heads),
+                                             first.getRotaryDimAttr(), first.getInterleavedAttr());
+    for (auto [i, op] : llvm::enumerate(group)) {
+      op.getResult().replaceAllUsesWith(multi.getResult(i));
+      op.erase();
     }
   }
 };

@@ -41,23 +41,30 @@ bool isNone(Value v) { return !v || isa<NoneType>(v.getType()); }
 
 // A raised layer op's results repeat the dims of one operand: all of an
 // embedding's ids, all but the last of the others' input (the last comes
-// from each result's type). Layer ops carry no symbolic dims in their types;
-// without this, a Shape read off a layer's output (the rotary positions that
-// raising a fused attention builds in every layer) stays opaque, and the
-// layers' identical position computations cannot be shared.
+// from each result's type); a multi_rotary's result i those of its tensor i.
+// Layer ops carry no symbolic dims in their types; without this, a Shape
+// read off a layer's output (the rotary positions that raising a fused
+// attention builds in every layer) stays opaque, and the layers' identical
+// position computations cannot be shared, nor a residual Add after them
+// proven free of broadcasting (resa-fuse-add-norm).
 std::optional<std::vector<ValueShape>> layerResultShapes(Operation *op, ShapeInference &inference) {
   if (!isa<ir::EmbeddingOp, ir::RMSNormOp, ir::LayerNormOp, ir::LinearOp, ir::RotaryOp,
-           ir::GatedMLPOp, ir::LogitsOp, ir::AttentionOp, ir::CacheAttentionOp,
-           ir::BlockAttentionOp, ir::MultiLinearOp, ir::AddRMSNormOp>(op))
+           ir::MultiRotaryOp, ir::GatedMLPOp, ir::LogitsOp, ir::AttentionOp,
+           ir::CacheAttentionOp, ir::BlockAttentionOp, ir::MultiLinearOp, ir::AddRMSNormOp>(op))
     return std::nullopt;
-  const ValueShape &source = inference.get(op->getOperand(isa<ir::EmbeddingOp>(op) ? 1 : 0));
-  if (!source.dims)
-    return std::nullopt;
-  Dims leading = *source.dims;
-  if (!isa<ir::EmbeddingOp>(op) && !leading.empty())
-    leading.pop_back();
+  const bool embedding = isa<ir::EmbeddingOp>(op);
   std::vector<ValueShape> out;
   for (Value r : op->getResults()) {
+    // The operand whose dims the result repeats.
+    Value from = op->getOperand(embedding ? 1 : 0);
+    if (auto multi = dyn_cast<ir::MultiRotaryOp>(op))
+      from = multi.getXs()[cast<OpResult>(r).getResultNumber()];
+    const ValueShape &source = inference.get(from);
+    if (!source.dims)
+      return std::nullopt;
+    Dims leading = *source.dims;
+    if (!embedding && !leading.empty())
+      leading.pop_back();
     auto type = dyn_cast<RankedTensorType>(r.getType());
     if (!type || static_cast<int64_t>(leading.size()) + 1 != type.getRank())
       return std::nullopt;

@@ -59,3 +59,19 @@ func.func @through_layer_ops(%x: tensor<?x?x8xf32> {onnx.dim_params = ["b", "s",
   %n2 = resa.rms_norm %s2, %w {epsilon = 1.0e-5 : f32} : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
   return %n2 : tensor<?x?x8xf32>
 }
+
+// -----
+
+// Shapes seen through resa.multi_rotary (each result repeats its tensor's
+// dims): the residual Add after attention over rotated q and k is fused.
+// CHECK-LABEL: func.func @through_multi_rotary(
+// CHECK: resa.multi_rotary
+// CHECK: resa.add_rms_norm
+// CHECK-NOT: onnx.Add
+func.func @through_multi_rotary(%x: tensor<?x?x8xf32> {onnx.dim_params = ["b", "s", ""]}, %q: tensor<?x?x8xf32> {onnx.dim_params = ["b", "s", ""]}, %k: tensor<?x?x4xf32> {onnx.dim_params = ["b", "s", ""]}, %v: tensor<?x?x4xf32> {onnx.dim_params = ["b", "s", ""]}, %c: tensor<?x?x2xf32> {onnx.dim_params = ["b", "s", ""]}, %s: tensor<?x?x2xf32> {onnx.dim_params = ["b", "s", ""]}, %w: tensor<8xf32>) -> tensor<?x?x8xf32> {
+  %r:2 = resa.multi_rotary %c, %s, %q, %k {interleaved = 0 : i64, num_heads = array<i64: 2, 1>, rotary_dim = 4 : i64} : (tensor<?x?x2xf32>, tensor<?x?x2xf32>, tensor<?x?x8xf32>, tensor<?x?x4xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x4xf32>)
+  %a = resa.cache_attention %r#0, %r#1, %v {kv_heads = 1 : i64, layer = 0 : i64, layout = "bsd", num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<?x?x8xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>) -> tensor<?x?x8xf32>
+  %sum = onnx.Add %a, %x : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  %n = resa.rms_norm %sum, %w {epsilon = 1.0e-5 : f32} : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
+  return %n : tensor<?x?x8xf32>
+}

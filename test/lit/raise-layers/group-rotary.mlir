@@ -37,3 +37,26 @@ func.func @later(%q: tensor<1x3x32xf32>, %c: tensor<1x3x8xf32>, %s: tensor<1x3x8
   %b = resa.rotary %a, %c, %s {interleaved = 0 : i64, num_heads = 2 : i64, rotary_dim = 16 : i64} : (tensor<1x3x32xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>) -> tensor<1x3x32xf32>
   return %b : tensor<1x3x32xf32>
 }
+
+// -----
+
+// Two layers share the tables (CSE merged them): each layer's q and k become
+// one multi_rotary; the second layer's tensors, computed from the first
+// layer's, join the second.
+// CHECK-LABEL: func.func @two_layers(
+// CHECK: %[[M0:.*]]:2 = resa.multi_rotary %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {interleaved = 0 : i64, num_heads = array<i64: 2, 1>
+// CHECK: resa.linear %[[M0]]#1
+// CHECK: onnx.Add %[[M0]]#0
+// CHECK: %[[M1:.*]]:2 = resa.multi_rotary %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {interleaved = 0 : i64, num_heads = array<i64: 2, 1>
+// CHECK: return %[[M1]]#0, %[[M1]]#1
+// CHECK-NOT: resa.rotary
+func.func @two_layers(%q: tensor<1x3x32xf32>, %k: tensor<1x3x16xf32>, %c: tensor<1x3x8xf32>, %s: tensor<1x3x8xf32>, %up: tensor<16x32xf32>, %w: tensor<32x16xf32>) -> (tensor<1x3x32xf32>, tensor<1x3x16xf32>) {
+  %q0 = resa.rotary %q, %c, %s {interleaved = 0 : i64, num_heads = 2 : i64, rotary_dim = 16 : i64} : (tensor<1x3x32xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>) -> tensor<1x3x32xf32>
+  %k0 = resa.rotary %k, %c, %s {interleaved = 0 : i64, num_heads = 1 : i64, rotary_dim = 16 : i64} : (tensor<1x3x16xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>) -> tensor<1x3x16xf32>
+  %k0w = resa.linear %k0, %up : (tensor<1x3x16xf32>, tensor<16x32xf32>) -> tensor<1x3x32xf32>
+  %h = onnx.Add %q0, %k0w : (tensor<1x3x32xf32>, tensor<1x3x32xf32>) -> tensor<1x3x32xf32>
+  %k1 = resa.linear %h, %w : (tensor<1x3x32xf32>, tensor<32x16xf32>) -> tensor<1x3x16xf32>
+  %q1 = resa.rotary %h, %c, %s {interleaved = 0 : i64, num_heads = 2 : i64, rotary_dim = 16 : i64} : (tensor<1x3x32xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>) -> tensor<1x3x32xf32>
+  %k1r = resa.rotary %k1, %c, %s {interleaved = 0 : i64, num_heads = 1 : i64, rotary_dim = 16 : i64} : (tensor<1x3x16xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>) -> tensor<1x3x16xf32>
+  return %q1, %k1r : tensor<1x3x32xf32>, tensor<1x3x16xf32>
+}
