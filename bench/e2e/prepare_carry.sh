@@ -26,6 +26,9 @@ strip "$carry"/bin/*
 for lib in libprotobuf.so.32 libicuuc.so.72 libicudata.so.72; do
   cp -L "/lib/x86_64-linux-gnu/$lib" "$carry/lib/"
 done
+# CUPTI (resa-bench e2e --timeline), the version it was built against, where it linked it.
+cupti=$(ldd "$carry/bin/resa-bench" | awk '/libcupti/ {print $3}')
+[ -z "$cupti" ] || cp -L "$cupti" "$carry/lib/"
 python3 "$root/test/e2e/device_check.py" "$compiler" "$root/test/fixtures" \
   --packages "$carry/packages" --compile-only
 # The carry is limited to 64 MiB: the packages travel compressed, all of them

@@ -4,7 +4,7 @@
 //   resa-bench e2e [--package DENSE_PKG] [--package-sparse PKG] [--package-resa PKG]
 //                  [--shapes 1x4096,1x16384,1x65536,1x131072,1x262144,8x65536]
 //                  [--gsr-fork 4@16384,...] [--steps 32] [--warmup 4] [--windows 3]
-//                  [--prefill-max 32768] [--prefill-reps 2]
+//                  [--prefill-max 32768] [--prefill-reps 2] [--timeline N]
 //                  [--budget-seconds S] [--json OUT.json]
 //
 // For every package (dense, then ReSA, then sparse; each checked to be the
@@ -35,6 +35,9 @@
 // of 10). Prefill: a real prefill of CONTEXT tokens for each context up to
 // --prefill-max (one sequence, the median of --prefill-reps after a short
 // warm-up prefill), timed as the generator runs it (logits to the host).
+// --timeline N: after a decode shape's timing, N more decode steps (no
+// rectification) with every kernel's start and end recorded
+// (KernelTimeline.h): the step's kernels, their time and the idle gaps.
 // The JSON is rewritten after every measurement, so a run cut short keeps
 // what it measured; --budget-seconds skips (and says so) what starts later.
 //
@@ -50,6 +53,7 @@
 #include "DeviceRandom.h"
 #include "E2e.h"
 #include "JsonObject.h"
+#include "KernelTimeline.h"
 #include "PackageFacts.h"
 #include "Subcommand.h"
 
@@ -83,7 +87,7 @@ using gpu::checkCuda;
 const char *kUsage =
     "usage: resa-bench e2e [--package DENSE_PKG] [--package-sparse PKG] [--package-resa PKG]\n"
     "                      [--shapes BxL,...] [--gsr-fork N@C,...] [--steps N] [--warmup N]\n"
-    "                      [--windows N] [--prefill-max L] [--prefill-reps N]\n"
+    "                      [--windows N] [--prefill-max L] [--prefill-reps N] [--timeline N]\n"
     "                      [--budget-seconds S] [--json OUT.json]\n"
     "\n"
     "Decode ms per step (dense, sparse, ReSA with its rectification amortised), GSR\n"
@@ -106,6 +110,9 @@ const char *kUsage =
     "  --windows N          timed ReSA windows of `interval` steps + rectification (default 3)\n"
     "  --prefill-max L      prefill is timed at the contexts up to L (default 32768; 0: none)\n"
     "  --prefill-reps N     timed prefills per context, median reported (default 2)\n"
+    "  --timeline N         after each decode shape, N more steps with every kernel's start\n"
+    "                       and end recorded (CUPTI): kernels, their time and the idle gaps\n"
+    "                       between them, per step (default 0: none)\n"
     "  --budget-seconds S   start no measurement after S seconds (default 0: no limit)\n"
     "  --json OUT.json      results, rewritten after each measurement\n";
 
@@ -118,6 +125,7 @@ struct Options {
   std::vector<BatchContext> shapes;
   std::vector<BatchContext> gsrForks; // batch = N candidates
   int64_t steps = 32, warmup = 4, windows = 3, prefillMax = 32768, prefillReps = 2;
+  int64_t timelineSteps = 0;
   double budgetSeconds = 0;
   std::string json;
 };
@@ -191,6 +199,8 @@ Options parseOptions(int argc, char **argv) {
       o.prefillMax = positive(a, value(), true);
     else if (a == "--prefill-reps")
       o.prefillReps = positive(a, value());
+    else if (a == "--timeline")
+      o.timelineSteps = positive(a, value(), true);
     else if (a == "--budget-seconds")
       o.budgetSeconds = static_cast<double>(positive(a, value(), true));
     else if (a == "--json")
@@ -204,6 +214,8 @@ Options parseOptions(int argc, char **argv) {
       o.packages.emplace_back(policy, byPolicy[policy]);
   if (o.packages.empty())
     throw Error("no package given (--package, --package-sparse or --package-resa)");
+  if (o.timelineSteps > 0 && !bench::timelineAvailable())
+    throw Error("--timeline: this resa-bench was built without CUPTI");
   return o;
 }
 
@@ -295,6 +307,7 @@ struct Row {
   double rectifyMs = NAN;    // ReSA: median of one window's rectifications (all sequences)
   Summary single;            // gsr-fork: per decode step of one sequence alone
   int64_t kvPages = 0;       // pages of the KV cache it ran with
+  bench::Timeline timeline;  // decode with --timeline: JSON and table (empty: none)
   // Tokens per second of the median step: one per sequence of the batch.
   double tokensPerS() const { return batch * 1e3 / ms.median; }
   // gsr-fork: the same for the single sequence, and the ratio.
@@ -347,6 +360,11 @@ public:
                   (long long)r.batch, (long long)r.context, r.ms.median, r.tokensPerS(),
                   r.single.median, r.singleTokensPerS(), r.gsrRatio());
     }
+    for (const Row &r : rows_)
+      if (!r.timeline.table.empty())
+        std::printf("\nTimeline, %s decode %lldx%lld (CUPTI, kernels as they ran)\n%s",
+                    r.policy.c_str(), (long long)r.batch, (long long)r.context,
+                    r.timeline.table.c_str());
   }
 
 private:
@@ -393,6 +411,8 @@ private:
     j.num("fraction_of_ceiling", floor / r.ms.median);
     if (std::isfinite(r.stepMs))
       j.num("decode_step_median_ms", r.stepMs).num("rectify_ms_per_window", r.rectifyMs);
+    if (!r.timeline.json.empty())
+      j.raw("timeline", r.timeline.json);
     return j.str();
   }
   void write() const {
@@ -534,7 +554,7 @@ private:
   // Tokens a decode measurement appends to each sequence, plus one.
   int64_t decodeExtra() const {
     const int64_t windows = (o_.windows + 1) * std::max<int64_t>(facts_.rectifyInterval, 1);
-    return std::max(o_.warmup + o_.steps, windows) + 1;
+    return std::max(o_.warmup + o_.steps, windows) + o_.timelineSteps + 1;
   }
   // The prompt's pages, and for each of the N + 1 forks its appended tokens'
   // pages plus the copy of a partial last page.
@@ -756,6 +776,8 @@ private:
           ms.push_back(timedMs("resa-decode", decodeStep));
         r.ms = summarize(ms);
       }
+      if (o_.timelineSteps > 0)
+        r.timeline = bench::recordTimeline(static_cast<int>(o_.timelineSteps), decodeStep);
     } catch (...) {
       removeAll(ids);
       throw;

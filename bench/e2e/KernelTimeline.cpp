@@ -1,0 +1,154 @@
+// resa-bench e2e --timeline: see KernelTimeline.h.
+#include "KernelTimeline.h"
+
+#include "resa/cuda/DeviceKernel.h"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <stdexcept>
+#include <vector>
+
+#ifdef RESA_BENCH_CUPTI
+#include <cupti.h>
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#endif
+
+namespace resa::bench {
+
+namespace {
+
+#ifdef RESA_BENCH_CUPTI
+
+void checkCupti(CUptiResult r, const char *what) {
+  if (r == CUPTI_SUCCESS)
+    return;
+  const char *text = nullptr;
+  cuptiGetResultString(r, &text);
+  throw std::runtime_error(std::string("CUPTI: ") + what + ": " + (text ? text : "error"));
+}
+
+// Kernel names without namespaces, template arguments or parameters
+// ("void resa::gpu::(anonymous namespace)::normRows<float, 8>(...)" ->
+// "normRows"): one row per kernel in the tables. cuBLAS's kernels have C
+// names and stay as they are.
+std::string shortName(const char *mangled) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void *)> d(abi::__cxa_demangle(mangled, nullptr, nullptr, &status),
+                                           std::free);
+  std::string s = status == 0 && d ? d.get() : mangled;
+  const std::string anon = "(anonymous namespace)";
+  for (size_t at = s.find(anon); at != std::string::npos; at = s.find(anon))
+    s.replace(at, anon.size(), "anon");
+  const size_t cut = std::min(s.find('<'), s.find('('));
+  if (cut != std::string::npos)
+    s.resize(cut);
+  const size_t colon = s.rfind("::");
+  if (colon != std::string::npos)
+    s = s.substr(colon + 2);
+  const size_t space = s.rfind(' ');
+  return space == std::string::npos ? s : s.substr(space + 1);
+}
+
+std::mutex gMutex;
+std::vector<KernelSpan> gKernels;
+
+void CUPTIAPI bufferRequested(uint8_t **buffer, size_t *size, size_t *maxNumRecords) {
+  *size = size_t(8) << 20;
+  *buffer = static_cast<uint8_t *>(std::aligned_alloc(8, *size));
+  *maxNumRecords = 0;
+}
+
+void CUPTIAPI bufferCompleted(CUcontext, uint32_t, uint8_t *buffer, size_t, size_t validSize) {
+  CUpti_Activity *record = nullptr;
+  std::lock_guard<std::mutex> lock(gMutex);
+  while (cuptiActivityGetNextRecord(buffer, validSize, &record) == CUPTI_SUCCESS)
+    if (record->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) {
+      const auto *k = reinterpret_cast<const CUpti_ActivityKernel10 *>(record);
+      gKernels.push_back({k->start, k->end, shortName(k->name)});
+    }
+  std::free(buffer);
+}
+
+#endif
+
+} // namespace
+
+bool timelineAvailable() {
+#ifdef RESA_BENCH_CUPTI
+  return true;
+#else
+  return false;
+#endif
+}
+
+Timeline recordTimeline(int steps, const std::function<void()> &step) {
+#ifdef RESA_BENCH_CUPTI
+  static const bool registered = [] {
+    checkCupti(cuptiActivityRegisterCallbacks(bufferRequested, bufferCompleted),
+               "registering the activity buffers");
+    return true;
+  }();
+  (void)registered;
+  {
+    std::lock_guard<std::mutex> lock(gMutex);
+    gKernels.clear();
+  }
+  std::vector<uint64_t> starts, ends;
+  gpu::checkCuda(cudaDeviceSynchronize(), "synchronising before the timeline");
+  checkCupti(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL), "enabling kernel records");
+  try {
+    for (int i = 0; i < steps; ++i) {
+      uint64_t t = 0;
+      checkCupti(cuptiGetTimestamp(&t), "reading the clock");
+      starts.push_back(t);
+      step();
+      gpu::checkCuda(cudaDeviceSynchronize(), "synchronising after a timeline step");
+      checkCupti(cuptiGetTimestamp(&t), "reading the clock");
+      ends.push_back(t);
+    }
+  } catch (...) {
+    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+    throw;
+  }
+  checkCupti(cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL), "disabling kernel records");
+  checkCupti(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED), "flushing the records");
+  // Each kernel to the step whose host interval holds its start.
+  std::vector<std::vector<KernelSpan>> bySteps(static_cast<size_t>(steps));
+  {
+    std::lock_guard<std::mutex> lock(gMutex);
+    for (const KernelSpan &k : gKernels)
+      for (size_t s = 0; s < bySteps.size(); ++s)
+        if (k.start >= starts[s] && k.start <= ends[s]) {
+          bySteps[s].push_back(k);
+          break;
+        }
+  }
+  size_t recorded = 0;
+  for (auto &ks : bySteps) {
+    std::sort(ks.begin(), ks.end(),
+              [](const KernelSpan &a, const KernelSpan &b) { return a.start < b.start; });
+    recorded += ks.size();
+  }
+  // (Should CUPTI not see the kernels of CUDA graphs made before it was
+  // enabled, RESA_CUDA_GRAPHS=0 launches them one by one.)
+  if (recorded == 0)
+    throw std::runtime_error("--timeline: CUPTI recorded no kernel in " + std::to_string(steps) +
+                             " steps (with RESA_CUDA_GRAPHS=0 the step's kernels are launched "
+                             "one by one)");
+  return summariseTimeline(bySteps, starts);
+#else
+  (void)steps;
+  (void)step;
+  throw std::runtime_error("--timeline: this resa-bench was built without CUPTI");
+#endif
+}
+
+} // namespace resa::bench

@@ -1,0 +1,33 @@
+// The arithmetic of resa-bench e2e --timeline (KernelTimeline.h), apart from
+// CUPTI so that it builds and is tested everywhere: from the kernels each
+// decode step ran, where the step's time went.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace resa::bench {
+
+// One kernel as the device ran it (a common clock, ns).
+struct KernelSpan {
+  uint64_t start, end;
+  std::string name;
+};
+
+// A JSON object for resa-bench's results and a text table for its output.
+struct Timeline {
+  std::string json, table;
+};
+
+// steps[s]: the kernels of step s sorted by start; stepStarts[s]: when step s
+// began on the host. Per step (averaged over the steps): the span from the
+// host's start to the last kernel's end, the launch latency before the first
+// kernel, the time some kernel was running (overlaps counted once), the idle
+// gaps between kernels (span = launch + running + gaps), the kernels'
+// durations summed; per kernel name, launches and microseconds; the pairs of
+// consecutive kernels with the most idle time between them (the 12 largest).
+Timeline summariseTimeline(const std::vector<std::vector<KernelSpan>> &steps,
+                           const std::vector<uint64_t> &stepStarts);
+
+} // namespace resa::bench
