@@ -7,9 +7,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
-#include <map>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #ifdef RESA_BENCH_CUPTI
