@@ -31,13 +31,19 @@ inline std::string escape(const std::string &s) {
   return out;
 }
 
+// `v` printed with the printf format `spec` (one double): the JSON's numbers
+// and the text tables printed beside it.
+inline std::string fmt(const char *spec, double v) {
+  char text[48];
+  std::snprintf(text, sizeof text, spec, v);
+  return text;
+}
+
 // Numbers that are not finite are written as null.
 class JsonObject {
 public:
   JsonObject &num(const std::string &k, double v) {
-    char text[40];
-    std::snprintf(text, sizeof text, "%.10g", v);
-    return raw(k, std::isfinite(v) ? text : "null");
+    return raw(k, std::isfinite(v) ? fmt("%.10g", v) : "null");
   }
   JsonObject &integer(const std::string &k, int64_t v) { return raw(k, std::to_string(v)); }
   JsonObject &text(const std::string &k, const std::string &v) {

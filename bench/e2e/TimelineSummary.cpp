@@ -4,7 +4,6 @@
 #include "JsonObject.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <utility>
 
@@ -17,12 +16,6 @@ struct KernelTotal {
   int64_t launches = 0;
   double ns = 0;
 };
-
-std::string fmt(const char *spec, double v) {
-  char text[48];
-  std::snprintf(text, sizeof text, spec, v);
-  return text;
-}
 
 } // namespace
 

@@ -79,6 +79,7 @@
 namespace {
 
 using namespace resa;
+using bench::fmt;
 using bench::JsonObject;
 using bench::PackageFacts;
 using bench::StepBytes;
@@ -368,11 +369,6 @@ public:
   }
 
 private:
-  static std::string fmt(const char *spec, double v) {
-    char text[40];
-    std::snprintf(text, sizeof text, spec, v);
-    return text;
-  }
   std::string line(const Row &r) const {
     std::string s = r.policy + " " + r.kind + " " + std::to_string(r.batch) + "x" +
                     std::to_string(r.context) + ": ";
