@@ -14,7 +14,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRESA_CUDA=ON 
   -DRESA_BUILD_COMPILER=OFF >/dev/null
 targets=(resa-cuda-ops-tests resa-cuda-layers-tests resa-cuda-generic-attention-tests
          resa-cuda-tests resa-cuda-prefill-tests resa-cuda-random-weights-tests resa-device-check
-         resa-bench resa-bench-prefill resa-bench-gemm)
+         resa-bench resa-bench-prefill resa-bench-gemm resa-bench-kernels)
 ninja -C "$build" -j "$(nproc)" "${targets[@]}"
 rm -rf "$carry/bin" "$carry/lib" "$carry/packages"
 mkdir -p "$carry/bin" "$carry/lib"

@@ -4,9 +4,10 @@
 # the SDPA peer, and report_sparse.py. Everything lands in $OUT; the summary
 # table is printed last.
 #   OUT=/tmp/out bash bench/kernels/device_run_sparse.sh [bench args...]
-# Uses the binaries in build-dev/bin when they run there (built on another
-# machine and carried, with their libcudart), else builds with the standalone
-# CMake (bench/kernels/standalone).
+# Uses the binaries in $BIN (default build-dev/bin; .carry/bin as
+# bench/e2e/prepare_carry.sh makes it) when they run there (built on another
+# machine and carried), else builds with the standalone CMake
+# (bench/kernels/standalone).
 set -u -o pipefail
 OUT=${OUT:-/tmp/resa-out}
 mkdir -p "$OUT"
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/../.."
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,temperature.gpu,power.draw \
   --format=csv > "$OUT/run.log" 2>&1
 t0=$(date +%s)
-BIN=$PWD/build-dev/bin
+BIN=${BIN:-$PWD/build-dev/bin}
 export LD_LIBRARY_PATH=$BIN:${LD_LIBRARY_PATH:-}
 if ! "$BIN/resa-cuda-tests" --filter __none__ > /dev/null 2>&1; then
   echo "carried binaries do not run here: building" | tee -a "$OUT/run.log"
