@@ -10,7 +10,9 @@
 //    gate-up (4096 -> 28672), down (14336 -> 4096), then the logits (4096 ->
 //    128256), captured once as a CUDA graph and replayed: its time against
 //    the bytes over the ceiling, so the gaps between the 129 GEMMs count.
-//   resa-bench-gemm [--out FILE.json]
+//  - --sweep: instead, at M = 1 each shape with cuBLASLt's heuristic results
+//    of rank 0..15 (GemmArgs::heuristicRank; 0 is what the runtime runs).
+//   resa-bench-gemm [--out FILE.json] [--sweep]
 #include "resa/cuda/Gemm.h"
 
 #include "BenchCheck.h"
@@ -90,11 +92,13 @@ struct Row {
 
 int main(int argc, char **argv) {
   const char *out = nullptr;
+  bool sweep = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--out" && i + 1 < argc) out = argv[++i];
+    else if (a == "--sweep") sweep = true;
     else {
-      std::fprintf(stderr, "usage: resa-bench-gemm [--out FILE.json]\n");
+      std::fprintf(stderr, "usage: resa-bench-gemm [--out FILE.json] [--sweep]\n");
       return 2;
     }
   }
@@ -129,25 +133,51 @@ int main(int argc, char **argv) {
   fillSmall<<<64, 256>>>(x, size_t(8) * 14336, 7);
   CK(cudaDeviceSynchronize());
 
-  auto gemm = [&](const Shape &s, int64_t M, const __nv_bfloat16 *weights) {
+  auto gemm = [&](const Shape &s, int64_t M, const __nv_bfloat16 *weights, int rank = 0) {
     resa::gpu::GemmArgs g;
     g.M = M; g.N = s.N; g.K = s.K;
     g.x = x; g.ldx = s.K;
     g.w = weights; g.ldw = s.N;
     g.y = y; g.ldy = s.N;
+    g.heuristicRank = rank;
     resa::gpu::gemm(ctx, g);
   };
   std::vector<Row> rows;
   const char *impl = "cublaslt";
+  // One shape at M rows, heuristic rank `rank`, over the 32 layers' weights:
+  // the median time of one GEMM.
+  auto timeShape = [&](size_t si, int64_t M, int rank) {
+    auto all = [&] {
+      for (int l = 0; l < kLayers; ++l) gemm(kShapes[si], M, w[si][l], rank);
+    };
+    all(); // plans and warm-up
+    CK(cudaStreamSynchronize(stream));
+    return medianMs(9, [&] { all(); CK(cudaStreamSynchronize(stream)); }) / kLayers;
+  };
+  for (size_t si = 0; sweep && si < 4; ++si) {
+    const Shape &s = kShapes[si];
+    const double bytes = 2.0 * (s.K * s.N + s.K + s.N);
+    for (int rank = 0; rank < 16; ++rank) {
+      double ms;
+      try {
+        ms = timeShape(si, 1, rank);
+      } catch (const std::exception &e) {
+        std::printf("sweep %-8s M 1 rank %2d: %s\n", s.name, rank, e.what());
+        break;
+      }
+      const double tbs = bytes / (ms * 1e-3) / 1e12;
+      rows.push_back({s.name, "cublaslt-rank" + std::to_string(rank), 1, s.K, s.N, ms, bytes, tbs,
+                      tbs / ceiling});
+      std::printf("sweep %-8s M 1 rank %2d: %8.4f ms  %5.2f TB/s  %5.1f%% of the copy ceiling\n",
+                  s.name, rank, ms, tbs, 100 * tbs / ceiling);
+    }
+  }
   for (int64_t M : {1, 4, 8}) {
+    if (sweep)
+      break;
     for (size_t si = 0; si < std::size(kShapes); ++si) {
       const Shape &s = kShapes[si];
-      auto all = [&] {
-        for (int l = 0; l < kLayers; ++l) gemm(s, M, w[si][l]);
-      };
-      all(); // plans and warm-up
-      CK(cudaStreamSynchronize(stream));
-      const double ms = medianMs(9, [&] { all(); CK(cudaStreamSynchronize(stream)); }) / kLayers;
+      const double ms = timeShape(si, M, 0);
       const double bytes = 2.0 * (s.K * s.N + M * s.K + M * s.N);
       const double tbs = bytes / (ms * 1e-3) / 1e12;
       rows.push_back({s.name, impl, M, s.K, s.N, ms, bytes, tbs, tbs / ceiling});

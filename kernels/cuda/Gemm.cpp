@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <vector>
 
 namespace resa::gpu {
 namespace {
@@ -45,9 +46,11 @@ struct PlanKey {
   bool bias;
   uint32_t alignX, alignW, alignY, alignBias;
   size_t workspace;
+  int rank;
 
   auto tied() const {
-    return std::tie(device, M, N, K, ldx, ldw, ldy, in, out, bias, alignX, alignW, alignY, alignBias, workspace);
+    return std::tie(device, M, N, K, ldx, ldw, ldy, in, out, bias, alignX, alignW, alignY, alignBias, workspace,
+                    rank);
   }
   bool operator<(const PlanKey &o) const { return tied() < o.tied(); }
 };
@@ -107,16 +110,17 @@ std::unique_ptr<Plan> makePlan(cublasLtHandle_t handle, const PlanKey &k, const 
   pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, k.alignX);
   pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, k.alignY);
   pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, k.alignY);
-  cublasLtMatmulHeuristicResult_t result{};
+  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(k.rank) + 1);
   int found = 0;
-  checkBlas(cublasLtMatmulAlgoGetHeuristic(handle, plan->desc, plan->a, plan->b, plan->d, plan->d, pref.get(), 1,
-                                           &result, &found),
+  checkBlas(cublasLtMatmulAlgoGetHeuristic(handle, plan->desc, plan->a, plan->b, plan->d, plan->d, pref.get(),
+                                           k.rank + 1, results.data(), &found),
             "heuristic");
-  if (found < 1)
-    throw Error("cuBLASLt: no algorithm for Y[" + std::to_string(k.M) + ", " + std::to_string(k.N) + "] = X[" +
-                std::to_string(k.M) + ", " + std::to_string(k.K) + "] W (" + dtypeName(k.in) + " -> " +
-                dtypeName(k.out) + ")");
-  plan->algo = result.algo;
+  if (found <= k.rank)
+    throw Error("cuBLASLt: " + std::string(found < 1 ? "no algorithm" : "fewer algorithms than rank " +
+                                                                             std::to_string(k.rank)) +
+                " for Y[" + std::to_string(k.M) + ", " + std::to_string(k.N) + "] = X[" + std::to_string(k.M) +
+                ", " + std::to_string(k.K) + "] W (" + dtypeName(k.in) + " -> " + dtypeName(k.out) + ")");
+  plan->algo = results[static_cast<size_t>(k.rank)].algo;
   return plan;
 }
 
@@ -131,10 +135,11 @@ void gemm(DeviceContext &ctx, const GemmArgs &g) {
     throw Error("gemm: invalid sizes or leading dimensions");
   if (g.M == 0 || g.N == 0) return;
   if (g.K == 0) throw Error("gemm: the inner dimension is 0");
+  if (g.heuristicRank < 0) throw Error("gemm: a negative heuristic rank");
 
   const PlanKey key{ctx.device, g.M, g.N, g.K, g.ldx, g.ldw, g.ldy, g.inType, g.outType, g.bias != nullptr,
                     alignmentOf(g.x), alignmentOf(g.w), alignmentOf(g.y), g.bias ? alignmentOf(g.bias) : 0,
-                    ctx.blasWorkspaceBytes};
+                    ctx.blasWorkspaceBytes, g.heuristicRank};
   // One lock over lookup and launch: the bias pointer lives in the shared
   // descriptor, so two threads must not set it and launch interleaved.
   static std::mutex mutex;

@@ -34,6 +34,9 @@ struct GemmArgs {
   DType outType = DType::BF16;
   // Optional bias [N] of outType, added to the fp32 sum before rounding.
   const void *bias = nullptr;
+  // Which of cuBLASLt's heuristic results runs: 0, its first choice (what
+  // the runtime uses); resa-bench-gemm --sweep times the others.
+  int heuristicRank = 0;
 };
 
 // Enqueues Y = X W (+ bias) on ctx.stream with ctx.blasLt and its workspace.
