@@ -3,7 +3,8 @@
 //
 // 1. Scoring (blockScoreKernel): streams the key summaries once, over every
 //    SM. Grid (block chunk, sequence); each warp takes units of (KV head g,
-//    32 consecutive blocks): one coalesced load of the 32 page ids, then
+//    kScoreUnit = 16 consecutive blocks): one coalesced load of their page
+//    ids, then
 //    LD = headDim / 8 lanes per block, 16 bytes of kmin and of kmax per lane,
 //    4 blocks per lane in flight. The pooled query is computed exactly as the
 //    CPU reference does, in fp64: pooled_j = (sum of the group's q_j) *
@@ -49,6 +50,9 @@ using detail::pdlWait;
 
 constexpr int kScoreWarps = 8;
 constexpr int kScoreUnroll = 4;  // blocks per lane in flight
+// Blocks per warp unit: units small enough that the grid can fill every
+// resident slot at batch 1 (units of 32 left a third of them empty at 256K).
+constexpr int kScoreUnit = 16;
 
 struct ScoreParams {
   const void *q;
@@ -92,6 +96,7 @@ __global__ void __launch_bounds__(kScoreWarps * 32) blockScoreKernel(const Score
   constexpr int IPW = 32 / LD;     // blocks per warp-wide load
   constexpr int STEP = IPW * kScoreUnroll;
   static_assert(LD >= 1 && LD <= 32 && 32 % LD == 0 && 32 % STEP == 0, "head dim");
+  static_assert(kScoreUnit <= 32, "one page-id load per unit");
   pdlWait();
 
   const int lane = threadIdx.x & 31;
@@ -106,15 +111,16 @@ __global__ void __launch_bounds__(kScoreWarps * 32) blockScoreKernel(const Score
   const int C = M - min(p.sel.localBlocks, M);  // blocks that need a score
   // The blocks are shared evenly by the grid (planned for the longest
   // sequence the plan serves, maybe longer than this one: a CUDA graph's
-  // length bucket), in whole sub-tiles of 32, never more than planned.
-  const int perCta = min(p.blocksPerCta, ((C + gridDim.x - 1) / gridDim.x + 31) / 32 * 32);
+  // length bucket), in whole units, never more than planned.
+  const int perCta = min(p.blocksPerCta, ((C + gridDim.x - 1) / gridDim.x + kScoreUnit - 1) /
+                                             kScoreUnit * kScoreUnit);
   const int m0 = blockIdx.x * perCta;
   const int m1 = min(m0 + perCta, C);
   if (n >= M || m0 >= m1) {
     pdlLaunchDependents();
     return;
   }
-  const int nSub = (m1 - m0 + 31) / 32;
+  const int nSub = (m1 - m0 + kScoreUnit - 1) / kScoreUnit;
   const int H = p.numKvHeads;
   const T *kminT = static_cast<const T *>(p.kmin);
   const T *kmaxT = static_cast<const T *>(p.kmax);
@@ -122,8 +128,8 @@ __global__ void __launch_bounds__(kScoreWarps * 32) blockScoreKernel(const Score
 
   for (int unit = warp; unit < H * nSub; unit += kScoreWarps) {
     const int g = unit / nSub;
-    const int base = m0 + (unit % nSub) * 32;
-    const int cnt = min(32, m1 - base);
+    const int base = m0 + (unit % nSub) * kScoreUnit;
+    const int cnt = min(kScoreUnit, m1 - base);
     const int pid = lane < cnt ? __ldg(row + base + lane) : 0;
 
     // The pooled query, exactly as selectBlocksCpu: sum in fp64, times
@@ -555,16 +561,16 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
   p.maxSeqLen = maxSeqLen;
   p.maxBlocks = (maxSeqLen + s.pageSize - 1) / s.pageSize;
   p.maxSelected = selectedBlockCount(p.maxBlocks, params);
-  // Scoring grid: units of 32 blocks; one wave of resident thread blocks.
+  // Scoring grid: units of kScoreUnit blocks; one wave of resident thread blocks.
   int occ = 0;
   if ((err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
            &occ, scoreKernelFor(dtype, s.headDim), kScoreWarps * 32, 0)) != cudaSuccess)
     return err;
-  const int64_t subs = (p.maxBlocks + 31) / 32;
+  const int64_t subs = (p.maxBlocks + kScoreUnit - 1) / kScoreUnit;
   const int64_t wantCtas =
       std::max<int64_t>(1, static_cast<int64_t>(std::max(occ, 1)) * numSms / std::max(1, s.batch));
   const int64_t subsPerCta = std::max<int64_t>(1, (subs + wantCtas - 1) / wantCtas);
-  p.blocksPerCta = static_cast<int32_t>(32 * subsPerCta);
+  p.blocksPerCta = static_cast<int32_t>(kScoreUnit * subsPerCta);
   const size_t bitmap = alignUp16(static_cast<size_t>((p.maxBlocks + 31) / 32) * 4);
   const size_t scores = alignUp16(static_cast<size_t>(p.maxBlocks) * sizeof(double));
   const size_t room = static_cast<size_t>(optin) - attr.sharedSizeBytes;
