@@ -65,6 +65,17 @@ void CUPTIAPI bufferRequested(uint8_t **buffer, size_t *size, size_t *maxNumReco
   *maxNumRecords = 0;
 }
 
+// A copy's row name: its direction ("memcpy HtoD"), so that the host's
+// uploads and the tokens' way back show beside the kernels.
+std::string copyName(uint8_t kind) {
+  switch (kind) {
+  case CUPTI_ACTIVITY_MEMCPY_KIND_HTOD: return "memcpy HtoD";
+  case CUPTI_ACTIVITY_MEMCPY_KIND_DTOH: return "memcpy DtoH";
+  case CUPTI_ACTIVITY_MEMCPY_KIND_DTOD: return "memcpy DtoD";
+  default: return "memcpy";
+  }
+}
+
 void CUPTIAPI bufferCompleted(CUcontext, uint32_t, uint8_t *buffer, size_t, size_t validSize) {
   CUpti_Activity *record = nullptr;
   std::lock_guard<std::mutex> lock(gMutex);
@@ -72,9 +83,21 @@ void CUPTIAPI bufferCompleted(CUcontext, uint32_t, uint8_t *buffer, size_t, size
     if (record->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) {
       const auto *k = reinterpret_cast<const CUpti_ActivityKernel10 *>(record);
       gKernels.push_back({k->start, k->end, shortName(k->name)});
+    } else if (record->kind == CUPTI_ACTIVITY_KIND_MEMCPY) {
+      const auto *c = reinterpret_cast<const CUpti_ActivityMemcpy6 *>(record);
+      gKernels.push_back({c->start, c->end, copyName(c->copyKind)});
+    } else if (record->kind == CUPTI_ACTIVITY_KIND_MEMSET) {
+      const auto *m = reinterpret_cast<const CUpti_ActivityMemset4 *>(record);
+      gKernels.push_back({m->start, m->end, "memset"});
     }
   std::free(buffer);
 }
+
+// What the timeline records: kernels, and the copies and memsets of a step
+// (graph nodes or not).
+constexpr CUpti_ActivityKind kRecorded[] = {CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL,
+                                            CUPTI_ACTIVITY_KIND_MEMCPY,
+                                            CUPTI_ACTIVITY_KIND_MEMSET};
 
 #endif
 
@@ -102,7 +125,8 @@ Timeline recordTimeline(int steps, const std::function<void()> &step) {
   }
   std::vector<uint64_t> starts, ends;
   gpu::checkCuda(cudaDeviceSynchronize(), "synchronising before the timeline");
-  checkCupti(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL), "enabling kernel records");
+  for (CUpti_ActivityKind kind : kRecorded)
+    checkCupti(cuptiActivityEnable(kind), "enabling activity records");
   try {
     for (int i = 0; i < steps; ++i) {
       uint64_t t = 0;
@@ -114,12 +138,14 @@ Timeline recordTimeline(int steps, const std::function<void()> &step) {
       ends.push_back(t);
     }
   } catch (...) {
-    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+    for (CUpti_ActivityKind kind : kRecorded)
+      cuptiActivityDisable(kind);
     throw;
   }
-  checkCupti(cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL), "disabling kernel records");
+  for (CUpti_ActivityKind kind : kRecorded)
+    checkCupti(cuptiActivityDisable(kind), "disabling activity records");
   checkCupti(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED), "flushing the records");
-  // Each kernel to the step whose host interval holds its start.
+  // Each kernel or copy to the step whose host interval holds its start.
   std::vector<std::vector<KernelSpan>> bySteps(static_cast<size_t>(steps));
   {
     std::lock_guard<std::mutex> lock(gMutex);

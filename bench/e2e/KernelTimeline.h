@@ -16,9 +16,10 @@ namespace resa::bench {
 bool timelineAvailable();
 
 // Runs step() `steps` times, each between device synchronisations, with
-// kernel activity recording on, and summarises the kernels each step ran
-// (summariseTimeline). Throws without CUPTI, when CUPTI fails, or when it
-// recorded no kernel.
+// kernel, copy and memset activity recording on, and summarises what each
+// step ran (summariseTimeline: copies and memsets are rows beside the
+// kernels, "memcpy HtoD" and so on). Throws without CUPTI, when CUPTI fails,
+// or when it recorded nothing.
 Timeline recordTimeline(int steps, const std::function<void()> &step);
 
 } // namespace resa::bench

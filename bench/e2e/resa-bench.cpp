@@ -36,8 +36,9 @@
 // --prefill-max (one sequence, the median of --prefill-reps after a short
 // warm-up prefill), timed as the generator runs it (logits to the host).
 // --timeline N: after a decode shape's timing, N more decode steps (no
-// rectification) with every kernel's start and end recorded
-// (KernelTimeline.h): the step's kernels, their time and the idle gaps.
+// rectification) with every kernel's, copy's and memset's start and end
+// recorded (KernelTimeline.h): the step's kernels, their time and the idle
+// gaps.
 // The JSON is rewritten after every measurement, so a run cut short keeps
 // what it measured; --budget-seconds skips (and says so) what starts later.
 //
@@ -111,9 +112,9 @@ const char *kUsage =
     "  --windows N          timed ReSA windows of `interval` steps + rectification (default 3)\n"
     "  --prefill-max L      prefill is timed at the contexts up to L (default 32768; 0: none)\n"
     "  --prefill-reps N     timed prefills per context, median reported (default 2)\n"
-    "  --timeline N         after each decode shape, N more steps with every kernel's start\n"
-    "                       and end recorded (CUPTI): kernels, their time and the idle gaps\n"
-    "                       between them, per step (default 0: none)\n"
+    "  --timeline N         after each decode shape, N more steps with every kernel's (and\n"
+    "                       copy's) start and end recorded (CUPTI): kernels, their time and\n"
+    "                       the idle gaps between them, per step (default 0: none)\n"
     "  --budget-seconds S   start no measurement after S seconds (default 0: no limit)\n"
     "  --json OUT.json      results, rewritten after each measurement\n";
 
