@@ -9,7 +9,7 @@
 
 namespace resa::bench {
 
-// One kernel as the device ran it (a common clock, ns).
+// One kernel (or copy, or memset) as the device ran it (a common clock, ns).
 struct KernelSpan {
   uint64_t start, end;
   std::string name;
@@ -20,7 +20,8 @@ struct Timeline {
   std::string json, table;
 };
 
-// steps[s]: the kernels of step s sorted by start; stepStarts[s]: when step s
+// steps[s]: the kernels (copies and memsets among them, by their names:
+// KernelTimeline.cpp) of step s sorted by start; stepStarts[s]: when step s
 // began on the host. Per step (averaged over the steps): the span from the
 // host's start to the last kernel's end, the launch latency before the first
 // kernel, the time some kernel was running (overlaps counted once), the idle

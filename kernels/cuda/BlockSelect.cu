@@ -119,15 +119,15 @@ __global__ void __launch_bounds__(kScoreWarps * 32) blockScoreKernel(const Score
     pdlLaunchDependents();
     return;
   }
-  const int nSub = (m1 - m0 + kScoreUnit - 1) / kScoreUnit;
+  const int nUnits = (m1 - m0 + kScoreUnit - 1) / kScoreUnit;  // per KV head
   const int H = p.numKvHeads;
   const T *kminT = static_cast<const T *>(p.kmin);
   const T *kmaxT = static_cast<const T *>(p.kmax);
   const int32_t *row = p.pageTable + static_cast<int64_t>(b) * p.maxPagesPerSeq;
 
-  for (int unit = warp; unit < H * nSub; unit += kScoreWarps) {
-    const int g = unit / nSub;
-    const int base = m0 + (unit % nSub) * kScoreUnit;
+  for (int unit = warp; unit < H * nUnits; unit += kScoreWarps) {
+    const int g = unit / nUnits;
+    const int base = m0 + (unit % nUnits) * kScoreUnit;
     const int cnt = min(kScoreUnit, m1 - base);
     const int pid = lane < cnt ? __ldg(row + base + lane) : 0;
 
@@ -565,11 +565,11 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
   if ((err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
            &occ, scoreKernelFor(dtype, s.headDim), kScoreWarps * 32, 0)) != cudaSuccess)
     return err;
-  const int64_t subs = (p.maxBlocks + kScoreUnit - 1) / kScoreUnit;
+  const int64_t units = (p.maxBlocks + kScoreUnit - 1) / kScoreUnit;
   const int64_t wantCtas =
       std::max<int64_t>(1, static_cast<int64_t>(std::max(occ, 1)) * numSms / std::max(1, s.batch));
-  const int64_t subsPerCta = std::max<int64_t>(1, (subs + wantCtas - 1) / wantCtas);
-  p.blocksPerCta = static_cast<int32_t>(kScoreUnit * subsPerCta);
+  const int64_t unitsPerCta = std::max<int64_t>(1, (units + wantCtas - 1) / wantCtas);
+  p.blocksPerCta = static_cast<int32_t>(kScoreUnit * unitsPerCta);
   const size_t bitmap = alignUp16(static_cast<size_t>((p.maxBlocks + 31) / 32) * 4);
   const size_t scores = alignUp16(static_cast<size_t>(p.maxBlocks) * sizeof(double));
   const size_t room = static_cast<size_t>(optin) - attr.sharedSizeBytes;
