@@ -12,7 +12,11 @@
 //    the bytes over the ceiling, so the gaps between the 129 GEMMs count.
 //  - --sweep: instead, at M = 1 each shape with cuBLASLt's heuristic results
 //    of rank 0..15 (GemmArgs::heuristicRank; 0 is what the runtime runs).
-//   resa-bench-gemm [--out FILE.json] [--sweep]
+//  - --ksplit: instead, the projections that cuBLASLt splits along K (o and
+//    down) at M = 1 and 8, as the runtime runs them (bf16 out, cuBLASLt's own
+//    split-K and reduction kernel) and as kSplit fp32 partial products
+//    (GemmArgs::kSplit, one batched matmul, summed by the next kernel).
+//   resa-bench-gemm [--out FILE.json] [--sweep | --ksplit]
 #include "resa/cuda/Gemm.h"
 
 #include "BenchCheck.h"
@@ -92,13 +96,14 @@ struct Row {
 
 int main(int argc, char **argv) {
   const char *out = nullptr;
-  bool sweep = false;
+  bool sweep = false, ksplit = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--out" && i + 1 < argc) out = argv[++i];
     else if (a == "--sweep") sweep = true;
+    else if (a == "--ksplit") ksplit = true;
     else {
-      std::fprintf(stderr, "usage: resa-bench-gemm [--out FILE.json] [--sweep]\n");
+      std::fprintf(stderr, "usage: resa-bench-gemm [--out FILE.json] [--sweep | --ksplit]\n");
       return 2;
     }
   }
@@ -133,22 +138,24 @@ int main(int argc, char **argv) {
   fillSmall<<<64, 256>>>(x, size_t(8) * 14336, 7);
   CK(cudaDeviceSynchronize());
 
-  auto gemm = [&](const Shape &s, int64_t M, const __nv_bfloat16 *weights, int rank = 0) {
+  auto gemm = [&](const Shape &s, int64_t M, const __nv_bfloat16 *weights, int rank = 0, int kSplit = 1) {
     resa::gpu::GemmArgs g;
     g.M = M; g.N = s.N; g.K = s.K;
     g.x = x; g.ldx = s.K;
     g.w = weights; g.ldw = s.N;
     g.y = y; g.ldy = s.N;
     g.heuristicRank = rank;
+    g.kSplit = kSplit;
+    if (kSplit > 1) g.outType = resa::DType::F32;
     resa::gpu::gemm(ctx, g);
   };
   std::vector<Row> rows;
   const char *impl = "cublaslt";
   // One shape at M rows, heuristic rank `rank`, over the 32 layers' weights:
   // the median time of one GEMM.
-  auto timeShape = [&](size_t si, int64_t M, int rank) {
+  auto timeShape = [&](size_t si, int64_t M, int rank, int kSplit = 1) {
     auto all = [&] {
-      for (int l = 0; l < kLayers; ++l) gemm(kShapes[si], M, w[si][l], rank);
+      for (int l = 0; l < kLayers; ++l) gemm(kShapes[si], M, w[si][l], rank, kSplit);
     };
     all(); // plans and warm-up
     CK(cudaStreamSynchronize(stream));
@@ -172,8 +179,26 @@ int main(int argc, char **argv) {
                   s.name, rank, ms, tbs, 100 * tbs / ceiling);
     }
   }
+  for (size_t si : {size_t(1), size_t(3)}) {
+    const Shape &s = kShapes[si];
+    for (int64_t M : {1, 8}) {
+      for (int kSplit : {1, 2, 4, 7, 8}) {
+        if (!ksplit || s.K % kSplit)
+          continue;
+        // Bytes: the weights, x, and Y (bf16, or kSplit fp32 partials).
+        const double bytes =
+            2.0 * (s.K * s.N + M * s.K) + (kSplit > 1 ? 4.0 * kSplit : 2.0) * M * s.N;
+        const double ms = timeShape(si, M, 0, kSplit);
+        const double tbs = bytes / (ms * 1e-3) / 1e12;
+        const std::string how = kSplit > 1 ? "ksplit" + std::to_string(kSplit) : "cublaslt";
+        rows.push_back({s.name, how, M, s.K, s.N, ms, bytes, tbs, tbs / ceiling});
+        std::printf("ksplit %-5s M %lld %-9s: %8.4f ms  %5.2f TB/s  %5.1f%% of the copy ceiling\n",
+                    s.name, static_cast<long long>(M), how.c_str(), ms, tbs, 100 * tbs / ceiling);
+      }
+    }
+  }
   for (int64_t M : {1, 4, 8}) {
-    if (sweep)
+    if (sweep || ksplit)
       break;
     for (size_t si = 0; si < std::size(kShapes); ++si) {
       const Shape &s = kShapes[si];

@@ -47,10 +47,11 @@ struct PlanKey {
   uint32_t alignX, alignW, alignY, alignBias;
   size_t workspace;
   int rank;
+  int64_t kSplit;
 
   auto tied() const {
     return std::tie(device, M, N, K, ldx, ldw, ldy, in, out, bias, alignX, alignW, alignY, alignBias, workspace,
-                    rank);
+                    rank, kSplit);
   }
   bool operator<(const PlanKey &o) const { return tied() < o.tied(); }
 };
@@ -100,9 +101,25 @@ std::unique_ptr<Plan> makePlan(cublasLtHandle_t handle, const PlanKey &k, const 
               "bias attribute");
   }
   const cudaDataType_t in = cudaTypeOf(k.in), out = cudaTypeOf(k.out);
-  checkBlas(cublasLtMatrixLayoutCreate(&plan->a, in, uint64_t(k.N), uint64_t(k.K), k.ldw), "layout create");
-  checkBlas(cublasLtMatrixLayoutCreate(&plan->b, in, uint64_t(k.K), uint64_t(k.M), k.ldx), "layout create");
+  const int64_t kSlice = k.K / k.kSplit;
+  checkBlas(cublasLtMatrixLayoutCreate(&plan->a, in, uint64_t(k.N), uint64_t(kSlice), k.ldw), "layout create");
+  checkBlas(cublasLtMatrixLayoutCreate(&plan->b, in, uint64_t(kSlice), uint64_t(k.M), k.ldx), "layout create");
   checkBlas(cublasLtMatrixLayoutCreate(&plan->d, out, uint64_t(k.N), uint64_t(k.M), k.ldy), "layout create");
+  if (k.kSplit > 1) {
+    // Slice s: W^T's columns (W's rows) and X^T's rows (X's columns) from
+    // s kSlice on, and the s-th [M, ldy] block of Y.
+    const int32_t count = static_cast<int32_t>(k.kSplit);
+    const int64_t strides[3] = {kSlice * k.ldw, kSlice, k.M * k.ldy};
+    cublasLtMatrixLayout_t layouts[3] = {plan->a, plan->b, plan->d};
+    for (int i = 0; i < 3; ++i) {
+      checkBlas(cublasLtMatrixLayoutSetAttribute(layouts[i], CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                                                 sizeof count),
+                "batch count");
+      checkBlas(cublasLtMatrixLayoutSetAttribute(layouts[i], CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                                 &strides[i], sizeof strides[i]),
+                "batch stride");
+    }
+  }
 
   Preference pref;
   pref.set(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, uint64_t(k.workspace));
@@ -110,6 +127,8 @@ std::unique_ptr<Plan> makePlan(cublasLtHandle_t handle, const PlanKey &k, const 
   pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, k.alignX);
   pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, k.alignY);
   pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, k.alignY);
+  // Sliced by the caller: no split-K reduction of cuBLASLt's own on top.
+  if (k.kSplit > 1) pref.set(CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, uint32_t(CUBLASLT_REDUCTION_SCHEME_NONE));
   std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(k.rank) + 1);
   int found = 0;
   checkBlas(cublasLtMatmulAlgoGetHeuristic(handle, plan->desc, plan->a, plan->b, plan->d, plan->d, pref.get(),
@@ -136,10 +155,13 @@ void gemm(DeviceContext &ctx, const GemmArgs &g) {
   if (g.M == 0 || g.N == 0) return;
   if (g.K == 0) throw Error("gemm: the inner dimension is 0");
   if (g.heuristicRank < 0) throw Error("gemm: a negative heuristic rank");
+  if (g.kSplit < 1 || g.K % g.kSplit != 0 || (g.kSplit > 1 && (g.outType != DType::F32 || g.bias)))
+    throw Error("gemm: kSplit " + std::to_string(g.kSplit) + " needs K (" + std::to_string(g.K) +
+                ") a multiple of it, fp32 partial outputs and no bias");
 
   const PlanKey key{ctx.device, g.M, g.N, g.K, g.ldx, g.ldw, g.ldy, g.inType, g.outType, g.bias != nullptr,
                     alignmentOf(g.x), alignmentOf(g.w), alignmentOf(g.y), g.bias ? alignmentOf(g.bias) : 0,
-                    ctx.blasWorkspaceBytes, g.heuristicRank};
+                    ctx.blasWorkspaceBytes, g.heuristicRank, g.kSplit};
   // One lock over lookup and launch: the bias pointer lives in the shared
   // descriptor, so two threads must not set it and launch interleaved.
   static std::mutex mutex;

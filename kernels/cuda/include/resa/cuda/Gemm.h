@@ -34,6 +34,13 @@ struct GemmArgs {
   DType outType = DType::BF16;
   // Optional bias [N] of outType, added to the fp32 sum before rounding.
   const void *bias = nullptr;
+  // kSplit > 1: K is cut into kSplit equal slices (K % kSplit == 0) and Y
+  // gets one fp32 partial product per slice, [kSplit][M][ldy] (outType F32,
+  // no bias), for a consumer that sums them (the residual add + norm after a
+  // projection) instead of cuBLASLt's own split-K reduction kernel. One
+  // strided batched matmul: slice s reads X's columns and W's rows
+  // [s K/kSplit, (s + 1) K/kSplit).
+  int kSplit = 1;
   // Which of cuBLASLt's heuristic results runs: 0, its first choice (what
   // the runtime uses); resa-bench-gemm --sweep times the others.
   int heuristicRank = 0;
