@@ -22,7 +22,7 @@
 //    ordered), a suffix scan finds the bucket T holding the n-th largest;
 //    buckets above T are taken, T becomes the active set (its own min/max)
 //    and the loop repeats until T is small (<= 64 scores: exact ranking by
-//    (score desc, index asc) in one warp) or all equal (lowest indices
+//    (score desc, index asc), a warp per score) or all equal (lowest indices
 //    first). With random data one histogram pass suffices (about 10 scores
 //    per bucket at the 90th percentile of 16384). The selection is a bitmap
 //    (ballots; the local blocks set directly), written out ascending through
@@ -384,17 +384,19 @@ __global__ void __launch_bounds__(kSelThreads) blockTopNKernel(const TopNParams 
           }
         }
         __syncthreads();
-        if (warp == 0) {
-          const int c = sh.listCount;
-          for (int k = lane; k < c; k += 32) {
-            const double s = sh.listScore[k];
-            const int idx = sh.listIdx[k];
-            int rank = 0;
-            for (int j = 0; j < c; ++j)
-              rank += ranksBefore(sh.listScore[j], sh.listIdx[j], s, idx);
-            if (rank < need)
-              atomicOr(&bits[idx >> 5], 1u << (idx & 31));
-          }
+        // A warp per listed score, its lanes comparing it with the list's
+        // entries (one warp ranking them all was a serial chain of up to
+        // 64 x 64 comparisons).
+        const int c = sh.listCount;
+        for (int k = warp; k < c; k += kSelWarps) {
+          const double s = sh.listScore[k];
+          const int idx = sh.listIdx[k];
+          int before = 0;
+          for (int j = lane; j < c; j += 32)
+            before += ranksBefore(sh.listScore[j], sh.listIdx[j], s, idx);
+          const int rank = __reduce_add_sync(0xffffffffu, before);
+          if (lane == 0 && rank < need)
+            atomicOr(&bits[idx >> 5], 1u << (idx & 31));
         }
       } else {
         // Pathological data (infinities): brute force over the active set.
