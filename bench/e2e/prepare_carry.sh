@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Builds what bench/e2e/device_check.sh runs on the GPU machine into .carry/:
-# the CUDA tests and resa-device-check (a CUDA build of the runtime, without
-# the compiler, in build-cuda/), the shared libraries they need that the GPU
-# machine lacks, and the fixture packages compiled here (float32 for the CPU,
-# bf16 for CUDA) with the compiler of the main build ($RESA_BUILD, default
-# build/, as scripts/setup.sh makes it).
+# the CUDA tests and resa-device-check (a CUDA build of the runtime, by
+# default without the compiler in build-cuda/; RESA_CUDA_BUILD=build takes
+# them from the main build instead, which has CUDA wherever nvcc is), the
+# shared libraries they need that the GPU machine lacks, and the fixture
+# packages compiled here (float32 for the CPU, bf16 for CUDA) with the
+# compiler of the main build ($RESA_BUILD, default build/, as
+# scripts/setup.sh makes it).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-build="$root/build-cuda"
+build="$root/${RESA_CUDA_BUILD:-build-cuda}"
 compiler="${RESA_BUILD:-$root/build}/bin"
 carry="$root/.carry"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRESA_CUDA=ON \
-  -DRESA_BUILD_COMPILER=OFF >/dev/null
+[ -f "$build/build.ninja" ] ||
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRESA_CUDA=ON \
+    -DRESA_BUILD_COMPILER=OFF >/dev/null
 targets=(resa-cuda-ops-tests resa-cuda-layers-tests resa-cuda-generic-attention-tests
          resa-cuda-tests resa-cuda-prefill-tests resa-cuda-random-weights-tests resa-device-check
          resa-bench resa-bench-prefill resa-bench-gemm resa-bench-kernels)
