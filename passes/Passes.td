@@ -194,6 +194,19 @@ def FuseAddNorm : Pass<"resa-fuse-add-norm", "mlir::ModuleOp"> {
   let dependentDialects = ["resa::ir::ResaDialect"];
 }
 
+def FuseProjectionNorm : Pass<"resa-fuse-projection-norm", "mlir::ModuleOp"> {
+  let summary = "Fuse a projection whose only reader is a resa.add_rms_norm into resa.projection_add_rms_norm";
+  let description = [{
+    A resa.linear without bias, or a resa.gated_mlp, whose output is read
+    only by a resa.add_rms_norm (as either addend) becomes, with the norm,
+    one resa.projection_add_rms_norm: in pre-norm decoders each layer's o
+    projection and its MLP. The GPU then gives the norm the projection's
+    partial products over slices of its inner dimension (one batched GEMM)
+    and sums them in the norm: no split-K reduction kernel in between.
+  }];
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
 def FuseGateUp : Pass<"resa-fuse-gate-up", "mlir::ModuleOp"> {
   let summary = "Give gated MLPs with separate gate and up weights one concatenated weight";
   let description = [{

@@ -50,7 +50,8 @@ bool isNone(Value v) { return !v || isa<NoneType>(v.getType()); }
 std::optional<std::vector<ValueShape>> layerResultShapes(Operation *op, ShapeInference &inference) {
   if (!isa<ir::EmbeddingOp, ir::RMSNormOp, ir::LayerNormOp, ir::LinearOp, ir::RotaryOp,
            ir::MultiRotaryOp, ir::GatedMLPOp, ir::LogitsOp, ir::AttentionOp,
-           ir::CacheAttentionOp, ir::BlockAttentionOp, ir::MultiLinearOp, ir::AddRMSNormOp>(op))
+           ir::CacheAttentionOp, ir::BlockAttentionOp, ir::MultiLinearOp, ir::AddRMSNormOp,
+           ir::ProjectionAddRMSNormOp>(op))
     return std::nullopt;
   const bool embedding = isa<ir::EmbeddingOp>(op);
   std::vector<ValueShape> out;

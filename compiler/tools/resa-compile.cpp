@@ -263,6 +263,7 @@ int compile() {
   lower.addPass(resa::createGroupRotary());
   lower.addPass(resa::createFuseAddNorm());
   lower.addPass(resa::createFuseGateUp());
+  lower.addPass(resa::createFuseProjectionNorm());
   lower.addPass(resa::createLowerToKernels());
   if (mlir::failed(lower.run(*module)))
     return 1;

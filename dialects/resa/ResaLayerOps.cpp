@@ -273,33 +273,79 @@ LogicalResult MultiRotaryOp::verify() {
   return success();
 }
 
-LogicalResult GatedMLPOp::verify() {
-  StringRef act = getActivation();
+namespace {
+
+// A gated MLP's activation and weights ((gate, up, down) or (gate_up,
+// down)) applied to x; *out gets the down weight's width.
+LogicalResult verifyGatedWeights(Operation *op, Value x, ValueRange weights, StringRef act, int64_t *out) {
   if (act != "silu" && act != "gelu_tanh" && act != "gelu")
-    return emitOpError() << "activation must be \"silu\", \"gelu_tanh\" or \"gelu\", got \""
-                         << act << "\"";
-  auto weights = getWeights();
+    return op->emitOpError() << "activation must be \"silu\", \"gelu_tanh\" or \"gelu\", got \"" << act
+                             << "\"";
   if (weights.size() != 2 && weights.size() != 3)
-    return emitOpError() << "takes (gate, up, down) or (gate_up, down) weights, got "
-                         << weights.size();
+    return op->emitOpError() << "takes (gate, up, down) or (gate_up, down) weights, got " << weights.size();
   for (Value w : weights.drop_back())
-    if (failed(verifyProjection(*this, getX(), w, "gate/up weight")))
+    if (failed(verifyProjection(op, x, w, "gate/up weight")))
       return failure();
   Value down = weights.back();
-  if (failed(requireFloat(*this, down, "down weight", 2)))
+  if (failed(requireFloat(op, down, "down weight", 2)))
     return failure();
   int64_t inter = ranked(weights[0]).getDimSize(1);
-  if (isFusedGateUp()) {
+  if (weights.size() == 2) {
     if (!ShapedType::isDynamic(inter) && inter % 2)
-      return emitOpError() << "fused gate_up weight has an odd width " << inter;
+      return op->emitOpError() << "fused gate_up weight has an odd width " << inter;
     inter = ShapedType::isDynamic(inter) ? inter : inter / 2;
   } else if (!dimsAgree(inter, ranked(weights[1]).getDimSize(1))) {
-    return emitOpError("gate and up weights have different widths");
+    return op->emitOpError("gate and up weights have different widths");
   }
   if (!dimsAgree(inter, ranked(down).getDimSize(0)))
-    return emitOpError() << "down weight has " << ranked(down).getDimSize(0)
-                         << " input rows, the intermediate width is " << inter;
-  return requireResult(*this, ranked(getX()), ranked(down).getDimSize(1));
+    return op->emitOpError() << "down weight has " << ranked(down).getDimSize(0)
+                             << " input rows, the intermediate width is " << inter;
+  *out = ranked(down).getDimSize(1);
+  return success();
+}
+
+} // namespace
+
+LogicalResult GatedMLPOp::verify() {
+  int64_t out;
+  if (failed(verifyGatedWeights(*this, getX(), getWeights(), getActivation(), &out)))
+    return failure();
+  return requireResult(*this, ranked(getX()), out);
+}
+
+LogicalResult ProjectionAddRMSNormOp::verify() {
+  auto weights = getWeights();
+  int64_t out;
+  if (weights.size() == 1) {
+    if (getActivation())
+      return emitOpError("a single weight is a linear projection: no activation");
+    if (failed(verifyProjection(*this, getX(), weights[0], "weight")))
+      return failure();
+    out = ranked(weights[0]).getDimSize(1);
+  } else {
+    if (!getActivation())
+      return emitOpError("a gated MLP's weights need an activation");
+    if (failed(verifyGatedWeights(*this, getX(), weights, *getActivation(), &out)))
+      return failure();
+  }
+  if (failed(requireFloat(*this, getResidual(), "residual")))
+    return failure();
+  auto x = ranked(getX()), residual = ranked(getResidual());
+  if (residual.getElementType() != x.getElementType() || residual.getRank() != x.getRank())
+    return emitOpError() << "residual " << residual << " must be the projection's type (x " << x
+                         << " with the last dim " << out << ")";
+  if (failed(requireResult(*this, x, out, 0)) || failed(requireResult(*this, x, out, 1)))
+    return failure();
+  for (unsigned i = 0; i < 2; ++i)
+    if (getOperation()->getResult(i).getType() != residual)
+      return emitOpError() << "result " << i << " must have the residual's type " << residual << ", got "
+                           << getOperation()->getResult(i).getType();
+  if (failed(verifyNormParam(*this, getResidual(), getNormWeight(), "norm weight")) ||
+      failed(verifyEpsilon(*this, getEpsilon())))
+    return failure();
+  if (auto off = getWeightOffsetAttr(); off && !std::isfinite(off.getValueAsDouble()))
+    return emitOpError("weight_offset must be finite");
+  return success();
 }
 
 } // namespace resa::ir

@@ -150,6 +150,29 @@ def Resa_GatedMLPOp : Resa_LayerOp<"gated_mlp"> {
   }];
 }
 
+def Resa_ProjectionAddRMSNormOp : Op<Resa_Dialect, "projection_add_rms_norm", [Pure]> {
+  let summary = "a projection, the residual add of its output and the RMS normalisation of the sum";
+  let description = [{
+    p = x W (one weight: resa.linear without bias) or the gated MLP of
+    `weights` and `activation` (two or three weights, as resa.gated_mlp);
+    sum = residual + p, result = rms_norm(sum) with norm_weight, epsilon and
+    weight_offset: resa.add_rms_norm(residual, p) exactly. What
+    resa-fuse-projection-norm makes of a projection whose only reader is an
+    add_rms_norm (a layer's o projection and its MLP). A GPU may then hand
+    the norm the projection's partial products over slices of its inner
+    dimension and sum them there, instead of a reduction of its own.
+  }];
+  let arguments = (ins AnyRankedTensor:$x, Variadic<AnyRankedTensor>:$weights,
+                       AnyRankedTensor:$residual, AnyRankedTensor:$norm_weight,
+                       F32Attr:$epsilon, OptionalAttr<F32Attr>:$weight_offset,
+                       OptionalAttr<StrAttr>:$activation);
+  let results = (outs AnyRankedTensor:$sum, AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $x `,` `[` $weights `]` `,` $residual `,` $norm_weight attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Resa_LogitsOp : Resa_LayerOp<"logits"> {
   let summary = "the final projection to the vocabulary";
   let description = [{

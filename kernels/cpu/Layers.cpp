@@ -1,5 +1,6 @@
 // resa's raised layer ops (dialects/resa/ResaLayerOps.td): embedding,
-// rms_norm, layer_norm, linear, logits, rotary, gated_mlp. Each reproduces
+// rms_norm, layer_norm, linear, logits, rotary, gated_mlp (and
+// projection_add_rms_norm, a projection then add_rms_norm). Each reproduces
 // the onnx ops it replaces: projections accumulate in fp32 in MatMul's
 // order (bit-identical to MatMul [+ Add]), norm statistics are taken in
 // double as the Normalization kernels do, the rotation and the activations
@@ -341,6 +342,30 @@ RESA_KERNEL(resa_gated_mlp) {
     for (int64_t i = 0; i < m * I; ++i) hg[size_t(i)] = f(hg[size_t(i)]) * hu[size_t(i)];
     project(hg.data(), m, I, d.data<float>(), N, N, nullptr, y.data<float>() + r0 * N);
   }
+}
+
+// x, weights, residual, norm_weight; epsilon, weight_offset, activation ->
+// (sum, result): resa.add_rms_norm(residual, p) of the projection p =
+// resa.linear(x, W) (one weight) or resa.gated_mlp(x, weights...) (two or
+// three), computed by those kernels: bit-identical to the ops it fuses.
+RESA_KERNEL(resa_projection_add_rms_norm) {
+  const char *op = "resa.projection_add_rms_norm";
+  const size_t n = args.inputs.size();
+  if (n < 4 || n > 6) fail(op, "takes x, 1 to 3 weights, the residual and the norm weight; got ", n, " inputs");
+  KernelArgs proj = args;
+  proj.inputs.clear();
+  for (size_t i = 0; i + 2 < n; ++i) proj.inputs.push_back(args.inputs[i]);
+  proj.numOutputs = 1;
+  std::vector<Tensor> p;
+  if (n == 4) {
+    proj.inputs.push_back(nullptr); // resa.linear's bias: none
+    k_resa_linear(proj, p);
+  } else {
+    k_resa_gated_mlp(proj, p);
+  }
+  KernelArgs norm = args;
+  norm.inputs = {args.inputs[n - 2], &p.at(0), args.inputs[n - 1]};
+  k_resa_add_rms_norm(norm, outputs);
 }
 
 } // namespace k

@@ -66,6 +66,6 @@ RESA_KERNEL(resa_attention);
 RESA_KERNEL(resa_embedding); RESA_KERNEL(resa_rms_norm); RESA_KERNEL(resa_add_rms_norm);
 RESA_KERNEL(resa_layer_norm);
 RESA_KERNEL(resa_linear); RESA_KERNEL(resa_multi_linear); RESA_KERNEL(resa_multi_rotary); RESA_KERNEL(resa_logits);
-RESA_KERNEL(resa_rotary); RESA_KERNEL(resa_gated_mlp);
+RESA_KERNEL(resa_rotary); RESA_KERNEL(resa_gated_mlp); RESA_KERNEL(resa_projection_add_rms_norm);
 
 } // namespace resa::cpu::k

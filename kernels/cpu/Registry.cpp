@@ -131,6 +131,7 @@ constexpr Entry kTable[] = {
     {"resa.logits", k_resa_logits},
     {"resa.multi_linear", k_resa_multi_linear},
     {"resa.multi_rotary", k_resa_multi_rotary},
+    {"resa.projection_add_rms_norm", k_resa_projection_add_rms_norm},
     {"resa.rms_norm", k_resa_rms_norm},
     {"resa.rotary", k_resa_rotary},
 };

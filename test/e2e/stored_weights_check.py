@@ -4,7 +4,7 @@
 llama-sdpa-op18 by tools/build_f16_weight_fixture.py), compiled with --attention=dense:
 
   - the lowered plan calls exactly the kernels the float32 source's plan calls (resa.embedding,
-    resa.linear, resa.gated_mlp, resa.logits... raised alike), and no Cast of a weight;
+    resa.projection_add_rms_norm, resa.logits... raised alike), and no Cast of a weight;
   - the package stores those weights as f16 (half the source package's weight bytes);
   - its logits equal onnxruntime's on the f16 model (1e-4, the runtime widens them exactly);
   - --dtype f32 / f16 / bf16 store them in that type: f32 and f16 give the same logits,
@@ -63,11 +63,11 @@ def main():
     model, source = os.path.join(models, MODEL), os.path.join(models, SOURCE)
 
     got, want = kernel_calls(bin_dir, model), kernel_calls(bin_dir, source)
-    raised = all(got[k] > 0 for k in ("resa.embedding", "resa.linear", "resa.gated_mlp",
+    raised = all(got[k] > 0 for k in ("resa.embedding", "resa.projection_add_rms_norm",
                                       "resa.logits", "resa.rms_norm"))
     report(got == want and raised,
-           f"plan calls the float32 export's kernels ({got['resa.linear']} resa.linear, "
-           f"{got['resa.gated_mlp']} resa.gated_mlp, {got['Cast']} Cast; "
+           f"plan calls the float32 export's kernels ({got['resa.projection_add_rms_norm']} "
+           f"resa.projection_add_rms_norm, {got['Cast']} Cast; "
            f"differences {dict((got - want) + (want - got)) or 'none'})")
 
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])

@@ -18,6 +18,14 @@ void embedding(const DeviceKernelArgs &args, Outputs &outputs); // LayerEmbeddin
 void rmsNorm(const DeviceKernelArgs &args, Outputs &outputs);   // LayerNorm.cu
 void addRmsNorm(const DeviceKernelArgs &args, Outputs &outputs); // LayerNorm.cu
 void layerNorm(const DeviceKernelArgs &args, Outputs &outputs); // LayerNorm.cu
+// resa.add_rms_norm of a and the fp32 sum of `parts` [count, rows, cols]
+// (a projection's partial products over slices of its inner dimension),
+// rounded to the projection's dtype before the add; the norm weight is
+// input weightAt of args (epsilon, weight_offset its attrs); sum and y are
+// a's dtype and shape, allocated by the caller (LayerNorm.cu).
+void addRmsNormOfPartials(const char *op, const DeviceKernelArgs &args, const DeviceTensor &a,
+                          const DeviceTensor &parts, DType projection, size_t weightAt, DeviceTensor &sum,
+                          DeviceTensor &y);
 void rotary(const DeviceKernelArgs &args, Outputs &outputs);    // LayerRotary.cu
 void multiRotary(const DeviceKernelArgs &args, Outputs &outputs); // LayerRotary.cu
 

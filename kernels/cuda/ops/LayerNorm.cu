@@ -1,8 +1,9 @@
 // resa.rms_norm, resa.add_rms_norm and resa.layer_norm: one thread block per
-// row, fp32 statistics (the mean first, then the centred sum of squares, as
+// row (kept in registers when it fits), fp32 statistics (the mean first, then the centred sum of squares, as
 // the CPU's two passes), 16-byte loads and stores when the row allows them.
 // add_rms_norm normalises x = a + r, rounded to the storage type as an Add
-// would store it, and writes that sum too.
+// would store it, and writes that sum too; addRmsNormOfPartials does the
+// same with r the sum of a projection's fp32 partial products.
 #include "../BlockReduce.cuh"
 #include "LayerKernels.h"
 
@@ -16,57 +17,116 @@ template <typename T, int N> struct alignas(sizeof(T) * N) Pack {
   T v[N];
 };
 
+// What is added to x before the norm: nothing, a second tensor r, or the
+// fp32 sum of partial products [parts][rows][cols] (a projection cut along
+// its inner dimension, resa.projection_add_rms_norm), rounded to the
+// projection's dtype as its output would be.
+enum class Addend { None, Tensor, Partials };
+
+struct PartialsView {
+  const float *p = nullptr;
+  int count = 0;
+  int64_t stride = 0;        // elements between two partial products
+  DType round = DType::F32;  // the projection's dtype
+};
+
+__device__ __forceinline__ float roundedTo(float v, DType t) {
+  if (t == DType::BF16) return toFloat(fromFloat<__nv_bfloat16>(v));
+  if (t == DType::F16) return toFloat(fromFloat<__half>(v));
+  return v;
+}
+
 // y = (x - mean) / sqrt(var + eps) * (w + offset) (+ b) over rows of `cols`
-// (RMS: mean = 0, var = mean(x^2)), VEC elements per load. With r (ADD):
-// x = a + r element by element, stored to `sum` in the last pass.
-template <typename T, int VEC, bool ADD> struct RowInput {
+// (RMS: mean = 0, var = mean(x^2)), VEC elements per load. With an addend:
+// x = a + addend element by element, stored to `sum` in the last pass.
+template <typename T, int VEC, Addend ADD> struct RowInput {
   using Vec = Pack<T, VEC>;
+  using Wide = Pack<float, VEC>;
   const Vec *a, *r;
+  PartialsView parts;  // from this row's start
   __device__ __forceinline__ Vec load(int64_t p) const {
     Vec v = a[p];
-    if constexpr (ADD) {
+    if constexpr (ADD == Addend::Tensor) {
       const Vec w = r[p];
 #pragma unroll
       for (int k = 0; k < VEC; ++k) v.v[k] = fromFloat<T>(toFloat(v.v[k]) + toFloat(w.v[k]));
+    } else if constexpr (ADD == Addend::Partials) {
+      float acc[VEC] = {};
+      for (int s = 0; s < parts.count; ++s) {
+        const Wide w = reinterpret_cast<const Wide *>(parts.p + s * parts.stride)[p];
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) acc[k] += w.v[k];
+      }
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) v.v[k] = fromFloat<T>(toFloat(v.v[k]) + roundedTo(acc[k], parts.round));
     }
     return v;
   }
 };
 
-template <typename T, typename P, int VEC, bool RMS, bool ADD>
-__global__ void normRows(const T *x, const T *r, T *sum, T *y, int64_t cols, const P *w, const P *b,
-                         float offset, float eps) {
+// Calls f(i, p) for this thread's packs p (the i-th of them): CACHE > 0
+// promises at most CACHE packs a thread (an unrolled loop, so that an array
+// indexed by i stays in registers).
+template <int CACHE, typename F> __device__ __forceinline__ void forEachPack(int64_t packs, F &&f) {
+  if constexpr (CACHE > 0) {
+#pragma unroll
+    for (int i = 0; i < CACHE; ++i) {
+      const int64_t p = threadIdx.x + int64_t(i) * blockDim.x;
+      if (p < packs) f(i, p);
+    }
+  } else {
+    for (int64_t p = threadIdx.x; p < packs; p += blockDim.x) f(0, p);
+  }
+}
+
+// CACHE > 0: the row (at most CACHE packs a thread) is read once and kept in
+// registers for the statistics and the output, one dependent round trip to
+// memory instead of two or three (a decode step's row of partial products
+// is 4 x 16 KB); CACHE = 0: every pass reads the row again (wide rows).
+template <typename T, typename P, int VEC, bool RMS, Addend ADD, int CACHE>
+__global__ void normRows(const T *x, const T *r, PartialsView parts, T *sum, T *y, int64_t cols, const P *w,
+                         const P *b, float offset, float eps) {
   __shared__ float scratch[32];
   using Vec = Pack<T, VEC>;
   const int64_t packs = cols / VEC;
   detail::pdlWait();
+  PartialsView rowParts = parts;
+  rowParts.p = parts.p ? parts.p + blockIdx.x * cols : nullptr;
   const RowInput<T, VEC, ADD> in{reinterpret_cast<const Vec *>(x + blockIdx.x * cols),
-                                 reinterpret_cast<const Vec *>(ADD ? r + blockIdx.x * cols : nullptr)};
+                                 reinterpret_cast<const Vec *>(ADD == Addend::Tensor ? r + blockIdx.x * cols
+                                                                                     : nullptr),
+                                 rowParts};
   Vec *yr = reinterpret_cast<Vec *>(y + blockIdx.x * cols);
+  Vec cache[CACHE > 0 ? CACHE : 1];
+  if constexpr (CACHE > 0) forEachPack<CACHE>(packs, [&](int i, int64_t p) { cache[i] = in.load(p); });
+  auto row = [&](int i, int64_t p) {
+    if constexpr (CACHE > 0) return cache[i];
+    else return in.load(p);
+  };
   float mean = 0.f;
   if constexpr (!RMS) {
     float total = 0.f;
-    for (int64_t p = threadIdx.x; p < packs; p += blockDim.x) {
-      const Vec v = in.load(p);
+    forEachPack<CACHE>(packs, [&](int i, int64_t p) {
+      const Vec v = row(i, p);
 #pragma unroll
       for (int k = 0; k < VEC; ++k) total += toFloat(v.v[k]);
-    }
+    });
     mean = detail::blockReduce(total, detail::SumOp(), scratch) / float(cols);
   }
   float squares = 0.f;
-  for (int64_t p = threadIdx.x; p < packs; p += blockDim.x) {
-    const Vec v = in.load(p);
+  forEachPack<CACHE>(packs, [&](int i, int64_t p) {
+    const Vec v = row(i, p);
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
       const float d = toFloat(v.v[k]) - mean;
       squares += d * d;
     }
-  }
+  });
   const float var = detail::blockReduce(squares, detail::SumOp(), scratch) / float(cols);
   const float inv = 1.0f / sqrtf(var + eps);
-  for (int64_t p = threadIdx.x; p < packs; p += blockDim.x) {
-    const Vec v = in.load(p);
-    if constexpr (ADD) reinterpret_cast<Vec *>(sum + blockIdx.x * cols)[p] = v;
+  forEachPack<CACHE>(packs, [&](int i, int64_t p) {
+    const Vec v = row(i, p);
+    if constexpr (ADD != Addend::None) reinterpret_cast<Vec *>(sum + blockIdx.x * cols)[p] = v;
     Vec o;
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
@@ -76,24 +136,36 @@ __global__ void normRows(const T *x, const T *r, T *sum, T *y, int64_t cols, con
       o.v[k] = fromFloat<T>(t);
     }
     yr[p] = o;
-  }
+  });
   detail::pdlLaunchDependents();
 }
 
-// r and sum: the add_rms_norm operands (null otherwise).
-template <typename T, typename P, bool RMS, bool ADD>
-void launchNorm(const char *op, const DeviceTensor &x, const DeviceTensor *r, DeviceTensor *sum, DeviceTensor &y,
-                int64_t rows, int64_t cols, const DeviceTensor &w, const DeviceTensor *b, float offset, float eps,
-                cudaStream_t stream) {
+constexpr int kNormThreads = 512;
+constexpr int kNormCache = 4;  // packs a thread keeps: rows up to 2048 packs
+
+// r and sum: the second addend and the sum (null without); parts: the
+// partial products instead of r (Addend::Partials).
+template <typename T, typename P, bool RMS, Addend ADD>
+void launchNorm(const char *op, const DeviceTensor &x, const DeviceTensor *r, const PartialsView &parts,
+                DeviceTensor *sum, DeviceTensor &y, int64_t rows, int64_t cols, const DeviceTensor &w,
+                const DeviceTensor *b, float offset, float eps, cudaStream_t stream) {
   constexpr int kVec = 16 / sizeof(T);
+  // Partials are read kVec floats at a time: each row's must be aligned to that.
   const bool vec = cols % kVec == 0 && aligned16(x.raw()) && aligned16(y.raw()) &&
-                   (!ADD || (aligned16(r->raw()) && aligned16(sum->raw())));
+                   (ADD == Addend::None || aligned16(sum->raw())) &&
+                   (ADD != Addend::Tensor || aligned16(r->raw())) &&
+                   (ADD != Addend::Partials ||
+                    (reinterpret_cast<uintptr_t>(parts.p) % (kVec * sizeof(float)) == 0 &&
+                     parts.stride % kVec == 0));
   const int64_t packs = vec ? cols / kVec : cols;
-  const int threads = static_cast<int>(std::min<int64_t>(512, (packs + 31) / 32 * 32));
-  auto kernel = vec ? normRows<T, P, kVec, RMS, ADD> : normRows<T, P, 1, RMS, ADD>;
+  const int threads = static_cast<int>(std::min<int64_t>(kNormThreads, (packs + 31) / 32 * 32));
+  const bool cached = packs <= int64_t(threads) * kNormCache;
+  auto kernel = vec ? (cached ? normRows<T, P, kVec, RMS, ADD, kNormCache> : normRows<T, P, kVec, RMS, ADD, 0>)
+                    : (cached ? normRows<T, P, 1, RMS, ADD, kNormCache> : normRows<T, P, 1, RMS, ADD, 0>);
   launchLayerKernel(op, kernel, rowGrid(op, rows), static_cast<unsigned>(threads), stream, x.data<T>(),
-                    ADD ? r->data<T>() : nullptr, ADD ? sum->data<T>() : nullptr, y.data<T>(), cols,
-                    w.data<P>(), b ? b->data<P>() : nullptr, offset, eps);
+                    ADD == Addend::Tensor ? r->data<T>() : nullptr, parts,
+                    ADD != Addend::None ? sum->data<T>() : nullptr, y.data<T>(), cols, w.data<P>(),
+                    b ? b->data<P>() : nullptr, offset, eps);
 }
 
 // x [..., D], [r [..., D]: add_rms_norm's second addend], weight [D], [bias
@@ -132,8 +204,10 @@ void norm(const char *op, NormKind kind, const DeviceKernelArgs &args, Outputs &
   const Attrs &at = attrsOf(args);
   const float eps = at.getFloat("epsilon", 1e-5f);
   const float offset = rms ? at.getFloat("weight_offset", 0.f) : 0.f;
-  DeviceTensor *sum = add ? &allocOutput(outputs, args, 0, x.dtype(), x.shape()) : nullptr;
+  // Both allocated before either is referenced: the second may grow outputs.
+  if (add) allocOutput(outputs, args, 0, x.dtype(), x.shape());
   DeviceTensor &y = allocOutput(outputs, args, add ? 1 : 0, x.dtype(), x.shape());
+  DeviceTensor *sum = add ? &outputs[0] : nullptr;
   if (rows == 0) return;
   const cudaStream_t stream = args.ctx->stream;
   dispatchFloat(
@@ -146,13 +220,13 @@ void norm(const char *op, NormKind kind, const DeviceKernelArgs &args, Outputs &
               using P = typename decltype(wt)::type;
               switch (kind) {
               case NormKind::Rms:
-                launchNorm<T, P, true, false>(op, x, r, sum, y, rows, cols, w, b, offset, eps, stream);
+                launchNorm<T, P, true, Addend::None>(op, x, r, {}, sum, y, rows, cols, w, b, offset, eps, stream);
                 break;
               case NormKind::AddRms:
-                launchNorm<T, P, true, true>(op, x, r, sum, y, rows, cols, w, b, offset, eps, stream);
+                launchNorm<T, P, true, Addend::Tensor>(op, x, r, {}, sum, y, rows, cols, w, b, offset, eps, stream);
                 break;
               case NormKind::Layer:
-                launchNorm<T, P, false, false>(op, x, r, sum, y, rows, cols, w, b, offset, eps, stream);
+                launchNorm<T, P, false, Addend::None>(op, x, r, {}, sum, y, rows, cols, w, b, offset, eps, stream);
                 break;
               }
             },
@@ -169,6 +243,36 @@ void addRmsNorm(const DeviceKernelArgs &args, Outputs &outputs) {
 }
 void layerNorm(const DeviceKernelArgs &args, Outputs &outputs) {
   norm("resa.layer_norm", NormKind::Layer, args, outputs);
+}
+
+void addRmsNormOfPartials(const char *op, const DeviceKernelArgs &args, const DeviceTensor &a,
+                          const DeviceTensor &parts, DType projection, size_t weightAt, DeviceTensor &sum,
+                          DeviceTensor &y) {
+  const int64_t cols = a.dim(a.rank() - 1), rows = rowsOf(a);
+  if (parts.dtype() != DType::F32 || parts.rank() != 3 || parts.dim(1) != rows || parts.dim(2) != cols)
+    fail(op, "internal error: partial products ", shapeToString(parts.shape()), " for ", rows, " rows of ", cols);
+  const DeviceTensor &w = floatInput(op, args, weightAt, "norm weight");
+  if (w.numel() != cols) fail(op, "norm weight ", shapeToString(w.shape()), " does not match width ", cols);
+  const Attrs &at = attrsOf(args);
+  const float eps = at.getFloat("epsilon", 1e-5f), offset = at.getFloat("weight_offset", 0.f);
+  if (sum.dtype() != a.dtype() || y.dtype() != a.dtype())
+    fail(op, "internal error: the sum and the norm must be in a's dtype");
+  const PartialsView view{parts.data<float>(), static_cast<int>(parts.dim(0)), rows * cols, projection};
+  if (rows == 0) return;
+  dispatchFloat(
+      a.dtype(),
+      [&](auto xt) {
+        using T = typename decltype(xt)::type;
+        dispatchFloat(
+            w.dtype(),
+            [&](auto wt) {
+              using P = typename decltype(wt)::type;
+              launchNorm<T, P, true, Addend::Partials>(op, a, nullptr, view, &sum, y, rows, cols, w, nullptr,
+                                                       offset, eps, args.ctx->stream);
+            },
+            op);
+      },
+      op);
 }
 
 } // namespace resa::gpu::ops::layers

@@ -1,6 +1,6 @@
 // resa's layer ops on the device: the registry entries of every layer
-// kernel, and the projections (resa.linear, resa.logits, resa.gated_mlp) on
-// cuBLASLt (resa/cuda/Gemm.h). The other families live in LayerNorm.cu,
+// kernel, and the projections (resa.linear, resa.logits, resa.gated_mlp,
+// resa.projection_add_rms_norm) on cuBLASLt (resa/cuda/Gemm.h). The other families live in LayerNorm.cu,
 // LayerRotary.cu and LayerEmbedding.cu.
 //
 // A GEMM takes both operands in the weight's dtype (weights stay as the
@@ -255,35 +255,42 @@ Activation activationOf(const char *op, const std::string &name) {
   fail(op, "unknown activation '", name, "'");
 }
 
-// x [..., K]; (gate [K, I], up [K, I], down [I, N]) or (gate_up [K, 2I],
-// down [I, N]); activation. The gate and up products land side by side in
-// one [M, 2I] buffer (one GEMM for the fused weight), then one kernel forms
-// act(gate) * up for the down projection.
-void gatedMlp(const DeviceKernelArgs &args, Outputs &outputs) {
-  const char *op = "resa.gated_mlp";
-  const DeviceTensor &x = inputX(op, args);
-  const int64_t K = x.dim(x.rank() - 1), M = rowsOf(x);
-  const bool fused = args.inputs.size() == 3;
-  if (!fused && args.inputs.size() != 4) fail(op, "takes x and (gate, up, down) or (gate_up, down) weights");
-  const DeviceTensor &g = args.required(1);
-  checkWeight(op, g, K, "gate weight");
-  if (fused && g.dim(1) % 2) fail(op, "fused gate_up weight has an odd width ", g.dim(1));
-  const int64_t I = fused ? g.dim(1) / 2 : g.dim(1);
-  const DeviceTensor *u = fused ? nullptr : &args.required(2);
-  if (u) {
-    checkWeight(op, *u, K, "up weight");
-    if (u->dim(1) != I) fail(op, "gate and up weights have different widths");
-  }
-  const DeviceTensor &d = args.required(fused ? 2 : 3);
-  checkWeight(op, d, I, "down weight");
-  if ((u && u->dtype() != g.dtype()) || d.dtype() != g.dtype()) fail(op, "the weights' dtypes differ");
-  const int64_t N = d.dim(1);
-  const Activation act = activationOf(op, attrsOf(args).getString("activation", "silu"));
-  DeviceTensor &y = allocOutput(outputs, args, 0, x.dtype(), withLast(x.shape(), N));
-  if (M == 0 || N == 0) return;
+// A gated MLP's weights, inputs 1 .. count of args: (gate [K, I], up [K, I],
+// down [I, N]) or (gate_up [K, 2I], down [I, N]), and its activation.
+struct GatedMlp {
+  const DeviceTensor *gate = nullptr, *up = nullptr, *down = nullptr;  // up: null when fused
+  int64_t inter = 0;
+  Activation act = Activation::Silu;
+};
 
-  DeviceContext &ctx = contextOf(args);
-  const DType T = g.dtype();
+GatedMlp gatedMlpOf(const char *op, const DeviceKernelArgs &args, size_t count, int64_t K) {
+  if (count != 2 && count != 3) fail(op, "takes x and (gate, up, down) or (gate_up, down) weights");
+  GatedMlp m;
+  const bool fused = count == 2;
+  m.gate = &args.required(1);
+  checkWeight(op, *m.gate, K, "gate weight");
+  if (fused && m.gate->dim(1) % 2) fail(op, "fused gate_up weight has an odd width ", m.gate->dim(1));
+  m.inter = fused ? m.gate->dim(1) / 2 : m.gate->dim(1);
+  if (!fused) {
+    m.up = &args.required(2);
+    checkWeight(op, *m.up, K, "up weight");
+    if (m.up->dim(1) != m.inter) fail(op, "gate and up weights have different widths");
+  }
+  m.down = &args.required(count);
+  checkWeight(op, *m.down, m.inter, "down weight");
+  if ((m.up && m.up->dtype() != m.gate->dtype()) || m.down->dtype() != m.gate->dtype())
+    fail(op, "the weights' dtypes differ");
+  m.act = activationOf(op, attrsOf(args).getString("activation", "silu"));
+  return m;
+}
+
+// act(x W_gate) * (x W_up) [M, I] in the weights' dtype: the gate and up
+// products land side by side in one [M, 2I] buffer (one GEMM for the fused
+// weight), then one kernel forms the product for the down projection.
+DeviceTensor gatedHidden(const char *op, DeviceContext &ctx, const DeviceTensor &x, int64_t M, int64_t K,
+                         const GatedMlp &m) {
+  const DType T = m.gate->dtype();
+  const int64_t I = m.inter;
   DeviceTensor xCopy;
   GemmArgs up;
   up.M = M, up.K = K;
@@ -291,13 +298,13 @@ void gatedMlp(const DeviceKernelArgs &args, Outputs &outputs) {
   up.inType = up.outType = T;
   DeviceTensor h = ctx.alloc->allocate(T, {M, 2 * I});
   up.y = h.raw(), up.ldy = 2 * I;
-  if (fused) {
-    up.w = g.raw(), up.ldw = up.N = 2 * I;
+  if (!m.up) {
+    up.w = m.gate->raw(), up.ldw = up.N = 2 * I;
     gemm(ctx, up);
   } else {
-    up.w = g.raw(), up.ldw = up.N = I;
+    up.w = m.gate->raw(), up.ldw = up.N = I;
     gemm(ctx, up);
-    up.w = u->raw();
+    up.w = m.up->raw();
     up.y = static_cast<char *>(h.raw()) + I * int64_t(dtypeSize(T));
     gemm(ctx, up);
   }
@@ -310,7 +317,7 @@ void gatedMlp(const DeviceKernelArgs &args, Outputs &outputs) {
         const auto launch = [&](auto kernel) {
           launchLayerKernel(op, kernel, gridFor(n), kBlock, ctx.stream, h.data<E>(), a.data<E>(), I, n);
         };
-        switch (act) {
+        switch (m.act) {
         case Activation::Silu: launch(gatedActivation<E, Activation::Silu>); break;
         case Activation::GeluTanh: launch(gatedActivation<E, Activation::GeluTanh>); break;
         case Activation::Gelu: launch(gatedActivation<E, Activation::Gelu>); break;
@@ -318,7 +325,92 @@ void gatedMlp(const DeviceKernelArgs &args, Outputs &outputs) {
       },
       op);
   checkLaunch(op);
-  projectInto(ctx, a.raw(), M, I, d, nullptr, y);
+  return a;
+}
+
+// x [..., K]; (gate, up, down) or (gate_up, down) weights (gatedMlpOf);
+// activation.
+void gatedMlp(const DeviceKernelArgs &args, Outputs &outputs) {
+  const char *op = "resa.gated_mlp";
+  const DeviceTensor &x = inputX(op, args);
+  const int64_t K = x.dim(x.rank() - 1), M = rowsOf(x);
+  const GatedMlp m = gatedMlpOf(op, args, args.inputs.size() - 1, K);
+  const int64_t N = m.down->dim(1);
+  DeviceTensor &y = allocOutput(outputs, args, 0, x.dtype(), withLast(x.shape(), N));
+  if (M == 0 || N == 0) return;
+  DeviceContext &ctx = contextOf(args);
+  const DeviceTensor a = gatedHidden(op, ctx, x, M, K, m);
+  projectInto(ctx, a.raw(), M, m.inter, *m.down, nullptr, y);
+}
+
+// Slices of the inner dimension K for a projection of M rows whose partial
+// products the norm sums (resa-bench-gemm --ksplit, H200: a batched GEMM of
+// 4 slices at M = 1 and 8 moves the o and down projections' weights as fast
+// as cuBLASLt's own split-K or faster, and its reduction kernel goes: dense
+// decode 0.1-0.16 ms a step faster on the Llama-3-8B shape). Larger M
+// (prefill) fill the GPU without slicing.
+int64_t kSlicesFor(int64_t M, int64_t K) { return M <= 16 && K >= 1024 && K % 4 == 0 ? 4 : 1; }
+
+// x [..., K], weights (one: W [K, N], a linear projection; two or three: a
+// gated MLP, as resa.gated_mlp), residual [..., N], norm weight [N];
+// epsilon, weight_offset, activation -> (sum, result), as resa.add_rms_norm
+// of the residual and the projection (in x's dtype; both in fp32 when the
+// residual's dtype differs, as add_rms_norm promotes them). The projection's
+// last GEMM writes fp32 partial products over slices of its inner dimension
+// (one slice unless kSlicesFor says otherwise) and the norm kernel sums them,
+// rounded to x's dtype as the projection's output would be.
+void projectionAddRmsNorm(const DeviceKernelArgs &args, Outputs &outputs) {
+  const char *op = "resa.projection_add_rms_norm";
+  const size_t n = args.inputs.size();
+  if (n < 4 || n > 6) fail(op, "takes x, 1 to 3 weights, the residual and the norm weight; got ", n, " inputs");
+  const DeviceTensor &x = inputX(op, args);
+  const int64_t K = x.dim(x.rank() - 1), M = rowsOf(x);
+  const size_t weights = n - 3;
+  GatedMlp m;
+  const DeviceTensor *w = &args.required(1);
+  int64_t inner = K;
+  if (weights == 1) {
+    checkWeight(op, *w, K, "weight");
+  } else {
+    m = gatedMlpOf(op, args, weights, K);
+    w = m.down;
+    inner = m.inter;
+  }
+  const int64_t N = w->dim(1);
+  const DeviceTensor &r = floatInput(op, args, n - 2, "residual");
+  if (r.shape() != withLast(x.shape(), N))
+    fail(op, "residual ", shapeToString(r.shape()), " is not the projection's ",
+         shapeToString(withLast(x.shape(), N)));
+  const DType sumType = r.dtype() == x.dtype() ? r.dtype() : DType::F32;
+  // Both allocated before either is referenced: the second may grow outputs.
+  allocOutput(outputs, args, 0, sumType, r.shape());
+  allocOutput(outputs, args, 1, sumType, r.shape());
+  DeviceTensor &sum = outputs[0], &y = outputs[1];
+  if (M == 0 || N == 0) return;
+  DeviceContext &ctx = contextOf(args);
+  DeviceTensor rCopy;
+  const DeviceTensor &residual = r.dtype() == sumType ? r : (rCopy = ctx.alloc->allocate(sumType, r.shape()));
+  if (&residual == &rCopy) convertOnDevice(r.raw(), r.dtype(), rCopy.raw(), sumType, r.numel(), ctx.stream);
+  DeviceTensor xCopy, hidden;
+  const void *in;
+  if (weights == 1) {
+    in = asDType(ctx, x, w->dtype(), xCopy);
+  } else {
+    hidden = gatedHidden(op, ctx, x, M, K, m);
+    in = hidden.raw();
+  }
+  const int64_t slices = kSlicesFor(M, inner);
+  DeviceTensor parts = ctx.alloc->allocate(DType::F32, {slices, M, N});
+  GemmArgs g;
+  g.M = M, g.N = N, g.K = inner;
+  g.x = in, g.ldx = inner;
+  g.w = w->raw(), g.ldw = N;
+  g.inType = w->dtype();
+  g.outType = DType::F32;
+  g.y = parts.raw(), g.ldy = N;
+  g.kSplit = static_cast<int>(slices);
+  gemm(ctx, g);
+  addRmsNormOfPartials(op, args, residual, parts, x.dtype(), n - 1, sum, y);
 }
 
 void linear(const DeviceKernelArgs &args, Outputs &outputs) { linearLike("resa.linear", args, outputs, false); }
@@ -338,6 +430,7 @@ void addLayerKernels(std::vector<DeviceKernelEntry> &table) {
   table.push_back({"resa.linear", linear});
   table.push_back({"resa.logits", logits});
   table.push_back({"resa.multi_linear", multiLinear});
+  table.push_back({"resa.projection_add_rms_norm", projectionAddRmsNorm});
   table.push_back({"resa.rms_norm", rmsNorm});
   table.push_back({"resa.rotary", rotary});
   table.push_back({"resa.multi_rotary", multiRotary});

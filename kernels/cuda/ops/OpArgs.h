@@ -30,7 +30,9 @@ DeviceContext &contextOf(const DeviceKernelArgs &args);
 
 // Stores t as output i; `outputs` grows to the node's declared outputs.
 void setOutput(std::vector<DeviceTensor> &outputs, const DeviceKernelArgs &args, size_t i, DeviceTensor t);
-// Allocates output i from args.ctx->alloc (uninitialised).
+// Allocates output i from args.ctx->alloc (uninitialised). The reference is
+// to an element of `outputs`: a later allocOutput may grow it and invalidate
+// the reference (allocate every output first).
 DeviceTensor &allocOutput(std::vector<DeviceTensor> &outputs, const DeviceKernelArgs &args, size_t i,
                           DType dtype, const Shape &shape);
 

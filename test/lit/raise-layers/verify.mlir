@@ -148,3 +148,45 @@ func.func @concat_columns_width(%a: tensor<8x6xf32>, %b: tensor<8x6xf32>) -> ten
   %c = resa.concat_columns %a, %b : (tensor<8x6xf32>, tensor<8x6xf32>) -> tensor<8x11xf32>
   return %c : tensor<8x11xf32>
 }
+
+// -----
+func.func @projection_norm_activation(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %r: tensor<?x4xf32>, %nw: tensor<4xf32>) {
+  // expected-error @+1 {{a single weight is a linear projection: no activation}}
+  %s, %n = resa.projection_add_rms_norm %x, [%w], %r, %nw {activation = "silu", epsilon = 1.0e-6 : f32} : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<?x4xf32>, tensor<4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
+  return
+}
+
+// -----
+func.func @projection_norm_no_activation(%x: tensor<?x8xf32>, %gu: tensor<8x32xf32>, %d: tensor<16x4xf32>, %r: tensor<?x4xf32>, %nw: tensor<4xf32>) {
+  // expected-error @+1 {{a gated MLP's weights need an activation}}
+  %s, %n = resa.projection_add_rms_norm %x, [%gu, %d], %r, %nw {epsilon = 1.0e-6 : f32} : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<16x4xf32>, tensor<?x4xf32>, tensor<4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
+  return
+}
+
+// -----
+func.func @projection_norm_down_rows(%x: tensor<?x8xf32>, %gu: tensor<8x32xf32>, %d: tensor<15x4xf32>, %r: tensor<?x4xf32>, %nw: tensor<4xf32>) {
+  // expected-error @+1 {{down weight has 15 input rows, the intermediate width is 16}}
+  %s, %n = resa.projection_add_rms_norm %x, [%gu, %d], %r, %nw {activation = "silu", epsilon = 1.0e-6 : f32} : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<15x4xf32>, tensor<?x4xf32>, tensor<4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
+  return
+}
+
+// -----
+func.func @projection_norm_residual(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %r: tensor<?x4xf16>, %nw: tensor<4xf32>) {
+  // expected-error @+1 {{residual 'tensor<?x4xf16>' must be the projection's type}}
+  %s, %n = resa.projection_add_rms_norm %x, [%w], %r, %nw {epsilon = 1.0e-6 : f32} : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<?x4xf16>, tensor<4xf32>) -> (tensor<?x4xf16>, tensor<?x4xf16>)
+  return
+}
+
+// -----
+func.func @projection_norm_width(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %r: tensor<?x5xf32>, %nw: tensor<5xf32>) {
+  // expected-error @+1 {{result's last dim must be 4}}
+  %s, %n = resa.projection_add_rms_norm %x, [%w], %r, %nw {epsilon = 1.0e-6 : f32} : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<?x5xf32>, tensor<5xf32>) -> (tensor<?x5xf32>, tensor<?x5xf32>)
+  return
+}
+
+// -----
+func.func @projection_norm_weight(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %r: tensor<?x4xf32>, %nw: tensor<3xf32>) {
+  // expected-error @+1 {{norm weight has 3 elements, x has width 4}}
+  %s, %n = resa.projection_add_rms_norm %x, [%w], %r, %nw {epsilon = 1.0e-6 : f32} : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<?x4xf32>, tensor<3xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
+  return
+}

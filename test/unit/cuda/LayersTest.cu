@@ -151,15 +151,18 @@ Tensor runDevice(const std::string &name, const std::vector<In> &ins, const Attr
   return host;
 }
 
-Tensor runCpu(const std::string &name, const std::vector<const Tensor *> &ins, const Attrs &attrs) {
+// Output `outIndex` of the CPU kernel `name`.
+Tensor runCpu(const std::string &name, const std::vector<const Tensor *> &ins, const Attrs &attrs,
+              size_t outIndex = 0) {
   resa::KernelFn fn = resa::findCpuKernel(name);
   if (!fn) throw Failure{"no CPU kernel " + name};
   resa::KernelArgs args;
   args.inputs = ins;
   args.attrs = &attrs;
+  args.numOutputs = outIndex + 1;
   std::vector<Tensor> outputs;
   fn(args, outputs);
-  return outputs.at(0);
+  return outputs.at(outIndex);
 }
 
 // Relative L2 error per row of the last axis; throws on a non-finite value
@@ -255,6 +258,56 @@ std::string gatedMlpCase(DType t, const char *act, bool fused, int64_t rows, int
   std::vector<In> ins;
   for (const Tensor *p : cpuIns) ins.push_back({p, t});
   return checkTwice("resa.gated_mlp", ins, attrs, t, ref, 2e-2);
+}
+
+// resa.projection_add_rms_norm against the CPU's (the projection, then
+// add_rms_norm, in fp32): both outputs. `weights` 1: a linear projection
+// [K, N]; 2: a gated MLP with a fused gate-up weight; 3: separate gate and up.
+// Up to 16 rows with an inner dimension of at least 1024 take the device's
+// sliced GEMM (partial products summed in the norm), the others one slice. The
+// residual in rt: the outputs are in fp32 when it is not x's dtype (Gemma's
+// fp32 embedding stream beside bf16 projections).
+std::string projectionNormCase(DType xt, DType wt, DType rt, int weights, int64_t rows, int64_t K, int64_t I,
+                               int64_t N, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Tensor x = randn({1, rows, K}, rng, xt);
+  const float sk = 1.f / std::sqrt(float(K)), si = 1.f / std::sqrt(float(I));
+  std::vector<Tensor> ws;
+  if (weights == 1) {
+    ws.push_back(randn({K, N}, rng, wt, sk));
+  } else {
+    if (weights == 2) {
+      ws.push_back(randn({K, 2 * I}, rng, wt, sk));
+    } else {
+      ws.push_back(randn({K, I}, rng, wt, sk));
+      ws.push_back(randn({K, I}, rng, wt, sk));
+    }
+    ws.push_back(randn({I, N}, rng, wt, si));
+  }
+  const Tensor r = randn({1, rows, N}, rng, rt, 2.f);
+  const Tensor nw = randn({N}, rng, wt, 0.5f, 1.f);
+  Attrs attrs;
+  attrs.set("epsilon", 1e-6f);
+  if (weights > 1) attrs.set("activation", std::string("silu"));
+  std::vector<const Tensor *> cpuIns{&x};
+  std::vector<In> ins{{&x, xt}};
+  for (const Tensor &w : ws) {
+    cpuIns.push_back(&w);
+    ins.push_back({&w, wt});
+  }
+  cpuIns.insert(cpuIns.end(), {&r, &nw});
+  ins.push_back({&r, rt});
+  ins.push_back({&nw, wt});
+  const DType out = rt == xt ? xt : DType::F32;
+  // The device rounds the projection to x's dtype before the add, as its
+  // separate kernels would; the CPU adds it in fp32.
+  const char *op = "resa.projection_add_rms_norm";
+  std::string line;
+  for (size_t i = 0; i < 2; ++i) {
+    const Tensor ref = runCpu(op, cpuIns, attrs, i);
+    line += (i ? "; " : "") + compareRows(runDevice(op, ins, attrs, out, ref.shape(), {}, i), ref, 2e-2);
+  }
+  return line;
 }
 
 // resa.multi_linear's fused form (one weight, split by widths, a bias or none
@@ -528,9 +581,10 @@ std::vector<resa::cudatest::NamedCase> allCases() {
 
   add("registry", [](uint64_t) {
     for (const char *n : {"resa.add_rms_norm", "resa.embedding", "resa.gated_mlp", "resa.layer_norm", "resa.linear",
-                          "resa.logits", "resa.multi_linear", "resa.multi_rotary", "resa.rms_norm", "resa.rotary"})
+                          "resa.logits", "resa.multi_linear", "resa.multi_rotary", "resa.projection_add_rms_norm",
+                          "resa.rms_norm", "resa.rotary"})
       if (!resa::gpu::findCudaKernel(n)) throw Failure{std::string("no CUDA kernel ") + n};
-    return std::string("10 layer kernels registered");
+    return std::string("11 layer kernels registered");
   });
 
   const int64_t rowSet[] = {1, 3, 17};
@@ -579,9 +633,26 @@ std::vector<resa::cudatest::NamedCase> allCases() {
         [=](uint64_t s) { return gatedMlpCase(t, "silu", true, 17, 4096, 1024, 4096, s); });
     add(tag("gated_mlp", t, 3, 96, 4096) + "_gelu_tanh_out64",
         [=](uint64_t s) { return gatedMlpCase(t, "gelu_tanh", false, 3, 96, 4096, 64, s); });
-    // Norms: 100 and 33 take the scalar path (not a multiple of 8 elements).
+    // resa.projection_add_rms_norm: sliced (rows <= 16, K or I >= 1024) and
+    // whole GEMMs; x in fp32 beside the weights' dtype; an fp32 residual.
+    for (int64_t rows : rowSet) {
+      add(tag("projection_add_rms_norm", t, rows, 4096, 256) + "_linear",
+          [=](uint64_t s) { return projectionNormCase(t, t, t, 1, rows, 4096, 0, 256, s); });
+      add(tag("projection_add_rms_norm", t, rows, 96, 64) + "_linear",
+          [=](uint64_t s) { return projectionNormCase(t, t, t, 1, rows, 96, 0, 64, s); });
+      add(tag("projection_add_rms_norm", t, rows, 256, 1024) + "_mlp_fused",
+          [=](uint64_t s) { return projectionNormCase(t, t, t, 2, rows, 256, 1024, 264, s); });
+      add(tag("projection_add_rms_norm", t, rows, 64, 160) + "_mlp",
+          [=](uint64_t s) { return projectionNormCase(t, t, t, 3, rows, 64, 160, 100, s); });
+      add(tag("projection_add_rms_norm", DType::F32, rows, 2048, 96) + "_linear_w" + shortName(t),
+          [=](uint64_t s) { return projectionNormCase(DType::F32, t, DType::F32, 1, rows, 2048, 0, 96, s); });
+      add(tag("projection_add_rms_norm", t, rows, 1024, 64) + "_linear_residual_f32",
+          [=](uint64_t s) { return projectionNormCase(t, t, DType::F32, 1, rows, 1024, 0, 64, s); });
+    }
+    // Norms: 100, 33 and 2500 take the scalar path (not a multiple of 8
+    // elements); 2500 and 16400 are wider than the rows kept in registers.
     for (int64_t rows : rowSet)
-      for (int64_t D : {64, 96, 100, 4096, 33}) {
+      for (int64_t D : {64, 96, 100, 4096, 33, 2500, 16400}) {
         const float offset = D == 96 || D == 33 ? 1.f : 0.f;
         add(tag("rms_norm", t, rows, D) + (offset != 0.f ? "_offset1" : ""),
             [=](uint64_t s) { return normCase(true, t, t, rows, D, offset, false, s); });

@@ -129,6 +129,39 @@ TEST(ResaLayers, AddRmsNormIsAddThenNorm) {
   EXPECT_THROW(run("resa.add_rms_norm", {&a, &wide, &w}, at, 18, 2), Error);  // no broadcasting
 }
 
+// The fused projection + residual add + norm is bit-identical to its parts:
+// a linear projection (one weight) and a gated MLP (fused and separate gate
+// and up weights).
+TEST(ResaLayers, ProjectionAddRmsNormIsProjectionThenAddNorm) {
+  const int64_t K = 12, I = 6, N = 8;
+  Tensor x = randF({2, 3, K}), w = randF({K, N}), r = randF({2, 3, N}), nw = randF({N});
+  Tensor wg = randF({K, I}, -1, 1), wu = randF({K, I}, -1, 1), wd = randF({I, N}, -1, 1);
+  Attrs at;
+  at.set("epsilon", 1e-6f);
+  at.set("weight_offset", 1.f);
+  auto expectParts = [&](const Tensor &p, const std::vector<Tensor> &fused, const char *what) {
+    ASSERT_EQ(fused.size(), 2u) << what;
+    auto want = run("resa.add_rms_norm", {&r, &p, &nw}, at, 18, 2);
+    expectClose(fused[0], floats(want[0]), 0.f, what);
+    expectClose(fused[1], floats(want[1]), 0.f, what);
+  };
+  expectParts(run("resa.linear", {&x, &w})[0], run("resa.projection_add_rms_norm", {&x, &w, &r, &nw}, at, 18, 2),
+              "linear");
+  at.set("activation", std::string("gelu"));
+  const Tensor mlp = run("resa.gated_mlp", {&x, &wg, &wu, &wd}, at)[0];
+  expectParts(mlp, run("resa.projection_add_rms_norm", {&x, &wg, &wu, &wd, &r, &nw}, at, 18, 2), "gated MLP");
+  Tensor wgu({DType::F32, {K, 2 * I}});
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t j = 0; j < I; ++j) {
+      wgu.data<float>()[k * 2 * I + j] = f(wg, k * I + j);
+      wgu.data<float>()[k * 2 * I + I + j] = f(wu, k * I + j);
+    }
+  expectParts(mlp, run("resa.projection_add_rms_norm", {&x, &wgu, &wd, &r, &nw}, at, 18, 2), "fused gate-up");
+  Tensor narrow = randF({2, 3, N - 1});
+  EXPECT_THROW(run("resa.projection_add_rms_norm", {&x, &w, &narrow, &nw}, at, 18, 2), Error);
+  EXPECT_THROW(run("resa.projection_add_rms_norm", {&x, &r, &nw}, at, 18, 2), Error);  // no weight
+}
+
 TEST(ResaLayers, MultiLinearIsEachLinear) {
   Tensor x = randF({2, 3, 8}), wq = randF({8, 6}), bq = randF({6}), wk = randF({8, 4}), wv = randF({8, 4});
   auto ys = run("resa.multi_linear", {&x, &wq, &bq, &wk, nullptr, &wv, nullptr}, {}, 18, 3);
