@@ -168,6 +168,11 @@ void launchNorm(const char *op, const DeviceTensor &x, const DeviceTensor *r, co
                     b ? b->data<P>() : nullptr, offset, eps);
 }
 
+// f(xt, wt) with the type tags of the rows' dtype x and the parameters' w.
+template <typename F> void dispatchRowTypes(const char *op, DType x, DType w, F &&f) {
+  dispatchFloat(x, [&](auto xt) { dispatchFloat(w, [&](auto wt) { f(xt, wt); }, op); }, op);
+}
+
 // x [..., D], [r [..., D]: add_rms_norm's second addend], weight [D], [bias
 // [D]] (layer norm only); epsilon and, for RMS, weight_offset (Gemma's 1 + w).
 // Outputs: y, or (sum, y) for add_rms_norm.
@@ -210,29 +215,21 @@ void norm(const char *op, NormKind kind, const DeviceKernelArgs &args, Outputs &
   DeviceTensor *sum = add ? &outputs[0] : nullptr;
   if (rows == 0) return;
   const cudaStream_t stream = args.ctx->stream;
-  dispatchFloat(
-      x.dtype(),
-      [&](auto xt) {
-        using T = typename decltype(xt)::type;
-        dispatchFloat(
-            w.dtype(),
-            [&](auto wt) {
-              using P = typename decltype(wt)::type;
-              switch (kind) {
-              case NormKind::Rms:
-                launchNorm<T, P, true, Addend::None>(op, x, r, {}, sum, y, rows, cols, w, b, offset, eps, stream);
-                break;
-              case NormKind::AddRms:
-                launchNorm<T, P, true, Addend::Tensor>(op, x, r, {}, sum, y, rows, cols, w, b, offset, eps, stream);
-                break;
-              case NormKind::Layer:
-                launchNorm<T, P, false, Addend::None>(op, x, r, {}, sum, y, rows, cols, w, b, offset, eps, stream);
-                break;
-              }
-            },
-            op);
-      },
-      op);
+  dispatchRowTypes(op, x.dtype(), w.dtype(), [&](auto xt, auto wt) {
+    using T = typename decltype(xt)::type;
+    using P = typename decltype(wt)::type;
+    switch (kind) {
+    case NormKind::Rms:
+      launchNorm<T, P, true, Addend::None>(op, x, r, {}, sum, y, rows, cols, w, b, offset, eps, stream);
+      break;
+    case NormKind::AddRms:
+      launchNorm<T, P, true, Addend::Tensor>(op, x, r, {}, sum, y, rows, cols, w, b, offset, eps, stream);
+      break;
+    case NormKind::Layer:
+      launchNorm<T, P, false, Addend::None>(op, x, r, {}, sum, y, rows, cols, w, b, offset, eps, stream);
+      break;
+    }
+  });
 }
 
 } // namespace
@@ -259,20 +256,12 @@ void addRmsNormOfPartials(const char *op, const DeviceKernelArgs &args, const De
     fail(op, "internal error: the sum and the norm must be in a's dtype");
   const PartialsView view{parts.data<float>(), static_cast<int>(parts.dim(0)), rows * cols, projection};
   if (rows == 0) return;
-  dispatchFloat(
-      a.dtype(),
-      [&](auto xt) {
-        using T = typename decltype(xt)::type;
-        dispatchFloat(
-            w.dtype(),
-            [&](auto wt) {
-              using P = typename decltype(wt)::type;
-              launchNorm<T, P, true, Addend::Partials>(op, a, nullptr, view, &sum, y, rows, cols, w, nullptr,
-                                                       offset, eps, args.ctx->stream);
-            },
-            op);
-      },
-      op);
+  dispatchRowTypes(op, a.dtype(), w.dtype(), [&](auto xt, auto wt) {
+    using T = typename decltype(xt)::type;
+    using P = typename decltype(wt)::type;
+    launchNorm<T, P, true, Addend::Partials>(op, a, nullptr, view, &sum, y, rows, cols, w, nullptr, offset, eps,
+                                             args.ctx->stream);
+  });
 }
 
 } // namespace resa::gpu::ops::layers

@@ -389,8 +389,12 @@ void projectionAddRmsNorm(const DeviceKernelArgs &args, Outputs &outputs) {
   if (M == 0 || N == 0) return;
   DeviceContext &ctx = contextOf(args);
   DeviceTensor rCopy;
-  const DeviceTensor &residual = r.dtype() == sumType ? r : (rCopy = ctx.alloc->allocate(sumType, r.shape()));
-  if (&residual == &rCopy) convertOnDevice(r.raw(), r.dtype(), rCopy.raw(), sumType, r.numel(), ctx.stream);
+  const DeviceTensor *residual = &r;
+  if (r.dtype() != sumType) {
+    rCopy = ctx.alloc->allocate(sumType, r.shape());
+    convertOnDevice(r.raw(), r.dtype(), rCopy.raw(), sumType, r.numel(), ctx.stream);
+    residual = &rCopy;
+  }
   DeviceTensor xCopy, hidden;
   const void *in;
   if (weights == 1) {
@@ -410,7 +414,7 @@ void projectionAddRmsNorm(const DeviceKernelArgs &args, Outputs &outputs) {
   g.y = parts.raw(), g.ldy = N;
   g.kSplit = static_cast<int>(slices);
   gemm(ctx, g);
-  addRmsNormOfPartials(op, args, residual, parts, x.dtype(), n - 1, sum, y);
+  addRmsNormOfPartials(op, args, *residual, parts, x.dtype(), n - 1, sum, y);
 }
 
 void linear(const DeviceKernelArgs &args, Outputs &outputs) { linearLike("resa.linear", args, outputs, false); }
