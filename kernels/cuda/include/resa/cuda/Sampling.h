@@ -15,8 +15,9 @@
 // engine state. Sums are taken in double in another order than the CPU's, so
 // a draw within ~1e-15 of a boundary may pick the neighbouring token.
 //
-// The log-probability is log softmax(logits)[token] at temperature 1 in
-// double, as resa::logProbability computes it.
+// The log-probability is log softmax(logits)[token] at temperature 1, as
+// resa::logProbability computes it in double, but from fp32 exponentials
+// (summed in double): within ~1e-6 of the CPU's.
 //
 // A row that contains NaN gets token -1 and log-probability NaN (the CPU
 // Sampler throws "logits contain NaN": the runtime checks for -1).
