@@ -1,12 +1,16 @@
 #include "CallStaging.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
 namespace resa::cuda {
 
 namespace {
-constexpr size_t kAlign = 64; // pinned slots on their own cache lines
+constexpr size_t kAlign = 256; // each slot aligned as the allocator aligns a block
+// A decode step's slots fit one chunk up to ~128K tokens of context at batch
+// 1 (the page table is 4 bytes a page); larger slots get a chunk of their own.
+constexpr size_t kChunkBytes = size_t(64) << 10;
 }
 
 CallStaging::~CallStaging() {
@@ -23,11 +27,22 @@ int CallStaging::add(size_t bytes) {
     throw Error("CUDA graph staging: a slot added after the capture");
   Slot s;
   s.bytes = bytes;
-  s.offset = pinnedBytes_;
-  if (bytes > 0)
-    s.device = alloc_.allocateBytes(bytes);
-  pinnedBytes_ += (bytes + kAlign - 1) / kAlign * kAlign;
-  slots_.push_back(std::move(s));
+  if (bytes > 0) {
+    const size_t need = (bytes + kAlign - 1) / kAlign * kAlign;
+    if (chunks_.empty() || chunks_.back().used + need > chunks_.back().capacity) {
+      Chunk c;
+      c.capacity = std::max(kChunkBytes, need);
+      c.device = alloc_.allocateBytes(c.capacity);
+      c.offset = pinnedBytes_;
+      pinnedBytes_ += c.capacity;
+      chunks_.push_back(std::move(c));
+    }
+    Chunk &c = chunks_.back();
+    s.device = static_cast<char *>(c.device.get()) + c.used;
+    s.offset = c.offset + c.used;
+    c.used += need;
+  }
+  slots_.push_back(s);
   return static_cast<int>(slots_.size() - 1);
 }
 
@@ -59,11 +74,9 @@ void CallStaging::set(int slot, const void *data, size_t bytes) {
 }
 
 void CallStaging::flush(cudaStream_t stream) {
-  for (const Slot &s : slots_)
-    if (s.bytes > 0)
-      gpu::checkCuda(cudaMemcpyAsync(s.device.get(), pinned_ + s.offset, s.bytes,
-                                     cudaMemcpyHostToDevice, stream),
-                     "CUDA graph staging: copying the call's host data");
+  for (const Chunk &c : chunks_)
+    gpu::checkCuda(cudaMemcpyAsync(c.device.get(), pinned_ + c.offset, c.used, cudaMemcpyHostToDevice, stream),
+                   "CUDA graph staging: copying the call's host data");
   if (flushed_) {
     gpu::checkCuda(cudaEventRecord(flushed_, stream), "CUDA graph staging: event");
     pending_ = true;
