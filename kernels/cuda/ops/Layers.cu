@@ -1,7 +1,7 @@
 // resa's layer ops on the device: the registry entries of every layer
 // kernel, and the projections (resa.linear, resa.logits, resa.gated_mlp,
-// resa.projection_add_rms_norm) on cuBLASLt (resa/cuda/Gemm.h). The other families live in LayerNorm.cu,
-// LayerRotary.cu and LayerEmbedding.cu.
+// resa.projection_add_rms_norm) on cuBLASLt (resa/cuda/Gemm.h). The other
+// families live in LayerNorm.cu, LayerRotary.cu and LayerEmbedding.cu.
 //
 // A GEMM takes both operands in the weight's dtype (weights stay as the
 // package stored them; an activation of another float type is converted
