@@ -15,7 +15,10 @@
 //     the same dtype-rounded K/V through prefill, fork, copy-on-write, pops and
 //     overwrites: every pool (K, V, kmin, kmax) equal bit for bit, readTokens
 //     equal, then decode and selection over the device pools against the CPU
-//     references over the CPU pools.
+//     references over the CPU pools;
+//   - the CUDA graphs' host-data staging (runtime/src/cuda/CallStaging.h):
+//     slots packed in chunks (one larger than a chunk, empty ones), every
+//     slot's device bytes equal to what was set, over two flushes.
 // Head dims 5, 16, 32, 80, 128, 200; GQA 4/2, 8/8, 32/8; lengths off the page
 // size; caches hold NaN wherever no token lives.
 //
@@ -23,6 +26,7 @@
 // "SKIPPED: <name> (no CUDA device)" and it exits 0.
 //   resa-cuda-generic-attention-tests [--filter SUBSTRING] [--seed N]
 #include "CudaTestUtil.h"
+#include "cuda/CallStaging.h"
 #include "cuda/CudaKVStorage.h"
 #include "resa/cuda/GenericAttention.h"
 #include "resa/cuda/PagedAttention.h"
@@ -688,6 +692,67 @@ std::string runStorage(const StorageCase &c, uint64_t seed) {
 
 // ---- the cases ----------------------------------------------------------------
 
+// CallStaging: slots of assorted sizes (empty, tiny, one over a chunk, one
+// that starts a new chunk), random bytes set twice, each flush checked slot
+// by slot on the device; misuse rejected.
+std::string runStaging(uint64_t seed) {
+  int device = 0;
+  CUDA_OK(cudaGetDevice(&device));
+  cudaStream_t stream;
+  CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  std::string result;
+  {
+    resa::cuda::CallStaging staging(device);
+    const std::vector<size_t> sizes = {0, 40, 1000, 70000, 8, 60000, 300, 0, 5000};
+    std::vector<int> slots;
+    for (size_t b : sizes) slots.push_back(staging.add(b));
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const auto at = reinterpret_cast<uintptr_t>(staging.device(slots[i]));
+      if ((sizes[i] == 0) != (at == 0) || at % 256 || staging.bytes(slots[i]) != sizes[i])
+        throw Failure{"slot " + std::to_string(i) + ": device address or size wrong"};
+      for (size_t j = 0; j < i; ++j) {
+        const auto other = reinterpret_cast<uintptr_t>(staging.device(slots[j]));
+        if (at && other && at < other + sizes[j] && other < at + sizes[i])
+          throw Failure{"slots " + std::to_string(j) + " and " + std::to_string(i) + " overlap"};
+      }
+    }
+    staging.finalize();
+    auto throws = [](auto &&f) {
+      try {
+        f();
+      } catch (const std::exception &) {
+        return true;
+      }
+      return false;
+    };
+    if (!throws([&] { staging.add(16); })) throw Failure{"a slot added after finalize() was accepted"};
+    if (!throws([&] { staging.set(slots[1], nullptr, 41); }))
+      throw Failure{"set() took 41 bytes for a slot of 40"};
+    std::mt19937_64 rng(seed);
+    for (int round = 0; round < 2; ++round) {
+      std::vector<std::vector<unsigned char>> data(sizes.size());
+      for (size_t i = 0; i < sizes.size(); ++i) {
+        data[i].resize(sizes[i]);
+        for (auto &byte : data[i]) byte = static_cast<unsigned char>(rng());
+        staging.set(slots[i], data[i].data(), sizes[i]);
+      }
+      staging.flush(stream);
+      CUDA_OK(cudaStreamSynchronize(stream));
+      for (size_t i = 0; i < sizes.size(); ++i) {
+        std::vector<unsigned char> got(sizes[i]);
+        if (sizes[i])
+          CUDA_OK(cudaMemcpy(got.data(), staging.device(slots[i]), sizes[i], cudaMemcpyDeviceToHost));
+        if (got != data[i])
+          throw Failure{"round " + std::to_string(round) + ": slot " + std::to_string(i) + " (" +
+                        std::to_string(sizes[i]) + " bytes) differs on the device"};
+      }
+    }
+    result = std::to_string(sizes.size()) + " slots equal on the device after two flushes";
+  }
+  CUDA_OK(cudaStreamDestroy(stream));
+  return result;
+}
+
 struct NamedCase {
   std::string name;
   std::function<std::string(uint64_t)> run;
@@ -762,6 +827,8 @@ std::vector<NamedCase> allCases() {
   storage({"d80_f16_ps16", F16, 80, 16});
   storage({"d5_bf16_ps8_odd_head_dim", BF, 5, 8});
   storage({"d128_bf16_ps16", BF, 128, 16, 16, 4});
+  // The CUDA graphs' host-data staging.
+  v.push_back({"staging_chunks", runStaging});
   return v;
 }
 
