@@ -55,13 +55,15 @@ LogicalResult verifyProjection(Operation *op, Value x, Value w, const char *what
   return success();
 }
 
-// A norm's per-column parameter: [hidden].
-LogicalResult verifyNormParam(Operation *op, Value x, Value p, const char *what) {
+// A norm's per-column parameter: [hidden] of the normalised operand x
+// (named `xName` in messages).
+LogicalResult verifyNormParam(Operation *op, Value x, Value p, const char *what,
+                              const char *xName = "x") {
   if (failed(requireFloat(op, p, what, 1)))
     return failure();
   if (!dimsAgree(ranked(p).getDimSize(0), lastDim(ranked(x))))
-    return op->emitOpError() << what << " has " << ranked(p).getDimSize(0)
-                             << " elements, x has width " << lastDim(ranked(x));
+    return op->emitOpError() << what << " has " << ranked(p).getDimSize(0) << " elements, "
+                             << xName << " has width " << lastDim(ranked(x));
   return success();
 }
 
@@ -340,7 +342,7 @@ LogicalResult ProjectionAddRMSNormOp::verify() {
     if (getOperation()->getResult(i).getType() != residual)
       return emitOpError() << "result " << i << " must have the residual's type " << residual << ", got "
                            << getOperation()->getResult(i).getType();
-  if (failed(verifyNormParam(*this, getResidual(), getNormWeight(), "norm weight")) ||
+  if (failed(verifyNormParam(*this, getResidual(), getNormWeight(), "norm weight", "the residual")) ||
       failed(verifyEpsilon(*this, getEpsilon())))
     return failure();
   if (auto off = getWeightOffsetAttr(); off && !std::isfinite(off.getValueAsDouble()))

@@ -186,7 +186,7 @@ func.func @projection_norm_width(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %r: t
 
 // -----
 func.func @projection_norm_weight(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %r: tensor<?x4xf32>, %nw: tensor<3xf32>) {
-  // expected-error @+1 {{norm weight has 3 elements, x has width 4}}
+  // expected-error @+1 {{norm weight has 3 elements, the residual has width 4}}
   %s, %n = resa.projection_add_rms_norm %x, [%w], %r, %nw {epsilon = 1.0e-6 : f32} : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<?x4xf32>, tensor<3xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
   return
 }
