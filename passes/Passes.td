@@ -207,6 +207,19 @@ def FuseProjectionNorm : Pass<"resa-fuse-projection-norm", "mlir::ModuleOp"> {
   let dependentDialects = ["resa::ir::ResaDialect"];
 }
 
+def FuseRotaryCache : Pass<"resa-fuse-rotary-cache", "mlir::ModuleOp"> {
+  let summary = "Fuse a layer's q/k multi_rotary into the resa.cache_attention that reads it";
+  let description = [{
+    A resa.multi_rotary of two tensors whose results are only the q and k of
+    one resa.cache_attention (with its num_heads and kv_heads) becomes, with
+    it, one resa.rotary_cache_attention of the unrotated q and k: a runtime
+    may then rotate k while writing it into the KV cache. resa-compile runs
+    it with --fuse-rotary-cache (off by default: the CUDA backend runs the
+    fused op as the two it replaces until its one-kernel form is measured).
+  }];
+  let dependentDialects = ["resa::ir::ResaDialect"];
+}
+
 def FuseGateUp : Pass<"resa-fuse-gate-up", "mlir::ModuleOp"> {
   let summary = "Give gated MLPs with separate gate and up weights one concatenated weight";
   let description = [{

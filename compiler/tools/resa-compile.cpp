@@ -39,6 +39,11 @@ cl::opt<Emit> emit("emit", cl::desc("print MLIR at a stage instead of writing a 
                               clEnumValN(Emit::Lowered, "lowered",
                                          "kernel calls over buffers")));
 cl::opt<bool> quiet("quiet", cl::desc("no progress lines on stderr"));
+cl::opt<bool> fuseRotaryCache(
+    "fuse-rotary-cache",
+    cl::desc("give each cache attention its q and k unrotated, with their rotary "
+             "(resa.rotary_cache_attention; default off: not yet measured on the GPU)"),
+    cl::init(false));
 cl::opt<std::string> weightDType(
     "dtype",
     cl::desc("storage type of the float weights: f32, bf16 or f16 (default: as the model stores "
@@ -264,6 +269,8 @@ int compile() {
   lower.addPass(resa::createFuseAddNorm());
   lower.addPass(resa::createFuseGateUp());
   lower.addPass(resa::createFuseProjectionNorm());
+  if (fuseRotaryCache)
+    lower.addPass(resa::createFuseRotaryCache());
   lower.addPass(resa::createLowerToKernels());
   if (mlir::failed(lower.run(*module)))
     return 1;

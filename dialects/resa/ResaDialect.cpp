@@ -184,6 +184,18 @@ LogicalResult RectificationScheduleOp::verify() {
 }
 LogicalResult CacheAttentionOp::verify() { return verifyAttention(*this); }
 
+LogicalResult RotaryCacheAttentionOp::verify() {
+  if (failed(verifyAttention(*this)))
+    return failure();
+  // Rotated in place of type: the rotation keeps q's and k's types.
+  if (failed(verifyRotary(*this, getQ(), getCos(), getSin(), getQ().getType(), getNumHeads(),
+                          getRotaryDim(), getInterleaved())) ||
+      failed(verifyRotary(*this, getK(), getCos(), getSin(), getK().getType(), getKvHeads(),
+                          getRotaryDim(), getInterleaved())))
+    return failure();
+  return success();
+}
+
 } // namespace resa::ir
 
 #define GET_OP_CLASSES

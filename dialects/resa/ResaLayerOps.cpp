@@ -215,9 +215,10 @@ LogicalResult LogitsOp::verify() {
   return requireResult(*this, ranked(getX()), ranked(getWeight()).getDimSize(1));
 }
 
-// resa.rotary's rules for one x (RotaryOp, and each of MultiRotaryOp's).
-static LogicalResult verifyRotary(Operation *op, Value xv, Value cos, Value sin, Type result,
-                                  int64_t heads, int64_t rot, int64_t inter) {
+// resa.rotary's rules for one x (RotaryOp, each of MultiRotaryOp's, and
+// RotaryCacheAttentionOp's q and k).
+LogicalResult verifyRotary(Operation *op, Value xv, Value cos, Value sin, Type result, int64_t heads,
+                           int64_t rot, int64_t inter) {
   auto x = ranked(xv);
   if (x.getRank() != 3 && x.getRank() != 4)
     return op->emitOpError() << "x must be [B, H, S, D] or [B, S, H*D], got " << x;

@@ -107,6 +107,27 @@ def Resa_CacheAttentionOp : Resa_AttentionBase<"cache_attention",
                        StrAttr:$layout, I64Attr:$layer);
 }
 
+def Resa_RotaryCacheAttentionOp : Op<Resa_Dialect, "rotary_cache_attention",
+    [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "rotary position embedding of q and k, then resa.cache_attention";
+  let description = [{
+    resa.cache_attention(rotary(q), rotary(k), v) with the rotation of
+    resa.multi_rotary (cos, sin, rotary_dim, interleaved; num_heads for q,
+    kv_heads for k): what resa-fuse-rotary-cache makes of a multi_rotary whose
+    two results only this cache_attention reads, so that a runtime can rotate
+    k on its way into the cache instead of in a launch of its own.
+  }];
+  let arguments = (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v,
+                       AnyRankedTensor:$cos, AnyRankedTensor:$sin,
+                       I64Attr:$num_heads, I64Attr:$kv_heads, F32Attr:$scale,
+                       StrAttr:$layout, I64Attr:$layer, I64Attr:$rotary_dim,
+                       I64Attr:$interleaved);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat =
+      "$q `,` $k `,` $v `,` $cos `,` $sin attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Resa_CacheWriteOp : Op<Resa_Dialect, "cache_write", [MemoryEffects<[MemWrite]>]> {
   let summary = "write the call's keys and values into one layer of the KV cache";
   let description = [{

@@ -25,6 +25,18 @@ Tensor runContextStep(const std::string &kernel, const std::vector<const Tensor 
     return context->blockSelect(layer, *in.at(0), attrs);
   if (kernel == "resa.block_attention")
     return context->blockAttention(layer, *in.at(0), *in.at(1), attrs);
+  if (kernel == "resa.rotary_cache_attention") {
+    // q and k rotated as the multi_rotary the step replaces, then as
+    // resa.cache_attention.
+    const Attrs rotary = ProgramPlan::rotaryOf(attrs);
+    KernelArgs args;
+    args.inputs = {in.at(3), in.at(4), in.at(0), in.at(1)};
+    args.attrs = &rotary;
+    args.numOutputs = 2;
+    std::vector<Tensor> qk;
+    findCpuKernel("resa.multi_rotary")(args, qk);
+    return context->cacheAttention(layer, qk.at(0), qk.at(1), *in.at(2), attrs);
+  }
   return context->cacheAttention(layer, *in.at(0), *in.at(1), *in.at(2), attrs);
 }
 

@@ -127,8 +127,16 @@ std::map<std::string, int64_t> ProgramPlan::bind(const std::vector<Tensor> &inpu
 
 bool ProgramPlan::isContextStep(const std::string &kernel) {
   return kernel == "resa.positions" || kernel == "resa.cache_attention" ||
-         kernel == "resa.cache_write" || kernel == "resa.block_select" ||
-         kernel == "resa.block_attention";
+         kernel == "resa.rotary_cache_attention" || kernel == "resa.cache_write" ||
+         kernel == "resa.block_select" || kernel == "resa.block_attention";
+}
+
+Attrs ProgramPlan::rotaryOf(const Attrs &a) {
+  Attrs r;
+  r.set("num_heads", std::vector<int64_t>{a.requireInt("num_heads"), a.requireInt("kv_heads")});
+  r.set("rotary_dim", a.requireInt("rotary_dim"));
+  r.set("interleaved", a.getInt("interleaved", 0));
+  return r;
 }
 
 Tensor ProgramPlan::evaluateShapeExpr(const PlanStep &step,

@@ -58,6 +58,9 @@ public:
                                   const std::map<std::string, int64_t> &symbols);
   // resa.positions: `count` positions from `start`.
   static Tensor positions(const Tensor &count, int64_t start);
+  // The attributes of the resa.multi_rotary (q, k) that a
+  // resa.rotary_cache_attention step's own attributes describe.
+  static Attrs rotaryOf(const Attrs &rotaryCacheAttention);
 
 private:
   enum class Kind { Computed, Constant, Weight };

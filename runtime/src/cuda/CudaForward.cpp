@@ -1,5 +1,6 @@
 #include "CudaForward.h"
 #include "CudaKVStorage.h"
+#include "../ProgramPlan.h"
 
 #include "resa/kernels/BlockSparse.h"
 
@@ -276,6 +277,25 @@ DeviceTensor CudaForward::cacheAttention(int64_t layer, const DeviceTensor &q,
     gpu::pagedPrefill(attention_, shape, kvType_, a, static_cast<int32_t>(l.len), planLen_);
   }
   return fromHeadMajor(out, l, q.shape());
+}
+
+DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor &q,
+                                                const DeviceTensor &k, const DeviceTensor &v,
+                                                const DeviceTensor &cos, const DeviceTensor &sin,
+                                                const Attrs &attrs) {
+  gpu::DeviceKernelFn rotate = gpu::findCudaKernel("resa.multi_rotary");
+  if (!rotate)
+    throw Error("the CUDA backend has no 'resa.multi_rotary' kernel");
+  const Attrs rotary = ProgramPlan::rotaryOf(attrs);
+  gpu::DeviceKernelArgs args;
+  args.inputs = {&cos, &sin, &q, &k};
+  args.host = {nullptr, nullptr, nullptr, nullptr};
+  args.attrs = &rotary;
+  args.numOutputs = 2;
+  args.ctx = &ctx_;
+  std::vector<DeviceTensor> qk;
+  rotate(args, qk);
+  return cacheAttention(layer, qk.at(0), qk.at(1), v, attrs);
 }
 
 DeviceTensor CudaForward::blockSelect(int64_t layer, const DeviceTensor &q, const Attrs &attrs) {

@@ -64,6 +64,13 @@ public:
   void cacheWrite(int64_t layer, const DeviceTensor &k, const DeviceTensor &v, const Attrs &attrs);
   DeviceTensor cacheAttention(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
                               const DeviceTensor &v, const Attrs &attrs);
+  // resa.rotary_cache_attention: q and k rotated as resa.multi_rotary would
+  // (ProgramPlan::rotaryOf), then cacheAttention. (The two launches it
+  // replaces, for now: the one-kernel form that rotates k on its way into
+  // the cache is bench/NOTES.md's next step.)
+  DeviceTensor rotaryCacheAttention(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
+                                    const DeviceTensor &v, const DeviceTensor &cos,
+                                    const DeviceTensor &sin, const Attrs &attrs);
   DeviceTensor blockSelect(int64_t layer, const DeviceTensor &q, const Attrs &attrs);
   DeviceTensor blockAttention(int64_t layer, const DeviceTensor &q, const DeviceTensor &blocks,
                               const Attrs &attrs);

@@ -1,4 +1,4 @@
-// resa.cache_attention's verifier (shared with resa.attention): head counts, ranks per layout, layout names, head sizes.
+// resa.cache_attention's verifier (shared with resa.attention and resa.rotary_cache_attention, which adds resa.rotary's rules for q and k): head counts, ranks per layout, layout names, head sizes, rotary dims.
 // RUN: resa-opt %s --split-input-file -verify-diagnostics
 
 // Valid forms parse and verify: GQA in both layouts, dynamic dims.
@@ -95,4 +95,28 @@ func.func @no_layer(%q: tensor<1x4x3x16xf32>, %k: tensor<1x4x3x16xf32>) -> tenso
   // expected-error @+1 {{'resa.cache_attention' op requires attribute 'layer'}}
   %0 = resa.cache_attention %q, %k, %k {kv_heads = 4 : i64, layout = "bhsd", num_heads = 4 : i64, scale = 0.25 : f32} : (tensor<1x4x3x16xf32>, tensor<1x4x3x16xf32>, tensor<1x4x3x16xf32>) -> tensor<1x4x3x16xf32>
   return %0 : tensor<1x4x3x16xf32>
+}
+
+// -----
+
+func.func @rotary_odd_dim(%q: tensor<1x4x1x8xf32>, %k: tensor<1x2x1x8xf32>, %v: tensor<1x2x1x8xf32>, %c: tensor<1x1x3xf32>, %s: tensor<1x1x3xf32>) -> tensor<1x4x1x8xf32> {
+  // expected-error @+1 {{rotary_dim must be positive and even, got 7}}
+  %a = resa.rotary_cache_attention %q, %k, %v, %c, %s {num_heads = 4 : i64, kv_heads = 2 : i64, scale = 0.5 : f32, layout = "bhsd", layer = 0 : i64, rotary_dim = 7 : i64, interleaved = 0 : i64} : (tensor<1x4x1x8xf32>, tensor<1x2x1x8xf32>, tensor<1x2x1x8xf32>, tensor<1x1x3xf32>, tensor<1x1x3xf32>) -> tensor<1x4x1x8xf32>
+  return %a : tensor<1x4x1x8xf32>
+}
+
+// -----
+
+func.func @rotary_wide_dim(%q: tensor<1x4x1x8xf32>, %k: tensor<1x2x1x8xf32>, %v: tensor<1x2x1x8xf32>, %c: tensor<1x1x8xf32>, %s: tensor<1x1x8xf32>) -> tensor<1x4x1x8xf32> {
+  // expected-error @+1 {{rotary_dim 16 exceeds the head size 8}}
+  %a = resa.rotary_cache_attention %q, %k, %v, %c, %s {num_heads = 4 : i64, kv_heads = 2 : i64, scale = 0.5 : f32, layout = "bhsd", layer = 0 : i64, rotary_dim = 16 : i64, interleaved = 0 : i64} : (tensor<1x4x1x8xf32>, tensor<1x2x1x8xf32>, tensor<1x2x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1x8xf32>) -> tensor<1x4x1x8xf32>
+  return %a : tensor<1x4x1x8xf32>
+}
+
+// -----
+
+func.func @rotary_kv_heads(%q: tensor<1x4x1x8xf32>, %k: tensor<1x4x1x8xf32>, %v: tensor<1x2x1x8xf32>, %c: tensor<1x1x4xf32>, %s: tensor<1x1x4xf32>) -> tensor<1x4x1x8xf32> {
+  // expected-error @+1 {{k and v must have kv_heads = 2 heads}}
+  %a = resa.rotary_cache_attention %q, %k, %v, %c, %s {num_heads = 4 : i64, kv_heads = 2 : i64, scale = 0.5 : f32, layout = "bhsd", layer = 0 : i64, rotary_dim = 8 : i64, interleaved = 0 : i64} : (tensor<1x4x1x8xf32>, tensor<1x4x1x8xf32>, tensor<1x2x1x8xf32>, tensor<1x1x4xf32>, tensor<1x1x4xf32>) -> tensor<1x4x1x8xf32>
+  return %a : tensor<1x4x1x8xf32>
 }

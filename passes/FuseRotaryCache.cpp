@@ -1,0 +1,43 @@
+// resa-fuse-rotary-cache: see Passes.td.
+#include "passes/Passes.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+
+namespace resa {
+#define GEN_PASS_DEF_FUSEROTARYCACHE
+#include "passes/Passes.h.inc"
+
+namespace {
+
+struct FuseRotaryCachePass : impl::FuseRotaryCacheBase<FuseRotaryCachePass> {
+  void runOnOperation() override {
+    SmallVector<ir::CacheAttentionOp> attentions;
+    getOperation().walk([&](ir::CacheAttentionOp a) { attentions.push_back(a); });
+    OpBuilder b(&getContext());
+    for (ir::CacheAttentionOp a : attentions) {
+      // q and k: the two results of one multi_rotary that nothing else reads,
+      // with this attention's head counts.
+      auto rotary = a.getQ().getDefiningOp<ir::MultiRotaryOp>();
+      if (!rotary || rotary.getXs().size() != 2 || a.getK().getDefiningOp() != rotary.getOperation() ||
+          a.getQ() != rotary.getResult(0) || a.getK() != rotary.getResult(1) ||
+          !rotary.getResult(0).hasOneUse() || !rotary.getResult(1).hasOneUse() ||
+          rotary.getNumHeads()[0] != a.getNumHeadsAttr().getInt() ||
+          rotary.getNumHeads()[1] != a.getKvHeadsAttr().getInt())
+        continue;
+      b.setInsertionPoint(a);
+      auto fused = b.create<ir::RotaryCacheAttentionOp>(
+          b.getFusedLoc({rotary.getLoc(), a.getLoc()}), a.getType(), rotary.getXs()[0],
+          rotary.getXs()[1], a.getV(), rotary.getCos(), rotary.getSin(), a.getNumHeadsAttr(),
+          a.getKvHeadsAttr(), a.getScaleAttr(), a.getLayoutAttr(), a.getLayerAttr(),
+          rotary.getRotaryDimAttr(), rotary.getInterleavedAttr());
+      a.getResult().replaceAllUsesWith(fused.getResult());
+      a.erase();
+      rotary.erase();
+    }
+  }
+};
+
+} // namespace
+} // namespace resa
