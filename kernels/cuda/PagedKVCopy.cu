@@ -4,6 +4,7 @@
 #include "resa/cuda/PagedKVCopy.h"
 
 #include "Launch.cuh"
+#include "RotaryPair.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -65,6 +66,63 @@ __global__ void fillKernel(uint16_t *dst, uint16_t bits, int64_t count) {
     dst[e] = bits;
 }
 
+template <typename T> __device__ __forceinline__ float asFloat(T x) { return toFloat(x); }
+template <> __device__ __forceinline__ float asFloat(float x) { return x; }
+template <typename T> __device__ __forceinline__ T fromFloatRn(float x);
+template <> __device__ __forceinline__ __nv_bfloat16 fromFloatRn(float x) { return __float2bfloat16_rn(x); }
+template <> __device__ __forceinline__ __half fromFloatRn(float x) { return __float2half_rn(x); }
+
+// Element d of a head's row x rotated as resa.rotary computes it (fp32, the
+// CPU kernel's expression); c and s the row of cos and sin of its sequence.
+template <typename T>
+__device__ __forceinline__ float rotated(const T *x, int d, const float *c, const float *s,
+                                         const RotaryAppendArgs &a) {
+  const float v = asFloat(x[d]);
+  if (d >= a.rotaryDim)
+    return v;
+  const detail::RotaryPair p = detail::rotaryPair(d, a.rotaryDim, a.interleaved);
+  const int64_t ci = a.width == a.rotaryDim ? d : p.pair;
+  return detail::rotatePair(p, v, asFloat(x[d + p.partner]), c[ci], s[ci]);
+}
+
+// One thread per element of q, then k, then v (rows of headDim).
+template <typename T, typename KV>
+__global__ void rotaryAppendKernel(Dims d, RotaryAppendArgs a) {
+  detail::pdlWait();
+  const int64_t qRows = int64_t(a.batch) * a.numQHeads, kvRows = int64_t(a.batch) * d.numKvHeads;
+  const int64_t total = (qRows + 2 * kvRows) * d.headDim;
+  const T *q = static_cast<const T *>(a.q), *k = static_cast<const T *>(a.k),
+          *v = static_cast<const T *>(a.v);
+  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int j = static_cast<int>(e % d.headDim);
+    int64_t row = e / d.headDim;
+    if (row < qRows) {
+      const int64_t b = row / a.numQHeads;
+      const int64_t cs = (a.cosRows == 1 ? 0 : b) * a.width;
+      static_cast<KV *>(a.qOut)[e] = fromFloatRn<KV>(rotated(q + row * d.headDim, j, a.cos + cs, a.sin + cs, a));
+      continue;
+    }
+    row -= qRows;
+    const bool isK = row < kvRows;
+    if (!isK)
+      row -= kvRows;
+    const int64_t b = row / d.numKvHeads;
+    const int h = static_cast<int>(row % d.numKvHeads);
+    const int32_t slot = a.slots[b];
+    const int64_t at =
+        ((static_cast<int64_t>(slot / d.pageSize) * d.numKvHeads + h) * d.pageSize + slot % d.pageSize) *
+            d.headDim + j;
+    if (isK) {
+      const int64_t cs = (a.cosRows == 1 ? 0 : b) * a.width;
+      static_cast<KV *>(a.kCache)[at] = fromFloatRn<KV>(rotated(k + row * d.headDim, j, a.cos + cs, a.sin + cs, a));
+    } else {
+      static_cast<KV *>(a.vCache)[at] = fromFloatRn<KV>(asFloat(v[row * d.headDim + j]));
+    }
+  }
+  detail::pdlLaunchDependents();
+}
+
 unsigned blocksFor(int64_t total) {
   return static_cast<unsigned>(std::min<int64_t>((total + kThreads - 1) / kThreads, kMaxBlocks));
 }
@@ -116,6 +174,31 @@ cudaError_t gatherKVTokens(const PagedAttentionShape &s, KVDType dtype, const in
         d, slots, total, static_cast<const __half *>(kCache), static_cast<const __half *>(vCache),
         k, v);
   return cudaGetLastError();
+}
+
+cudaError_t rotaryAppendDecode(const PagedAttentionShape &s, KVDType kvType, const RotaryAppendArgs &a,
+                               cudaStream_t stream) {
+  if (s.numKvHeads <= 0 || s.headDim <= 0 || s.pageSize <= 0 || a.batch < 0 || a.numQHeads <= 0 ||
+      a.rotaryDim <= 0 || a.rotaryDim % 2 || a.rotaryDim > s.headDim ||
+      (a.width != a.rotaryDim && a.width != a.rotaryDim / 2) || (a.cosRows != 1 && a.cosRows != a.batch) ||
+      a.actType < 0 || a.actType > 2)
+    return cudaErrorInvalidValue;
+  if (a.batch == 0)
+    return cudaSuccess;
+  if (!a.q || !a.k || !a.v || !a.cos || !a.sin || !a.qOut || !a.slots || !a.kCache || !a.vCache)
+    return cudaErrorInvalidValue;
+  const int64_t total = (int64_t(a.batch) * a.numQHeads + 2 * int64_t(a.batch) * s.numKvHeads) * s.headDim;
+  const Dims d{s.numKvHeads, s.headDim, s.pageSize};
+  const dim3 grid(blocksFor(total)), block(kThreads);
+  auto launch = [&](auto kernel) { return detail::launchPdl(kernel, grid, block, 0, stream, d, a); };
+  if (kvType == KVDType::BF16) {
+    if (a.actType == 0) return launch(rotaryAppendKernel<float, __nv_bfloat16>);
+    if (a.actType == 1) return launch(rotaryAppendKernel<__nv_bfloat16, __nv_bfloat16>);
+    return launch(rotaryAppendKernel<__half, __nv_bfloat16>);
+  }
+  if (a.actType == 0) return launch(rotaryAppendKernel<float, __half>);
+  if (a.actType == 1) return launch(rotaryAppendKernel<__nv_bfloat16, __half>);
+  return launch(rotaryAppendKernel<__half, __half>);
 }
 
 cudaError_t fill16(void *dst, uint16_t bits, int64_t count, cudaStream_t stream) {

@@ -286,6 +286,15 @@ void KVCache::beginForward(const std::vector<int64_t> &ids, const std::vector<in
 }
 
 void KVCache::writeLayer(int layer, const void *k, const void *v) {
+  writeLayerWith(layer, [&](const int32_t *slots, int64_t count) {
+    if (!k || !v)
+      throw Error("KV cache: writeLayer: null K or V for " + str(count) + " tokens");
+    storage_->writeTokens(layer, slots, count, k, v);
+  });
+}
+
+void KVCache::writeLayerWith(int layer,
+                             const std::function<void(const int32_t *slots, int64_t count)> &write) {
   const Batch &b = batch("writeLayer");
   checkLayer(layer, "writeLayer");
   if (b.written[static_cast<size_t>(layer)])
@@ -295,9 +304,7 @@ void KVCache::writeLayer(int layer, const void *k, const void *v) {
     batch_.written[static_cast<size_t>(layer)] = true;
     return;
   }
-  if (!k || !v)
-    throw Error("KV cache: writeLayer: null K or V for " + str(b.slots.size()) + " tokens");
-  storage_->writeTokens(layer, b.slots.data(), static_cast<int64_t>(b.slots.size()), k, v);
+  write(b.slots.data(), static_cast<int64_t>(b.slots.size()));
   storage_->updateSummaries(layer, b.updates.data(), b.updates.size());
   batch_.written[static_cast<size_t>(layer)] = true;
 }

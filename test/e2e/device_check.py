@@ -53,7 +53,7 @@ Model = collections.namedtuple("Model", "stem onnx flags")
 SHAPE_MODEL = Model("shape-tiny", None, ["--weights=random:1"])
 
 
-def compile_all(bin_dir, models, out):
+def compile_all(bin_dir, models, out, extra):
     for model in models:
         path = model.onnx
         if path is None:
@@ -66,7 +66,7 @@ def compile_all(bin_dir, models, out):
                 if pkg.exists():
                     continue
                 cmd = [str(bin_dir / "resa-compile"), str(path), "-o", str(pkg), "--quiet",
-                       f"--dtype={dtype}"] + flags + model.flags
+                       f"--dtype={dtype}"] + flags + model.flags + extra
                 subprocess.run(cmd, check=True)
 
 
@@ -100,6 +100,9 @@ def main():
                     help="the CPU runs the float32 package (default) or the same bf16 one")
     ap.add_argument("--tolerance", default="2e-2")
     ap.add_argument("--tie-margin", default="0")
+    ap.add_argument("--compile-flags", default="",
+                    help="more resa-compile flags for every package, space-separated "
+                         "(e.g. --fuse-rotary-cache)")
     args = ap.parse_args()
     models = [Model(p.stem, p, []) for p in sorted((args.fixtures / "models").glob("*.onnx"))]
     models.append(SHAPE_MODEL)
@@ -119,7 +122,7 @@ def main():
         out = args.packages or pathlib.Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         if not args.run_only:
-            compile_all(args.bin, models, out)
+            compile_all(args.bin, models, out, args.compile_flags.split())
         if args.compile_only:
             return 0
         failed = check_all(args.bin, models, out, args.device, args.reference, args.tolerance,

@@ -4,6 +4,7 @@
 // rotated value, so the layouts need no shared memory. multi_rotary's
 // tensors (a layer's q and k) share one launch: the elements of all of them
 // are numbered one after another.
+#include "../RotaryPair.cuh"
 #include "LayerKernels.h"
 
 #include <cstdint>
@@ -49,23 +50,11 @@ __device__ __forceinline__ void rotateElement(const T *x, const C *cosT, const C
     s = (e / (r.D * r.H)) % r.S;
     b = e / (r.D * r.H * r.S);
   }
-  bool first;
-  int64_t pair, partner;
-  if (r.interleaved) {
-    first = d % 2 == 0;
-    pair = d / 2;
-    partner = first ? e + 1 : e - 1;
-  } else {
-    first = d < r.half;
-    pair = first ? d : d - r.half;
-    partner = first ? e + r.half : e - r.half;
-  }
+  const detail::RotaryPair p = detail::rotaryPair(d, r.rot, r.interleaved);
   const int64_t row = ((r.Bc == 1 ? 0 : b) * r.Sc + (r.Sc == 1 ? 0 : s)) * r.W;
-  const int64_t ci = row + (r.full ? d : pair);
-  const float c = toFloat(cosT[ci]), sn = toFloat(sinT[ci]);
-  const float xv = toFloat(x[e]), xp = toFloat(x[partner]);
-  // first: y[i1] = x1 cos - x2 sin; second: y[i2] = x2 cos + x1 sin.
-  y[e] = fromFloat<T>(first ? xv * c - xp * sn : xv * c + xp * sn);
+  const int64_t ci = row + (r.full ? d : p.pair);
+  y[e] = fromFloat<T>(detail::rotatePair(p, toFloat(x[e]), toFloat(x[e + p.partner]), toFloat(cosT[ci]),
+                                         toFloat(sinT[ci])));
 }
 
 template <typename T, typename C>

@@ -2,6 +2,7 @@
 #include "CudaKVStorage.h"
 #include "../ProgramPlan.h"
 
+#include "resa/cuda/PagedKVCopy.h"
 #include "resa/kernels/BlockSparse.h"
 
 #include <algorithm>
@@ -245,13 +246,16 @@ DeviceTensor CudaForward::cacheAttention(int64_t layer, const DeviceTensor &q,
                                          const Attrs &attrs) {
   cacheWrite(layer, k, v, attrs);
   Layout l = layout(q, attrs, "num_heads");
-  DeviceTensor qh = headMajor(q, l);
+  return attendCache(layer, headMajor(q, l), l, q.shape(), attrs);
+}
+
+DeviceTensor CudaForward::attendCache(int64_t layer, const DeviceTensor &qh, const Layout &l,
+                                      const Shape &qShape, const Attrs &attrs) {
   DeviceTensor out = ctx_.alloc->allocate(kvElement_, qh.shape());
   PagedAttentionShape shape = attentionShape(l.heads);
   KVStorage &kv = cache_.storage();
   const float scale = attrs.getFloat("scale", 0.0f);
-  if (l.len == 1 && start_ + 1 == maxSeqLen_) {
-    // One new token at the end of each sequence: a decode step.
+  if (isDecodeStep(l)) {
     gpu::DecodeAttentionArgs a;
     a.q = qh.raw();
     a.kCache = kv.keys(static_cast<int>(layer));
@@ -276,26 +280,70 @@ DeviceTensor CudaForward::cacheAttention(int64_t layer, const DeviceTensor &q,
     a.scale = scale;
     gpu::pagedPrefill(attention_, shape, kvType_, a, static_cast<int32_t>(l.len), planLen_);
   }
-  return fromHeadMajor(out, l, q.shape());
+  return fromHeadMajor(out, l, qShape);
 }
 
 DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor &q,
                                                 const DeviceTensor &k, const DeviceTensor &v,
                                                 const DeviceTensor &cos, const DeviceTensor &sin,
                                                 const Attrs &attrs) {
-  gpu::DeviceKernelFn rotate = gpu::findCudaKernel("resa.multi_rotary");
-  if (!rotate)
-    throw Error("the CUDA backend has no 'resa.multi_rotary' kernel");
-  const Attrs rotary = ProgramPlan::rotaryOf(attrs);
-  gpu::DeviceKernelArgs args;
-  args.inputs = {&cos, &sin, &q, &k};
-  args.host = {nullptr, nullptr, nullptr, nullptr};
-  args.attrs = &rotary;
-  args.numOutputs = 2;
-  args.ctx = &ctx_;
-  std::vector<DeviceTensor> qk;
-  rotate(args, qk);
-  return cacheAttention(layer, qk.at(0), qk.at(1), v, attrs);
+  const Layout l = layout(q, attrs, "num_heads");
+  const Layout lk = layout(k, attrs, "kv_heads");
+  layout(v, attrs, "kv_heads");
+  const int64_t rot = attrs.requireInt("rotary_dim");
+  // One kernel in a decode step (one token a sequence, all three tensors
+  // [B][heads][D] in memory whatever the layout) with fp32 cos/sin of one
+  // row a sequence, or one for all.
+  const bool oneKernel = isDecodeStep(l) && q.dtype() == k.dtype() && k.dtype() == v.dtype() &&
+                         cos.dtype() == DType::F32 && sin.dtype() == DType::F32 &&
+                         cos.shape() == sin.shape() && cos.rank() == 3 && cos.dim(1) == 1 &&
+                         (cos.dim(0) == 1 || cos.dim(0) == l.batch) && lk.heads == cache_.config().numKvHeads;
+  if (!oneKernel) {
+    // Prefill and rectification: the multi_rotary and cache_attention the
+    // step replaces.
+    gpu::DeviceKernelFn rotate = gpu::findCudaKernel("resa.multi_rotary");
+    if (!rotate)
+      throw Error("the CUDA backend has no 'resa.multi_rotary' kernel");
+    const Attrs rotary = ProgramPlan::rotaryOf(attrs);
+    gpu::DeviceKernelArgs args;
+    args.inputs = {&cos, &sin, &q, &k};
+    args.host = {nullptr, nullptr, nullptr, nullptr};
+    args.attrs = &rotary;
+    args.numOutputs = 2;
+    args.ctx = &ctx_;
+    std::vector<DeviceTensor> qk;
+    rotate(args, qk);
+    return cacheAttention(layer, qk.at(0), qk.at(1), v, attrs);
+  }
+  if (layer < 0 || layer >= cache_.config().numLayers)
+    throw Error("layer " + std::to_string(layer) + " does not fit the KV cache");
+  DeviceTensor qh = ctx_.alloc->allocate(kvElement_, {l.batch, l.heads, l.len, l.d});
+  CudaKVStorage *storage = deviceStorage(cache_);
+  if (!storage)
+    throw Error("resa.rotary_cache_attention on CUDA needs the device KV storage");
+  cache_.writeLayerWith(static_cast<int>(layer), [&](const int32_t *slots, int64_t count) {
+    if (count != l.batch)
+      throw Error("a decode step writes one token a sequence, got " + std::to_string(count) +
+                  " for " + std::to_string(l.batch));
+    gpu::RotaryAppendArgs a;
+    a.batch = static_cast<int32_t>(l.batch);
+    a.numQHeads = static_cast<int32_t>(l.heads);
+    a.q = q.raw(), a.k = k.raw(), a.v = v.raw();
+    a.actType = q.dtype() == DType::F32 ? 0 : q.dtype() == DType::BF16 ? 1 : 2;
+    a.cos = cos.data<float>(), a.sin = sin.data<float>();
+    a.cosRows = static_cast<int32_t>(cos.dim(0));
+    a.width = static_cast<int32_t>(cos.dim(2));
+    a.rotaryDim = static_cast<int32_t>(rot);
+    a.interleaved = attrs.getInt("interleaved", 0) != 0;
+    a.qOut = qh.raw();
+    a.slots = storage->slotsOnDevice(slots, count);
+    a.kCache = storage->keys(static_cast<int>(layer));
+    a.vCache = storage->values(static_cast<int>(layer));
+    gpu::checkCuda(gpu::rotaryAppendDecode(attentionShape(l.heads), kvType_, a, ctx_.stream),
+                   "the rotary and K/V append of layer " + std::to_string(layer) + " (rotary_dim " +
+                       std::to_string(rot) + ", cos " + shapeToString(cos.shape()) + ")");
+  });
+  return attendCache(layer, qh, l, q.shape(), attrs);
 }
 
 DeviceTensor CudaForward::blockSelect(int64_t layer, const DeviceTensor &q, const Attrs &attrs) {

@@ -65,9 +65,9 @@ public:
   DeviceTensor cacheAttention(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
                               const DeviceTensor &v, const Attrs &attrs);
   // resa.rotary_cache_attention: q and k rotated as resa.multi_rotary would
-  // (ProgramPlan::rotaryOf), then cacheAttention. (The two launches it
-  // replaces, for now: the one-kernel form that rotates k on its way into
-  // the cache is bench/NOTES.md's next step.)
+  // (ProgramPlan::rotaryOf), then cacheAttention; in a decode step one kernel
+  // rotates q, rotates k into the cache and copies v there
+  // (gpu::rotaryAppendDecode), elsewhere the two steps it replaces.
   DeviceTensor rotaryCacheAttention(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
                                     const DeviceTensor &v, const DeviceTensor &cos,
                                     const DeviceTensor &sin, const Attrs &attrs);
@@ -86,6 +86,12 @@ private:
   // KV element type, and back to the step's layout.
   DeviceTensor headMajor(const DeviceTensor &t, const Layout &l);
   DeviceTensor fromHeadMajor(const DeviceTensor &t, const Layout &l, const Shape &shape);
+  // One new token at the end of each sequence: a decode step.
+  bool isDecodeStep(const Layout &l) const { return l.len == 1 && start_ + 1 == maxSeqLen_; }
+  // The attention of head-major queries qh over the cache (layer written),
+  // returned in the layout of qShape.
+  DeviceTensor attendCache(int64_t layer, const DeviceTensor &qh, const Layout &l, const Shape &qShape,
+                           const Attrs &attrs);
   // [B * S, H, D] token-major rows (what the cache's writeTokens takes).
   DeviceTensor tokenMajor(const DeviceTensor &t, const Layout &l);
   DeviceTensor inKVType(const DeviceTensor &t);

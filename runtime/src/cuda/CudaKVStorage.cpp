@@ -144,13 +144,17 @@ void CudaKVStorage::copyPage(int32_t src, int32_t dst) {
     }
 }
 
+const int32_t *CudaKVStorage::slotsOnDevice(const int32_t *slotMapping, int64_t numTokens) {
+  return deviceSlots_ ? deviceSlots_
+                      : upload(slots_, slotMapping, static_cast<size_t>(numTokens),
+                               "KV cache: uploading the slot mapping");
+}
+
 void CudaKVStorage::writeTokens(int layer, const int32_t *slotMapping, int64_t numTokens,
                                 const void *k, const void *v) {
   if (numTokens <= 0)
     return;
-  const int32_t *slots = deviceSlots_ ? deviceSlots_
-                                      : upload(slots_, slotMapping, static_cast<size_t>(numTokens),
-                                               "KV cache: uploading the slot mapping");
+  const int32_t *slots = slotsOnDevice(slotMapping, numTokens);
   checkCuda(gpu::scatterKVTokens(shape(), slots, numTokens, k, v, keys(layer), values(layer),
                                  stream_),
             "KV cache: writing " + std::to_string(numTokens) + " tokens");

@@ -45,6 +45,10 @@ public:
   void updateSummaries(int layer, const KVSummaryUpdate *updates, size_t count) override;
   void readTokens(int layer, const int32_t *slotMapping, int64_t numTokens, float *k,
                   float *v) const override;
+  // The slot mapping on the device, as writeTokens reads it (the graph's
+  // table while useDeviceTables holds one, else uploaded): for a kernel that
+  // writes the tokens itself (KVCache::writeLayerWith).
+  const int32_t *slotsOnDevice(const int32_t *slotMapping, int64_t numTokens);
   // While set (a CUDA graph capture), writeTokens and updateSummaries read
   // their tables from these device arrays, which the caller refreshes before
   // every replay, instead of uploading the host ones (an upload would be

@@ -16,6 +16,10 @@
 //     overwrites: every pool (K, V, kmin, kmax) equal bit for bit, readTokens
 //     equal, then decode and selection over the device pools against the CPU
 //     references over the CPU pools;
+//   - a decode step's rotary and K/V append in one kernel
+//     (gpu::rotaryAppendDecode) against the rotation computed here in
+//     double: q out and every written slot within the KV type's rounding,
+//     every other slot of the poisoned pools untouched;
 //   - the CUDA graphs' host-data staging (runtime/src/cuda/CallStaging.h):
 //     slots packed in chunks (one larger than a chunk, empty ones), every
 //     slot's device bytes equal to what was set, over two flushes.
@@ -30,6 +34,7 @@
 #include "cuda/CudaKVStorage.h"
 #include "resa/cuda/GenericAttention.h"
 #include "resa/cuda/PagedAttention.h"
+#include "resa/cuda/PagedKVCopy.h"
 #include "resa/kernels/BlockSparse.h"
 #include "resa/kernels/PagedKV.h"
 #include "resa/runtime/KVCache.h"
@@ -692,6 +697,116 @@ std::string runStorage(const StorageCase &c, uint64_t seed) {
 
 // ---- the cases ----------------------------------------------------------------
 
+// gpu::rotaryAppendDecode: q rotated into qOut, k rotated and v copied into
+// the pools at each sequence's slot, against a reference in double.
+struct RotaryAppendCase {
+  std::string name;
+  KVDType kv;
+  bool fp32Act;  // activations in fp32, else in the KV type
+  int batch, qHeads, kvHeads, headDim, pageSize, rotaryDim;
+  bool interleaved, halfWidth, sharedCos;
+};
+
+std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  const int B = c.batch, D = c.headDim, Hq = c.qHeads, Hkv = c.kvHeads, rot = c.rotaryDim;
+  const int width = c.halfWidth ? rot / 2 : rot, cosRows = c.sharedCos ? 1 : B;
+  const int numPages = 3 * B + 2;
+  // Inputs as stored: fp32, or rounded to the KV type (bits on the device).
+  auto stored = [&](float x) { return c.fp32Act ? x : fromBits(toBits(x, c.kv), c.kv); };
+  std::vector<float> q(size_t(B) * Hq * D), k(size_t(B) * Hkv * D), v(k.size());
+  for (auto *t : {&q, &k, &v})
+    for (float &x : *t) x = stored(normal(rng));
+  std::vector<float> cosv(size_t(cosRows) * width), sinv(cosv.size());
+  for (size_t i = 0; i < cosv.size(); ++i) {
+    const float angle = 3.f * normal(rng);
+    cosv[i] = std::cos(angle), sinv[i] = std::sin(angle);
+  }
+  // Distinct slots in random pages.
+  std::vector<int32_t> slots(static_cast<size_t>(B));
+  std::vector<int32_t> all(size_t(numPages) * c.pageSize);
+  std::iota(all.begin(), all.end(), 0);
+  std::shuffle(all.begin(), all.end(), rng);
+  std::copy(all.begin(), all.begin() + B, slots.begin());
+  // The reference rotation of element d of row x (its sequence's cos row).
+  auto rotate = [&](const float *x, int d, int b) {
+    if (d >= rot) return double(x[d]);
+    const int half = rot / 2;
+    const bool first = c.interleaved ? d % 2 == 0 : d < half;
+    const int pair = c.interleaved ? d / 2 : (first ? d : d - half);
+    const int partner = c.interleaved ? (first ? d + 1 : d - 1) : (first ? d + half : d - half);
+    const size_t ci = size_t(c.sharedCos ? 0 : b) * width + (width == rot ? d : pair);
+    const double cs = cosv[ci], sn = sinv[ci];
+    return first ? x[d] * cs - x[partner] * sn : x[d] * cs + x[partner] * sn;
+  };
+  auto upload = [&](const std::vector<float> &h) {
+    std::vector<uint16_t> bits(h.size());
+    for (size_t i = 0; i < h.size(); ++i) bits[i] = toBits(h[i], c.kv);
+    return bits;
+  };
+  DevBuf<float> dq32(c.fp32Act ? q.size() : 0), dk32(c.fp32Act ? k.size() : 0), dv32(c.fp32Act ? v.size() : 0);
+  DevBuf<uint16_t> dq16(c.fp32Act ? 0 : q.size()), dk16(c.fp32Act ? 0 : k.size()), dv16(c.fp32Act ? 0 : v.size());
+  if (c.fp32Act) {
+    dq32.upload(q), dk32.upload(k), dv32.upload(v);
+  } else {
+    dq16.upload(upload(q)), dk16.upload(upload(k)), dv16.upload(upload(v));
+  }
+  DevBuf<float> dcos(cosv.size()), dsin(sinv.size());
+  dcos.upload(cosv), dsin.upload(sinv);
+  DevBuf<int32_t> dslots(slots.size());
+  dslots.upload(slots);
+  const size_t pool = size_t(numPages) * Hkv * c.pageSize * D;
+  DevBuf<uint16_t> kc(pool), vc(pool), qo(q.size());
+  const uint16_t nan = c.kv == KVDType::BF16 ? 0x7fc0 : 0x7e00;
+  CUDA_OK(resa::gpu::fill16(kc.p, nan, int64_t(pool), nullptr));
+  CUDA_OK(resa::gpu::fill16(vc.p, nan, int64_t(pool), nullptr));
+  CUDA_OK(resa::gpu::fill16(qo.p, nan, int64_t(q.size()), nullptr));
+  PagedAttentionShape shape;
+  shape.numQHeads = Hq, shape.numKvHeads = Hkv, shape.headDim = D, shape.pageSize = c.pageSize;
+  shape.numPages = numPages;
+  resa::gpu::RotaryAppendArgs a;
+  a.batch = B, a.numQHeads = Hq;
+  a.q = c.fp32Act ? static_cast<const void *>(dq32.p) : dq16.p;
+  a.k = c.fp32Act ? static_cast<const void *>(dk32.p) : dk16.p;
+  a.v = c.fp32Act ? static_cast<const void *>(dv32.p) : dv16.p;
+  a.actType = c.fp32Act ? 0 : (c.kv == KVDType::BF16 ? 1 : 2);
+  a.cos = dcos.p, a.sin = dsin.p, a.cosRows = cosRows, a.width = width, a.rotaryDim = rot;
+  a.interleaved = c.interleaved;
+  a.qOut = qo.p, a.slots = dslots.p, a.kCache = kc.p, a.vCache = vc.p;
+  CUDA_OK(resa::gpu::rotaryAppendDecode(shape, c.kv, a, nullptr));
+  CUDA_OK(cudaDeviceSynchronize());
+  const std::vector<uint16_t> gotQ = qo.download(), gotK = kc.download(), gotV = vc.download();
+  const double tol = c.kv == KVDType::BF16 ? 1e-2 : 2e-3;
+  double worst = 0;
+  auto check = [&](uint16_t got, double want, const std::string &what) {
+    const double g = fromBits(got, c.kv), err = std::fabs(g - want) / std::max(1.0, std::fabs(want));
+    if (!(err <= tol)) throw Failure{what + ": " + std::to_string(g) + ", expected " + std::to_string(want)};
+    worst = std::max(worst, err);
+  };
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < Hq; ++h)
+      for (int d = 0; d < D; ++d) {
+        const size_t row = (size_t(b) * Hq + h) * D;
+        check(gotQ[row + d], rotate(q.data() + row, d, b), "q b" + std::to_string(b) + " h" + std::to_string(h));
+      }
+  std::vector<char> written(pool, 0);
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < Hkv; ++h)
+      for (int d = 0; d < D; ++d) {
+        const size_t row = (size_t(b) * Hkv + h) * D;
+        const int32_t s = slots[size_t(b)];
+        const size_t at = ((size_t(s / c.pageSize) * Hkv + h) * c.pageSize + s % c.pageSize) * D + d;
+        check(gotK[at], rotate(k.data() + row, d, b), "k b" + std::to_string(b));
+        check(gotV[at], v[row + d], "v b" + std::to_string(b));
+        written[at] = 1;
+      }
+  for (size_t i = 0; i < pool; ++i)
+    if (!written[i] && (gotK[i] != nan || gotV[i] != nan))
+      throw Failure{"pool element " + std::to_string(i) + " written, no token's"};
+  return "q, k and v within " + std::to_string(worst) + " of the reference, other slots untouched";
+}
+
 // CallStaging: slots of assorted sizes (empty, tiny, one over a chunk, one
 // that starts a new chunk), random bytes set twice, each flush checked slot
 // by slot on the device; misuse rejected.
@@ -827,6 +942,12 @@ std::vector<NamedCase> allCases() {
   storage({"d80_f16_ps16", F16, 80, 16});
   storage({"d5_bf16_ps8_odd_head_dim", BF, 5, 8});
   storage({"d128_bf16_ps16", BF, 128, 16, 16, 4});
+  // A decode step's rotary and K/V append in one kernel.
+  for (RotaryAppendCase c : {RotaryAppendCase{"bf16_gqa32x8_d128", BF, false, 1, 32, 8, 128, 16, 128, false, false, true},
+                             RotaryAppendCase{"bf16_fp32act_batch3_partial", BF, true, 3, 8, 2, 64, 16, 32, false, true, false},
+                             RotaryAppendCase{"f16_interleaved_batch5", F16, false, 5, 4, 4, 32, 8, 32, true, true, false},
+                             RotaryAppendCase{"bf16_interleaved_full_d80", BF, false, 2, 6, 2, 80, 4, 40, true, false, true}})
+    v.push_back({"rotary_append_" + c.name, [c](uint64_t s) { return runRotaryAppend(c, s); }});
   // The CUDA graphs' host-data staging.
   v.push_back({"staging_chunks", runStaging});
   return v;

@@ -36,6 +36,7 @@
 #include "resa/kernels/PagedKV.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <utility>
@@ -179,6 +180,11 @@ public:
   // and memory space) of one layer; also refreshes that layer's summaries of
   // the written pages. Each layer once per forward.
   void writeLayer(int layer, const void *k, const void *v);
+  // writeLayer with the write itself left to `write`, given the slot mapping
+  // and the token count: for a backend that computes K and V on their way
+  // into its storage (CUDA: the rotary of k); the summaries are refreshed
+  // after it as writeLayer does.
+  void writeLayerWith(int layer, const std::function<void(const int32_t *slots, int64_t count)> &write);
   // For a backend that records a forward's layer writes and runs them later
   // (a CUDA graph): marks every layer written (once a replay wrote them all)
   // or none (after a recording abandoned before anything ran).

@@ -25,6 +25,30 @@ cudaError_t gatherKVTokens(const PagedAttentionShape &shape, KVDType dtype, cons
                            int64_t numTokens, const void *kCache, const void *vCache, float *k,
                            float *v, cudaStream_t stream);
 
+// A decode step's rotary and K/V append in one launch (one new token per
+// sequence): q rotated into qOut, k rotated into the pools at slot slots[b]
+// of its sequence b, v copied there, all rounded once to the KV type: what
+// resa.multi_rotary (of q and k) then scatterKVTokens store, in one kernel
+// instead of two (resa.rotary_cache_attention).
+struct RotaryAppendArgs {
+  int32_t batch = 0, numQHeads = 0;
+  // q [batch][numQHeads][headDim], k and v [batch][numKvHeads][headDim], all
+  // of `actType`: 0 float, 1 bf16, 2 f16.
+  const void *q = nullptr, *k = nullptr, *v = nullptr;
+  int actType = 0;
+  // cos, sin [cosRows][width] (cosRows 1: shared by every sequence, or
+  // batch); width = rotaryDim (a value per rotated element) or rotaryDim / 2
+  // (per pair); pairs (i, i + rotaryDim / 2), or (2i, 2i + 1) if interleaved.
+  const float *cos = nullptr, *sin = nullptr;
+  int32_t cosRows = 1, width = 0, rotaryDim = 0;
+  bool interleaved = false;
+  void *qOut = nullptr;            // [batch][numQHeads][headDim], the KV type
+  const int32_t *slots = nullptr;  // [batch], device
+  void *kCache = nullptr, *vCache = nullptr;
+};
+cudaError_t rotaryAppendDecode(const PagedAttentionShape &shape, KVDType kvType, const RotaryAppendArgs &a,
+                               cudaStream_t stream);
+
 // Sets `count` 16-bit elements to the bit pattern `bits` (cudaMemset sets bytes).
 cudaError_t fill16(void *dst, uint16_t bits, int64_t count, cudaStream_t stream);
 
