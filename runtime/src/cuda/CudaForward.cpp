@@ -294,10 +294,13 @@ DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor
   // One kernel in a decode step (one token a sequence, all three tensors
   // [B][heads][D] in memory whatever the layout) with fp32 cos/sin of one
   // row a sequence, or one for all.
-  const bool oneKernel = isDecodeStep(l) && q.dtype() == k.dtype() && k.dtype() == v.dtype() &&
-                         cos.dtype() == DType::F32 && sin.dtype() == DType::F32 &&
-                         cos.shape() == sin.shape() && cos.rank() == 3 && cos.dim(1) == 1 &&
-                         (cos.dim(0) == 1 || cos.dim(0) == l.batch) && lk.heads == cache_.config().numKvHeads;
+  const DType act = q.dtype();
+  const bool oneKernel =
+      isDecodeStep(l) && (act == DType::F32 || act == DType::BF16 || act == DType::F16) &&
+      k.dtype() == act && v.dtype() == act &&
+      cos.dtype() == DType::F32 && sin.dtype() == DType::F32 && cos.shape() == sin.shape() &&
+      cos.rank() == 3 && cos.dim(1) == 1 && (cos.dim(0) == 1 || cos.dim(0) == l.batch) &&
+      lk.heads == cache_.config().numKvHeads;
   if (!oneKernel) {
     // Prefill and rectification: the multi_rotary and cache_attention the
     // step replaces.
@@ -329,7 +332,7 @@ DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor
     a.batch = static_cast<int32_t>(l.batch);
     a.numQHeads = static_cast<int32_t>(l.heads);
     a.q = q.raw(), a.k = k.raw(), a.v = v.raw();
-    a.actType = q.dtype() == DType::F32 ? 0 : q.dtype() == DType::BF16 ? 1 : 2;
+    a.actType = act == DType::F32 ? 0 : act == DType::BF16 ? 1 : 2;
     a.cos = cos.data<float>(), a.sin = sin.data<float>();
     a.cosRows = static_cast<int32_t>(cos.dim(0));
     a.width = static_cast<int32_t>(cos.dim(2));
