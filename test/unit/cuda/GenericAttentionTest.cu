@@ -943,10 +943,14 @@ std::vector<NamedCase> allCases() {
   storage({"d5_bf16_ps8_odd_head_dim", BF, 5, 8});
   storage({"d128_bf16_ps16", BF, 128, 16, 16, 4});
   // A decode step's rotary and K/V append in one kernel.
-  for (RotaryAppendCase c : {RotaryAppendCase{"bf16_gqa32x8_d128", BF, false, 1, 32, 8, 128, 16, 128, false, false, true},
-                             RotaryAppendCase{"bf16_fp32act_batch3_partial", BF, true, 3, 8, 2, 64, 16, 32, false, true, false},
-                             RotaryAppendCase{"f16_interleaved_batch5", F16, false, 5, 4, 4, 32, 8, 32, true, true, false},
-                             RotaryAppendCase{"bf16_interleaved_full_d80", BF, false, 2, 6, 2, 80, 4, 40, true, false, true}})
+  // (name, kv, fp32 activations, batch, q heads, kv heads, head dim, page
+  // size, rotary_dim, interleaved, half-width cos, one cos row for all)
+  const RotaryAppendCase appends[] = {
+      {"bf16_gqa32x8_d128", BF, false, 1, 32, 8, 128, 16, 128, false, false, true},
+      {"bf16_fp32act_batch3_partial", BF, true, 3, 8, 2, 64, 16, 32, false, true, false},
+      {"f16_interleaved_batch5", F16, false, 5, 4, 4, 32, 8, 32, true, true, false},
+      {"bf16_interleaved_full_d80", BF, false, 2, 6, 2, 80, 4, 40, true, false, true}};
+  for (const RotaryAppendCase &c : appends)
     v.push_back({"rotary_append_" + c.name, [c](uint64_t s) { return runRotaryAppend(c, s); }});
   // The CUDA graphs' host-data staging.
   v.push_back({"staging_chunks", runStaging});
