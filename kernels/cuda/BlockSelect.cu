@@ -5,8 +5,8 @@
 //    SM. Grid (block chunk, sequence); each warp takes units of (KV head g,
 //    kScoreUnit = 16 consecutive blocks): one coalesced load of their page
 //    ids, then LD = headDim / 8 lanes per block, 16 bytes of kmin and of kmax
-//    per lane, 4 blocks per lane in flight. The pooled query is computed exactly as the
-//    CPU reference does, in fp64: pooled_j = (sum of the group's q_j) *
+//    per lane, 4 blocks per lane in flight. The pooled query is computed
+//    exactly as the CPU reference does, in fp64: pooled_j = (sum of the group's q_j) *
 //    (scale / group). Block score = sum_j pooled_j * (pooled_j >= 0 ? kmax_j :
 //    kmin_j) = sum_j max(pooled_j kmax_j, pooled_j kmin_j) (kmax >= kmin), in
 //    fp64 (DFMA): the products of stored bf16/f16 values and the fp64 pooled

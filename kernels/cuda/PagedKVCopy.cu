@@ -5,6 +5,7 @@
 
 #include "Launch.cuh"
 #include "RotaryPair.cuh"
+#include "ops/Dispatch.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -45,9 +46,8 @@ __global__ void scatterKernel(Dims d, const int32_t *slots, int64_t total, const
   detail::pdlLaunchDependents();
 }
 
-template <typename T> __device__ __forceinline__ float toFloat(T x);
-template <> __device__ __forceinline__ float toFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
-template <> __device__ __forceinline__ float toFloat(__half x) { return __half2float(x); }
+using ops::fromFloat;
+using ops::toFloat;
 
 template <typename T>
 __global__ void gatherKernel(Dims d, const int32_t *slots, int64_t total, const T *kCache,
@@ -66,23 +66,17 @@ __global__ void fillKernel(uint16_t *dst, uint16_t bits, int64_t count) {
     dst[e] = bits;
 }
 
-template <typename T> __device__ __forceinline__ float asFloat(T x) { return toFloat(x); }
-template <> __device__ __forceinline__ float asFloat(float x) { return x; }
-template <typename T> __device__ __forceinline__ T fromFloatRn(float x);
-template <> __device__ __forceinline__ __nv_bfloat16 fromFloatRn(float x) { return __float2bfloat16_rn(x); }
-template <> __device__ __forceinline__ __half fromFloatRn(float x) { return __float2half_rn(x); }
-
 // Element d of a head's row x rotated as resa.rotary computes it (fp32, the
 // CPU kernel's expression); c and s the row of cos and sin of its sequence.
 template <typename T>
 __device__ __forceinline__ float rotated(const T *x, int d, const float *c, const float *s,
                                          const RotaryAppendArgs &a) {
-  const float v = asFloat(x[d]);
+  const float v = toFloat(x[d]);
   if (d >= a.rotaryDim)
     return v;
   const detail::RotaryPair p = detail::rotaryPair(d, a.rotaryDim, a.interleaved);
   const int64_t ci = a.width == a.rotaryDim ? d : p.pair;
-  return detail::rotatePair(p, v, asFloat(x[d + p.partner]), c[ci], s[ci]);
+  return detail::rotatePair(p, v, toFloat(x[d + p.partner]), c[ci], s[ci]);
 }
 
 // One thread per element of q, then k, then v (rows of headDim).
@@ -98,9 +92,9 @@ __global__ void rotaryAppendKernel(Dims d, RotaryAppendArgs a) {
     const int j = static_cast<int>(e % d.headDim);
     int64_t row = e / d.headDim;
     if (row < qRows) {
-      const int64_t b = row / a.numQHeads;
-      const int64_t cs = (a.cosRows == 1 ? 0 : b) * a.width;
-      static_cast<KV *>(a.qOut)[e] = fromFloatRn<KV>(rotated(q + row * d.headDim, j, a.cos + cs, a.sin + cs, a));
+      const int64_t cs = (a.cosRows == 1 ? 0 : row / a.numQHeads) * a.width;
+      const float y = rotated(q + row * d.headDim, j, a.cos + cs, a.sin + cs, a);
+      static_cast<KV *>(a.qOut)[e] = fromFloat<KV>(y);
       continue;
     }
     row -= qRows;
@@ -115,9 +109,10 @@ __global__ void rotaryAppendKernel(Dims d, RotaryAppendArgs a) {
             d.headDim + j;
     if (isK) {
       const int64_t cs = (a.cosRows == 1 ? 0 : b) * a.width;
-      static_cast<KV *>(a.kCache)[at] = fromFloatRn<KV>(rotated(k + row * d.headDim, j, a.cos + cs, a.sin + cs, a));
+      const float y = rotated(k + row * d.headDim, j, a.cos + cs, a.sin + cs, a);
+      static_cast<KV *>(a.kCache)[at] = fromFloat<KV>(y);
     } else {
-      static_cast<KV *>(a.vCache)[at] = fromFloatRn<KV>(asFloat(v[row * d.headDim + j]));
+      static_cast<KV *>(a.vCache)[at] = fromFloat<KV>(toFloat(v[row * d.headDim + j]));
     }
   }
   detail::pdlLaunchDependents();

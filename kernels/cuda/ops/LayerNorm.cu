@@ -1,6 +1,7 @@
 // resa.rms_norm, resa.add_rms_norm and resa.layer_norm: one thread block per
-// row (kept in registers when it fits), fp32 statistics (the mean first, then the centred sum of squares, as
-// the CPU's two passes), 16-byte loads and stores when the row allows them.
+// row (kept in registers when it fits), fp32 statistics (the mean first, then
+// the centred sum of squares, as the CPU's two passes), 16-byte loads and
+// stores when the row allows them.
 // add_rms_norm normalises x = a + r, rounded to the storage type as an Add
 // would store it, and writes that sum too; addRmsNormOfPartials does the
 // same with r the sum of a projection's fp32 partial products.

@@ -14,20 +14,22 @@ namespace resa::cuda {
 
 namespace {
 
-// One registry kernel on device inputs (layout and type conversions).
-DeviceTensor callKernel(const char *name, const DeviceTensor &x, const Attrs &attrs,
-                        DeviceContext &ctx) {
+// One registry kernel on device inputs (layout and type conversions, the
+// rotary of q and k): its first numOutputs outputs.
+std::vector<DeviceTensor> callKernel(const char *name, const std::vector<const DeviceTensor *> &inputs,
+                                     const Attrs &attrs, DeviceContext &ctx, size_t numOutputs = 1) {
   gpu::DeviceKernelFn fn = gpu::findCudaKernel(name);
   if (!fn)
     throw Error(std::string("the CUDA backend has no '") + name + "' kernel");
   gpu::DeviceKernelArgs args;
-  args.inputs = {&x};
-  args.host = {nullptr};
+  args.inputs = inputs;
+  args.host.assign(inputs.size(), nullptr);
   args.attrs = &attrs;
+  args.numOutputs = numOutputs;
   args.ctx = &ctx;
   std::vector<DeviceTensor> out;
   fn(args, out);
-  return out.at(0);
+  return out;
 }
 
 } // namespace
@@ -198,13 +200,13 @@ DeviceTensor CudaForward::inKVType(const DeviceTensor &t) {
     return t;
   Attrs to;
   to.set("to", static_cast<int64_t>(kvElement_));
-  return callKernel("Cast", t, to, ctx_);
+  return callKernel("Cast", {&t}, to, ctx_).at(0);
 }
 
 DeviceTensor CudaForward::transpose0213(const DeviceTensor &t) {
   Attrs perm;
   perm.set("perm", std::vector<int64_t>{0, 2, 1, 3});
-  return callKernel("Transpose", t, perm, ctx_);
+  return callKernel("Transpose", {&t}, perm, ctx_).at(0);
 }
 
 DeviceTensor CudaForward::headMajor(const DeviceTensor &t, const Layout &l) {
@@ -304,18 +306,8 @@ DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor
   if (!oneKernel) {
     // Prefill and rectification: the multi_rotary and cache_attention the
     // step replaces.
-    gpu::DeviceKernelFn rotate = gpu::findCudaKernel("resa.multi_rotary");
-    if (!rotate)
-      throw Error("the CUDA backend has no 'resa.multi_rotary' kernel");
-    const Attrs rotary = ProgramPlan::rotaryOf(attrs);
-    gpu::DeviceKernelArgs args;
-    args.inputs = {&cos, &sin, &q, &k};
-    args.host = {nullptr, nullptr, nullptr, nullptr};
-    args.attrs = &rotary;
-    args.numOutputs = 2;
-    args.ctx = &ctx_;
-    std::vector<DeviceTensor> qk;
-    rotate(args, qk);
+    const std::vector<DeviceTensor> qk =
+        callKernel("resa.multi_rotary", {&cos, &sin, &q, &k}, ProgramPlan::rotaryOf(attrs), ctx_, 2);
     return cacheAttention(layer, qk.at(0), qk.at(1), v, attrs);
   }
   if (layer < 0 || layer >= cache_.config().numLayers)
