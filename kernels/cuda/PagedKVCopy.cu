@@ -66,17 +66,28 @@ __global__ void fillKernel(uint16_t *dst, uint16_t bits, int64_t count) {
     dst[e] = bits;
 }
 
+// Element i of a cos/sin table of type `type` (RotaryAppendArgs::cosType):
+// a branch the whole grid takes alike, instead of a third template axis.
+__device__ __forceinline__ float tableAt(const void *t, int type, int64_t i) {
+  if (type == 1)
+    return toFloat(static_cast<const __nv_bfloat16 *>(t)[i]);
+  if (type == 2)
+    return toFloat(static_cast<const __half *>(t)[i]);
+  return static_cast<const float *>(t)[i];
+}
+
 // Element d of a head's row x rotated as resa.rotary computes it (fp32, the
-// CPU kernel's expression); c and s the row of cos and sin of its sequence.
+// CPU kernel's expression); the cos and sin rows of its sequence start at
+// element `row` of the tables.
 template <typename T>
-__device__ __forceinline__ float rotated(const T *x, int d, const float *c, const float *s,
-                                         const RotaryAppendArgs &a) {
+__device__ __forceinline__ float rotated(const T *x, int d, int64_t row, const RotaryAppendArgs &a) {
   const float v = toFloat(x[d]);
   if (d >= a.rotaryDim)
     return v;
   const detail::RotaryPair p = detail::rotaryPair(d, a.rotaryDim, a.interleaved);
-  const int64_t ci = a.width == a.rotaryDim ? d : p.pair;
-  return detail::rotatePair(p, v, toFloat(x[d + p.partner]), c[ci], s[ci]);
+  const int64_t ci = row + (a.width == a.rotaryDim ? d : p.pair);
+  return detail::rotatePair(p, v, toFloat(x[d + p.partner]), tableAt(a.cos, a.cosType, ci),
+                            tableAt(a.sin, a.cosType, ci));
 }
 
 // One thread per element of q, then k, then v (rows of headDim).
@@ -93,7 +104,7 @@ __global__ void rotaryAppendKernel(Dims d, RotaryAppendArgs a) {
     int64_t row = e / d.headDim;
     if (row < qRows) {
       const int64_t cs = (a.cosRows == 1 ? 0 : row / a.numQHeads) * a.width;
-      const float y = rotated(q + row * d.headDim, j, a.cos + cs, a.sin + cs, a);
+      const float y = rotated(q + row * d.headDim, j, cs, a);
       static_cast<KV *>(a.qOut)[e] = fromFloat<KV>(y);
       continue;
     }
@@ -109,7 +120,7 @@ __global__ void rotaryAppendKernel(Dims d, RotaryAppendArgs a) {
             d.headDim + j;
     if (isK) {
       const int64_t cs = (a.cosRows == 1 ? 0 : b) * a.width;
-      const float y = rotated(k + row * d.headDim, j, a.cos + cs, a.sin + cs, a);
+      const float y = rotated(k + row * d.headDim, j, cs, a);
       static_cast<KV *>(a.kCache)[at] = fromFloat<KV>(y);
     } else {
       static_cast<KV *>(a.vCache)[at] = fromFloat<KV>(toFloat(v[row * d.headDim + j]));
@@ -176,7 +187,7 @@ cudaError_t rotaryAppendDecode(const PagedAttentionShape &s, KVDType kvType, con
   if (s.numKvHeads <= 0 || s.headDim <= 0 || s.pageSize <= 0 || a.batch < 0 || a.numQHeads <= 0 ||
       a.rotaryDim <= 0 || a.rotaryDim % 2 || a.rotaryDim > s.headDim ||
       (a.width != a.rotaryDim && a.width != a.rotaryDim / 2) || (a.cosRows != 1 && a.cosRows != a.batch) ||
-      a.actType < 0 || a.actType > 2)
+      a.actType < 0 || a.actType > 2 || a.cosType < 0 || a.cosType > 2)
     return cudaErrorInvalidValue;
   if (a.batch == 0)
     return cudaSuccess;

@@ -294,13 +294,16 @@ DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor
   layout(v, attrs, "kv_heads");
   const int64_t rot = attrs.requireInt("rotary_dim");
   // One kernel in a decode step (one token a sequence, all three tensors
-  // [B][heads][D] in memory whatever the layout) with fp32 cos/sin of one
-  // row a sequence, or one for all.
+  // [B][heads][D] in memory whatever the layout) with float cos/sin (fp32,
+  // or bf16/f16 as a 16-bit package stores them) of one row a sequence, or
+  // one for all.
+  auto floatCode = [](DType t) {
+    return t == DType::F32 ? 0 : t == DType::BF16 ? 1 : t == DType::F16 ? 2 : -1;
+  };
   const DType act = q.dtype();
   const bool oneKernel =
-      isDecodeStep(l) && (act == DType::F32 || act == DType::BF16 || act == DType::F16) &&
-      k.dtype() == act && v.dtype() == act &&
-      cos.dtype() == DType::F32 && sin.dtype() == DType::F32 && cos.shape() == sin.shape() &&
+      isDecodeStep(l) && floatCode(act) >= 0 && k.dtype() == act && v.dtype() == act &&
+      floatCode(cos.dtype()) >= 0 && sin.dtype() == cos.dtype() && cos.shape() == sin.shape() &&
       cos.rank() == 3 && cos.dim(1) == 1 && (cos.dim(0) == 1 || cos.dim(0) == l.batch) &&
       lk.heads == cache_.config().numKvHeads;
   if (!oneKernel) {
@@ -324,8 +327,8 @@ DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor
     a.batch = static_cast<int32_t>(l.batch);
     a.numQHeads = static_cast<int32_t>(l.heads);
     a.q = q.raw(), a.k = k.raw(), a.v = v.raw();
-    a.actType = act == DType::F32 ? 0 : act == DType::BF16 ? 1 : 2;
-    a.cos = cos.data<float>(), a.sin = sin.data<float>();
+    a.actType = floatCode(act);
+    a.cos = cos.raw(), a.sin = sin.raw(), a.cosType = floatCode(cos.dtype());
     a.cosRows = static_cast<int32_t>(cos.dim(0));
     a.width = static_cast<int32_t>(cos.dim(2));
     a.rotaryDim = static_cast<int32_t>(rot);

@@ -703,6 +703,7 @@ struct RotaryAppendCase {
   std::string name;
   KVDType kv;
   bool fp32Act;  // activations in fp32, else in the KV type
+  bool kvCos;    // cos/sin in the KV type (as a 16-bit package stores them), else fp32
   int batch, qHeads, kvHeads, headDim, pageSize, rotaryDim;
   bool interleaved, halfWidth, sharedCos;
 };
@@ -722,6 +723,8 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
   for (size_t i = 0; i < cosv.size(); ++i) {
     const float angle = 3.f * normal(rng);
     cosv[i] = std::cos(angle), sinv[i] = std::sin(angle);
+    if (c.kvCos)
+      cosv[i] = fromBits(toBits(cosv[i], c.kv), c.kv), sinv[i] = fromBits(toBits(sinv[i], c.kv), c.kv);
   }
   // Distinct slots in random pages.
   std::vector<int32_t> slots(static_cast<size_t>(B));
@@ -752,8 +755,12 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
   } else {
     dq16.upload(upload(q)), dk16.upload(upload(k)), dv16.upload(upload(v));
   }
-  DevBuf<float> dcos(cosv.size()), dsin(sinv.size());
-  dcos.upload(cosv), dsin.upload(sinv);
+  DevBuf<float> dcos32(c.kvCos ? 0 : cosv.size()), dsin32(c.kvCos ? 0 : sinv.size());
+  DevBuf<uint16_t> dcos16(c.kvCos ? cosv.size() : 0), dsin16(c.kvCos ? sinv.size() : 0);
+  if (c.kvCos)
+    dcos16.upload(upload(cosv)), dsin16.upload(upload(sinv));
+  else
+    dcos32.upload(cosv), dsin32.upload(sinv);
   DevBuf<int32_t> dslots(slots.size());
   dslots.upload(slots);
   const size_t pool = size_t(numPages) * Hkv * c.pageSize * D;
@@ -771,7 +778,10 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
   a.k = c.fp32Act ? static_cast<const void *>(dk32.p) : dk16.p;
   a.v = c.fp32Act ? static_cast<const void *>(dv32.p) : dv16.p;
   a.actType = c.fp32Act ? 0 : (c.kv == KVDType::BF16 ? 1 : 2);
-  a.cos = dcos.p, a.sin = dsin.p, a.cosRows = cosRows, a.width = width, a.rotaryDim = rot;
+  a.cos = c.kvCos ? static_cast<const void *>(dcos16.p) : dcos32.p;
+  a.sin = c.kvCos ? static_cast<const void *>(dsin16.p) : dsin32.p;
+  a.cosType = c.kvCos ? (c.kv == KVDType::BF16 ? 1 : 2) : 0;
+  a.cosRows = cosRows, a.width = width, a.rotaryDim = rot;
   a.interleaved = c.interleaved;
   a.qOut = qo.p, a.slots = dslots.p, a.kCache = kc.p, a.vCache = vc.p;
   CUDA_OK(resa::gpu::rotaryAppendDecode(shape, c.kv, a, nullptr));
@@ -943,13 +953,15 @@ std::vector<NamedCase> allCases() {
   storage({"d5_bf16_ps8_odd_head_dim", BF, 5, 8});
   storage({"d128_bf16_ps16", BF, 128, 16, 16, 4});
   // A decode step's rotary and K/V append in one kernel.
-  // (name, kv, fp32 activations, batch, q heads, kv heads, head dim, page
-  // size, rotary_dim, interleaved, half-width cos, one cos row for all)
+  // (name, kv, fp32 activations, cos/sin in the KV type, batch, q heads, kv
+  // heads, head dim, page size, rotary_dim, interleaved, half-width cos, one
+  // cos row for all)
   const RotaryAppendCase appends[] = {
-      {"bf16_gqa32x8_d128", BF, false, 1, 32, 8, 128, 16, 128, false, false, true},
-      {"bf16_fp32act_batch3_partial", BF, true, 3, 8, 2, 64, 16, 32, false, true, false},
-      {"f16_interleaved_batch5", F16, false, 5, 4, 4, 32, 8, 32, true, true, false},
-      {"bf16_interleaved_full_d80", BF, false, 2, 6, 2, 80, 4, 40, true, false, true}};
+      {"bf16_gqa32x8_d128", BF, false, false, 1, 32, 8, 128, 16, 128, false, false, true},
+      {"bf16_gqa32x8_d128_bf16_cos", BF, false, true, 1, 32, 8, 128, 16, 128, false, false, true},
+      {"bf16_fp32act_batch3_partial", BF, true, false, 3, 8, 2, 64, 16, 32, false, true, false},
+      {"f16_interleaved_batch5_f16_cos", F16, false, true, 5, 4, 4, 32, 8, 32, true, true, false},
+      {"bf16_interleaved_full_d80", BF, false, false, 2, 6, 2, 80, 4, 40, true, false, true}};
   for (const RotaryAppendCase &c : appends)
     v.push_back({"rotary_append_" + c.name, [c](uint64_t s) { return runRotaryAppend(c, s); }});
   // The CUDA graphs' host-data staging.

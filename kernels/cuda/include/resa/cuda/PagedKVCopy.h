@@ -38,8 +38,11 @@ struct RotaryAppendArgs {
   int actType = 0;
   // cos, sin [cosRows][width] (cosRows 1: shared by every sequence, or
   // batch); width = rotaryDim (a value per rotated element) or rotaryDim / 2
-  // (per pair); pairs (i, i + rotaryDim / 2), or (2i, 2i + 1) if interleaved.
-  const float *cos = nullptr, *sin = nullptr;
+  // (per pair); pairs (i, i + rotaryDim / 2), or (2i, 2i + 1) if interleaved;
+  // of `cosType` (0 float, 1 bf16, 2 f16: a bf16 package stores its tables
+  // in bf16).
+  const void *cos = nullptr, *sin = nullptr;
+  int cosType = 0;
   int32_t cosRows = 1, width = 0, rotaryDim = 0;
   bool interleaved = false;
   void *qOut = nullptr;            // [batch][numQHeads][headDim], the KV type
