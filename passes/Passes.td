@@ -214,8 +214,7 @@ def FuseRotaryCache : Pass<"resa-fuse-rotary-cache", "mlir::ModuleOp"> {
     one resa.cache_attention (with its num_heads and kv_heads) becomes, with
     it, one resa.rotary_cache_attention of the unrotated q and k: a runtime
     may then rotate k while writing it into the KV cache. resa-compile runs
-    it with --fuse-rotary-cache (off by default: the CUDA backend runs the
-    fused op as the two it replaces until its one-kernel form is measured).
+    it unless given --fuse-rotary-cache=false.
   }];
   let dependentDialects = ["resa::ir::ResaDialect"];
 }

@@ -42,8 +42,9 @@ cl::opt<bool> quiet("quiet", cl::desc("no progress lines on stderr"));
 cl::opt<bool> fuseRotaryCache(
     "fuse-rotary-cache",
     cl::desc("give each cache attention its q and k unrotated, with their rotary "
-             "(resa.rotary_cache_attention; default off: not yet measured on the GPU)"),
-    cl::init(false));
+             "(resa.rotary_cache_attention: on CUDA a decode step rotates q and k and "
+             "appends k and v in one kernel; default on, =false to keep them apart)"),
+    cl::init(true));
 cl::opt<std::string> weightDType(
     "dtype",
     cl::desc("storage type of the float weights: f32, bf16 or f16 (default: as the model stores "
