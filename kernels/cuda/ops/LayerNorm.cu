@@ -84,12 +84,19 @@ template <int CACHE, typename F> __device__ __forceinline__ void forEachPack(int
 // registers for the statistics and the output, one dependent round trip to
 // memory instead of two or three (a decode step's row of partial products
 // is 4 x 16 KB); CACHE = 0: every pass reads the row again (wide rows).
+// With CACHE > 0 the thread's norm weights are loaded before the wait for
+// the previous kernel (weights do not change during a step), so that their
+// round trip overlaps that kernel's end instead of following the statistics.
 template <typename T, typename P, int VEC, bool RMS, Addend ADD, int CACHE>
 __global__ void normRows(const T *x, const T *r, PartialsView parts, T *sum, T *y, int64_t cols, const P *w,
                          const P *b, float offset, float eps) {
   __shared__ float scratch[32];
   using Vec = Pack<T, VEC>;
+  using Weights = Pack<P, VEC>;
   const int64_t packs = cols / VEC;
+  Weights wCache[CACHE > 0 ? CACHE : 1];
+  if constexpr (CACHE > 0)
+    forEachPack<CACHE>(packs, [&](int i, int64_t p) { wCache[i] = reinterpret_cast<const Weights *>(w)[p]; });
   detail::pdlWait();
   PartialsView rowParts = parts;
   rowParts.p = parts.p ? parts.p + blockIdx.x * cols : nullptr;
@@ -132,7 +139,8 @@ __global__ void normRows(const T *x, const T *r, PartialsView parts, T *sum, T *
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
       const int64_t c = p * VEC + k;
-      float t = (toFloat(v.v[k]) - mean) * inv * (toFloat(w[c]) + offset);
+      const float wc = CACHE > 0 ? toFloat(wCache[i].v[k]) : toFloat(w[c]);
+      float t = (toFloat(v.v[k]) - mean) * inv * (wc + offset);
       if (b) t += toFloat(b[c]);
       o.v[k] = fromFloat<T>(t);
     }
@@ -151,8 +159,10 @@ void launchNorm(const char *op, const DeviceTensor &x, const DeviceTensor *r, co
                 DeviceTensor *sum, DeviceTensor &y, int64_t rows, int64_t cols, const DeviceTensor &w,
                 const DeviceTensor *b, float offset, float eps, cudaStream_t stream) {
   constexpr int kVec = 16 / sizeof(T);
-  // Partials are read kVec floats at a time: each row's must be aligned to that.
+  // Partials and norm weights are read kVec at a time: each row's must be
+  // aligned to that.
   const bool vec = cols % kVec == 0 && aligned16(x.raw()) && aligned16(y.raw()) &&
+                   reinterpret_cast<uintptr_t>(w.raw()) % (kVec * sizeof(P)) == 0 &&
                    (ADD == Addend::None || aligned16(sum->raw())) &&
                    (ADD != Addend::Tensor || aligned16(r->raw())) &&
                    (ADD != Addend::Partials ||

@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <set>
@@ -84,6 +85,7 @@ Tensor randn(const Shape &shape, std::mt19937_64 &rng, DType t, float scale = 1.
 struct In {
   const Tensor *host = nullptr;
   DType dtype = DType::F32;
+  bool shifted = false;  // on the device one element past an aligned address (a view)
 };
 
 // Runs the CUDA kernel `name` once and downloads output `outIndex` (floats
@@ -102,7 +104,13 @@ Tensor runDevice(const std::string &name, const std::vector<In> &ins, const Attr
   std::vector<DeviceTensor> dev(ins.size());
   std::vector<const DeviceTensor *> ptrs(ins.size(), nullptr);
   for (size_t i = 0; i < ins.size(); ++i)
-    if (ins[i].host) {
+    if (ins[i].host && ins[i].shifted) {
+      const Tensor &h = *ins[i].host;
+      Tensor wide(h.dtype(), {h.numel() + 1});
+      std::memcpy(static_cast<char *>(wide.raw()) + resa::dtypeSize(h.dtype()), h.raw(), h.nbytes());
+      dev[i] = resa::gpu::upload(wide, ins[i].dtype, ctx).view(h.shape(), 1);
+      ptrs[i] = &dev[i];
+    } else if (ins[i].host) {
       dev[i] = resa::gpu::upload(*ins[i].host, ins[i].dtype, ctx);
       ptrs[i] = &dev[i];
     }
@@ -349,7 +357,10 @@ std::string fusedMultiLinearCase(DType xt, DType wt, int64_t rows, int64_t K, bo
 
 // ---- norms ----------------------------------------------------------------
 
-std::string normCase(bool rms, DType xt, DType wt, int64_t rows, int64_t D, float offset, bool bias, uint64_t seed) {
+// shiftedWeight: the norm weight is a view one element past an aligned
+// address (the vectorised path must not read it 16 bytes at a time).
+std::string normCase(bool rms, DType xt, DType wt, int64_t rows, int64_t D, float offset, bool bias, uint64_t seed,
+                     bool shiftedWeight = false) {
   std::mt19937_64 rng(seed);
   // Layer norm gets a non-zero mean, so that centring matters.
   const Tensor x = randn({1, rows, D}, rng, xt, 2.f, rms ? 0.f : 3.f);
@@ -360,7 +371,7 @@ std::string normCase(bool rms, DType xt, DType wt, int64_t rows, int64_t D, floa
   if (rms && offset != 0.f) attrs.set("weight_offset", offset);
   const char *name = rms ? "resa.rms_norm" : "resa.layer_norm";
   const Tensor ref = runCpu(name, {&x, &w, bias ? &b : nullptr}, attrs);
-  std::vector<In> ins{{&x, xt}, {&w, wt}};
+  std::vector<In> ins{{&x, xt}, {&w, wt, shiftedWeight}};
   if (bias) ins.push_back({&b, wt});
   return checkTwice(name, ins, attrs, xt, ref, 1e-2);
 }
@@ -633,6 +644,9 @@ std::vector<resa::cudatest::NamedCase> allCases() {
         [=](uint64_t s) { return gatedMlpCase(t, "silu", true, 17, 4096, 1024, 4096, s); });
     add(tag("gated_mlp", t, 3, 96, 4096) + "_gelu_tanh_out64",
         [=](uint64_t s) { return gatedMlpCase(t, "gelu_tanh", false, 3, 96, 4096, 64, s); });
+    // An intermediate width of odd size: the activation's element path.
+    add(tag("gated_mlp", t, 3, 64, 33) + "_silu_fused_odd_width",
+        [=](uint64_t s) { return gatedMlpCase(t, "silu", true, 3, 64, 33, 64, s); });
     // resa.projection_add_rms_norm: sliced (rows <= 16, K or I >= 1024) and
     // whole GEMMs; x in fp32 beside the weights' dtype; an fp32 residual.
     for (int64_t rows : rowSet) {
@@ -708,6 +722,8 @@ std::vector<resa::cudatest::NamedCase> allCases() {
       [](uint64_t s) { return linearCase(true, DType::F32, DType::F32, 3, 64, 300, false, s); });
   add("rms_norm_x_bf16_w_f32_rows3_4096",
       [](uint64_t s) { return normCase(true, DType::BF16, DType::F32, 3, 4096, 0.f, false, s); });
+  add("rms_norm_bf16_rows3_4096_weight_view_unaligned",
+      [](uint64_t s) { return normCase(true, DType::BF16, DType::BF16, 3, 4096, 0.f, false, s, true); });
   add("layer_norm_x_f16_w_bf16_rows17_96_bias",
       [](uint64_t s) { return normCase(false, DType::F16, DType::BF16, 17, 96, 0.f, true, s); });
   add("rotary_x_bf16_cos_f32_b4_h3_s5_d64",
