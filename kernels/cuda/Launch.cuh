@@ -6,8 +6,11 @@
 namespace resa::gpu::detail {
 
 // Launches `kernel` with programmatic dependent launch: it may start while
-// the previous kernel of the stream finishes; it must execute
-// `griddepcontrol.wait` (pdlWait) before its first global read.
+// the previous kernel of the stream runs (in a CUDA graph, once that
+// kernel's blocks have all started: runtime/src/cuda/CudaExecutor.cpp); every
+// block must execute `griddepcontrol.wait` (pdlWait) before it reads what an
+// earlier kernel writes and before it writes anything (constant data such as
+// weights may be read before).
 template <typename... KArgs, typename... Args>
 cudaError_t launchPdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
                       cudaStream_t stream, Args &&...args) {

@@ -108,6 +108,37 @@ void abandonCapture(cudaStream_t stream) {
   (void)cudaGetLastError();
 }
 
+// Lets each kernel captured with programmatic dependent launch start once
+// every block of the kernel before it has started, instead of once they have
+// all finished (or triggered): it waits at griddepcontrol.wait for that
+// kernel's completion and memory anyway, and its launch and set-up then
+// overlap the kernel before it (cuBLASLt's kernels trigger nothing, so each
+// kernel after a projection otherwise started a launch latency after it;
+// H200, Llama-3-8B shape: dense decode 0.25-0.29 ms a step faster at 1x4K to
+// 1x64K, bench/NOTES.md session 11). What this relies on: every kernel
+// launched with the attribute (detail::launchPdl) executes the wait in every
+// block before it reads anything an earlier kernel of the step writes, and
+// writes nothing before it, so that the waits chain: the kernel before has
+// completed only once the one before that has.
+void startDependentsAtLaunch(cudaGraph_t graph) {
+  size_t n = 0;
+  gpu::checkCuda(cudaGraphGetEdges(graph, nullptr, nullptr, nullptr, &n), "counting a graph's edges");
+  std::vector<cudaGraphNode_t> from(n), to(n);
+  std::vector<cudaGraphEdgeData> data(n);
+  gpu::checkCuda(cudaGraphGetEdges(graph, from.data(), to.data(), data.data(), &n), "reading a graph's edges");
+  for (size_t i = 0; i < n; ++i) {
+    if (data[i].type != cudaGraphDependencyTypeProgrammatic ||
+        data[i].from_port != cudaGraphKernelNodePortProgrammatic)
+      continue;
+    cudaGraphEdgeData early = data[i];
+    early.from_port = cudaGraphKernelNodePortLaunchCompletion;
+    gpu::checkCuda(cudaGraphRemoveDependencies(graph, &from[i], &to[i], &data[i], 1),
+                   "removing a programmatic edge");
+    gpu::checkCuda(cudaGraphAddDependencies(graph, &from[i], &to[i], &early, 1),
+                   "adding a launch-completion edge");
+  }
+}
+
 } // namespace
 
 CudaExecutor::CudaExecutor(const Package &package, const std::string &function,
@@ -384,6 +415,12 @@ std::unique_ptr<CudaExecutor::Graph> CudaExecutor::capture(const std::vector<Ten
       (void)cudaGraphDestroy(g);
     (void)cudaGetLastError();
     throw Error(std::string("the capture failed: ") + cudaGetErrorString(ended));
+  }
+  try {
+    startDependentsAtLaunch(g);
+  } catch (...) {
+    (void)cudaGraphDestroy(g);
+    throw;
   }
   const cudaError_t made = cudaGraphInstantiate(&graph->exec, g, 0);
   (void)cudaGraphDestroy(g);
