@@ -15,7 +15,8 @@
 //  - --ksplit: instead, the projections that cuBLASLt splits along K (o and
 //    down) at M = 1 and 8, as the runtime runs them (bf16 out, cuBLASLt's own
 //    split-K and reduction kernel) and as kSplit fp32 partial products
-//    (GemmArgs::kSplit, one batched matmul, summed by the next kernel).
+//    (GemmArgs::kSplit, one batched matmul, summed by the next kernel); and
+//    q/k/v the same way (cuBLASLt does not split it: what slicing would buy).
 //   resa-bench-gemm [--out FILE.json] [--sweep | --ksplit]
 #include "resa/cuda/Gemm.h"
 
@@ -179,7 +180,7 @@ int main(int argc, char **argv) {
                   s.name, rank, ms, tbs, 100 * tbs / ceiling);
     }
   }
-  for (size_t si : {size_t(1), size_t(3)}) {
+  for (size_t si : {size_t(0), size_t(1), size_t(3)}) {
     const Shape &s = kShapes[si];
     for (int64_t M : {1, 8}) {
       for (int kSplit : {1, 2, 4, 7, 8}) {
