@@ -270,14 +270,11 @@ __device__ __forceinline__ float stateLse(float ms, float L) {
 // Whoever writes a row of the output also writes its lse (when p.lse is set).
 template <typename T, int D, int HG, int NPART, int NTHREADS>
 __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char *smem,
-                                            const float *sM, const float *sL, float *sInvL,
+                                            const float *sM, const float *sL,
                                             int *sIsLast, int b, int yc, int split, int h0,
                                             int gCount) {
   constexpr float kNegInf = -__builtin_huge_valf();
   const int tid = threadIdx.x;
-  const int lane = tid & 31;
-  const int warp = tid >> 5;
-  constexpr int kWarps = NTHREADS / 32;
   const int numSplits = gridDim.y;
   const int numYc = gridDim.z;  // KV heads x head chunks
   const float *red = reinterpret_cast<const float *>(smem);
@@ -331,50 +328,40 @@ __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char
     return;
   __threadfence();
 
-  float *w = reinterpret_cast<float *>(smem);  // [splits][HG]
+  // One pass over the splits: each thread merges its (head, 4 dims) of every
+  // split's partial state with an online rescale, so that a split's (m, l)
+  // and its partial load together (one L2 round trip per unrolled batch of
+  // splits, instead of three dependent ones: the maxima, the weights, the
+  // partials) and no barrier is needed.
   const int64_t base = pairIdx * numSplits;
-  for (int g = warp; g < HG; g += kWarps) {
-    float mx = kNegInf;
-    for (int s = lane; s < numSplits; s += 32)
-      mx = fmaxf(mx, __ldcg(p.ml + (base + s) * HG + g).x);
-#pragma unroll
-    for (int off = 16; off >= 1; off >>= 1)
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-    const float ms = mx == kNegInf ? 0.0f : mx;
-    float sum = 0.0f;
-    for (int s = lane; s < numSplits; s += 32) {
-      const float2 x = __ldcg(p.ml + (base + s) * HG + g);
-      const float wt = exp2f(x.x - ms);
-      w[s * HG + g] = wt;
-      sum = fmaf(wt, x.y, sum);
-    }
-#pragma unroll
-    for (int off = 16; off >= 1; off >>= 1)
-      sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (lane == 0) {
-      sInvL[g] = sum > 0.0f ? 1.0f / sum : 0.0f;
-      if (p.lse && g < gCount)
-        p.lse[rowBase + g] = stateLse(ms, sum);
-    }
-  }
-  __syncthreads();
   const float4 *op = reinterpret_cast<const float4 *>(p.opart);
   for (int o = tid; o < HG * D / 4; o += NTHREADS) {
     const int g = o / (D / 4);
     const int d4 = o % (D / 4);
     if (g >= gCount)
       continue;
+    float M = kNegInf, L = 0.0f;
     float4 A = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll 8
     for (int s = 0; s < numSplits; ++s) {
-      const float wt = w[s * HG + g];
+      const float2 ml = __ldcg(p.ml + (base + s) * HG + g);
       const float4 x = __ldcg(op + ((base + s) * HG + g) * (D / 4) + d4);
-      A.x = fmaf(wt, x.x, A.x);
-      A.y = fmaf(wt, x.y, A.y);
-      A.z = fmaf(wt, x.z, A.z);
-      A.w = fmaf(wt, x.w, A.w);
+      // Selects, not branches, so that the unrolled loads go out together; a
+      // split that attended to nothing (m = -inf: l = 0, a zero partial)
+      // weighs 0, and a = 1 while both maxima are -inf (no inf - inf).
+      const float Mn = fmaxf(M, ml.x);
+      const float a = M == Mn ? 1.0f : exp2f(M - Mn);
+      const float w = ml.x == kNegInf ? 0.0f : exp2f(ml.x - Mn);
+      L = fmaf(L, a, w * ml.y);
+      A.x = fmaf(A.x, a, w * x.x);
+      A.y = fmaf(A.y, a, w * x.y);
+      A.z = fmaf(A.z, a, w * x.z);
+      A.w = fmaf(A.w, a, w * x.w);
+      M = Mn;
     }
-    storeOut4<T, D>(p, rowBase + g, d4, A, sInvL[g]);
+    storeOut4<T, D>(p, rowBase + g, d4, A, L > 0.0f ? 1.0f / L : 0.0f);
+    if (p.lse && d4 == 0)
+      p.lse[rowBase + g] = stateLse(M == kNegInf ? 0.0f : M, L);
   }
   if (tid == 0)
     p.counters[pairIdx] = 0;  // ready for the next call
@@ -395,7 +382,6 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
   __shared__ __align__(8) uint64_t fullBar[NST];
   __shared__ float sM[TG * HG];
   __shared__ float sL[TG * HG];
-  __shared__ float sInvL[HG];
   __shared__ int sIsLast;
 
   T *tiles = reinterpret_cast<T *>(smem);
@@ -636,7 +622,7 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
   }
   __syncthreads();
 
-  finishBlock<T, D, HG, TG, C::kThreads>(p, smem, sM, sL, sInvL, &sIsLast, b, yc, split,
+  finishBlock<T, D, HG, TG, C::kThreads>(p, smem, sM, sL, &sIsLast, b, yc, split,
                                          h0, gCount);
 }
 
@@ -716,7 +702,6 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
   __shared__ __align__(8) uint64_t fullBar[NW * NSTW];
   __shared__ float sM[NW * HG];
   __shared__ float sL[NW * HG];
-  __shared__ float sInvL[HG];
   __shared__ int sIsLast;
 
   T *tiles = reinterpret_cast<T *>(smem);
@@ -1012,7 +997,7 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
     }
   }
   __syncthreads();
-  finishBlock<T, D, HG, NW, C::kThreads>(p, smem, sM, sL, sInvL, &sIsLast, b, yc, split, h0,
+  finishBlock<T, D, HG, NW, C::kThreads>(p, smem, sM, sL, &sIsLast, b, yc, split, h0,
                                          gCount);
 }
 
