@@ -36,6 +36,36 @@ struct FuseRotaryCachePass : impl::FuseRotaryCacheBase<FuseRotaryCachePass> {
       a.erase();
       rotary.erase();
     }
+    SmallVector<ir::CacheWriteOp> writes;
+    getOperation().walk([&](ir::CacheWriteOp w) { writes.push_back(w); });
+    for (ir::CacheWriteOp w : writes)
+      fuseIntoWrite(b, w);
+  }
+
+  // A multi_rotary of (q, k) whose rotated k only this cache_write reads
+  // (the block-sparse decode step's form: the rotated q goes on to the block
+  // selection and attention) becomes one resa.rotary_cache_write in the
+  // write's place, its result standing for the rotated q, when every reader
+  // of that q comes after the write.
+  static void fuseIntoWrite(OpBuilder &b, ir::CacheWriteOp w) {
+    auto rotary = w.getK().getDefiningOp<ir::MultiRotaryOp>();
+    if (!rotary || rotary.getXs().size() != 2 || w.getK() != rotary.getResult(1) ||
+        !rotary.getResult(1).hasOneUse() || rotary->getBlock() != w->getBlock() ||
+        rotary.getNumHeads()[1] != w.getKvHeadsAttr().getInt())
+      return;
+    Value q = rotary.getResult(0);
+    for (Operation *user : q.getUsers())
+      if (user->getBlock() != w->getBlock() || !w->isBeforeInBlock(user))
+        return;
+    b.setInsertionPoint(w);
+    auto fused = b.create<ir::RotaryCacheWriteOp>(
+        b.getFusedLoc({rotary.getLoc(), w.getLoc()}), q.getType(), rotary.getXs()[0], rotary.getXs()[1],
+        w.getV(), rotary.getCos(), rotary.getSin(), b.getI64IntegerAttr(rotary.getNumHeads()[0]),
+        w.getKvHeadsAttr(), w.getLayoutAttr(), w.getLayerAttr(), rotary.getRotaryDimAttr(),
+        rotary.getInterleavedAttr());
+    q.replaceAllUsesWith(fused.getResult());
+    w.erase();
+    rotary.erase();
   }
 };
 

@@ -51,7 +51,8 @@ struct LowerToKernelsPass : impl::LowerToKernelsBase<LowerToKernelsPass> {
             resaOp ? op->getName().getStringRef().str() : onnx::onnxKernelName(op);
         // resa's stateful kernels (the KV cache's) are the runtime's own.
         bool runtimeOwned = isa<ir::CacheAttentionOp, ir::RotaryCacheAttentionOp, ir::PositionsOp,
-                                ir::CacheWriteOp, ir::BlockSelectOp, ir::BlockAttentionOp>(op);
+                                ir::CacheWriteOp, ir::RotaryCacheWriteOp, ir::BlockSelectOp,
+                                ir::BlockAttentionOp>(op);
         if (!runtimeOwned && !findCpuKernel(kernel)) {
           op->emitError() << "the runtime has no kernel for '" << kernel << "'";
           return signalPassFailure();

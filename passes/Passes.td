@@ -208,13 +208,16 @@ def FuseProjectionNorm : Pass<"resa-fuse-projection-norm", "mlir::ModuleOp"> {
 }
 
 def FuseRotaryCache : Pass<"resa-fuse-rotary-cache", "mlir::ModuleOp"> {
-  let summary = "Fuse a layer's q/k multi_rotary into the resa.cache_attention that reads it";
+  let summary = "Fuse a layer's q/k multi_rotary into the cache op that reads it";
   let description = [{
     A resa.multi_rotary of two tensors whose results are only the q and k of
     one resa.cache_attention (with its num_heads and kv_heads) becomes, with
-    it, one resa.rotary_cache_attention of the unrotated q and k: a runtime
-    may then rotate k while writing it into the KV cache. resa-compile runs
-    it unless given --fuse-rotary-cache=false.
+    it, one resa.rotary_cache_attention of the unrotated q and k; one whose
+    rotated k only a resa.cache_write reads (a block-sparse decode step) and
+    whose rotated q is read only after that write becomes, with the write,
+    one resa.rotary_cache_write whose result is the rotated q. A runtime may
+    then rotate k while writing it into the KV cache. resa-compile runs it
+    unless given --fuse-rotary-cache=false.
   }];
   let dependentDialects = ["resa::ir::ResaDialect"];
 }

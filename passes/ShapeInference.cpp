@@ -51,7 +51,7 @@ std::optional<std::vector<ValueShape>> layerResultShapes(Operation *op, ShapeInf
   if (!isa<ir::EmbeddingOp, ir::RMSNormOp, ir::LayerNormOp, ir::LinearOp, ir::RotaryOp,
            ir::MultiRotaryOp, ir::GatedMLPOp, ir::LogitsOp, ir::AttentionOp,
            ir::CacheAttentionOp, ir::BlockAttentionOp, ir::MultiLinearOp, ir::AddRMSNormOp,
-           ir::ProjectionAddRMSNormOp, ir::RotaryCacheAttentionOp>(op))
+           ir::ProjectionAddRMSNormOp, ir::RotaryCacheAttentionOp, ir::RotaryCacheWriteOp>(op))
     return std::nullopt;
   const bool embedding = isa<ir::EmbeddingOp>(op);
   std::vector<ValueShape> out;

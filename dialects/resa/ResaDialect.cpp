@@ -72,7 +72,8 @@ LogicalResult ShapeExprOp::verify() {
   return success();
 }
 
-// Shared by resa.attention and resa.cache_attention.
+// Shared by resa.attention, resa.cache_attention and the rotary forms of the
+// latter and of resa.cache_write.
 template <typename AttentionOp> static LogicalResult verifyAttention(AttentionOp op) {
   int64_t heads = op.getNumHeads(), kvHeads = op.getKvHeads();
   if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
@@ -189,6 +190,19 @@ LogicalResult RotaryCacheAttentionOp::verify() {
     return failure();
   // Rotated in place of type: the rotation keeps q's and k's types.
   if (failed(verifyRotary(*this, getQ(), getCos(), getSin(), getQ().getType(), getNumHeads(),
+                          getRotaryDim(), getInterleaved())) ||
+      failed(verifyRotary(*this, getK(), getCos(), getSin(), getK().getType(), getKvHeads(),
+                          getRotaryDim(), getInterleaved())))
+    return failure();
+  return success();
+}
+
+LogicalResult RotaryCacheWriteOp::verify() {
+  // q, k and v as resa.cache_attention takes them.
+  if (failed(verifyAttention(*this)))
+    return failure();
+  // q's rotation is the result (q's type); k's keeps its type.
+  if (failed(verifyRotary(*this, getQ(), getCos(), getSin(), getResult().getType(), getNumHeads(),
                           getRotaryDim(), getInterleaved())) ||
       failed(verifyRotary(*this, getK(), getCos(), getSin(), getK().getType(), getKvHeads(),
                           getRotaryDim(), getInterleaved())))

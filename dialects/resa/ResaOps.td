@@ -128,6 +128,28 @@ def Resa_RotaryCacheAttentionOp : Op<Resa_Dialect, "rotary_cache_attention",
   let hasVerifier = 1;
 }
 
+def Resa_RotaryCacheWriteOp : Op<Resa_Dialect, "rotary_cache_write",
+    [MemoryEffects<[MemWrite]>]> {
+  let summary = "rotary position embedding of q and k; k and v into the KV cache; q out";
+  let description = [{
+    resa.cache_write(rotary(k), v) into layer `layer`, and rotary(q) as the
+    result, with the rotation of resa.multi_rotary (cos, sin, rotary_dim,
+    interleaved; num_heads for q, kv_heads for k): what
+    resa-fuse-rotary-cache makes of a multi_rotary whose rotated k only a
+    cache_write reads (a block-sparse decode step, whose rotated q goes to
+    the block selection and attention), so that a runtime can rotate k on
+    its way into the cache instead of in a launch of its own.
+  }];
+  let arguments = (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v,
+                       AnyRankedTensor:$cos, AnyRankedTensor:$sin,
+                       I64Attr:$num_heads, I64Attr:$kv_heads, StrAttr:$layout,
+                       I64Attr:$layer, I64Attr:$rotary_dim, I64Attr:$interleaved);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat =
+      "$q `,` $k `,` $v `,` $cos `,` $sin attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def Resa_CacheWriteOp : Op<Resa_Dialect, "cache_write", [MemoryEffects<[MemWrite]>]> {
   let summary = "write the call's keys and values into one layer of the KV cache";
   let description = [{

@@ -25,9 +25,9 @@ Tensor runContextStep(const std::string &kernel, const std::vector<const Tensor 
     return context->blockSelect(layer, *in.at(0), attrs);
   if (kernel == "resa.block_attention")
     return context->blockAttention(layer, *in.at(0), *in.at(1), attrs);
-  if (kernel == "resa.rotary_cache_attention") {
+  if (kernel == "resa.rotary_cache_attention" || kernel == "resa.rotary_cache_write") {
     // q and k rotated as the multi_rotary the step replaces, then as
-    // resa.cache_attention.
+    // resa.cache_attention, or resa.cache_write (the rotated q the result).
     const Attrs rotary = ProgramPlan::rotaryOf(attrs);
     KernelArgs args;
     args.inputs = {in.at(3), in.at(4), in.at(0), in.at(1)};
@@ -35,7 +35,10 @@ Tensor runContextStep(const std::string &kernel, const std::vector<const Tensor 
     args.numOutputs = 2;
     std::vector<Tensor> qk;
     findCpuKernel("resa.multi_rotary")(args, qk);
-    return context->cacheAttention(layer, qk.at(0), qk.at(1), *in.at(2), attrs);
+    if (kernel == "resa.rotary_cache_attention")
+      return context->cacheAttention(layer, qk.at(0), qk.at(1), *in.at(2), attrs);
+    context->cacheWrite(layer, qk.at(1), *in.at(2), attrs);
+    return qk.at(0);
   }
   return context->cacheAttention(layer, *in.at(0), *in.at(1), *in.at(2), attrs);
 }

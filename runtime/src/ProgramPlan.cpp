@@ -128,6 +128,7 @@ std::map<std::string, int64_t> ProgramPlan::bind(const std::vector<Tensor> &inpu
 bool ProgramPlan::isContextStep(const std::string &kernel) {
   return kernel == "resa.positions" || kernel == "resa.cache_attention" ||
          kernel == "resa.rotary_cache_attention" || kernel == "resa.cache_write" ||
+         kernel == "resa.rotary_cache_write" ||
          kernel == "resa.block_select" || kernel == "resa.block_attention";
 }
 

@@ -59,8 +59,9 @@ public:
   // resa.positions: `count` positions from `start`.
   static Tensor positions(const Tensor &count, int64_t start);
   // The attributes of the resa.multi_rotary (q, k) that a
-  // resa.rotary_cache_attention step's own attributes describe.
-  static Attrs rotaryOf(const Attrs &rotaryCacheAttention);
+  // resa.rotary_cache_attention or resa.rotary_cache_write step's own
+  // attributes describe.
+  static Attrs rotaryOf(const Attrs &rotaryCacheStep);
 
 private:
   enum class Kind { Computed, Constant, Weight };

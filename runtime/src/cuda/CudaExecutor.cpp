@@ -311,6 +311,9 @@ std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
         else if (step.kernel == "resa.rotary_cache_attention")
           devOut.push_back(
               forward.rotaryCacheAttention(layer, at(0), at(1), at(2), at(3), at(4), step.attrs));
+        else if (step.kernel == "resa.rotary_cache_write")
+          devOut.push_back(
+              forward.rotaryCacheWrite(layer, at(0), at(1), at(2), at(3), at(4), step.attrs));
         else if (step.kernel == "resa.block_select")
           devOut.push_back(forward.blockSelect(layer, at(0), step.attrs));
         else

@@ -285,10 +285,9 @@ DeviceTensor CudaForward::attendCache(int64_t layer, const DeviceTensor &qh, con
   return fromHeadMajor(out, l, qShape);
 }
 
-DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor &q,
-                                                const DeviceTensor &k, const DeviceTensor &v,
-                                                const DeviceTensor &cos, const DeviceTensor &sin,
-                                                const Attrs &attrs) {
+bool CudaForward::rotateAppendDecode(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
+                                     const DeviceTensor &v, const DeviceTensor &cos,
+                                     const DeviceTensor &sin, const Attrs &attrs, DeviceTensor &qh) {
   const Layout l = layout(q, attrs, "num_heads");
   const Layout lk = layout(k, attrs, "kv_heads");
   layout(v, attrs, "kv_heads");
@@ -306,19 +305,14 @@ DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor
       floatCode(cos.dtype()) >= 0 && sin.dtype() == cos.dtype() && cos.shape() == sin.shape() &&
       cos.rank() == 3 && cos.dim(1) == 1 && (cos.dim(0) == 1 || cos.dim(0) == l.batch) &&
       lk.heads == cache_.config().numKvHeads;
-  if (!oneKernel) {
-    // Prefill and rectification: the multi_rotary and cache_attention the
-    // step replaces.
-    const std::vector<DeviceTensor> qk =
-        callKernel("resa.multi_rotary", {&cos, &sin, &q, &k}, ProgramPlan::rotaryOf(attrs), ctx_, 2);
-    return cacheAttention(layer, qk.at(0), qk.at(1), v, attrs);
-  }
+  if (!oneKernel)
+    return false;
   if (layer < 0 || layer >= cache_.config().numLayers)
     throw Error("layer " + std::to_string(layer) + " does not fit the KV cache");
-  DeviceTensor qh = ctx_.alloc->allocate(kvElement_, {l.batch, l.heads, l.len, l.d});
+  qh = ctx_.alloc->allocate(kvElement_, {l.batch, l.heads, l.len, l.d});
   CudaKVStorage *storage = deviceStorage(cache_);
   if (!storage)
-    throw Error("resa.rotary_cache_attention on CUDA needs the device KV storage");
+    throw Error("a fused rotary and KV write on CUDA needs the device KV storage");
   cache_.writeLayerWith(static_cast<int>(layer), [&](const int32_t *slots, int64_t count) {
     if (count != l.batch)
       throw Error("a decode step writes one token a sequence, got " + std::to_string(count) +
@@ -341,7 +335,37 @@ DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor
                    "the rotary and K/V append of layer " + std::to_string(layer) + " (rotary_dim " +
                        std::to_string(rot) + ", cos " + shapeToString(cos.shape()) + ")");
   });
-  return attendCache(layer, qh, l, q.shape(), attrs);
+  return true;
+}
+
+std::vector<DeviceTensor> CudaForward::rotateQK(const DeviceTensor &q, const DeviceTensor &k,
+                                                const DeviceTensor &cos, const DeviceTensor &sin,
+                                                const Attrs &attrs) {
+  return callKernel("resa.multi_rotary", {&cos, &sin, &q, &k}, ProgramPlan::rotaryOf(attrs), ctx_, 2);
+}
+
+DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor &q,
+                                                const DeviceTensor &k, const DeviceTensor &v,
+                                                const DeviceTensor &cos, const DeviceTensor &sin,
+                                                const Attrs &attrs) {
+  DeviceTensor qh;
+  if (rotateAppendDecode(layer, q, k, v, cos, sin, attrs, qh))
+    return attendCache(layer, qh, layout(q, attrs, "num_heads"), q.shape(), attrs);
+  // Prefill and rectification: the multi_rotary and cache_attention the
+  // step replaces.
+  const std::vector<DeviceTensor> qk = rotateQK(q, k, cos, sin, attrs);
+  return cacheAttention(layer, qk.at(0), qk.at(1), v, attrs);
+}
+
+DeviceTensor CudaForward::rotaryCacheWrite(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
+                                           const DeviceTensor &v, const DeviceTensor &cos,
+                                           const DeviceTensor &sin, const Attrs &attrs) {
+  DeviceTensor qh;
+  if (rotateAppendDecode(layer, q, k, v, cos, sin, attrs, qh))
+    return fromHeadMajor(qh, layout(q, attrs, "num_heads"), q.shape());
+  const std::vector<DeviceTensor> qk = rotateQK(q, k, cos, sin, attrs);
+  cacheWrite(layer, qk.at(1), v, attrs);
+  return qk.at(0);
 }
 
 DeviceTensor CudaForward::blockSelect(int64_t layer, const DeviceTensor &q, const Attrs &attrs) {

@@ -71,6 +71,12 @@ public:
   DeviceTensor rotaryCacheAttention(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
                                     const DeviceTensor &v, const DeviceTensor &cos,
                                     const DeviceTensor &sin, const Attrs &attrs);
+  // resa.rotary_cache_write: the same rotations, then cacheWrite; returns
+  // the rotated q (in a decode step head-major in the KV type, which the
+  // block selection and attention read as they are).
+  DeviceTensor rotaryCacheWrite(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
+                                const DeviceTensor &v, const DeviceTensor &cos, const DeviceTensor &sin,
+                                const Attrs &attrs);
   DeviceTensor blockSelect(int64_t layer, const DeviceTensor &q, const Attrs &attrs);
   DeviceTensor blockAttention(int64_t layer, const DeviceTensor &q, const DeviceTensor &blocks,
                               const Attrs &attrs);
@@ -92,6 +98,17 @@ private:
   // returned in the layout of qShape.
   DeviceTensor attendCache(int64_t layer, const DeviceTensor &qh, const Layout &l, const Shape &qShape,
                            const Attrs &attrs);
+  // A decode step's rotary of q and k and append of k and v in one kernel
+  // (gpu::rotaryAppendDecode), the rotated q into qh, head-major in the KV
+  // type; false, with nothing done, where the step or its tensors do not
+  // allow it.
+  bool rotateAppendDecode(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
+                          const DeviceTensor &v, const DeviceTensor &cos, const DeviceTensor &sin,
+                          const Attrs &attrs, DeviceTensor &qh);
+  // q and k rotated by the resa.multi_rotary the fused steps replace.
+  std::vector<DeviceTensor> rotateQK(const DeviceTensor &q, const DeviceTensor &k,
+                                     const DeviceTensor &cos, const DeviceTensor &sin,
+                                     const Attrs &attrs);
   // [B * S, H, D] token-major rows (what the cache's writeTokens takes).
   DeviceTensor tokenMajor(const DeviceTensor &t, const Layout &l);
   DeviceTensor inKVType(const DeviceTensor &t);

@@ -1,4 +1,4 @@
-// resa.cache_attention's verifier (shared with resa.attention and resa.rotary_cache_attention, which adds resa.rotary's rules for q and k): head counts, ranks per layout, layout names, head sizes, rotary dims.
+// resa.cache_attention's verifier (shared with resa.attention, resa.rotary_cache_attention and resa.rotary_cache_write, the last two adding resa.rotary's rules for q and k): head counts, ranks per layout, layout names, head sizes, rotary dims.
 // RUN: resa-opt %s --split-input-file -verify-diagnostics
 
 // Valid forms parse and verify: GQA in both layouts, dynamic dims.
@@ -119,4 +119,36 @@ func.func @rotary_kv_heads(%q: tensor<1x4x1x8xf32>, %k: tensor<1x4x1x8xf32>, %v:
   // expected-error @+1 {{k and v must have kv_heads = 2 heads}}
   %a = resa.rotary_cache_attention %q, %k, %v, %c, %s {num_heads = 4 : i64, kv_heads = 2 : i64, scale = 0.5 : f32, layout = "bhsd", layer = 0 : i64, rotary_dim = 8 : i64, interleaved = 0 : i64} : (tensor<1x4x1x8xf32>, tensor<1x4x1x8xf32>, tensor<1x2x1x8xf32>, tensor<1x1x4xf32>, tensor<1x1x4xf32>) -> tensor<1x4x1x8xf32>
   return %a : tensor<1x4x1x8xf32>
+}
+
+// -----
+
+// resa.rotary_cache_write: the rotated q is the result.
+func.func @rotary_write_valid(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %c: tensor<?x?x8xf32>) -> tensor<?x?x64xf32> {
+  %r = resa.rotary_cache_write %q, %k, %k, %c, %c {num_heads = 4 : i64, kv_heads = 2 : i64, layout = "bsd", layer = 0 : i64, rotary_dim = 16 : i64, interleaved = 0 : i64} : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x64xf32>
+  return %r : tensor<?x?x64xf32>
+}
+
+// -----
+
+func.func @rotary_write_heads(%q: tensor<1x4x1x8xf32>, %k: tensor<1x4x1x8xf32>, %v: tensor<1x2x1x8xf32>, %c: tensor<1x1x4xf32>) -> tensor<1x4x1x8xf32> {
+  // expected-error @+1 {{k and v must have kv_heads = 2 heads}}
+  %r = resa.rotary_cache_write %q, %k, %v, %c, %c {num_heads = 4 : i64, kv_heads = 2 : i64, layout = "bhsd", layer = 0 : i64, rotary_dim = 8 : i64, interleaved = 0 : i64} : (tensor<1x4x1x8xf32>, tensor<1x4x1x8xf32>, tensor<1x2x1x8xf32>, tensor<1x1x4xf32>, tensor<1x1x4xf32>) -> tensor<1x4x1x8xf32>
+  return %r : tensor<1x4x1x8xf32>
+}
+
+// -----
+
+func.func @rotary_write_odd_dim(%q: tensor<1x4x1x8xf32>, %k: tensor<1x2x1x8xf32>, %c: tensor<1x1x3xf32>) -> tensor<1x4x1x8xf32> {
+  // expected-error @+1 {{rotary_dim must be positive and even, got 7}}
+  %r = resa.rotary_cache_write %q, %k, %k, %c, %c {num_heads = 4 : i64, kv_heads = 2 : i64, layout = "bhsd", layer = 0 : i64, rotary_dim = 7 : i64, interleaved = 0 : i64} : (tensor<1x4x1x8xf32>, tensor<1x2x1x8xf32>, tensor<1x2x1x8xf32>, tensor<1x1x3xf32>, tensor<1x1x3xf32>) -> tensor<1x4x1x8xf32>
+  return %r : tensor<1x4x1x8xf32>
+}
+
+// -----
+
+func.func @rotary_write_result_type(%q: tensor<1x4x1x8xf32>, %k: tensor<1x2x1x8xf32>, %c: tensor<1x1x4xf32>) -> tensor<1x4x1x8xf16> {
+  // expected-error @+1 {{result type must be x's type}}
+  %r = resa.rotary_cache_write %q, %k, %k, %c, %c {num_heads = 4 : i64, kv_heads = 2 : i64, layout = "bhsd", layer = 0 : i64, rotary_dim = 8 : i64, interleaved = 0 : i64} : (tensor<1x4x1x8xf32>, tensor<1x2x1x8xf32>, tensor<1x2x1x8xf32>, tensor<1x1x4xf32>, tensor<1x1x4xf32>) -> tensor<1x4x1x8xf16>
+  return %r : tensor<1x4x1x8xf16>
 }
