@@ -185,30 +185,24 @@ LogicalResult RectificationScheduleOp::verify() {
 }
 LogicalResult CacheAttentionOp::verify() { return verifyAttention(*this); }
 
-LogicalResult RotaryCacheAttentionOp::verify() {
-  if (failed(verifyAttention(*this)))
+// resa.rotary_cache_attention and resa.rotary_cache_write: q, k and v as
+// resa.cache_attention takes them, and resa.rotary's rules for q (rotated
+// into rotatedQ: q's own type, or the write's result) and k (rotated in
+// place of type).
+template <typename RotaryCacheOp>
+static LogicalResult verifyRotaryCache(RotaryCacheOp op, Type rotatedQ) {
+  if (failed(verifyAttention(op)))
     return failure();
-  // Rotated in place of type: the rotation keeps q's and k's types.
-  if (failed(verifyRotary(*this, getQ(), getCos(), getSin(), getQ().getType(), getNumHeads(),
-                          getRotaryDim(), getInterleaved())) ||
-      failed(verifyRotary(*this, getK(), getCos(), getSin(), getK().getType(), getKvHeads(),
-                          getRotaryDim(), getInterleaved())))
+  if (failed(verifyRotary(op, op.getQ(), op.getCos(), op.getSin(), rotatedQ, op.getNumHeads(),
+                          op.getRotaryDim(), op.getInterleaved())) ||
+      failed(verifyRotary(op, op.getK(), op.getCos(), op.getSin(), op.getK().getType(),
+                          op.getKvHeads(), op.getRotaryDim(), op.getInterleaved())))
     return failure();
   return success();
 }
 
-LogicalResult RotaryCacheWriteOp::verify() {
-  // q, k and v as resa.cache_attention takes them.
-  if (failed(verifyAttention(*this)))
-    return failure();
-  // q's rotation is the result (q's type); k's keeps its type.
-  if (failed(verifyRotary(*this, getQ(), getCos(), getSin(), getResult().getType(), getNumHeads(),
-                          getRotaryDim(), getInterleaved())) ||
-      failed(verifyRotary(*this, getK(), getCos(), getSin(), getK().getType(), getKvHeads(),
-                          getRotaryDim(), getInterleaved())))
-    return failure();
-  return success();
-}
+LogicalResult RotaryCacheAttentionOp::verify() { return verifyRotaryCache(*this, getQ().getType()); }
+LogicalResult RotaryCacheWriteOp::verify() { return verifyRotaryCache(*this, getResult().getType()); }
 
 } // namespace resa::ir
 
