@@ -1,3 +1,4 @@
+#include "AttentionLayout.h"
 #include "Backend.h"
 
 #include "resa/kernels/BlockSparse.h"
@@ -102,24 +103,9 @@ private:
   std::map<int64_t, std::vector<int32_t>> counts_; // per layer, from blockSelect
 
   // How a [B, H, S, D] ("bhsd") or [B, S, H*D] ("bsd") tensor is laid out.
-  struct Layout {
-    bool bhsd;
-    int64_t batch, heads, len, d;
-  };
+  using Layout = AttentionLayout;
   Layout layout(const Tensor &t, const Attrs &attrs, const char *headsAttr) const {
-    Layout l;
-    l.bhsd = attrs.getString("layout", "bhsd") == "bhsd";
-    l.heads = attrs.requireInt(headsAttr);
-    l.batch = t.dim(0);
-    l.len = t.dim(l.bhsd ? 2 : 1);
-    l.d = cache_.config().headDim;
-    if (l.batch != cache_.batchSize())
-      throw Error("the call has " + std::to_string(l.batch) + " rows but its KV-cache forward " +
-                  std::to_string(cache_.batchSize()) + " sequences");
-    if (t.numel() != l.batch * l.heads * l.len * l.d)
-      throw Error("tensor " + shapeToString(t.shape()) + " does not hold " +
-                  std::to_string(l.heads) + " heads of size " + std::to_string(l.d));
-    return l;
+    return attentionLayout(t.shape(), attrs, headsAttr, cache_);
   }
   Layout singleQuery(const Tensor &q, const Attrs &attrs) const {
     Layout l = layout(q, attrs, "num_heads");

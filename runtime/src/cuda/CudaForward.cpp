@@ -180,19 +180,7 @@ PagedAttentionShape CudaForward::attentionShape(int64_t numQHeads) const {
 
 CudaForward::Layout CudaForward::layout(const DeviceTensor &t, const Attrs &attrs,
                                         const char *headsAttr) const {
-  Layout l;
-  l.bhsd = attrs.getString("layout", "bhsd") == "bhsd";
-  l.heads = attrs.requireInt(headsAttr);
-  l.batch = t.dim(0);
-  l.len = t.dim(l.bhsd ? 2 : 1);
-  l.d = cache_.config().headDim;
-  if (l.batch != cache_.batchSize())
-    throw Error("the call has " + std::to_string(l.batch) + " rows but its KV-cache forward " +
-                std::to_string(cache_.batchSize()) + " sequences");
-  if (t.numel() != l.batch * l.heads * l.len * l.d)
-    throw Error("tensor " + shapeToString(t.shape()) + " does not hold " +
-                std::to_string(l.heads) + " heads of size " + std::to_string(l.d));
-  return l;
+  return attentionLayout(t.shape(), attrs, headsAttr, cache_);
 }
 
 DeviceTensor CudaForward::inKVType(const DeviceTensor &t) {
@@ -251,35 +239,35 @@ DeviceTensor CudaForward::cacheAttention(int64_t layer, const DeviceTensor &q,
   return attendCache(layer, headMajor(q, l), l, q.shape(), attrs);
 }
 
+template <typename Args>
+Args CudaForward::cacheArgs(int64_t layer, const DeviceTensor &qh, const DeviceTensor &out,
+                            const Attrs &attrs) {
+  KVStorage &kv = cache_.storage();
+  Args a;
+  a.q = qh.raw();
+  a.kCache = kv.keys(static_cast<int>(layer));
+  a.vCache = kv.values(static_cast<int>(layer));
+  a.pageTable = pageTable_;
+  a.out = out.raw();
+  a.scale = attrs.getFloat("scale", 0.0f);
+  return a;
+}
+
 DeviceTensor CudaForward::attendCache(int64_t layer, const DeviceTensor &qh, const Layout &l,
                                       const Shape &qShape, const Attrs &attrs) {
   DeviceTensor out = ctx_.alloc->allocate(kvElement_, qh.shape());
   PagedAttentionShape shape = attentionShape(l.heads);
-  KVStorage &kv = cache_.storage();
-  const float scale = attrs.getFloat("scale", 0.0f);
   if (isDecodeStep(l)) {
-    gpu::DecodeAttentionArgs a;
-    a.q = qh.raw();
-    a.kCache = kv.keys(static_cast<int>(layer));
-    a.vCache = kv.values(static_cast<int>(layer));
-    a.pageTable = pageTable_;
+    auto a = cacheArgs<gpu::DecodeAttentionArgs>(layer, qh, out, attrs);
     a.seqLens = seqLens_;
-    a.out = out.raw();
-    a.scale = scale;
     if (sharedPages_ > 0)
       gpu::pagedDecodeShared(attention_, shape, kvType_, a, sharedPages_, planLen_);
     else
       gpu::pagedDecode(attention_, shape, kvType_, a, planLen_);
   } else {
-    gpu::PrefillAttentionArgs a;
-    a.q = qh.raw();
-    a.kCache = kv.keys(static_cast<int>(layer));
-    a.vCache = kv.values(static_cast<int>(layer));
-    a.pageTable = pageTable_;
+    auto a = cacheArgs<gpu::PrefillAttentionArgs>(layer, qh, out, attrs);
     a.qStart = qStarts_;
     a.qLens = qLens_;
-    a.out = out.raw();
-    a.scale = scale;
     gpu::pagedPrefill(attention_, shape, kvType_, a, static_cast<int32_t>(l.len), planLen_);
   }
   return fromHeadMajor(out, l, qShape);
@@ -420,15 +408,8 @@ DeviceTensor CudaForward::blockAttention(int64_t layer, const DeviceTensor &q,
                 " before its resa.block_select");
   DeviceTensor qh = headMajor(q, l);
   DeviceTensor out = ctx_.alloc->allocate(kvElement_, qh.shape());
-  KVStorage &kv = cache_.storage();
-  gpu::DecodeAttentionArgs a;
-  a.q = qh.raw();
-  a.kCache = kv.keys(static_cast<int>(layer));
-  a.vCache = kv.values(static_cast<int>(layer));
-  a.pageTable = pageTable_;
+  auto a = cacheArgs<gpu::DecodeAttentionArgs>(layer, qh, out, attrs);
   a.seqLens = seqLens_;
-  a.out = out.raw();
-  a.scale = attrs.getFloat("scale", 0.0f);
   a.selected = blocks.data<int32_t>();
   a.selectedCounts = counts->second.data<int32_t>();
   a.maxSelected = static_cast<int32_t>(blocks.dim(1));

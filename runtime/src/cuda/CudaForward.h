@@ -16,6 +16,7 @@
 // number of shared pages: sharedPagesOf, part of the graph key.
 #pragma once
 
+#include "../AttentionLayout.h"
 #include "CallStaging.h"
 
 #include "resa/cuda/DeviceKernel.h"
@@ -83,10 +84,7 @@ public:
 
 private:
   // How a [B, H, S, D] ("bhsd") or [B, S, H*D] ("bsd") tensor is laid out.
-  struct Layout {
-    bool bhsd;
-    int64_t batch, heads, len, d;
-  };
+  using Layout = AttentionLayout;
   Layout layout(const DeviceTensor &t, const Attrs &attrs, const char *headsAttr) const;
   // [B, H, S, D] head-major rows (what the attention kernels read), in the
   // KV element type, and back to the step's layout.
@@ -94,6 +92,11 @@ private:
   DeviceTensor fromHeadMajor(const DeviceTensor &t, const Layout &l, const Shape &shape);
   // One new token at the end of each sequence: a decode step.
   bool isDecodeStep(const Layout &l) const { return l.len == 1 && start_ + 1 == maxSeqLen_; }
+  // What every paged attention call over layer `layer` takes (decode or
+  // prefill arguments; each adds its own lengths): head-major q, the layer's
+  // pools, the forward's page table, out, the step's scale.
+  template <typename Args>
+  Args cacheArgs(int64_t layer, const DeviceTensor &qh, const DeviceTensor &out, const Attrs &attrs);
   // The attention of head-major queries qh over the cache (layer written),
   // returned in the layout of qShape.
   DeviceTensor attendCache(int64_t layer, const DeviceTensor &qh, const Layout &l, const Shape &qShape,
