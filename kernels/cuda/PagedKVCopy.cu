@@ -46,6 +46,7 @@ __global__ void scatterKernel(Dims d, const int32_t *slots, int64_t total, const
   detail::pdlLaunchDependents();
 }
 
+using ops::floatAt;
 using ops::fromFloat;
 using ops::toFloat;
 
@@ -66,19 +67,10 @@ __global__ void fillKernel(uint16_t *dst, uint16_t bits, int64_t count) {
     dst[e] = bits;
 }
 
-// Element i of a cos/sin table of type `type` (RotaryAppendArgs::cosType):
-// a branch the whole grid takes alike, instead of a third template axis.
-__device__ __forceinline__ float tableAt(const void *t, int type, int64_t i) {
-  if (type == 1)
-    return toFloat(static_cast<const __nv_bfloat16 *>(t)[i]);
-  if (type == 2)
-    return toFloat(static_cast<const __half *>(t)[i]);
-  return static_cast<const float *>(t)[i];
-}
-
 // Element d of a head's row x rotated as resa.rotary computes it (fp32, the
 // CPU kernel's expression); the cos and sin rows of its sequence start at
-// element `row` of the tables.
+// element `row` of the tables (their dtype a branch the whole grid takes
+// alike, instead of a third template axis).
 template <typename T>
 __device__ __forceinline__ float rotated(const T *x, int d, int64_t row, const RotaryAppendArgs &a) {
   const float v = toFloat(x[d]);
@@ -86,8 +78,8 @@ __device__ __forceinline__ float rotated(const T *x, int d, int64_t row, const R
     return v;
   const detail::RotaryPair p = detail::rotaryPair(d, a.rotaryDim, a.interleaved);
   const int64_t ci = row + (a.width == a.rotaryDim ? d : p.pair);
-  return detail::rotatePair(p, v, toFloat(x[d + p.partner]), tableAt(a.cos, a.cosType, ci),
-                            tableAt(a.sin, a.cosType, ci));
+  return detail::rotatePair(p, v, toFloat(x[d + p.partner]), floatAt(a.cos, a.cosType, ci),
+                            floatAt(a.sin, a.cosType, ci));
 }
 
 // One thread per element of q, then k, then v (rows of headDim).
@@ -187,7 +179,7 @@ cudaError_t rotaryAppendDecode(const PagedAttentionShape &s, KVDType kvType, con
   if (s.numKvHeads <= 0 || s.headDim <= 0 || s.pageSize <= 0 || a.batch < 0 || a.numQHeads <= 0 ||
       a.rotaryDim <= 0 || a.rotaryDim % 2 || a.rotaryDim > s.headDim ||
       (a.width != a.rotaryDim && a.width != a.rotaryDim / 2) || (a.cosRows != 1 && a.cosRows != a.batch) ||
-      a.actType < 0 || a.actType > 2 || a.cosType < 0 || a.cosType > 2)
+      !isFloatDType(a.actType) || !isFloatDType(a.cosType))
     return cudaErrorInvalidValue;
   if (a.batch == 0)
     return cudaSuccess;
@@ -198,12 +190,12 @@ cudaError_t rotaryAppendDecode(const PagedAttentionShape &s, KVDType kvType, con
   const dim3 grid(blocksFor(total)), block(kThreads);
   auto launch = [&](auto kernel) { return detail::launchPdl(kernel, grid, block, 0, stream, d, a); };
   if (kvType == KVDType::BF16) {
-    if (a.actType == 0) return launch(rotaryAppendKernel<float, __nv_bfloat16>);
-    if (a.actType == 1) return launch(rotaryAppendKernel<__nv_bfloat16, __nv_bfloat16>);
+    if (a.actType == DType::F32) return launch(rotaryAppendKernel<float, __nv_bfloat16>);
+    if (a.actType == DType::BF16) return launch(rotaryAppendKernel<__nv_bfloat16, __nv_bfloat16>);
     return launch(rotaryAppendKernel<__half, __nv_bfloat16>);
   }
-  if (a.actType == 0) return launch(rotaryAppendKernel<float, __half>);
-  if (a.actType == 1) return launch(rotaryAppendKernel<__nv_bfloat16, __half>);
+  if (a.actType == DType::F32) return launch(rotaryAppendKernel<float, __half>);
+  if (a.actType == DType::BF16) return launch(rotaryAppendKernel<__nv_bfloat16, __half>);
   return launch(rotaryAppendKernel<__half, __half>);
 }
 

@@ -57,6 +57,14 @@ template <typename T> __host__ __device__ __forceinline__ T fromFloat(float v) {
   }
 }
 
+// Element i of p, stored as float dtype t (F32, BF16 or F16), as fp32: for
+// tensors whose dtype is a runtime value a kernel does not template over.
+__device__ __forceinline__ float floatAt(const void *p, DType t, int64_t i) {
+  if (t == DType::BF16) return toFloat(static_cast<const __nv_bfloat16 *>(p)[i]);
+  if (t == DType::F16) return toFloat(static_cast<const __half *>(p)[i]);
+  return static_cast<const float *>(p)[i];
+}
+
 // Element i of p in its compute type.
 template <typename T> __device__ __forceinline__ Compute<T> load(const T *p, int64_t i) {
   if constexpr (isFloatElem<T>) return toFloat(p[i]);

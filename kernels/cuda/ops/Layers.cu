@@ -128,12 +128,7 @@ template <typename T> struct ColumnBlocks {
   int count;
 };
 
-__device__ __forceinline__ float biasAt(const void *b, DType t, int64_t c) {
-  if (!b) return 0.f;
-  if (t == DType::BF16) return toFloat(static_cast<const __nv_bfloat16 *>(b)[c]);
-  if (t == DType::F16) return toFloat(static_cast<const __half *>(b)[c]);
-  return static_cast<const float *>(b)[c];
-}
+__device__ __forceinline__ float biasAt(const void *b, DType t, int64_t c) { return b ? floatAt(b, t, c) : 0.f; }
 
 template <typename T>
 __global__ void splitColumns(const T *all, int64_t N, int64_t n, ColumnBlocks<T> blocks) {

@@ -20,9 +20,6 @@ template <typename... A> [[noreturn]] void fail(const char *op, const A &...a) {
   throw Error(os.str());
 }
 
-// The float dtypes device kernels compute on.
-inline bool isFloatDType(DType t) { return t == DType::F32 || t == DType::BF16 || t == DType::F16; }
-
 const Attrs &attrsOf(const DeviceKernelArgs &args);
 
 // args.ctx, checked to carry a stream's allocator.

@@ -284,13 +284,10 @@ bool CudaForward::rotateAppendDecode(int64_t layer, const DeviceTensor &q, const
   // [B][heads][D] in memory whatever the layout) with float cos/sin (fp32,
   // or bf16/f16 as a 16-bit package stores them) of one row a sequence, or
   // one for all.
-  auto floatCode = [](DType t) {
-    return t == DType::F32 ? 0 : t == DType::BF16 ? 1 : t == DType::F16 ? 2 : -1;
-  };
   const DType act = q.dtype();
   const bool oneKernel =
-      isDecodeStep(l) && floatCode(act) >= 0 && k.dtype() == act && v.dtype() == act &&
-      floatCode(cos.dtype()) >= 0 && sin.dtype() == cos.dtype() && cos.shape() == sin.shape() &&
+      isDecodeStep(l) && gpu::isFloatDType(act) && k.dtype() == act && v.dtype() == act &&
+      gpu::isFloatDType(cos.dtype()) && sin.dtype() == cos.dtype() && cos.shape() == sin.shape() &&
       cos.rank() == 3 && cos.dim(1) == 1 && (cos.dim(0) == 1 || cos.dim(0) == l.batch) &&
       lk.heads == cache_.config().numKvHeads;
   if (!oneKernel)
@@ -309,8 +306,8 @@ bool CudaForward::rotateAppendDecode(int64_t layer, const DeviceTensor &q, const
     a.batch = static_cast<int32_t>(l.batch);
     a.numQHeads = static_cast<int32_t>(l.heads);
     a.q = q.raw(), a.k = k.raw(), a.v = v.raw();
-    a.actType = floatCode(act);
-    a.cos = cos.raw(), a.sin = sin.raw(), a.cosType = floatCode(cos.dtype());
+    a.actType = act;
+    a.cos = cos.raw(), a.sin = sin.raw(), a.cosType = cos.dtype();
     a.cosRows = static_cast<int32_t>(cos.dim(0));
     a.width = static_cast<int32_t>(cos.dim(2));
     a.rotaryDim = static_cast<int32_t>(rot);

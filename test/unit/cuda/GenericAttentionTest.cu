@@ -53,6 +53,7 @@
 namespace {
 
 using resa::BlockSelectParams;
+using resa::DType;
 using resa::PagedAttentionShape;
 using resa::cudatest::DevBuf;
 using resa::cudatest::Failure;
@@ -777,10 +778,11 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
   a.q = c.fp32Act ? static_cast<const void *>(dq32.p) : dq16.p;
   a.k = c.fp32Act ? static_cast<const void *>(dk32.p) : dk16.p;
   a.v = c.fp32Act ? static_cast<const void *>(dv32.p) : dv16.p;
-  a.actType = c.fp32Act ? 0 : (c.kv == KVDType::BF16 ? 1 : 2);
+  const DType kvDType = c.kv == KVDType::BF16 ? DType::BF16 : DType::F16;
+  a.actType = c.fp32Act ? DType::F32 : kvDType;
   a.cos = c.kvCos ? static_cast<const void *>(dcos16.p) : dcos32.p;
   a.sin = c.kvCos ? static_cast<const void *>(dsin16.p) : dsin32.p;
-  a.cosType = c.kvCos ? (c.kv == KVDType::BF16 ? 1 : 2) : 0;
+  a.cosType = c.kvCos ? kvDType : DType::F32;
   a.cosRows = cosRows, a.width = width, a.rotaryDim = rot;
   a.interleaved = c.interleaved;
   a.qOut = qo.p, a.slots = dslots.p, a.kCache = kc.p, a.vCache = vc.p;

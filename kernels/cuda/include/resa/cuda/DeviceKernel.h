@@ -32,6 +32,9 @@ namespace resa::gpu {
 // Throws resa::Error "<what>: <CUDA error string>" unless err is cudaSuccess.
 void checkCuda(cudaError_t err, const std::string &what);
 
+// The float dtypes device kernels compute on.
+inline bool isFloatDType(DType t) { return t == DType::F32 || t == DType::BF16 || t == DType::F16; }
+
 // A contiguous row-major tensor in device memory. Owns its bytes through a
 // shared buffer (views such as Reshape alias without a copy) or borrows them.
 class DeviceTensor {

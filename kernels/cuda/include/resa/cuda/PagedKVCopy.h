@@ -8,6 +8,7 @@
 
 #include "resa/cuda/DecodeAttention.h"
 #include "resa/kernels/PagedKV.h"
+#include "resa/kernels/Tensor.h"
 
 #include <cstdint>
 #include <cuda_runtime_api.h>
@@ -33,16 +34,16 @@ cudaError_t gatherKVTokens(const PagedAttentionShape &shape, KVDType dtype, cons
 struct RotaryAppendArgs {
   int32_t batch = 0, numQHeads = 0;
   // q [batch][numQHeads][headDim], k and v [batch][numKvHeads][headDim], all
-  // of `actType`: 0 float, 1 bf16, 2 f16.
+  // of `actType` (F32, BF16 or F16).
   const void *q = nullptr, *k = nullptr, *v = nullptr;
-  int actType = 0;
+  DType actType = DType::F32;
   // cos, sin [cosRows][width] (cosRows 1: shared by every sequence, or
   // batch); width = rotaryDim (a value per rotated element) or rotaryDim / 2
   // (per pair); pairs (i, i + rotaryDim / 2), or (2i, 2i + 1) if interleaved;
-  // of `cosType` (0 float, 1 bf16, 2 f16: a bf16 package stores its tables
-  // in bf16).
+  // of `cosType` (F32, BF16 or F16: a bf16 package stores its tables in
+  // bf16).
   const void *cos = nullptr, *sin = nullptr;
-  int cosType = 0;
+  DType cosType = DType::F32;
   int32_t cosRows = 1, width = 0, rotaryDim = 0;
   bool interleaved = false;
   void *qOut = nullptr;            // [batch][numQHeads][headDim], the KV type
