@@ -321,6 +321,7 @@ cudaError_t planPrefillAttention(const PagedAttentionShape &shape, KVDType dtype
   pl.maxKvLen = maxKvLen;
   pl.rowsPerTile = kRows;
   pl.queriesPerTile = kRows / shape.group();
+  pl.pageLoads = wgmma && !options.gatherPages && prefill::wgmmaPageLoadsServe(shape);
   pl.kvTile = wgmma ? prefill::kWgmmaKvTile : kBN;
   pl.threads = wgmma ? prefill::kWgmmaThreads : kThreads;
   pl.qTiles = (maxQLen + pl.queriesPerTile - 1) / pl.queriesPerTile;
@@ -375,6 +376,8 @@ cudaError_t prefillAttention(const PrefillAttentionArgs &args, const PrefillAtte
   p.bq = plan.queriesPerTile;
   p.numSplits = plan.numSplits;
   const float scale = args.scale != 0.0f ? args.scale : defaultAttentionScale(s.headDim);
+  if (!(scale > 0.0f))  // the softmax takes the maximum before scaling
+    return cudaErrorInvalidValue;
   p.scaleLog2 = scale * 1.4426950408889634f;
   const size_t rows = static_cast<size_t>(plan.numSplits) * s.batch * s.numQHeads * plan.maxQLen;
   p.partO = static_cast<float *>(workspace);
@@ -384,7 +387,9 @@ cudaError_t prefillAttention(const PrefillAttentionArgs &args, const PrefillAtte
   const dim3 grid(plan.qTiles, s.batch * s.numKvHeads, plan.numSplits);
   cudaError_t e =
       plan.kernel == PrefillKernel::Wgmma
-          ? prefill::wgmmaLaunch(p, plan.dtype, s.headDim, grid, plan.smemBytes, stream)
+          ? prefill::wgmmaLaunch(p, plan.dtype, s.headDim,
+                                 static_cast<int64_t>(s.numPages) * s.numKvHeads * s.pageSize,
+                                 plan.pageLoads, grid, plan.smemBytes, stream)
           : detail::launchPdl(k.main, grid, dim3(kThreads), plan.smemBytes, stream, p);
   if (e != cudaSuccess || plan.numSplits == 1)
     return e;

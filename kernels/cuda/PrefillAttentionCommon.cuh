@@ -130,33 +130,37 @@ __device__ __forceinline__ ThreadRows threadRows(const Params &p, const BlockWor
 // Online softmax of one S tile in place (S becomes P, fp32), in the MMA
 // accumulator layout both kernels share: thread rows h = 0, 1 hold
 // s[nt][2h + {0,1}], keys tok0 + nt * 8 + (lane % 4) * 2 + {0,1}; a row's
-// four threads are one quad. Scales by scaleLog2 (base 2), masks keys past
-// the row's position when `mask` (diagonal tiles), updates the running max m
-// and sum l, and returns in alpha the factor the old O is scaled by.
-template <int NT>
-__device__ __forceinline__ void softmaxTile(float (&s)[NT][4], float (&m)[2], float (&l)[2],
-                                            float (&alpha)[2], int tok0, bool mask,
-                                            const int (&rowPos)[2], int lane, float scaleLog2) {
+// four threads are one quad. Masks keys past the row's position when `mask`
+// (diagonal tiles), updates the running max m (scaled by scaleLog2, base 2)
+// and sum l, and returns in alpha the factor the old O is scaled by. The
+// maximum is taken over the unscaled scores (scaleLog2 > 0, so it commutes)
+// and each exponent is one FMA, s * scaleLog2 - m: one instruction a score
+// fewer than scaling first, in kernels whose issue slots are their limit
+// (bench/NOTES.md, session 12). The mask is a template argument (softmaxTile
+// below branches): as a run-time flag the compiler predicated its compare
+// and select into every tile's code, two instructions a score.
+template <int NT, bool kMask>
+__device__ __forceinline__ void softmaxTileOf(float (&s)[NT][4], float (&m)[2], float (&l)[2],
+                                              float (&alpha)[2], int tok0,
+                                              const int (&rowPos)[2], int lane, float scaleLog2) {
   float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      float x = s[nt][e] * scaleLog2;
-      if (mask) {
+      if (kMask) {
         const int tok = tok0 + nt * 8 + (lane & 3) * 2 + (e & 1);
         if (tok > rowPos[e >> 1])
-          x = -INFINITY;
+          s[nt][e] = -INFINITY;
       }
-      s[nt][e] = x;
-      mx[e >> 1] = fmaxf(mx[e >> 1], x);
+      mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
     }
   float base[2];
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
     mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-    const float mn = fmaxf(m[h], mx[h]);
+    const float mn = fmaxf(m[h], mx[h] * scaleLog2);
     base[h] = mn == -INFINITY ? 0.0f : mn;
     alpha[h] = ex2(m[h] - base[h]);
     m[h] = mn;
@@ -166,13 +170,23 @@ __device__ __forceinline__ void softmaxTile(float (&s)[NT][4], float (&m)[2], fl
   for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const float pe = ex2(s[nt][e] - base[e >> 1]);
+      const float pe = ex2(fmaf(s[nt][e], scaleLog2, -base[e >> 1]));
       s[nt][e] = pe;
       rs[e >> 1] += pe;
     }
 #pragma unroll
   for (int h = 0; h < 2; ++h)
     l[h] = l[h] * alpha[h] + rs[h];
+}
+// The same; `mask` must be uniform over the warp (its rows' quads shuffle).
+template <int NT>
+__device__ __forceinline__ void softmaxTile(float (&s)[NT][4], float (&m)[2], float (&l)[2],
+                                            float (&alpha)[2], int tok0, bool mask,
+                                            const int (&rowPos)[2], int lane, float scaleLog2) {
+  if (mask)
+    softmaxTileOf<NT, true>(s, m, l, alpha, tok0, rowPos, lane, scaleLog2);
+  else
+    softmaxTileOf<NT, false>(s, m, l, alpha, tok0, rowPos, lane, scaleLog2);
 }
 
 // The epilogue of both kernels: a thread's two rows of O (accumulator layout:
@@ -225,8 +239,21 @@ constexpr int kWgmmaKvTile = 128;
 // kernel's dynamic shared-memory limit and returns its size and occupancy.
 cudaError_t wgmmaPrepare(KVDType dtype, int headDim, int device, bool *supported,
                          size_t *smemBytes, int *blocksPerSm);
-// Launches it on grid (qTiles, batch * numKvHeads, numSplits) with PDL.
-cudaError_t wgmmaLaunch(const Params &p, KVDType dtype, int headDim, dim3 grid, size_t smemBytes,
-                        cudaStream_t stream);
+// The smallest page the wgmma kernel loads with TMA (a tile's pages' ids are
+// held in registers by one thread: at most kWgmmaKvTile / kMinMapPage).
+constexpr int kMinMapPage = 16;
+// Whether the wgmma kernel can load the cache's full K/V tiles with TMA, a
+// box per page: page sizes that are powers of two from kMinMapPage to the
+// key tile, head dim 128, row indices within int32 (the TMA coordinate).
+inline bool wgmmaPageLoadsServe(const PagedAttentionShape &s) {
+  const int ps = s.pageSize;
+  return s.headDim == 128 && ps >= kMinMapPage && ps <= kWgmmaKvTile && (ps & (ps - 1)) == 0 &&
+         static_cast<int64_t>(s.numPages) * s.numKvHeads * ps <= INT32_MAX;
+}
+// Launches it on grid (qTiles, batch * numKvHeads, numSplits) with PDL; with
+// pageLoads, full K/V tiles come by TMA from tensor maps of the caches
+// (cacheRows rows of headDim elements each; wgmmaPageLoadsServe must hold).
+cudaError_t wgmmaLaunch(const Params &p, KVDType dtype, int headDim, int64_t cacheRows,
+                        bool pageLoads, dim3 grid, size_t smemBytes, cudaStream_t stream);
 
 } // namespace resa::gpu::prefill

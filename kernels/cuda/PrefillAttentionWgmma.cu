@@ -4,14 +4,17 @@
 // driver). FlashAttention-3 shape, with K/V gathered from 16-token pages:
 //  - one thread block per (128 query rows = 128/group queries x the GQA
 //    group's heads, KV head, sequence, split), as the mma.sync kernel;
-//  - warpgroup 0 (producer, few registers) gathers K and V tiles of 128 keys
-//    from the pages with cp.async (16-byte chunks; TMA cannot gather pages
-//    cheaply; each key row's cache row is found once, one tile ahead, and
-//    shared through shared memory) into a ring of kStages stages, in the
-//    wgmma 128-byte-swizzle layout; each stage's arrival is signalled by
-//    cp.async.mbarrier.arrive on a "full" mbarrier, its release by the
-//    consumers on an "empty" one; K and V have their own barriers (the first
-//    tile's S = QK^T starts before its V lands);
+//  - warpgroup 0 (producer, few registers) loads K and V tiles of 128 keys
+//    into a ring of kStages stages, in the wgmma 128-byte-swizzle layout:
+//    where the page size allows, one thread issues a TMA load per page and
+//    64-column half (PageMaps) for every tile whose keys all lie below the
+//    block's end; otherwise (and for that last partial tile, whose key rows
+//    past the end are zero-filled) all 128 threads gather 16-byte chunks
+//    with cp.async (each key row's cache row found once, one tile ahead,
+//    and shared through shared memory). A stage's arrival is signalled on a
+//    "full" mbarrier (TMA bytes or cp.async arrivals), its release by the
+//    consumers on an "empty" one; K and V have their own barriers (the
+//    first tile's S = QK^T starts before its V lands);
 //  - warpgroups 1 and 2 (consumers, 64 rows each, most registers) load their
 //    Q rows once into swizzled shared memory and per tile compute
 //    S = Q K^T (wgmma m64n128k16, A and B from shared memory, K-major), the
@@ -33,6 +36,8 @@
 #include "Launch.cuh"
 #include "PrefillAttentionCommon.cuh"
 
+#include <cuda.h>  // CUtensorMap (the driver's encoder is found at run time)
+#include <cudaTypedefs.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -76,11 +81,17 @@ __device__ __forceinline__ uint32_t swizzled(int rows, int r, int c) {
   return static_cast<uint32_t>((c >> 3) * rows * 128 + r * 128 + (((c & 7) ^ (r & 7)) << 4));
 }
 
-// wgmma shared-memory matrix descriptor, 128-byte swizzle.
+// wgmma shared-memory matrix descriptor, 128-byte swizzle. Its low 14 bits
+// are the start address / 16 (shared addresses here stay below 256 KiB), so
+// desc + (bytes >> 4) describes the operand `bytes` further on: the loops
+// below add constants to descriptors made once instead of rebuilding them.
 __device__ __forceinline__ uint64_t matDesc(uint32_t addr, uint32_t lbo) {
   return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) |
          (static_cast<uint64_t>(lbo >> 4) << 16) | (static_cast<uint64_t>(1024 >> 4) << 32) |
          (1ull << 62);
+}
+__device__ __forceinline__ uint64_t descPlus(uint64_t desc, uint32_t bytes) {
+  return desc + (bytes >> 4);
 }
 
 __device__ __forceinline__ void cpAsyncArrive(uint64_t *bar) {
@@ -181,26 +192,28 @@ __device__ __forceinline__ void wgmmaRS(float (&d)[64], const uint32_t (&a)[4], 
 #undef RESA_WGMMA_D_REGS
 #undef RESA_WGMMA_D_OPERANDS
 
-// S (64 x 128 keys) = Q (this warpgroup's 64 rows) K^T over the head dim.
+// S (64 x 128 keys) = Q (this warpgroup's 64 rows) K^T over the head dim;
+// qDesc and kDesc describe the operands' first 16 columns (matDesc(., 16)).
 template <typename T>
-__device__ __forceinline__ void gemmQK(float (&s)[64], uint32_t qBase, uint32_t kBase) {
+__device__ __forceinline__ void gemmQK(float (&s)[64], uint64_t qDesc, uint64_t kDesc) {
 #pragma unroll
   for (int kk = 0; kk < kD / 16; ++kk) {
     // Column block kk / 4, 32-byte step kk % 4 inside the 128-byte rows; the
     // leading byte offset is unused for swizzled K-major operands.
     const uint32_t off = (kk & 3) * 32;
-    wgmmaSS<T>(s, matDesc(qBase + (kk >> 2) * (kRows * 128) + off, 16),
-               matDesc(kBase + (kk >> 2) * (kBN * 128) + off, 16), kk > 0);
+    wgmmaSS<T>(s, descPlus(qDesc, (kk >> 2) * (kRows * 128) + off),
+               descPlus(kDesc, (kk >> 2) * (kBN * 128) + off), kk > 0);
   }
 }
 
-// O (64 x 128 dims) += P (64 x 128 keys, registers) V.
+// O (64 x 128 dims) += P (64 x 128 keys, registers) V; vDesc describes the
+// stage's V tile as the MN-major operand (matDesc(., kBN * 128)).
 template <typename T>
 __device__ __forceinline__ void gemmPV(float (&o)[64], const uint32_t (&pf)[kBN / 16][4],
-                                       uint32_t vBase) {
+                                       uint64_t vDesc) {
 #pragma unroll
   for (int j = 0; j < kBN / 16; ++j)
-    wgmmaRS<T>(o, pf[j], matDesc(vBase + j * 16 * 128, kBN * 128));
+    wgmmaRS<T>(o, pf[j], descPlus(vDesc, j * 16 * 128));
 }
 
 // P (fp32 accumulator layout) -> wgmma A fragments: k-step j covers keys
@@ -217,8 +230,60 @@ __device__ __forceinline__ void toFragments(const float (&s)[64], uint32_t (&pf)
   }
 }
 
+// The caches' TMA descriptors: each cache as a 2-D tensor [rows][128]
+// (row (page * numKvHeads + kvHead) * pageSize + slot), loaded in boxes of
+// one page's rows x 64 columns with the 128-byte swizzle, which is the
+// operand layout above (a page's box lands on a 1024-byte boundary of its
+// column block). tma == 0: no maps, the producer gathers every tile.
+struct PageMaps {
+  CUtensorMap k, v;
+  int32_t tma;
+};
+constexpr int kMaxTilePages = kBN / kMinMapPage;
+
+__device__ __forceinline__ void tmaLoad(uint32_t dst, const CUtensorMap &map, int col, int row,
+                                        uint64_t *bar) {
+  asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+               " [%0], [%1, {%2, %3}], [%4];" ::"r"(dst),
+               "l"(reinterpret_cast<uint64_t>(&map)), "r"(col), "r"(row), "r"(smemAddr(bar))
+               : "memory");
+}
+
+// One thread: key tile t (the i-th of the block) into its stage, K then V,
+// each once the consumers have released the stage's tile before; the full
+// barrier counts the bytes. The page ids are loaded before the first wait.
+__device__ __forceinline__ void loadPages(const Params &p, const PageMaps &maps,
+                                          const int32_t *table, int g, int t, int i, uint32_t sK,
+                                          uint32_t sV, uint64_t *fullK, uint64_t *emptyK,
+                                          uint64_t *fullV, uint64_t *emptyV) {
+  const int st = i % kStages;
+  const uint32_t use = i / kStages;
+  const int pages = kBN >> p.psShift, page0 = (t * kBN) >> p.psShift;
+  int row[kMaxTilePages];
+#pragma unroll
+  for (int j = 0; j < kMaxTilePages; ++j)
+    row[j] = j < pages ? (__ldg(table + page0 + j) * p.hkv + g) * p.ps : 0;
+#pragma unroll
+  for (int kv = 0; kv < 2; ++kv) {
+    uint64_t *full = (kv ? fullV : fullK) + st;
+    if (i >= kStages)
+      mbarWait((kv ? emptyV : emptyK) + st, (use - 1) & 1);
+    detail::mbarArriveExpectTx(full, kTileBytes);
+    const CUtensorMap &map = kv ? maps.v : maps.k;
+    const uint32_t stage = (kv ? sV : sK) + st * kTileBytes;
+#pragma unroll
+    for (int j = 0; j < kMaxTilePages; ++j)
+      if (j < pages) {
+        const uint32_t dst = stage + j * p.ps * 128;
+        tmaLoad(dst, map, 0, row[j], full);
+        tmaLoad(dst + kBN * 128, map, 64, row[j], full);
+      }
+  }
+}
+
 template <typename T>
-__global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Params p) {
+__global__ void __launch_bounds__(kWgmmaThreads, 1)
+    prefillWgmmaKernel(const __grid_constant__ Params p, const __grid_constant__ PageMaps maps) {
   extern __shared__ unsigned char smemRaw[];
   const uint32_t raw = smemAddr(smemRaw);
   const uint32_t base = (raw + 1023u) & ~1023u;
@@ -231,8 +296,10 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
   const int wg = tid >> 7;  // 0: producer, 1 and 2: consumers
   if (tid == 0) {
     for (int s = 0; s < kStages; ++s) {
-      mbarInit(fullK + s, 128);  // every producer thread's cp.async arrival
-      mbarInit(fullV + s, 128);
+      // Every producer thread's cp.async arrival, or one arrival with the
+      // TMA loads' bytes.
+      mbarInit(fullK + s, maps.tma ? 1 : 128);
+      mbarInit(fullV + s, maps.tma ? 1 : 128);
       mbarInit(emptyK + s, kConsumerWarps);  // lane 0 of every consumer warp
       mbarInit(emptyV + s, kConsumerWarps);
     }
@@ -247,14 +314,31 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
   const T *qg = static_cast<const T *>(p.q);
 
   if (wg == 0) {
-    // ---- producer: gather K and V tiles -----------------------------------
+    // ---- producer: load K and V tiles -------------------------------------
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(kProducerRegs));
-    // Thread tid copies chunk c of rows r0 + 8j (j < 16) of every tile: 16
-    // threads cover one 256-byte token row (coalesced); (r0 + 8j) % 8 == r0,
-    // so the swizzled destination of row r0 + 8j is dst0 + 1024 j.
+    const int32_t *table = p.pageTable + static_cast<int64_t>(b) * p.maxPages;
+    // With page maps, tiles whose keys all lie below kvEnd (every tile but
+    // the last partial one) are copied by one thread, a TMA load per page
+    // and 64-column half, straight into the swizzled layout: the gather
+    // below takes 32 copies and their address arithmetic per thread per
+    // tile from the issue slots the consumers need (bench/NOTES.md,
+    // session 12).
+    int i = 0;
+    if (maps.tma) {
+      const int full = min(n, max(0, kvEnd / kBN - t0));
+      if (tid == 0)
+        for (; i < full; ++i)
+          loadPages(p, maps, table, g, t0 + i, i, sK, sV, fullK, emptyK, fullV, emptyV);
+      i = full;
+    }
+    // The rest (every tile without page maps): all 128 threads gather with
+    // cp.async, zero-filling keys from kvEnd on (their cache slots may hold
+    // anything). Thread tid copies chunk c of rows r0 + 8j (j < 16) of every
+    // tile: 16 threads cover one 256-byte token row (coalesced);
+    // (r0 + 8j) % 8 == r0, so the swizzled destination of row r0 + 8j is
+    // dst0 + 1024 j.
     const int c = tid & 15, r0 = tid >> 4;
     const uint32_t dst0 = swizzled(kBN, r0, c);
-    const int32_t *table = p.pageTable + static_cast<int64_t>(b) * p.maxPages;
     // Producer thread tid finds the cache row (page, KV head, slot) of key
     // row tid of the next tile while the current tile's copies go out, and
     // shares it through shared memory (two buffers). Before, each 16-byte
@@ -279,8 +363,22 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
         cpAsync16(stageBase + dst0 + j * 1024, from, ok);
       }
     };
-    uint32_t next = n > 0 ? rowOf(t0) : 0;
-    for (int i = 0; i < n; ++i) {
+    // Signals a gathered stage: every thread's copies arrive on `full`
+    // (counting 128) or, where the TMA loads use the barriers (counting
+    // one arrival plus bytes), the threads wait for their own copies and
+    // one of them arrives.
+    auto arrive = [&](uint64_t *full) {
+      if (!maps.tma) {
+        cpAsyncArrive(full);
+        return;
+      }
+      asm volatile("cp.async.wait_all;" ::: "memory");
+      namedBarrier(kProducerBarrier, 128);
+      if (tid == 0)
+        mbarArrive(full);
+    };
+    uint32_t next = i < n ? rowOf(t0 + i) : 0;
+    for (; i < n; ++i) {
       const int st = i % kStages;
       const uint32_t use = i / kStages;
       uint32_t *rowIds = sRows + (i & 1) * kBN;
@@ -293,11 +391,11 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
       if (i >= kStages)
         mbarWait(emptyK + st, (use - 1) & 1);
       gather(static_cast<const T *>(p.k), sK + st * kTileBytes, t0 + i, rowIds);
-      cpAsyncArrive(fullK + st);
+      arrive(fullK + st);
       if (i >= kStages)
         mbarWait(emptyV + st, (use - 1) & 1);
       gather(static_cast<const T *>(p.v), sV + st * kTileBytes, t0 + i, rowIds);
-      cpAsyncArrive(fullV + st);
+      arrive(fullV + st);
     }
     asm volatile("cp.async.wait_all;" ::: "memory");
   } else {
@@ -333,7 +431,8 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
       cpWait<0>();
       fenceProxyAsync();
       namedBarrier(1 + cw, 128);
-      const uint32_t qBase = sQ + cw * 64 * 128;
+      const uint64_t qDesc = matDesc(sQ + cw * 64 * 128, 16);
+      const uint64_t kDesc = matDesc(sK, 16), vDesc = matDesc(sV, kBN * 128);
 
       float s[64];
 #pragma unroll
@@ -357,7 +456,7 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
       mbarWait(fullK, 0);
       fenceProxyAsync();
       wgFence();
-      gemmQK<T>(s, qBase, sK);
+      gemmQK<T>(s, qDesc, kDesc);
       wgCommit();
       wgWait<0>();
       pin(s);
@@ -371,9 +470,9 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
         mbarWait(fullV + pst, ((i - 1) / kStages) & 1);
         fenceProxyAsync();
         wgFence();
-        gemmQK<T>(s, qBase, sK + st * kTileBytes);
+        gemmQK<T>(s, qDesc, descPlus(kDesc, st * kTileBytes));
         wgCommit();
-        gemmPV<T>(o, pf, sV + pst * kTileBytes);
+        gemmPV<T>(o, pf, descPlus(vDesc, pst * kTileBytes));
         wgCommit();
         wgWait<1>();  // S(i) done
         pin(s);
@@ -383,16 +482,20 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
         pin(o);
         pin(s);
         release(emptyV + pst);
+        // Late tiles seldom raise a row's maximum (alpha == 1 exactly when
+        // none did): a warp whose rows kept theirs skips 64 multiplies.
+        if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
 #pragma unroll
-        for (int k = 0; k < 64; ++k)
-          o[k] *= alpha[(k >> 1) & 1];
+          for (int k = 0; k < 64; ++k)
+            o[k] *= alpha[(k >> 1) & 1];
+        }
         toFragments<T>(s, pf);
       }
       const int lst = (n - 1) % kStages;
       mbarWait(fullV + lst, ((n - 1) / kStages) & 1);
       fenceProxyAsync();
       wgFence();
-      gemmPV<T>(o, pf, sV + lst * kTileBytes);
+      gemmPV<T>(o, pf, descPlus(vDesc, lst * kTileBytes));
       wgCommit();
       wgWait<0>();
       pin(o);
@@ -405,7 +508,38 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1) prefillWgmmaKernel(const Par
   }
 }
 
-using KernelFn = void (*)(Params);
+using KernelFn = void (*)(Params, PageMaps);
+
+// The driver's tensor-map encoder, found once through the runtime (nothing
+// links libcuda).
+PFN_cuTensorMapEncodeTiled_v12000 tensorMapEncoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+    void *f = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault,
+                                         &found) != cudaSuccess ||
+        found != cudaDriverEntryPointSuccess)
+      f = nullptr;
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
+  }();
+  return fn;
+}
+
+// A cache of `rows` rows of kD 16-bit elements as PageMaps describes it.
+cudaError_t encodeCacheMap(const void *cache, int64_t rows, int pageSize, CUtensorMap *map) {
+  const PFN_cuTensorMapEncodeTiled_v12000 encode = tensorMapEncoder();
+  if (!encode)
+    return cudaErrorNotSupported;
+  const cuuint64_t dims[2] = {kD, static_cast<cuuint64_t>(rows)};
+  const cuuint64_t strides[1] = {kD * 2};
+  const cuuint32_t box[2] = {64, static_cast<cuuint32_t>(pageSize)};
+  const cuuint32_t elementStrides[2] = {1, 1};
+  const CUresult r =
+      encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 2, const_cast<void *>(cache), dims, strides,
+             box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+}
 
 bool findKernel(KVDType dtype, int headDim, KernelFn *k) {
   if (headDim != kD)
@@ -448,12 +582,20 @@ cudaError_t wgmmaPrepare(KVDType dtype, int headDim, int device, bool *supported
   return cudaSuccess;
 }
 
-cudaError_t wgmmaLaunch(const Params &p, KVDType dtype, int headDim, dim3 grid, size_t smemBytes,
-                        cudaStream_t stream) {
+cudaError_t wgmmaLaunch(const Params &p, KVDType dtype, int headDim, int64_t cacheRows,
+                        bool pageLoads, dim3 grid, size_t smemBytes, cudaStream_t stream) {
   KernelFn k = nullptr;
   if (!findKernel(dtype, headDim, &k))
     return cudaErrorInvalidValue;
-  return detail::launchPdl(k, grid, dim3(kWgmmaThreads), smemBytes, stream, p);
+  PageMaps maps{};
+  if (pageLoads) {
+    cudaError_t e;
+    if ((e = encodeCacheMap(p.k, cacheRows, p.ps, &maps.k)) != cudaSuccess ||
+        (e = encodeCacheMap(p.v, cacheRows, p.ps, &maps.v)) != cudaSuccess)
+      return e;
+    maps.tma = 1;
+  }
+  return detail::launchPdl(k, grid, dim3(kWgmmaThreads), smemBytes, stream, p, maps);
 }
 
 } // namespace resa::gpu::prefill

@@ -6,8 +6,9 @@
 // agree bit for bit; rows past qLens[b] must stay NaN. Every case runs with
 // the mma.sync kernel (the default plan) and again with the wgmma kernel
 // forced (name suffix "_wgmma"), whose plan must report the wgmma kernel
-// wherever it supports the shape (head dim 128), so a silent fallback cannot
-// pass.
+// wherever it supports the shape (head dim 128) and its TMA page loads
+// wherever the page size allows, so a silent fallback cannot pass; and again
+// with the wgmma kernel gathering every tile ("_wgmma_gather").
 //
 // A plain program like resa-cuda-tests; without a CUDA device each case prints
 // "SKIPPED: <name> (no CUDA device)" and it exits 0.
@@ -43,6 +44,7 @@ struct Case {
   int maxQLen = 0;                 // 0: max of qlens
   int forceSplits = 0;
   PrefillKernel kernel = PrefillKernel::Mma;
+  bool gatherPages = false;  // the wgmma kernel without TMA page loads
 };
 
 std::string runCase(const Case &c, uint64_t seed) {
@@ -125,6 +127,7 @@ std::string runCase(const Case &c, uint64_t seed) {
   resa::gpu::PrefillAttentionOptions opt;
   opt.forceSplits = c.forceSplits;
   opt.kernel = c.kernel;
+  opt.gatherPages = c.gatherPages;
   CUDA_OK(resa::gpu::planPrefillAttention(s, c.dtype, maxQ, maxKv, &plan, opt));
   // Auto and Wgmma: the wgmma kernel for head dim 128 (the tests run on an
   // sm_90 device), mma.sync otherwise.
@@ -132,6 +135,11 @@ std::string runCase(const Case &c, uint64_t seed) {
   if ((plan.kernel == PrefillKernel::Wgmma) != wantWgmma)
     throw Failure{std::string("plan chose the ") +
                   (plan.kernel == PrefillKernel::Wgmma ? "wgmma" : "mma.sync") + " kernel"};
+  // TMA page loads: the wgmma kernel, page sizes 16..128 that are powers of two.
+  const bool wantLoads = wantWgmma && !c.gatherPages && c.ps >= 16 && c.ps <= 128 &&
+                         (c.ps & (c.ps - 1)) == 0;
+  if (plan.pageLoads != wantLoads)
+    throw Failure{std::string("plan ") + (plan.pageLoads ? "loads" : "gathers") + " the pages"};
   DevBuf<uint16_t> dq(qN), dk(cacheN), dv(cacheN), dout(qN);
   DevBuf<int32_t> dtable(table.size()), dstart(batch), dlen(batch);
   DevBuf<unsigned char> ws(plan.workspaceBytes);
@@ -231,14 +239,21 @@ std::vector<Case> allCases() {
   add({"wg_rect_8k", KVDType::BF16, 32, 8, 128, 16, {8160}, {32}});
   add({"wg_rect_split5", KVDType::F16, 32, 8, 128, 16, {3000}, {64}, 0, 5});
   add({"wg_empty_splits", KVDType::BF16, 32, 8, 128, 16, {0, 3000}, {32, 32}, 0, 8});
-  // Every case again with the wgmma kernel forced.
+  // TMA page loads with larger pages (a tile of one page, of two), tails
+  // inside a page.
+  add({"wg_ps128", KVDType::BF16, 32, 8, 128, 128, {100}, {300}});
+  add({"wg_ps64_batch2", KVDType::F16, 32, 8, 128, 64, {0, 70}, {200, 61}});
+  // Every case again with the wgmma kernel forced, and again with it
+  // gathering every tile (no TMA page loads).
   const size_t base = v.size();
-  for (size_t i = 0; i < base; ++i) {
-    Case c = v[i];
-    c.name += "_wgmma";
-    c.kernel = PrefillKernel::Wgmma;
-    v.push_back(std::move(c));
-  }
+  for (size_t i = 0; i < base; ++i)
+    for (bool gather : {false, true}) {
+      Case c = v[i];
+      c.name += gather ? "_wgmma_gather" : "_wgmma";
+      c.kernel = PrefillKernel::Wgmma;
+      c.gatherPages = gather;
+      v.push_back(std::move(c));
+    }
   // The default: wgmma for head dim 128, mma.sync for 64.
   add({"auto_d128", KVDType::BF16, 32, 8, 128, 16, {200}, {300}, 0, 0, PrefillKernel::Auto});
   add({"auto_d64_f16", KVDType::F16, 8, 8, 64, 16, {200}, {300}, 0, 0, PrefillKernel::Auto});

@@ -22,7 +22,7 @@
 //
 // Two main kernels compute the same thing: the mma.sync one above (any sm_90
 // device, every supported shape) and a Hopper wgmma one (FlashAttention-3
-// shape: a producer warpgroup gathers K/V tiles of 128 keys from the pages,
+// shape: a producer warpgroup loads K/V tiles of 128 keys from the pages,
 // two consumer warpgroups of 64 rows run wgmma; built for sm_90a; bf16/f16,
 // headDim 128). PrefillAttentionOptions::kernel picks one; where the wgmma
 // kernel cannot serve the shape or the device, the plan falls back to the
@@ -48,12 +48,16 @@ struct PrefillAttentionOptions {
   int32_t forceSplits = 0;  // > 0: exactly this many key-range splits (tests)
   int32_t device = -1;      // < 0: the current device
   PrefillKernel kernel = PrefillKernel::Auto;
+  bool gatherPages = false;  // wgmma kernel: gather every K/V tile (no TMA page loads; tests)
 };
 
 struct PrefillAttentionPlan {
   PagedAttentionShape shape;
   KVDType dtype = KVDType::BF16;
   PrefillKernel kernel = PrefillKernel::Mma;  // the kernel that runs (never Auto)
+  // The wgmma kernel loads full K/V tiles by TMA, a box per page (page sizes
+  // 16..128, powers of two), and gathers the rest with cp.async.
+  bool pageLoads = false;
   int32_t maxQLen = 0;        // row stride of q/out, >= every qLens[b]
   int32_t maxKvLen = 0;       // >= every qStart[b] + qLens[b]
   int32_t rowsPerTile = 128;  // query rows (queries x group heads) per thread block
@@ -80,7 +84,7 @@ struct PrefillAttentionArgs {
   const int32_t *qStart = nullptr;    // [batch] position of query 0
   const int32_t *qLens = nullptr;     // [batch] queries of the sequence, <= maxQLen
   void *out = nullptr;                // like q
-  float scale = 0.0f;                 // 0: 1/sqrt(headDim)
+  float scale = 0.0f;                 // > 0; 0: 1/sqrt(headDim)
 };
 
 // The workspace (plan.workspaceBytes) needs no initialisation.
