@@ -56,7 +56,9 @@ using detail::smemAddr;
 constexpr int kD = 128;
 constexpr int kBN = kWgmmaKvTile;   // keys per tile
 constexpr int kRows = 128;          // query rows per thread block
-constexpr int kStages = 2;          // K (and V) tiles in flight (3: no faster, bench/NOTES.md)
+// K (and V) tiles in flight: 3 since the tiles come by TMA (2: 2-5% slower,
+// the loads' latency showed; bench/NOTES.md, session 12).
+constexpr int kStages = 3;
 constexpr int kTileBytes = kBN * kD * 2;
 constexpr int kQBytes = kRows * kD * 2;
 constexpr int kOffK = kQBytes;
