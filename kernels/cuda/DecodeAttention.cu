@@ -188,6 +188,7 @@ cudaError_t decodeAttention(const DecodeAttentionArgs &a, const DecodeAttentionP
   p.maxSelected = a.maxSelected;
   p.lse = a.lse;
   p.outF32 = a.outF32;
+  p.freshTokens = a.selected ? 0 : std::max(a.freshTokens, 0);
   const int64_t pairs = static_cast<int64_t>(s.batch) * s.numKvHeads * plan.headChunks;
   if (plan.numSplits > 1) {
     char *ws = static_cast<char *>(workspace);

@@ -70,6 +70,8 @@ struct DecodeParams {
   int32_t maxPagesPerSeq;
   int32_t stagesPerSplit;
   float qScale;  // scale * log2(e)
+  // DecodeAttentionArgs::freshTokens (dense only; 0: none known).
+  int32_t freshTokens;
 };
 
 template <int D, int HG, int ST, int NST, int ES> struct DecodeCfg {
@@ -714,9 +716,16 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
   const int tq = lane & 3;  // thread in quad
 
   // Launched with programmatic dependent launch, the block may start before
-  // the previous kernel in the stream has finished: wait for it before the
-  // first global read (a no-op otherwise).
-  asm volatile("griddepcontrol.wait;" ::: "memory");
+  // the previous kernel in the stream has finished: it waits for it before
+  // the first global read (a no-op otherwise), or, in a dense step whose
+  // fresh tokens are known (DecodeAttentionArgs::freshTokens), before reading
+  // q and anything past the settled rows: the lengths and page table (staged
+  // by a copy before the step's first kernel) and the first stages of
+  // settled K/V rows (written by earlier steps) are loaded while the kernels
+  // before this one still run.
+  const bool early = p.freshTokens > 0 && !p.selected;
+  if (!early)
+    asm volatile("griddepcontrol.wait;" ::: "memory");
 
   const int b = blockIdx.x;
   const int split = blockIdx.y;
@@ -753,6 +762,44 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
     fenceBarrierInit();
   }
 
+  const T *kSrc = static_cast<const T *>(p.k);
+  const T *vSrc = static_cast<const T *>(p.v);
+  uint64_t *bars = fullBar + warp * NSTW;
+  T *wtiles = tiles + warp * NSTW * 2 * TILE;
+  const int nW = nSt > warp ? (nSt - warp + NW - 1) / NW : 0;  // this warp's stages
+  auto issue = [&](int i) {
+    const int buf = i % NSTW;
+    const int tok0 = (st0 + warp + i * NW) * ST;
+    const int nTok = min(ST, seqLen - tok0);
+    const int nChunks = (nTok + chunkTok - 1) / chunkTok;
+    const uint32_t chunkBytes = static_cast<uint32_t>(chunkTok) * D * sizeof(T);
+    mbarArriveExpectTx(&bars[buf], 2u * nChunks * chunkBytes);
+    T *kd = wtiles + buf * 2 * TILE;
+    T *vd = kd + TILE;
+    for (int c = 0; c < nChunks; ++c) {
+      const int t = tok0 + c * chunkTok;
+      const int page = pt[t / ps - pBegin];
+      const int64_t src =
+          ((static_cast<int64_t>(page) * p.numKvHeads + kvh) * ps + (t % ps)) * D;
+      bulkCopyG2S(kd + c * chunkTok * D, kSrc + src, chunkBytes, &bars[buf]);
+      bulkCopyG2S(vd + c * chunkTok * D, vSrc + src, chunkBytes, &bars[buf]);
+    }
+  };
+
+  // Stages issued before the wait (lane 0's count): whole stages of settled
+  // rows among the warp's first NSTW.
+  int issued = 0;
+  if (early) {
+    __syncthreads();  // the page ids and the barriers' initialisation
+    if (lane == 0) {
+      const int settled = seqLen - p.freshTokens;
+      const int n = min(NSTW, nW);
+      while (issued < n && min((st0 + warp + issued * NW + 1) * ST, seqLen) <= settled)
+        issue(issued++);
+    }
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+  }
+
   // Q as the A operand (rows 0-7 = heads 0-7; rows 8-15 = heads 8-15 or,
   // with 8 heads, zero: a1 = a3 = 0): for k-steps 2j and 2j + 1, lane (g, tq)
   // holds the four words of chunk 4j + tq of head g (qa) and of head g + 8
@@ -779,33 +826,9 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
     }
   }
   __syncthreads();
-
-  const T *kSrc = static_cast<const T *>(p.k);
-  const T *vSrc = static_cast<const T *>(p.v);
-  uint64_t *bars = fullBar + warp * NSTW;
-  T *wtiles = tiles + warp * NSTW * 2 * TILE;
-  const int nW = nSt > warp ? (nSt - warp + NW - 1) / NW : 0;  // this warp's stages
-  auto issue = [&](int i) {
-    const int buf = i % NSTW;
-    const int tok0 = (st0 + warp + i * NW) * ST;
-    const int nTok = min(ST, seqLen - tok0);
-    const int nChunks = (nTok + chunkTok - 1) / chunkTok;
-    const uint32_t chunkBytes = static_cast<uint32_t>(chunkTok) * D * sizeof(T);
-    mbarArriveExpectTx(&bars[buf], 2u * nChunks * chunkBytes);
-    T *kd = wtiles + buf * 2 * TILE;
-    T *vd = kd + TILE;
-    for (int c = 0; c < nChunks; ++c) {
-      const int t = tok0 + c * chunkTok;
-      const int page = pt[t / ps - pBegin];
-      const int64_t src =
-          ((static_cast<int64_t>(page) * p.numKvHeads + kvh) * ps + (t % ps)) * D;
-      bulkCopyG2S(kd + c * chunkTok * D, kSrc + src, chunkBytes, &bars[buf]);
-      bulkCopyG2S(vd + c * chunkTok * D, vSrc + src, chunkBytes, &bars[buf]);
-    }
-  };
   if (lane == 0) {
     const int n = min(NSTW, nW);
-    for (int i = 0; i < n; ++i)
+    for (int i = issued; i < n; ++i)
       issue(i);
   }
 

@@ -354,7 +354,11 @@ bool pagedDecodeShared(PagedAttentionState &state, const PagedAttentionShape &s,
 
   checkCuda(packSharedQueries(s, args.q, args.seqLens, sharedTokens, qPacked, lens, st.stream),
             "shared-prefix decode (packing the queries)");
+  // Both calls read lengths that the packing kernel writes in this step: no
+  // row may be loaded before their wait (freshTokens = 0; with the caller's
+  // freshTokens they raced the packing: the fixture e2e's forked prompts).
   DecodeAttentionArgs shared = args;
+  shared.freshTokens = 0;
   shared.q = qPacked;
   shared.seqLens = lens + s.batch;
   shared.out = sharedOut;
@@ -362,6 +366,7 @@ bool pagedDecodeShared(PagedAttentionState &state, const PagedAttentionShape &s,
   shared.outF32 = true;
   st.runDecode(st.sharedWs, shared, *sharedPlan, "shared-prefix decode (the shared pages)");
   DecodeAttentionArgs own = args;
+  own.freshTokens = 0;
   own.pageTable = args.pageTable + sharedPages;  // rows keep their stride
   own.seqLens = lens;
   own.out = ownOut;

@@ -260,6 +260,9 @@ DeviceTensor CudaForward::attendCache(int64_t layer, const DeviceTensor &qh, con
   if (isDecodeStep(l)) {
     auto a = cacheArgs<gpu::DecodeAttentionArgs>(layer, qh, out, attrs);
     a.seqLens = seqLens_;
+    // This step's K/V were appended just before (cacheWrite or the rotary
+    // append); every row before them was written by earlier steps.
+    a.freshTokens = static_cast<int32_t>(l.len);
     if (sharedPages_ > 0)
       gpu::pagedDecodeShared(attention_, shape, kvType_, a, sharedPages_, planLen_);
     else

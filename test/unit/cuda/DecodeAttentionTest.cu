@@ -58,6 +58,9 @@ struct Case {
   bool cascade = false;
   bool expectCascade = true;
   int maxSeqLen = 0;
+  // DecodeAttentionArgs::freshTokens: stages of the rows before them are
+  // loaded before the (no-op, outside a PDL launch) wait.
+  int freshTokens = 0;
 };
 
 using resa::cudatest::DevBuf;
@@ -297,6 +300,7 @@ std::string runCase(const Case &c, uint64_t seed) {
   if (plan.workspaceBytes)
     CUDA_OK(cudaMemset(ws.p, 0, plan.workspaceBytes));
   resa::gpu::DecodeAttentionArgs a = dev.args(c.scale);
+  a.freshTokens = c.freshTokens;
   a.out = dout.p;
   a.lse = dlse.p;
   a.outF32 = c.outF32;
@@ -357,6 +361,7 @@ std::string runCascadeCase(const Case &c, uint64_t seed) {
   resa::gpu::DeviceAllocator alloc;
   resa::gpu::PagedAttentionState state(alloc, stream);
   resa::gpu::DecodeAttentionArgs a = dev.args(c.scale);
+  a.freshTokens = c.freshTokens;
   a.out = dout.p;
 
   std::vector<uint16_t> got(qN), first(qN);
@@ -590,6 +595,33 @@ std::vector<Case> allCases() {
     c.maxSeqLen = x.maxSeqLen;
     c.cascade = true;
     c.expectCascade = x.expect;
+    add(c);
+  }
+  // Settled rows loaded before the wait (the runtime's decode steps pass
+  // freshTokens = 1): fresh tails of one token, of a stage and more, longer
+  // than a sequence (nothing early), with splits, 16-head blocks, other
+  // page sizes, shared prefixes.
+  struct Fresh { const char *name; int hq, hkv, d, ps; std::vector<int> lens; int fresh, splits,
+                 sharedPages; bool cascade; };
+  const std::vector<Fresh> fresh = {
+      {"fresh1_bf16_d128_q32kv8_len17,1000,4097", 32, 8, 128, 16, {17, 1000, 4097}, 1, 0, 0,
+       false},
+      {"fresh1_bf16_d128_q32kv8_splits7_len4097,1000,0", 32, 8, 128, 16, {4097, 1000, 0}, 1, 7,
+       0, false},
+      {"fresh40_bf16_d128_q32kv8_len1001,33,40", 32, 8, 128, 16, {1001, 33, 40}, 40, 0, 0,
+       false},
+      {"fresh1_bf16_d128_q32kv2_len2049", 32, 2, 128, 16, {2049}, 1, 0, 0, false},
+      {"fresh1_bf16_d64_q32kv8_ps64_len1001,65,5", 32, 8, 64, 64, {1001, 65, 5}, 1, 0, 0, false},
+      {"fresh2000_bf16_d128_q32kv8_len1500", 32, 8, 128, 16, {1500}, 2000, 0, 0, false},
+      {"fresh1_cascade_bf16_d128_q32kv8_shared256_len4101,4103,4097,4150", 32, 8, 128, 16,
+       {4101, 4103, 4097, 4150}, 1, 0, 256, true},
+  };
+  for (const auto &x : fresh) {
+    Case c = shaped(x.name, KVDType::BF16, x.hq, x.hkv, x.d, x.ps, x.lens);
+    c.freshTokens = x.fresh;
+    c.forceSplits = x.splits;
+    c.sharedPages = x.sharedPages;
+    c.cascade = x.cascade;
     add(c);
   }
   return cases;

@@ -115,6 +115,14 @@ struct DecodeAttentionArgs {
   //    instead of dtype, so that a partial result is not rounded twice.
   float *lse = nullptr;
   bool outF32 = false;
+  // Dense attention launched right after the kernel that appended this
+  // step's K/V (programmatic dependent launch): the tokens at the end of each
+  // sequence that kernels of this step write. Rows before them, and the
+  // lengths and page table, must be settled before the step's first kernel
+  // (written by earlier steps, staged by copies); the kernel then loads its
+  // first stages of them before it waits for the kernel before. 0: no row
+  // is assumed settled.
+  int32_t freshTokens = 0;
 };
 
 // Enqueues one decode-attention step on `stream`. All pointers are device
