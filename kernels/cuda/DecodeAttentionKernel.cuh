@@ -240,6 +240,29 @@ __device__ __forceinline__ int splitStages(const DecodeParams &p, int nStagesSeq
   return max(1, min(p.stagesPerSplit, (nStagesSeq + numSplits - 1) / numSplits));
 }
 
+// One stage's loads: the K and V rows of tokens [tok0, tok0 + nTok) of KV
+// head kvh into kd / vd, a bulk copy per chunkTok rows (a page, or a stage
+// where pages are larger), all arriving on `bar` with their bytes; pt holds
+// the page ids from page pBegin on.
+template <typename T, int D>
+__device__ __forceinline__ void issueStage(const DecodeParams &p, const int32_t *pt, int pBegin,
+                                           int kvh, int tok0, int nTok, int chunkTok, T *kd,
+                                           T *vd, uint64_t *bar) {
+  const int ps = p.pageSize;
+  const int nChunks = (nTok + chunkTok - 1) / chunkTok;
+  const uint32_t chunkBytes = static_cast<uint32_t>(chunkTok) * D * sizeof(T);
+  mbarArriveExpectTx(bar, 2u * nChunks * chunkBytes);
+  const T *kSrc = static_cast<const T *>(p.k);
+  const T *vSrc = static_cast<const T *>(p.v);
+  for (int c = 0; c < nChunks; ++c) {
+    const int t = tok0 + c * chunkTok;
+    const int page = pt[t / ps - pBegin];
+    const int64_t src = ((static_cast<int64_t>(page) * p.numKvHeads + kvh) * ps + (t % ps)) * D;
+    bulkCopyG2S(kd + c * chunkTok * D, kSrc + src, chunkBytes, bar);
+    bulkCopyG2S(vd + c * chunkTok * D, vSrc + src, chunkBytes, bar);
+  }
+}
+
 // ---- the end of a block, shared by both kernels -------------------------------------
 //
 // Output row `row` (= sequence * numQHeads + query head), elements
@@ -453,25 +476,12 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
   }
   __syncthreads();
 
-  const T *kSrc = static_cast<const T *>(p.k);
-  const T *vSrc = static_cast<const T *>(p.v);
   auto issue = [&](int it) {
     const int buf = it % NST;
     const int tok0 = (st0 + it) * ST;
-    const int nTok = min(ST, seqLen - tok0);
-    const int nChunks = (nTok + chunkTok - 1) / chunkTok;
-    const uint32_t chunkBytes = static_cast<uint32_t>(chunkTok) * D * sizeof(T);
-    mbarArriveExpectTx(&fullBar[buf], 2u * nChunks * chunkBytes);
     T *kd = tiles + buf * 2 * C::kTileElems;
-    T *vd = kd + C::kTileElems;
-    for (int c = 0; c < nChunks; ++c) {
-      const int t = tok0 + c * chunkTok;
-      const int page = pt[t / ps - pBegin];
-      const int64_t src =
-          ((static_cast<int64_t>(page) * p.numKvHeads + kvh) * ps + (t % ps)) * D;
-      bulkCopyG2S(kd + c * chunkTok * D, kSrc + src, chunkBytes, &fullBar[buf]);
-      bulkCopyG2S(vd + c * chunkTok * D, vSrc + src, chunkBytes, &fullBar[buf]);
-    }
+    issueStage<T, D>(p, pt, pBegin, kvh, tok0, min(ST, seqLen - tok0), chunkTok, kd,
+                     kd + C::kTileElems, &fullBar[buf]);
   };
   if (tid == 0) {
     const int n = min(NST, nSt);
@@ -762,28 +772,15 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
     fenceBarrierInit();
   }
 
-  const T *kSrc = static_cast<const T *>(p.k);
-  const T *vSrc = static_cast<const T *>(p.v);
   uint64_t *bars = fullBar + warp * NSTW;
   T *wtiles = tiles + warp * NSTW * 2 * TILE;
   const int nW = nSt > warp ? (nSt - warp + NW - 1) / NW : 0;  // this warp's stages
   auto issue = [&](int i) {
     const int buf = i % NSTW;
     const int tok0 = (st0 + warp + i * NW) * ST;
-    const int nTok = min(ST, seqLen - tok0);
-    const int nChunks = (nTok + chunkTok - 1) / chunkTok;
-    const uint32_t chunkBytes = static_cast<uint32_t>(chunkTok) * D * sizeof(T);
-    mbarArriveExpectTx(&bars[buf], 2u * nChunks * chunkBytes);
     T *kd = wtiles + buf * 2 * TILE;
-    T *vd = kd + TILE;
-    for (int c = 0; c < nChunks; ++c) {
-      const int t = tok0 + c * chunkTok;
-      const int page = pt[t / ps - pBegin];
-      const int64_t src =
-          ((static_cast<int64_t>(page) * p.numKvHeads + kvh) * ps + (t % ps)) * D;
-      bulkCopyG2S(kd + c * chunkTok * D, kSrc + src, chunkBytes, &bars[buf]);
-      bulkCopyG2S(vd + c * chunkTok * D, vSrc + src, chunkBytes, &bars[buf]);
-    }
+    issueStage<T, D>(p, pt, pBegin, kvh, tok0, min(ST, seqLen - tok0), chunkTok, kd, kd + TILE,
+                     &bars[buf]);
   };
 
   // Stages issued before the wait (lane 0's count): whole stages of settled
