@@ -26,8 +26,12 @@ struct Timeline {
 // host's start to the last kernel's end, the launch latency before the first
 // kernel, the time some kernel was running (overlaps counted once), the idle
 // gaps between kernels (span = launch + running + gaps), the kernels'
-// durations summed; per kernel name, launches and microseconds; the pairs of
-// consecutive kernels with the most idle time between them (the 12 largest).
+// durations summed; per kernel name, launches, microseconds, and its own
+// microseconds: the running time it adds after what ran before it ended (a
+// kernel that starts early and waits for the one before adds only what
+// follows that one's end; the names are sorted by it, and the own times sum
+// to the running time); the pairs of consecutive kernels with the most idle
+// time between them (the 12 largest).
 Timeline summariseTimeline(const std::vector<std::vector<KernelSpan>> &steps,
                            const std::vector<uint64_t> &stepStarts);
 

@@ -1,6 +1,7 @@
 // resa-bench e2e --timeline's arithmetic (bench/e2e/TimelineSummary.h) on two
 // steps written by hand: overlapping kernels counted once, a kernel inside
-// another, the launch latency, the idle gaps and the pairs they lie between.
+// another, the launch latency, the idle gaps and the pairs they lie between,
+// each kernel's own share of the running time.
 #include "e2e/TimelineSummary.h"
 
 #include <gtest/gtest.h>
@@ -24,11 +25,18 @@ TEST(TimelineSummary, SpanIsLaunchPlusRunningPlusGaps) {
   EXPECT_NE(json.find("\"span_us\": 7, \"busy_us\": 4.25, \"kernel_us\": 4.8"), std::string::npos)
       << json;
   EXPECT_NE(json.find("\"launch_us\": 0.75, \"gap_us\": 2"), std::string::npos) << json;
-  // Kernels by time: A 6000 ns over 3 launches, B 2000, C 1500, D 100.
-  EXPECT_NE(json.find("\"kernels\": [{\"name\": \"A\", \"per_step\": 1.5, \"us_per_step\": 3}, "
-                      "{\"name\": \"B\", \"per_step\": 0.5, \"us_per_step\": 1}, "
-                      "{\"name\": \"C\", \"per_step\": 1, \"us_per_step\": 0.75}, "
-                      "{\"name\": \"D\", \"per_step\": 0.5, \"us_per_step\": 0.05}]"),
+  // Kernels by the running time they add: A 6000 ns (3000 + 2000 + 1000,
+  // its whole durations), C 1500 (1000 + 500), B 1000 of its 2000 (it
+  // overlaps A's last 1000), D nothing (it lies inside A); their durations
+  // A 6000 over 3 launches, B 2000, C 1500, D 100.
+  EXPECT_NE(json.find("\"kernels\": [{\"name\": \"A\", \"per_step\": 1.5, \"us_per_step\": 3, "
+                      "\"own_us_per_step\": 3}, "
+                      "{\"name\": \"C\", \"per_step\": 1, \"us_per_step\": 0.75, "
+                      "\"own_us_per_step\": 0.75}, "
+                      "{\"name\": \"B\", \"per_step\": 0.5, \"us_per_step\": 1, "
+                      "\"own_us_per_step\": 0.5}, "
+                      "{\"name\": \"D\", \"per_step\": 0.5, \"us_per_step\": 0.05, "
+                      "\"own_us_per_step\": 0}]"),
             std::string::npos)
       << json;
   // Idle time by the pair it lies between: B -> C 3000 ns, A -> C 1000 ns
@@ -45,7 +53,7 @@ TEST(TimelineSummary, TableSaysTheSame) {
   EXPECT_NE(table.find("span 4.0 us = launch 0.5 + kernels running 1.5 + idle gaps 2.0"),
             std::string::npos)
       << table;
-  EXPECT_NE(table.find("| K | 1.0 | 1.0 |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| K | 1.0 | 1.0 | 1.0 |"), std::string::npos) << table;
   EXPECT_NE(table.find("| K | L | 2.0 |"), std::string::npos) << table;
 }
 
