@@ -169,7 +169,7 @@ Timeline recordTimeline(int steps, const std::function<void()> &step) {
     throw std::runtime_error("--timeline: CUPTI recorded no kernel in " + std::to_string(steps) +
                              " steps (with RESA_CUDA_GRAPHS=0 the step's kernels are launched "
                              "one by one)");
-  return summariseTimeline(bySteps, starts);
+  return summariseTimeline(bySteps, starts, ends);
 #else
   (void)steps;
   (void)step;

@@ -21,11 +21,12 @@ struct KernelTotal {
 } // namespace
 
 Timeline summariseTimeline(const std::vector<std::vector<KernelSpan>> &steps,
-                           const std::vector<uint64_t> &stepStarts) {
+                           const std::vector<uint64_t> &stepStarts,
+                           const std::vector<uint64_t> &stepEnds) {
   const double n = static_cast<double>(steps.size());
   std::map<std::string, KernelTotal> byName;
   std::map<std::pair<std::string, std::string>, double> gapsByPair; // ns over all steps
-  double span = 0, busy = 0, kernelNs = 0, launch = 0, gaps = 0, kernels = 0;
+  double span = 0, busy = 0, kernelNs = 0, launch = 0, gaps = 0, tail = 0, kernels = 0;
   for (size_t s = 0; s < steps.size(); ++s) {
     const std::vector<KernelSpan> &ks = steps[s];
     if (ks.empty())
@@ -56,6 +57,7 @@ Timeline summariseTimeline(const std::vector<std::vector<KernelSpan>> &steps,
       }
     }
     span += static_cast<double>(reach - std::min(ks.front().start, stepStarts[s]));
+    tail += static_cast<double>(std::max(stepEnds[s], reach) - reach);
   }
   std::vector<std::pair<std::string, KernelTotal>> names(byName.begin(), byName.end());
   std::sort(names.begin(), names.end(),
@@ -71,7 +73,7 @@ Timeline summariseTimeline(const std::vector<std::vector<KernelSpan>> &steps,
   JsonObject j;
   j.integer("steps", static_cast<int64_t>(steps.size())).num("kernels_per_step", kernels / n);
   j.num("span_us", us(span)).num("busy_us", us(busy)).num("kernel_us", us(kernelNs));
-  j.num("launch_us", us(launch)).num("gap_us", us(gaps));
+  j.num("launch_us", us(launch)).num("gap_us", us(gaps)).num("tail_us", us(tail));
   std::string list = "[";
   for (size_t i = 0; i < names.size(); ++i) {
     JsonObject k;
@@ -93,7 +95,8 @@ Timeline summariseTimeline(const std::vector<std::vector<KernelSpan>> &steps,
 
   std::string t = "per step: span " + fmt("%.1f us", us(span)) + " = launch " +
                   fmt("%.1f", us(launch)) + " + kernels running " + fmt("%.1f", us(busy)) +
-                  " + idle gaps " + fmt("%.1f", us(gaps)) + "; " + fmt("%.0f kernels", kernels / n) +
+                  " + idle gaps " + fmt("%.1f", us(gaps)) + ", then " + fmt("%.1f us", us(tail)) +
+                  " until the host has the step's results; " + fmt("%.0f kernels", kernels / n) +
                   ", their durations summed " + fmt("%.1f us", us(kernelNs)) + "\n";
   t += "| kernel | per step | us per step | own us per step |\n|---|---|---|---|\n";
   for (const auto &[name, total] : names)
