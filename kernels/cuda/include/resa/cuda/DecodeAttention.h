@@ -119,9 +119,9 @@ struct DecodeAttentionArgs {
   // step's K/V (programmatic dependent launch): the tokens at the end of each
   // sequence that kernels of this step write. Rows before them, and the
   // lengths and page table, must be settled before the step's first kernel
-  // (written by earlier steps, staged by copies); the kernel then loads its
-  // first stages of them before it waits for the kernel before. 0: no row
-  // is assumed settled.
+  // (written by earlier steps, staged by copies); the tensor-core kernels
+  // then load their first stages of them before they wait for the kernel
+  // before (the SIMT one ignores it). 0: no row is assumed settled.
   int32_t freshTokens = 0;
 };
 
