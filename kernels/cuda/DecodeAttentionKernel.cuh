@@ -240,6 +240,44 @@ __device__ __forceinline__ int splitStages(const DecodeParams &p, int nStagesSeq
   return max(1, min(p.stagesPerSplit, (nStagesSeq + numSplits - 1) / numSplits));
 }
 
+// A thread block's share of the step, on the grid both kernels use: sequence
+// b, KV head kvh (z = kvh * headChunks + head chunk), query heads [h0, h0 +
+// gCount), stages [st0, st0 + nSt) of ST tokens (split y of the sequence's
+// seqLen tokens: virtual ones when sparse), pages from pBegin on, copied
+// chunkTok rows at a time; decodeBlock also loads the pages' ids into pt
+// (THREADS threads).
+struct DecodeBlock {
+  int b, split, yc, kvh, h0, gCount, seqLen, st0, nSt, pBegin, chunkTok;
+};
+template <int ST, int HG, int THREADS>
+__device__ __forceinline__ DecodeBlock decodeBlock(const DecodeParams &p, int32_t *pt) {
+  DecodeBlock w;
+  w.b = blockIdx.x;
+  w.split = blockIdx.y;
+  w.yc = blockIdx.z;
+  const int headChunks = gridDim.z / p.numKvHeads;
+  w.kvh = w.yc / headChunks;
+  const int chunk = w.yc % headChunks;
+  w.h0 = w.kvh * p.group + chunk * HG;
+  w.gCount = min(HG, p.group - chunk * HG);
+  const int32_t *blocks;
+  w.seqLen = virtualSeqLen(p, w.b, w.kvh, &blocks);
+  const int nStagesSeq = (w.seqLen + ST - 1) / ST;
+  const int sps = splitStages(p, nStagesSeq);
+  w.st0 = w.split * sps;
+  const int st1 = min(w.st0 + sps, nStagesSeq);
+  w.nSt = max(st1 - w.st0, 0);
+  const int ps = p.pageSize;
+  w.chunkTok = min(ps, ST);
+  const int tokEnd = min(st1 * ST, w.seqLen);
+  w.pBegin = w.st0 * ST / ps;
+  const int nPages = w.nSt > 0 ? (tokEnd - 1) / ps - w.pBegin + 1 : 0;
+  const int32_t *row = p.pageTable + static_cast<int64_t>(w.b) * p.maxPagesPerSeq;
+  for (int i = threadIdx.x; i < nPages; i += THREADS)
+    pt[i] = pageIdAt(row, blocks, w.pBegin + i);
+  return w;
+}
+
 // One stage's loads: the K and V rows of tokens [tok0, tok0 + nTok) of KV
 // head kvh into kd / vd, a bulk copy per chunkTok rows (a page, or a stage
 // where pages are larger), all arriving on `bar` with their bytes; pt holds
@@ -419,35 +457,10 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
   const int dl = tid % LD;
   const int tg = tid / LD;
 
-  const int b = blockIdx.x;
-  const int split = blockIdx.y;
-  const int yc = blockIdx.z;
-  const int headChunks = gridDim.z / p.numKvHeads;
-  const int kvh = yc / headChunks;
-  const int chunk = yc % headChunks;
-  const int h0 = kvh * p.group + chunk * HG;
-  const int gCount = min(HG, p.group - chunk * HG);
-
-  const int32_t *blocks;
-  const int seqLen = virtualSeqLen(p, b, kvh, &blocks);
-  const int nStagesSeq = (seqLen + ST - 1) / ST;
-  const int sps = splitStages(p, nStagesSeq);
-  const int st0 = split * sps;
-  const int st1 = min(st0 + sps, nStagesSeq);
-  const int nSt = max(st1 - st0, 0);
-  const int ps = p.pageSize;
-  const int chunkTok = min(ps, ST);
-
-  // This block's page ids, into shared memory.
-  const int tokBegin = st0 * ST;
-  const int tokEnd = min(st1 * ST, seqLen);
-  const int pBegin = tokBegin / ps;
-  const int nPages = nSt > 0 ? (tokEnd - 1) / ps - pBegin + 1 : 0;
-  {
-    const int32_t *row = p.pageTable + static_cast<int64_t>(b) * p.maxPagesPerSeq;
-    for (int i = tid; i < nPages; i += C::kThreads)
-      pt[i] = pageIdAt(row, blocks, pBegin + i);
-  }
+  // This block's work, and its page ids into shared memory.
+  const DecodeBlock w = decodeBlock<ST, HG, C::kThreads>(p, pt);
+  const int b = w.b, kvh = w.kvh, h0 = w.h0, gCount = w.gCount, seqLen = w.seqLen;
+  const int st0 = w.st0, nSt = w.nSt, pBegin = w.pBegin, chunkTok = w.chunkTok;
   if (tid == 0) {
 #pragma unroll
     for (int s = 0; s < NST; ++s)
@@ -634,7 +647,7 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
   }
   __syncthreads();
 
-  finishBlock<T, D, HG, TG, C::kThreads>(p, smem, sM, sL, &sIsLast, b, yc, split,
+  finishBlock<T, D, HG, TG, C::kThreads>(p, smem, sM, sL, &sIsLast, b, w.yc, w.split,
                                          h0, gCount);
 }
 
@@ -737,34 +750,10 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
   if (!early)
     asm volatile("griddepcontrol.wait;" ::: "memory");
 
-  const int b = blockIdx.x;
-  const int split = blockIdx.y;
-  const int yc = blockIdx.z;
-  const int headChunks = gridDim.z / p.numKvHeads;
-  const int kvh = yc / headChunks;
-  const int chunk = yc % headChunks;
-  const int h0 = kvh * p.group + chunk * HG;
-  const int gCount = min(HG, p.group - chunk * HG);
-
-  const int32_t *blocks;
-  const int seqLen = virtualSeqLen(p, b, kvh, &blocks);
-  const int nStagesSeq = (seqLen + ST - 1) / ST;
-  const int sps = splitStages(p, nStagesSeq);
-  const int st0 = split * sps;
-  const int st1 = min(st0 + sps, nStagesSeq);
-  const int nSt = max(st1 - st0, 0);
-  const int ps = p.pageSize;
-  const int chunkTok = min(ps, ST);
-
-  const int tokBegin = st0 * ST;
-  const int tokEnd = min(st1 * ST, seqLen);
-  const int pBegin = tokBegin / ps;
-  const int nPages = nSt > 0 ? (tokEnd - 1) / ps - pBegin + 1 : 0;
-  {
-    const int32_t *row = p.pageTable + static_cast<int64_t>(b) * p.maxPagesPerSeq;
-    for (int i = tid; i < nPages; i += C::kThreads)
-      pt[i] = pageIdAt(row, blocks, pBegin + i);
-  }
+  // This block's work, and its page ids into shared memory.
+  const DecodeBlock w = decodeBlock<ST, HG, C::kThreads>(p, pt);
+  const int b = w.b, kvh = w.kvh, h0 = w.h0, gCount = w.gCount, seqLen = w.seqLen;
+  const int st0 = w.st0, nSt = w.nSt, pBegin = w.pBegin, chunkTok = w.chunkTok;
   if (tid == 0) {
 #pragma unroll
     for (int s = 0; s < NW * NSTW; ++s)
@@ -1017,7 +1006,7 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
     }
   }
   __syncthreads();
-  finishBlock<T, D, HG, NW, C::kThreads>(p, smem, sM, sL, &sIsLast, b, yc, split, h0,
+  finishBlock<T, D, HG, NW, C::kThreads>(p, smem, sM, sL, &sIsLast, b, w.yc, w.split, h0,
                                          gCount);
 }
 
