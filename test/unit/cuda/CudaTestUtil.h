@@ -102,4 +102,66 @@ struct NamedCase {
 // BlockSparseTest.cu.
 std::vector<NamedCase> blockSparseCases();
 
+// A test program's main. The cases whose names (after `prefix`) hold
+// --filter's substring run in order, case i with seed + i * 7919, each
+// reported on one line, "PASS: <prefix><name>: <summary>" or "FAIL: ...: <why>"
+// (a Failure or any exception); without a CUDA device each prints
+// "SKIPPED: <prefix><name> (no CUDA device)" instead, which CTest counts as
+// skipped. `setup` runs once before the first case (a throw fails the
+// program). Returns the exit status: 0, 1 when anything failed, 2 on a bad
+// command line.
+inline int runTestProgram(int argc, char **argv, const std::string &title,
+                          const std::string &prefix, const std::vector<NamedCase> &all,
+                          const std::function<void()> &setup = {}) {
+  std::string filter;
+  uint64_t seed = 0;
+  if (!parseTestArgs(argc, argv, filter, seed))
+    return 2;
+  std::vector<const NamedCase *> cases;
+  for (const NamedCase &c : all)
+    if (filter.empty() || (prefix + c.name).find(filter) != std::string::npos)
+      cases.push_back(&c);
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    for (const NamedCase *c : cases)
+      std::printf("SKIPPED: %s%s (no CUDA device)\n", prefix.c_str(), c->name.c_str());
+    return 0;
+  }
+  cudaDeviceProp prop;
+  cudaGetDeviceProperties(&prop, 0);
+  std::printf("%s: %s, %d SMs; seed %llu\n", title.c_str(), prop.name, prop.multiProcessorCount,
+              static_cast<unsigned long long>(seed));
+  auto fail = [&](const std::string &name, const std::string &why) {
+    std::printf("FAIL: %s: %s\n", name.c_str(), why.c_str());
+    (void)cudaGetLastError();
+  };
+  try {
+    if (setup)
+      setup();
+  } catch (const Failure &f) {
+    fail("setup", f.what);
+    return 1;
+  } catch (const std::exception &e) {
+    fail("setup", e.what());
+    return 1;
+  }
+  int failed = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string name = prefix + cases[i]->name;
+    try {
+      const std::string msg = cases[i]->run(seed + i * 7919);
+      std::printf("PASS: %s: %s\n", name.c_str(), msg.c_str());
+    } catch (const Failure &f) {
+      ++failed;
+      fail(name, f.what);
+    } catch (const std::exception &e) {
+      ++failed;
+      fail(name, e.what());
+    }
+    std::fflush(stdout);
+  }
+  std::printf("%zu %s cases, %d failed\n", cases.size(), title.c_str(), failed);
+  return failed ? 1 : 0;
+}
+
 } // namespace resa::cudatest

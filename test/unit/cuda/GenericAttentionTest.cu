@@ -880,10 +880,7 @@ std::string runStaging(uint64_t seed) {
   return result;
 }
 
-struct NamedCase {
-  std::string name;
-  std::function<std::string(uint64_t)> run;
-};
+using resa::cudatest::NamedCase;
 
 std::vector<NamedCase> allCases() {
   std::vector<NamedCase> v;
@@ -974,37 +971,5 @@ std::vector<NamedCase> allCases() {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string filter;
-  uint64_t seed = 0;
-  if (!resa::cudatest::parseTestArgs(argc, argv, filter, seed))
-    return 2;
-  std::vector<NamedCase> cases;
-  for (auto &c : allCases())
-    if (filter.empty() || c.name.find(filter) != std::string::npos)
-      cases.push_back(c);
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    for (const auto &c : cases)
-      std::printf("SKIPPED: %s (no CUDA device)\n", c.name.c_str());
-    return 0;
-  }
-  std::printf("generic attention tests; seed %llu\n", static_cast<unsigned long long>(seed));
-  int failed = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    try {
-      const std::string msg = cases[i].run(seed + i * 7919);
-      std::printf("PASS: %s: %s\n", cases[i].name.c_str(), msg.c_str());
-    } catch (const Failure &f) {
-      ++failed;
-      std::printf("FAIL: %s: %s\n", cases[i].name.c_str(), f.what.c_str());
-      (void)cudaGetLastError();
-    } catch (const std::exception &e) {
-      ++failed;
-      std::printf("FAIL: %s: %s\n", cases[i].name.c_str(), e.what());
-      (void)cudaGetLastError();
-    }
-    std::fflush(stdout);
-  }
-  std::printf("%zu generic attention cases, %d failed\n", cases.size(), failed);
-  return failed ? 1 : 0;
+  return resa::cudatest::runTestProgram(argc, argv, "generic attention", "", allCases());
 }

@@ -764,53 +764,14 @@ std::vector<resa::cudatest::NamedCase> allCases() {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string filter;
-  uint64_t seed = 0;
-  if (!resa::cudatest::parseTestArgs(argc, argv, filter, seed)) return 2;
-  std::vector<resa::cudatest::NamedCase> cases;
-  for (auto &c : allCases())
-    if (filter.empty() || c.name.find(filter) != std::string::npos) cases.push_back(std::move(c));
-
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    for (const auto &c : cases) std::printf("SKIPPED: %s (no CUDA device)\n", c.name.c_str());
-    return 0;
-  }
-  cudaDeviceProp prop;
-  cudaGetDeviceProperties(&prop, 0);
-  std::printf("device: %s, %d SMs; seed %llu\n", prop.name, prop.multiProcessorCount,
-              static_cast<unsigned long long>(seed));
-  try {
-    CUDA_OK(cudaGetDevice(&env().device));
-    CUDA_OK(cudaStreamCreateWithFlags(&env().stream, cudaStreamNonBlocking));
-    env().blas = std::make_unique<resa::gpu::BlasLtHandle>();
-  } catch (const Failure &f) {
-    std::printf("FAIL: setup: %s\n", f.what.c_str());
-    return 1;
-  } catch (const std::exception &e) {
-    std::printf("FAIL: setup: %s\n", e.what());
-    return 1;
-  }
-
-  int failed = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const auto &c = cases[i];
-    try {
-      const std::string msg = c.run(seed + i * 7919);
-      std::printf("PASS: %s: %s\n", c.name.c_str(), msg.c_str());
-    } catch (const Failure &f) {
-      ++failed;
-      std::printf("FAIL: %s: %s\n", c.name.c_str(), f.what.c_str());
-      cudaGetLastError();
-    } catch (const std::exception &e) {
-      ++failed;
-      std::printf("FAIL: %s: %s\n", c.name.c_str(), e.what());
-      cudaGetLastError();
-    }
-    std::fflush(stdout);
-  }
+  const int status =
+      resa::cudatest::runTestProgram(argc, argv, "layers", "", allCases(), [] {
+        CUDA_OK(cudaGetDevice(&env().device));
+        CUDA_OK(cudaStreamCreateWithFlags(&env().stream, cudaStreamNonBlocking));
+        env().blas = std::make_unique<resa::gpu::BlasLtHandle>();
+      });
   env().blas.reset();
-  cudaStreamDestroy(env().stream);
-  std::printf("%zu cases, %d failed\n", cases.size(), failed);
-  return failed ? 1 : 0;
+  if (env().stream)
+    cudaStreamDestroy(env().stream);
+  return status;
 }

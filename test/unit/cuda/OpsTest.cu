@@ -640,49 +640,23 @@ std::vector<MiscCase> miscCases() {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string filter;
-  uint64_t seed = 0;
-  if (!resa::cudatest::parseTestArgs(argc, argv, filter, seed)) return 2;
-  struct Named {
-    std::string name;
-    std::function<std::string(Rng &, Env &)> run;
-  };
-  std::vector<Named> cases;
+  // Made once there is a device (runTestProgram's setup).
+  std::unique_ptr<Env> env;
+  std::vector<resa::cudatest::NamedCase> cases;
   for (const KernelCase &k : kernelCases())
     for (DType ft : {DType::F32, DType::BF16}) {
       std::string name = k.name + (ft == DType::F32 ? "[f32]" : "[bf16]");
       auto build = k.build;
-      cases.push_back({name, [build, ft](Rng &r, Env &env) { return runKernelCase(build(r, ft), ft, env); }});
+      cases.push_back({name, [build, ft, &env](uint64_t seed) {
+                         Rng r{std::mt19937_64(seed)};
+                         return runKernelCase(build(r, ft), ft, *env);
+                       }});
     }
-  for (MiscCase &m : miscCases()) cases.push_back({m.name, m.run});
-  cases.erase(std::remove_if(cases.begin(), cases.end(),
-                             [&](const Named &c) { return !filter.empty() && c.name.find(filter) == std::string::npos; }),
-              cases.end());
-
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    for (const Named &c : cases) std::printf("SKIPPED: ops_%s (no CUDA device)\n", c.name.c_str());
-    return 0;
-  }
-  std::printf("ops tests; seed %llu\n", static_cast<unsigned long long>(seed));
-  Env env;
-  int failed = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    Rng rng{std::mt19937_64(seed + i * 7919)};
-    try {
-      const std::string msg = cases[i].run(rng, env);
-      std::printf("PASS: ops_%s: %s\n", cases[i].name.c_str(), msg.c_str());
-    } catch (const Failure &f) {
-      ++failed;
-      std::printf("FAIL: ops_%s: %s\n", cases[i].name.c_str(), f.what.c_str());
-      cudaGetLastError();
-    } catch (const std::exception &e) {
-      ++failed;
-      std::printf("FAIL: ops_%s: %s\n", cases[i].name.c_str(), e.what());
-      cudaGetLastError();
-    }
-    std::fflush(stdout);
-  }
-  std::printf("%zu ops cases, %d failed\n", cases.size(), failed);
-  return failed ? 1 : 0;
+  for (MiscCase &m : miscCases())
+    cases.push_back({m.name, [run = m.run, &env](uint64_t seed) {
+                       Rng r{std::mt19937_64(seed)};
+                       return run(r, *env);
+                     }});
+  return resa::cudatest::runTestProgram(argc, argv, "ops", "ops_", cases,
+                                        [&] { env = std::make_unique<Env>(); });
 }

@@ -263,36 +263,8 @@ std::vector<Case> allCases() {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string filter;
-  uint64_t seed = 0;
-  if (!resa::cudatest::parseTestArgs(argc, argv, filter, seed))
-    return 2;
-  std::vector<Case> cases;
-  for (auto &c : allCases())
-    if (filter.empty() || c.name.find(filter) != std::string::npos)
-      cases.push_back(c);
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    for (const auto &c : cases)
-      std::printf("SKIPPED: %s (no CUDA device)\n", c.name.c_str());
-    return 0;
-  }
-  std::printf("prefill tests; seed %llu\n", static_cast<unsigned long long>(seed));
-  int failed = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    try {
-      const std::string msg = runCase(cases[i], seed + i * 7919);
-      std::printf("PASS: prefill_%s: %s\n", cases[i].name.c_str(), msg.c_str());
-    } catch (const Failure &f) {
-      ++failed;
-      std::printf("FAIL: prefill_%s: %s\n", cases[i].name.c_str(), f.what.c_str());
-      cudaGetLastError();
-    } catch (const std::exception &e) {
-      ++failed;
-      std::printf("FAIL: prefill_%s: %s\n", cases[i].name.c_str(), e.what());
-    }
-    std::fflush(stdout);
-  }
-  std::printf("%zu prefill cases, %d failed\n", cases.size(), failed);
-  return failed ? 1 : 0;
+  std::vector<resa::cudatest::NamedCase> cases;
+  for (const Case &c : allCases())
+    cases.push_back({c.name, [c](uint64_t s) { return runCase(c, s); }});
+  return resa::cudatest::runTestProgram(argc, argv, "prefill", "prefill_", cases);
 }

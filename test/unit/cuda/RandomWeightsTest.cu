@@ -86,10 +86,7 @@ std::string checkNonFloatRefused() {
   throw Failure{"an int64 device tensor was filled"};
 }
 
-struct Case {
-  std::string name;
-  std::function<std::string(uint64_t seed)> run;
-};
+using Case = resa::cudatest::NamedCase;
 
 const char *dtypeTag(DType t) {
   return t == DType::F32 ? "f32" : t == DType::BF16 ? "bf16" : "f16";
@@ -120,38 +117,5 @@ std::vector<Case> cases() {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string filter;
-  uint64_t seed = 0;
-  if (!resa::cudatest::parseTestArgs(argc, argv, filter, seed))
-    return 2;
-  std::vector<Case> all = cases();
-  all.erase(std::remove_if(all.begin(), all.end(),
-                           [&](const Case &c) {
-                             return !filter.empty() && c.name.find(filter) == std::string::npos;
-                           }),
-            all.end());
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    for (const Case &c : all)
-      std::printf("SKIPPED: random_weights_%s (no CUDA device)\n", c.name.c_str());
-    return 0;
-  }
-  std::printf("random weights tests; seed %llu\n", static_cast<unsigned long long>(seed));
-  int failed = 0;
-  for (size_t i = 0; i < all.size(); ++i) {
-    try {
-      const std::string msg = all[i].run(seed + i);
-      std::printf("PASS: random_weights_%s: %s\n", all[i].name.c_str(), msg.c_str());
-    } catch (const Failure &f) {
-      ++failed;
-      std::printf("FAIL: random_weights_%s: %s\n", all[i].name.c_str(), f.what.c_str());
-      cudaGetLastError();
-    } catch (const std::exception &e) {
-      ++failed;
-      std::printf("FAIL: random_weights_%s: %s\n", all[i].name.c_str(), e.what());
-      cudaGetLastError();
-    }
-  }
-  std::printf("%d of %zu random weights cases failed\n", failed, all.size());
-  return failed ? 1 : 0;
+  return resa::cudatest::runTestProgram(argc, argv, "random weights", "random_weights_", cases());
 }
