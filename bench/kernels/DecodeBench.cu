@@ -184,8 +184,9 @@ template <typename F> Timing timeCalls(cudaStream_t st, F call, double budgetS, 
   return Timing{median(t) * 1e6, *std::min_element(t.begin(), t.end()) * 1e6, useGraph};
 }
 
-Result runOne(int batch, int context, int variant, bool contiguous, double ceiling,
-              size_t l2Bytes, bool quick) {
+// The bench's shape: 32 query heads, 8 KV heads, head dim 128, page size 16,
+// `batch` sequences of `context` tokens (numPages left to the caller).
+resa::PagedAttentionShape benchShape(int batch, int context) {
   resa::PagedAttentionShape s;
   s.batch = batch;
   s.numQHeads = 32;
@@ -193,35 +194,74 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
   s.headDim = 128;
   s.pageSize = 16;
   s.maxPagesPerSeq = (context + s.pageSize - 1) / s.pageSize;
+  return s;
+}
+
+// What a call reads and writes, for `buffers` calls the timing rotates
+// among (so that they read DRAM): random K/V caches of s.numPages pages,
+// queries and outputs (buffer i at q/out + i * queryElements), page tables
+// over every page, shuffled unless contiguous (buffer i's rows at table + i
+// * batch * maxPagesPerSeq), and lensRows lengths of `context`. Freed with
+// the object.
+struct BenchBuffers {
+  uint16_t *k = nullptr, *v = nullptr, *q = nullptr, *out = nullptr;
+  int32_t *table = nullptr, *lens = nullptr;
+  BenchBuffers(const resa::PagedAttentionShape &s, int buffers, int context, int lensRows,
+               bool contiguous, uint32_t seed) {
+    const size_t cacheN = static_cast<size_t>(s.cacheElements());
+    const size_t qN = static_cast<size_t>(s.queryElements()) * buffers;
+    CHECK(cudaMalloc(&k, cacheN * 2));
+    CHECK(cudaMalloc(&v, cacheN * 2));
+    CHECK(cudaMalloc(&q, qN * 2));
+    CHECK(cudaMalloc(&out, qN * 2));
+    fill(k, cacheN, seed);
+    fill(v, cacheN, seed + 1);
+    fill(q, qN, seed + 2);
+    std::vector<int32_t> pages(static_cast<size_t>(s.numPages));
+    std::iota(pages.begin(), pages.end(), 0);
+    if (!contiguous) {
+      std::mt19937 rng(42);
+      std::shuffle(pages.begin(), pages.end(), rng);
+    }
+    CHECK(cudaMalloc(&table, pages.size() * 4));
+    CHECK(cudaMemcpy(table, pages.data(), pages.size() * 4, cudaMemcpyHostToDevice));
+    std::vector<int32_t> hl(static_cast<size_t>(lensRows), context);
+    CHECK(cudaMalloc(&lens, hl.size() * 4));
+    CHECK(cudaMemcpy(lens, hl.data(), hl.size() * 4, cudaMemcpyHostToDevice));
+  }
+  ~BenchBuffers() {
+    for (void *p : {static_cast<void *>(k), static_cast<void *>(v), static_cast<void *>(q),
+                    static_cast<void *>(out), static_cast<void *>(table),
+                    static_cast<void *>(lens)})
+      cudaFree(p);
+  }
+  BenchBuffers(const BenchBuffers &) = delete;
+  BenchBuffers &operator=(const BenchBuffers &) = delete;
+};
+
+// Exits unless every one of the n bf16 outputs at out is finite (each
+// written, nothing read from a wrong place).
+void requireFinite(const uint16_t *out, size_t n, const char *what, int batch, int context) {
+  std::vector<uint16_t> ho(n);
+  CHECK(cudaMemcpy(ho.data(), out, n * 2, cudaMemcpyDeviceToHost));
+  for (uint16_t x : ho)
+    if ((x & 0x7f80u) == 0x7f80u) {
+      std::fprintf(stderr, "non-finite %s at batch %d context %d\n", what, batch, context);
+      std::exit(1);
+    }
+}
+
+Result runOne(int batch, int context, int variant, bool contiguous, double ceiling,
+              size_t l2Bytes, bool quick) {
+  resa::PagedAttentionShape s = benchShape(batch, context);
   const size_t kvBytes = size_t(2) * batch * context * s.numKvHeads * s.headDim * 2;
   const int buffers =
       static_cast<int>(std::min<size_t>(32, std::max<size_t>(1, (4 * l2Bytes + kvBytes - 1) / kvBytes)));
   s.numPages = buffers * batch * s.maxPagesPerSeq;
-
-  const size_t cacheN = static_cast<size_t>(s.cacheElements());
   const size_t qN = static_cast<size_t>(s.queryElements());
-  uint16_t *k, *v, *q, *out;
-  int32_t *table, *lens;
-  CHECK(cudaMalloc(&k, cacheN * 2));
-  CHECK(cudaMalloc(&v, cacheN * 2));
-  CHECK(cudaMalloc(&q, qN * 2 * buffers));
-  CHECK(cudaMalloc(&out, qN * 2 * buffers));
-  fill(k, cacheN, 1);
-  fill(v, cacheN, 2);
-  fill(q, qN * buffers, 3);
-
-  // Page tables: all pages, shuffled (or in order), cut into buffers x batch rows.
-  std::vector<int32_t> pages(static_cast<size_t>(s.numPages));
-  std::iota(pages.begin(), pages.end(), 0);
-  if (!contiguous) {
-    std::mt19937 rng(42);
-    std::shuffle(pages.begin(), pages.end(), rng);
-  }
-  CHECK(cudaMalloc(&table, pages.size() * 4));
-  CHECK(cudaMemcpy(table, pages.data(), pages.size() * 4, cudaMemcpyHostToDevice));
-  std::vector<int32_t> hl(static_cast<size_t>(batch), context);
-  CHECK(cudaMalloc(&lens, hl.size() * 4));
-  CHECK(cudaMemcpy(lens, hl.data(), hl.size() * 4, cudaMemcpyHostToDevice));
+  const BenchBuffers in(s, buffers, context, batch, contiguous, 1);
+  uint16_t *k = in.k, *v = in.v, *q = in.q, *out = in.out;
+  int32_t *table = in.table, *lens = in.lens;
 
   resa::gpu::DecodeAttentionOptions opt;
   opt.variant = variant;
@@ -249,15 +289,7 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
 
   const Timing tm = timeCalls(st, call, quick ? 0.05 : 0.25, 400);
 
-  // The outputs must be finite (every element written, nothing read from a
-  // wrong place).
-  std::vector<uint16_t> ho(qN);
-  CHECK(cudaMemcpy(ho.data(), out, qN * 2, cudaMemcpyDeviceToHost));
-  for (uint16_t x : ho)
-    if ((x & 0x7f80u) == 0x7f80u) {
-      std::fprintf(stderr, "non-finite output at batch %d context %d\n", batch, context);
-      std::exit(1);
-    }
+  requireFinite(out, qN, "output", batch, context);
 
   Result r{};
   r.batch = batch;
@@ -278,12 +310,6 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
 
   CHECK(cudaStreamDestroy(st));
   cudaFree(ws);
-  cudaFree(k);
-  cudaFree(v);
-  cudaFree(q);
-  cudaFree(out);
-  cudaFree(table);
-  cudaFree(lens);
   return r;
 }
 
@@ -298,13 +324,7 @@ struct SparseResult {
 };
 
 SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, bool quick) {
-  resa::PagedAttentionShape s;
-  s.batch = batch;
-  s.numQHeads = 32;
-  s.numKvHeads = 8;
-  s.headDim = 128;
-  s.pageSize = 16;
-  s.maxPagesPerSeq = (context + s.pageSize - 1) / s.pageSize;
+  resa::PagedAttentionShape s = benchShape(batch, context);
   const resa::BlockSelectParams params;  // kept ratio 0.1, n_min 16, 1 local block
   const int M = s.maxPagesPerSeq;
   const int n = resa::selectedBlockCount(M, params);
@@ -316,28 +336,14 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
       std::min<double>(64, std::max<double>(1, std::ceil(4.0 * l2Bytes / stepBytes))));
   s.numPages = buffers * batch * s.maxPagesPerSeq;
 
-  const size_t cacheN = static_cast<size_t>(s.cacheElements());
+  const BenchBuffers in(s, buffers, context, batch * buffers, false, 11);
+  uint16_t *k = in.k, *v = in.v, *q = in.q, *out = in.out;
+  int32_t *table = in.table, *lens = in.lens;
   const size_t sumN = static_cast<size_t>(s.summaryElements());
-  uint16_t *k, *v, *kmin, *kmax, *q, *out;
-  int32_t *table, *lens, *sel, *counts;
-  CHECK(cudaMalloc(&k, cacheN * 2));
-  CHECK(cudaMalloc(&v, cacheN * 2));
+  uint16_t *kmin, *kmax;
+  int32_t *sel, *counts;
   CHECK(cudaMalloc(&kmin, sumN * 2));
   CHECK(cudaMalloc(&kmax, sumN * 2));
-  CHECK(cudaMalloc(&q, qN * 2 * buffers));
-  CHECK(cudaMalloc(&out, qN * 2 * buffers));
-  fill(k, cacheN, 11);
-  fill(v, cacheN, 12);
-  fill(q, qN * buffers, 13);
-  std::vector<int32_t> pages(static_cast<size_t>(s.numPages));
-  std::iota(pages.begin(), pages.end(), 0);
-  std::mt19937 rng(42);
-  std::shuffle(pages.begin(), pages.end(), rng);
-  CHECK(cudaMalloc(&table, pages.size() * 4));
-  CHECK(cudaMemcpy(table, pages.data(), pages.size() * 4, cudaMemcpyHostToDevice));
-  std::vector<int32_t> hl(static_cast<size_t>(batch) * buffers, context);
-  CHECK(cudaMalloc(&lens, hl.size() * 4));
-  CHECK(cudaMemcpy(lens, hl.data(), hl.size() * 4, cudaMemcpyHostToDevice));
 
   cudaStream_t st;
   CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
@@ -428,13 +434,7 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
   const Timing tTopN = timeCalls(st, [&](int i) { return selectWith(topNPlan, i); }, budget, 300);
   const Timing tAtt = timeCalls(st, attend, budget, 300);
 
-  std::vector<uint16_t> ho(qN);
-  CHECK(cudaMemcpy(ho.data(), out, qN * 2, cudaMemcpyDeviceToHost));
-  for (uint16_t x : ho)
-    if ((x & 0x7f80u) == 0x7f80u) {
-      std::fprintf(stderr, "non-finite sparse output at batch %d context %d\n", batch, context);
-      std::exit(1);
-    }
+  requireFinite(out, qN, "sparse output", batch, context);
 
   SparseResult r{};
   r.batch = batch;
@@ -462,14 +462,8 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
   CHECK(cudaStreamDestroy(st));
   cudaFree(wsSel);
   cudaFree(wsAtt);
-  cudaFree(k);
-  cudaFree(v);
   cudaFree(kmin);
   cudaFree(kmax);
-  cudaFree(q);
-  cudaFree(out);
-  cudaFree(table);
-  cudaFree(lens);
   cudaFree(sel);
   cudaFree(counts);
   return r;
