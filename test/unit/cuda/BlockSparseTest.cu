@@ -73,54 +73,17 @@ Data makeData(const Setup &c, std::mt19937_64 &rng) {
   d.c = c;
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::uniform_int_distribution<int> coarse(-1, 1);
-  const int batch = static_cast<int>(c.lens.size());
   d.maxLen = *std::max_element(c.lens.begin(), c.lens.end());
-  PagedAttentionShape &s = d.s;
-  s.batch = batch;
-  s.numQHeads = c.hq;
-  s.numKvHeads = c.hkv;
-  s.headDim = c.d;
-  s.pageSize = c.ps;
-  s.maxPagesPerSeq = (d.maxLen + c.ps - 1) / c.ps + 2;
-  // Shared pages are full pages of every sequence (a fork copies a partial
-  // page before anyone writes it).
-  if (c.sharedPages > 0 &&
-      static_cast<int64_t>(c.sharedPages) * c.ps > *std::min_element(c.lens.begin(), c.lens.end()))
-    throw Failure{"bad case: the shared pages must be full pages of every sequence"};
-  int usedPages = 0;
-  for (int b = 0; b < batch; ++b)
-    usedPages += (c.lens[b] + c.ps - 1) / c.ps - (b > 0 ? c.sharedPages : 0);
-  s.numPages = usedPages + 7;
-  std::vector<int32_t> perm(static_cast<size_t>(s.numPages));
-  std::iota(perm.begin(), perm.end(), 0);
-  std::shuffle(perm.begin(), perm.end(), rng);
-  d.table.assign(static_cast<size_t>(batch) * s.maxPagesPerSeq, -1);
-  d.pageUsed.assign(static_cast<size_t>(s.numPages), 0);
-  size_t next = 0;
-  for (int b = 0; b < batch; ++b)
-    for (int p = 0; p < (c.lens[b] + c.ps - 1) / c.ps; ++p) {
-      const int32_t page = b > 0 && p < c.sharedPages ? d.table[p] : perm[next++];
-      d.table[static_cast<size_t>(b) * s.maxPagesPerSeq + p] = page;
-      d.pageUsed[static_cast<size_t>(page)] = 1;
-    }
+  resa::cudatest::PagedCache pc = resa::cudatest::makePagedCache(
+      c.hq, c.hkv, c.d, c.ps, c.lens, c.sharedPages, 0, c.dtype, rng,
+      [&] { return c.kMode == 1 ? static_cast<float>(coarse(rng)) : normal(rng); });
+  d.s = pc.s;
+  d.table = std::move(pc.table);
+  d.pageUsed = std::move(pc.pageUsed);
+  d.kf = std::move(pc.kf);
+  d.vf = std::move(pc.vf);
   d.lens.assign(c.lens.begin(), c.lens.end());
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  const size_t cacheN = static_cast<size_t>(s.cacheElements());
-  d.kf.assign(cacheN, nan);
-  d.vf.assign(cacheN, nan);
-  // Shared pages are filled once, by sequence 0.
-  for (int b = 0; b < batch; ++b)
-    for (int t = b > 0 ? c.sharedPages * c.ps : 0; t < c.lens[b]; ++t) {
-      const int page = d.table[static_cast<size_t>(b) * s.maxPagesPerSeq + t / c.ps];
-      for (int h = 0; h < c.hkv; ++h) {
-        const int64_t off = resa::pagedKVOffset(s, page, h, t % c.ps);
-        for (int j = 0; j < c.d; ++j) {
-          const float kx = c.kMode == 1 ? static_cast<float>(coarse(rng)) : normal(rng);
-          d.kf[static_cast<size_t>(off + j)] = fromBits(toBits(kx, c.dtype), c.dtype);
-          d.vf[static_cast<size_t>(off + j)] = fromBits(toBits(normal(rng), c.dtype), c.dtype);
-        }
-      }
-    }
+  const PagedAttentionShape &s = d.s;
   d.qf.assign(static_cast<size_t>(s.queryElements()), 0.0f);
   std::uniform_int_distribution<int> q8(0, 7);
   if (c.qMode == 0)
@@ -443,46 +406,13 @@ std::string selectAndCheck(const Data &d, const BlockSelectParams &params, float
   return line;
 }
 
-std::string rowErrors(const Data &d, const std::vector<uint16_t> &got, const std::vector<float> &ref,
-                      double *worstOut) {
-  const PagedAttentionShape &s = d.s;
-  double worstRow = 0.0, errAll = 0.0, refAll = 0.0;
-  std::string worstWhere = "-";
-  for (int b = 0; b < s.batch; ++b)
-    for (int h = 0; h < s.numQHeads; ++h) {
-      double e2 = 0.0, r2 = 0.0;
-      for (int j = 0; j < s.headDim; ++j) {
-        const size_t i = static_cast<size_t>(resa::queryOffset(s, b, h) + j);
-        const float g = fromBits(got[i], d.c.dtype);
-        if (!std::isfinite(g))
-          throw Failure{"output [" + std::to_string(b) + "][" + std::to_string(h) + "][" +
-                        std::to_string(j) + "] is not finite (unwritten or NaN leaked)"};
-        const double diff = static_cast<double>(g) - ref[i];
-        e2 += diff * diff;
-        r2 += static_cast<double>(ref[i]) * ref[i];
-      }
-      errAll += e2;
-      refAll += r2;
-      if (d.lens[b] == 0) {
-        if (e2 != 0.0)
-          throw Failure{"sequence " + std::to_string(b) + " has length 0 but a non-zero output"};
-        continue;
-      }
-      const double rel = std::sqrt(e2 / std::max(r2, 1e-30));
-      if (rel > worstRow) {
-        worstRow = rel;
-        worstWhere = "[" + std::to_string(b) + "][" + std::to_string(h) + "]";
-      }
-    }
-  const double relAll = refAll > 0 ? std::sqrt(errAll / refAll) : 0.0;
-  const double bound = d.c.dtype == KVDType::BF16 ? 1e-2 : 2e-3;
-  char line[200];
-  std::snprintf(line, sizeof line, "rel %.2e, worst row %.2e at %s (bound %.0e)", relAll, worstRow,
-                worstWhere.c_str(), bound);
-  if (worstRow > bound || !(relAll <= bound))
-    throw Failure{std::string("error over bound: ") + line};
-  *worstOut = worstRow;
-  return line;
+// The output (bits) against the CPU reference.
+std::string rowErrors(const Data &d, const std::vector<uint16_t> &got,
+                      const std::vector<float> &ref) {
+  std::vector<float> values(got.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    values[i] = fromBits(got[i], d.c.dtype);
+  return resa::cudatest::checkAttentionRows(d.s, d.lens, values, ref, d.c.dtype);
 }
 
 enum class SelMode { SelectOnly, Sparse, AllDense };
@@ -577,16 +507,14 @@ std::string runSelect(const Setup &c, BlockSelectParams params, float scale, Sel
     std::vector<float> ref(qN);
     resa::pagedDecodeAttentionCpu(s, d.qf.data(), d.kf.data(), d.vf.data(), d.table.data(),
                                   d.lens.data(), scale, ref.data());
-    double worst;
-    return msg + "; sparse == dense bit for bit; vs CPU " + rowErrors(d, got, ref, &worst) + splits;
+    return msg + "; sparse == dense bit for bit; vs CPU " + rowErrors(d, got, ref) + splits;
   }
 
   std::vector<float> ref(qN);
   resa::pagedSparseAttentionCpu(s, d.qf.data(), d.kf.data(), d.vf.data(), d.table.data(),
                                 d.lens.data(), refSel.data(), maxSel, refCounts.data(), scale,
                                 ref.data());
-  double worst;
-  return msg + "; " + rowErrors(d, got, ref, &worst) + splits;
+  return msg + "; " + rowErrors(d, got, ref) + splits;
 }
 
 // Selection alone at long contexts: summaries drawn directly (no K/V).

@@ -2,16 +2,21 @@
 #pragma once
 
 #include "resa/cuda/DecodeAttention.h"
+#include "resa/kernels/PagedKV.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <limits>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -91,6 +96,119 @@ template <typename T> struct DevBuf {
     return h;
   }
 };
+
+// A random paged KV cache on the host, as the attention tests draw it:
+// batch = lens.size() sequences; page tables random and non-contiguous, -1
+// past a sequence's pages, at least minPagesPerSeq pages a row (two spare);
+// sequences 1.. share sequence 0's first sharedPages pages (full pages of
+// every sequence, as a fork leaves them); K (drawK) and V (normal) values,
+// rounded to dtype, where a token lives, NaN everywhere else (spare pages,
+// the tails of partial pages), so that any read of a masked slot shows.
+struct PagedCache {
+  PagedAttentionShape s;
+  std::vector<int32_t> table;
+  std::vector<char> pageUsed;  // per page: some sequence owns it
+  std::vector<float> kf, vf;
+};
+inline PagedCache makePagedCache(int hq, int hkv, int d, int ps, const std::vector<int> &lens,
+                                 int sharedPages, int minPagesPerSeq, resa::gpu::KVDType dtype,
+                                 std::mt19937_64 &rng, const std::function<float()> &drawK) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  PagedCache pc;
+  const int batch = static_cast<int>(lens.size());
+  const int maxLen = *std::max_element(lens.begin(), lens.end());
+  PagedAttentionShape &s = pc.s;
+  s.batch = batch;
+  s.numQHeads = hq;
+  s.numKvHeads = hkv;
+  s.headDim = d;
+  s.pageSize = ps;
+  s.maxPagesPerSeq = std::max((maxLen + ps - 1) / ps + 2, minPagesPerSeq);
+  if (sharedPages > 0 &&
+      static_cast<int64_t>(sharedPages) * ps > *std::min_element(lens.begin(), lens.end()))
+    throw Failure{"bad case: the shared pages must be full pages of every sequence"};
+  int usedPages = 0;
+  for (int b = 0; b < batch; ++b)
+    usedPages += (lens[b] + ps - 1) / ps - (b > 0 ? sharedPages : 0);
+  s.numPages = usedPages + 7;  // spare pages nobody owns
+  std::vector<int32_t> perm(static_cast<size_t>(s.numPages));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  pc.table.assign(static_cast<size_t>(batch) * s.maxPagesPerSeq, -1);
+  pc.pageUsed.assign(static_cast<size_t>(s.numPages), 0);
+  size_t next = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int p = 0; p < (lens[b] + ps - 1) / ps; ++p) {
+      const int32_t page = b > 0 && p < sharedPages ? pc.table[p] : perm[next++];
+      pc.table[static_cast<size_t>(b) * s.maxPagesPerSeq + p] = page;
+      pc.pageUsed[static_cast<size_t>(page)] = 1;
+    }
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const size_t cacheN = static_cast<size_t>(s.cacheElements());
+  pc.kf.assign(cacheN, nan);
+  pc.vf.assign(cacheN, nan);
+  // Shared pages are filled once, by sequence 0.
+  for (int b = 0; b < batch; ++b)
+    for (int t = b > 0 ? sharedPages * ps : 0; t < lens[b]; ++t) {
+      const int page = pc.table[static_cast<size_t>(b) * s.maxPagesPerSeq + t / ps];
+      for (int h = 0; h < hkv; ++h) {
+        const int64_t off = resa::pagedKVOffset(s, page, h, t % ps);
+        for (int j = 0; j < d; ++j) {
+          const float kx = drawK();
+          pc.kf[static_cast<size_t>(off + j)] = fromBits(toBits(kx, dtype), dtype);
+          pc.vf[static_cast<size_t>(off + j)] = fromBits(toBits(normal(rng), dtype), dtype);
+        }
+      }
+    }
+  return pc;
+}
+
+// Decode attention's output rows [batch][numQHeads][headDim] (as floats)
+// against the reference: every element finite, a sequence of length 0 all
+// zeros, the relative error of each (sequence, head) row and of all within
+// the dtype's bound (1e-2 bf16, 2e-3 f16). Returns the summary, throws
+// Failure. Lens: the sequences' lengths (any integer container).
+template <typename Lens>
+std::string checkAttentionRows(const PagedAttentionShape &s, const Lens &lens,
+                               const std::vector<float> &got, const std::vector<float> &ref,
+                               resa::gpu::KVDType dtype) {
+  double worstRow = 0.0, errAll = 0.0, refAll = 0.0;
+  std::string worstWhere = "-";
+  for (int b = 0; b < s.batch; ++b)
+    for (int h = 0; h < s.numQHeads; ++h) {
+      double e2 = 0.0, r2 = 0.0;
+      for (int j = 0; j < s.headDim; ++j) {
+        const size_t i = static_cast<size_t>(resa::queryOffset(s, b, h) + j);
+        const float g = got[i];
+        if (!std::isfinite(g))
+          throw Failure{"output [" + std::to_string(b) + "][" + std::to_string(h) + "][" +
+                        std::to_string(j) + "] is not finite (unwritten or NaN leaked)"};
+        const double diff = static_cast<double>(g) - ref[i];
+        e2 += diff * diff;
+        r2 += static_cast<double>(ref[i]) * ref[i];
+      }
+      errAll += e2;
+      refAll += r2;
+      if (lens[b] == 0) {
+        if (e2 != 0.0)
+          throw Failure{"sequence " + std::to_string(b) + " has length 0 but a non-zero output"};
+        continue;
+      }
+      const double rel = std::sqrt(e2 / std::max(r2, 1e-30));
+      if (rel > worstRow) {
+        worstRow = rel;
+        worstWhere = "[" + std::to_string(b) + "][" + std::to_string(h) + "]";
+      }
+    }
+  const double relAll = refAll > 0 ? std::sqrt(errAll / refAll) : 0.0;
+  const double bound = dtype == resa::gpu::KVDType::BF16 ? 1e-2 : 2e-3;
+  char line[256];
+  std::snprintf(line, sizeof line, "rel %.2e, worst row %.2e at %s (bound %.0e)", relAll,
+                worstRow, worstWhere.c_str(), bound);
+  if (worstRow > bound || !(relAll <= bound))
+    throw Failure{std::string("error over bound: ") + line};
+  return line;
+}
 
 // A case of another test file: runs with a seed, returns a one-line summary,
 // throws Failure.

@@ -83,56 +83,17 @@ Inputs makeInputs(const Case &c, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   Inputs in;
-  const int batch = static_cast<int>(c.lens.size());
   in.maxLen = *std::max_element(c.lens.begin(), c.lens.end());
 
-  PagedAttentionShape &s = in.s;
-  s.batch = batch;
-  s.numQHeads = c.hq;
-  s.numKvHeads = c.hkv;
-  s.headDim = c.d;
-  s.pageSize = c.ps;
-  s.maxPagesPerSeq =
-      std::max((in.maxLen + c.ps - 1) / c.ps + 2, (c.maxSeqLen + c.ps - 1) / c.ps);
-  // Shared pages are full pages of every sequence (a fork copies a partial
-  // page before anyone writes it).
-  if (c.sharedPages > 0 &&
-      static_cast<int64_t>(c.sharedPages) * c.ps > *std::min_element(c.lens.begin(), c.lens.end()))
-    throw Failure{"bad case: the shared pages must be full pages of every sequence"};
-  int usedPages = 0;
-  for (int b = 0; b < batch; ++b)
-    usedPages += (c.lens[b] + c.ps - 1) / c.ps - (b > 0 ? c.sharedPages : 0);
-  s.numPages = usedPages + 7;  // spare pages nobody owns (filled with NaN)
-
-  // Random, non-contiguous page tables; entries past a sequence's pages are -1.
-  std::vector<int32_t> perm(static_cast<size_t>(s.numPages));
-  std::iota(perm.begin(), perm.end(), 0);
-  std::shuffle(perm.begin(), perm.end(), rng);
-  in.table.assign(static_cast<size_t>(batch) * s.maxPagesPerSeq, -1);
-  size_t next = 0;
-  for (int b = 0; b < batch; ++b)
-    for (int p = 0; p < (c.lens[b] + c.ps - 1) / c.ps; ++p)
-      in.table[static_cast<size_t>(b) * s.maxPagesPerSeq + p] =
-          b > 0 && p < c.sharedPages ? in.table[p] : perm[next++];
-
-  // Caches: random where a token lives, NaN everywhere else (spare pages and
-  // the tail of partial pages), so that any read of a masked slot shows.
-  // Shared pages are filled once, by sequence 0.
-  const float nan = std::numeric_limits<float>::quiet_NaN();
+  resa::cudatest::PagedCache pc = resa::cudatest::makePagedCache(
+      c.hq, c.hkv, c.d, c.ps, c.lens, c.sharedPages, (c.maxSeqLen + c.ps - 1) / c.ps, c.dtype,
+      rng, [&] { return normal(rng); });
+  in.s = pc.s;
+  in.table = std::move(pc.table);
+  in.kf = std::move(pc.kf);
+  in.vf = std::move(pc.vf);
+  const PagedAttentionShape &s = in.s;
   const size_t cacheN = static_cast<size_t>(s.cacheElements());
-  in.kf.assign(cacheN, nan);
-  in.vf.assign(cacheN, nan);
-  for (int b = 0; b < batch; ++b)
-    for (int t = b > 0 ? c.sharedPages * c.ps : 0; t < c.lens[b]; ++t) {
-      const int page = in.table[static_cast<size_t>(b) * s.maxPagesPerSeq + t / c.ps];
-      for (int h = 0; h < c.hkv; ++h) {
-        const int64_t off = resa::pagedKVOffset(s, page, h, t % c.ps);
-        for (int j = 0; j < c.d; ++j) {
-          in.kf[static_cast<size_t>(off + j)] = fromBits(toBits(normal(rng), c.dtype), c.dtype);
-          in.vf[static_cast<size_t>(off + j)] = fromBits(toBits(normal(rng), c.dtype), c.dtype);
-        }
-      }
-    }
   // Queries with a larger spread, so that the softmax is far from uniform.
   const size_t qN = static_cast<size_t>(s.queryElements());
   in.qf.resize(qN);
@@ -182,47 +143,9 @@ struct DeviceInputs {
   }
 };
 
-// The output rows ([batch][hq][d], as floats) against the CPU reference:
-// relative error per (sequence, head) row and over everything. Returns the
-// summary, throws Failure.
+// The output rows ([batch][hq][d], as floats) against the CPU reference.
 std::string checkOutput(const Case &c, const Inputs &in, const std::vector<float> &got) {
-  const int batch = static_cast<int>(c.lens.size());
-  double worstRow = 0.0, errAll = 0.0, refAll = 0.0;
-  std::string worstWhere;
-  for (int b = 0; b < batch; ++b)
-    for (int h = 0; h < c.hq; ++h) {
-      double e2 = 0.0, r2 = 0.0;
-      for (int j = 0; j < c.d; ++j) {
-        const size_t i = static_cast<size_t>(resa::queryOffset(in.s, b, h) + j);
-        const float g = got[i];
-        if (!std::isfinite(g))
-          throw Failure{"output [" + std::to_string(b) + "][" + std::to_string(h) + "][" +
-                        std::to_string(j) + "] is not finite (unwritten or NaN leaked)"};
-        const double diff = static_cast<double>(g) - in.ref[i];
-        e2 += diff * diff;
-        r2 += static_cast<double>(in.ref[i]) * in.ref[i];
-      }
-      errAll += e2;
-      refAll += r2;
-      if (c.lens[b] == 0) {
-        if (e2 != 0.0)
-          throw Failure{"sequence " + std::to_string(b) + " has length 0 but a non-zero output"};
-        continue;
-      }
-      const double rel = std::sqrt(e2 / std::max(r2, 1e-30));
-      if (rel > worstRow) {
-        worstRow = rel;
-        worstWhere = "[" + std::to_string(b) + "][" + std::to_string(h) + "]";
-      }
-    }
-  const double relAll = refAll > 0 ? std::sqrt(errAll / refAll) : 0.0;
-  const double bound = c.dtype == KVDType::BF16 ? 1e-2 : 2e-3;
-  char line[256];
-  std::snprintf(line, sizeof line, "rel %.2e, worst row %.2e at %s (bound %.0e)", relAll,
-                worstRow, worstWhere.c_str(), bound);
-  if (worstRow > bound || !(relAll <= bound))
-    throw Failure{std::string("error over bound: ") + line};
-  return line;
+  return resa::cudatest::checkAttentionRows(in.s, c.lens, got, in.ref, c.dtype);
 }
 
 // The kernel's lse (DecodeAttentionArgs::lse: base 2, log2 sum_t 2^(scale *
