@@ -16,28 +16,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$RESA_BUILD"
 ctest --output-on-failure -j "$jobs" "$@"
 
-# The fuzz step (build included) is bounded so that it cannot push CI far;
-# reaching the bound is reported, not failed: it says nothing about the code.
-rc=0
-RESA_BUILD="$RESA_BUILD" timeout 330 "$RESA_ROOT/scripts/fuzz.sh" "${RESA_FUZZ_SECONDS:-10}" || rc=$?
-if [ "$rc" = 124 ]; then
-  echo "SKIPPED: the rest of the fuzz run (stopped at its 330 s bound)"
-elif [ "$rc" != 0 ]; then
-  exit "$rc"
-fi
-
-rc=0
-timeout 480 "$RESA_ROOT/scripts/sanitize.sh" || rc=$?
-if [ "$rc" = 124 ]; then
-  echo "SKIPPED: the rest of the sanitizer run (stopped at its 480 s bound)"
-elif [ "$rc" != 0 ]; then
-  exit "$rc"
-fi
-
-rc=0
-timeout 840 "$RESA_ROOT/scripts/sanitize_compiler.sh" || rc=$?
-if [ "$rc" = 124 ]; then
-  echo "SKIPPED: the rest of the compiler's sanitizer run (stopped at its 840 s bound)"
-elif [ "$rc" != 0 ]; then
-  exit "$rc"
-fi
+# The steps after it are bounded so that none can push CI far: reaching a
+# bound is reported with a SKIPPED line naming what was cut short, not
+# failed (it says nothing about the code); any other failure fails the run.
+bounded() { # seconds what command...
+  local seconds=$1 what=$2 rc=0
+  shift 2
+  timeout "$seconds" "$@" || rc=$?
+  if [ "$rc" = 124 ]; then
+    echo "SKIPPED: the rest of $what (stopped at its $seconds s bound)"
+  elif [ "$rc" != 0 ]; then
+    exit "$rc"
+  fi
+}
+bounded 330 "the fuzz run" env RESA_BUILD="$RESA_BUILD" "$RESA_ROOT/scripts/fuzz.sh" \
+  "${RESA_FUZZ_SECONDS:-10}"
+bounded 480 "the sanitizer run" "$RESA_ROOT/scripts/sanitize.sh"
+bounded 840 "the compiler's sanitizer run" "$RESA_ROOT/scripts/sanitize_compiler.sh"
