@@ -328,9 +328,15 @@ __global__ void __launch_bounds__(kWgmmaThreads, 1)
     int i = 0;
     if (maps.tma) {
       const int full = min(n, max(0, kvEnd / kBN - t0));
-      if (tid == 0)
-        for (; i < full; ++i)
-          loadPages(p, maps, table, g, t0 + i, i, sK, sV, fullK, emptyK, fullV, emptyV);
+      // Lane 0 of warp 0 issues; its warp keeps step with it, so that every
+      // warp reaches the gather's named barriers (bar.sync: aligned, the
+      // whole warp) converged.
+      if (tid < 32)
+        for (; i < full; ++i) {
+          if (tid == 0)
+            loadPages(p, maps, table, g, t0 + i, i, sK, sV, fullK, emptyK, fullV, emptyV);
+          __syncwarp();
+        }
       i = full;
     }
     // The rest (every tile without page maps): all 128 threads gather with
