@@ -114,7 +114,9 @@ const char *kUsage =
     "  --prefill-reps N     timed prefills per context, median reported (default 2)\n"
     "  --timeline N         after each decode shape, N more steps with every kernel's (and\n"
     "                       copy's) start and end recorded (CUPTI): kernels, their time and\n"
-    "                       the idle gaps between them, per step (default 0: none)\n"
+    "                       the running time each adds after the one before it ended, the\n"
+    "                       idle gaps between them, the launch latency and the tail to the\n"
+    "                       host's return, per step (default 0: none)\n"
     "  --budget-seconds S   start no measurement after S seconds (default 0: no limit)\n"
     "  --json OUT.json      results, rewritten after each measurement\n";
 
