@@ -70,7 +70,8 @@ struct DecodeParams {
   int32_t maxPagesPerSeq;
   int32_t stagesPerSplit;
   float qScale;  // scale * log2(e)
-  // DecodeAttentionArgs::freshTokens (dense only; 0: none known).
+  // DecodeAttentionArgs::freshTokens; 0 when sparse (the selection is
+  // written in the step) or none are known: decodeAttention sets it.
   int32_t freshTokens;
 };
 
@@ -746,7 +747,7 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
   // by a copy before the step's first kernel) and the first stages of
   // settled K/V rows (written by earlier steps) are loaded while the kernels
   // before this one still run.
-  const bool early = p.freshTokens > 0 && !p.selected;
+  const bool early = p.freshTokens > 0;
   if (!early)
     asm volatile("griddepcontrol.wait;" ::: "memory");
 
