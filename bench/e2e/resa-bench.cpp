@@ -13,13 +13,17 @@
 // forward per sequence writes every layer from one random device buffer
 // (the cache's own writeLayer, so pages, tables and key summaries are what a
 // prefill would leave). Then:
-//   dense, sparse: `--warmup` decode steps, then `--steps` timed ones (the
-//     whole batch per step, cudaDeviceSynchronize before and after each; a
-//     step is Generator::decodeAndChoose, as generate() runs it: the next
-//     tokens chosen on the device, only they come back);
+//   dense, sparse: `--warmup` decode steps, then `--steps` timed ones in
+//     runs of `--chain` (the whole batch per step; cudaDeviceSynchronize
+//     before and after each run; ms per step = the run's time / its steps).
+//     The steps run as Generator::generate runs them: the next tokens chosen
+//     on the device, each step queued (Generator::enqueueChainedDecode, its
+//     token ids that choice, copied on the device) before the host takes the
+//     tokens of the one before, so that the host's part of a step overlaps
+//     the device's; --chain 1 times each step alone, host part included;
 //   ReSA: one warm-up window, then `--windows` timed windows, each the
-//     schedule's `interval` decode steps plus the rectification it runs at
-//     their end (one per sequence, over the last `window` tokens, as
+//     schedule's `interval` decode steps (chained) plus the rectification it
+//     runs at their end (one per sequence, over the last `window` tokens, as
 //     Generator::generate does); ms per step = the window's time / interval.
 // GSR (--gsr-fork N@C): one sequence is given C tokens of KV as above and
 // forked N + 1 times (KVCache::forkSequence: the forks hold its pages, shared,
@@ -35,8 +39,8 @@
 // of 10). Prefill: a real prefill of CONTEXT tokens for each context up to
 // --prefill-max (one sequence, the median of --prefill-reps after a short
 // warm-up prefill), timed as the generator runs it (logits to the host).
-// --timeline N: after a decode shape's timing, N more decode steps (no
-// rectification) with every kernel's, copy's and memset's start and end
+// --timeline N: after a decode shape's timing, N more decode steps (each
+// alone, no rectification) with every kernel's, copy's and memset's start and end
 // recorded (KernelTimeline.h): the step's kernels, their time and the idle
 // gaps.
 // The JSON is rewritten after every measurement, so a run cut short keeps
@@ -108,6 +112,8 @@ const char *kUsage =
     "                       the same context: tokens/s of each and the ratio (default: none;\n"
     "                       e.g. 4@16384)\n"
     "  --steps N            timed decode steps, dense, sparse and GSR (default 32)\n"
+    "  --chain N            dense and sparse steps are timed in runs of N chained steps, as\n"
+    "                       generate() runs them (default 8; 1: each step alone)\n"
     "  --warmup N           untimed decode steps first (default 4)\n"
     "  --windows N          timed ReSA windows of `interval` steps + rectification (default 3)\n"
     "  --prefill-max L      prefill is timed at the contexts up to L (default 32768; 0: none)\n"
@@ -130,6 +136,7 @@ struct Options {
   std::vector<BatchContext> gsrForks; // batch = N candidates
   int64_t steps = 32, warmup = 4, windows = 3, prefillMax = 32768, prefillReps = 2;
   int64_t timelineSteps = 0;
+  int64_t chain = 8; // decode steps a timed run chains
   double budgetSeconds = 0;
   std::string json;
 };
@@ -195,6 +202,8 @@ Options parseOptions(int argc, char **argv) {
       o.gsrForks = parsePairs(a, value(), '@', "4@16384 (N@CONTEXT)");
     else if (a == "--steps")
       o.steps = positive(a, value());
+    else if (a == "--chain")
+      o.chain = positive(a, value());
     else if (a == "--warmup")
       o.warmup = positive(a, value(), true);
     else if (a == "--windows")
@@ -427,7 +436,7 @@ private:
     JsonObject head;
     head.text("tool", "resa-bench e2e").text("date", date).text("device", prop.name);
     head.num("copy_ceiling_tbps", ceiling_ / 1e12);
-    head.integer("steps", o_.steps).integer("warmup", o_.warmup);
+    head.integer("steps", o_.steps).integer("warmup", o_.warmup).integer("chain", o_.chain);
     head.integer("windows", o_.windows).integer("prefill_max", o_.prefillMax);
     std::string forks;
     for (const BatchContext &f : o_.gsrForks)
@@ -715,9 +724,8 @@ private:
         gen_->cache().removeSequence(id);
   }
 
-  // One decode step as Generator::generate runs it: each sequence's next
-  // token chosen (greedily) where the logits are, only the tokens coming
-  // back. (The bench feeds its own tokens, so the choice is discarded.)
+  // One decode step alone, as decodeAndChoose runs it (the bench feeds its
+  // own tokens, so the choice is discarded).
   void greedyStep(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens) {
     TokenRequest greedy;
     greedy.draws.assign(ids.size(), 0.0);
@@ -726,16 +734,30 @@ private:
 
   void decode(Row &r) {
     const std::vector<int64_t> ids = filledSequences({r.batch, r.context});
-    std::vector<std::vector<int64_t>> history(ids.size());
+    std::vector<std::vector<int64_t>> history(ids.size()); // each step's tokens
     int64_t step = 0;
-    auto decodeStep = [&] {
+    // n decode steps as Generator::generate runs them: each sequence's next
+    // token chosen (greedily) where the logits are, only the tokens coming
+    // back, each step after the first queued (chained: its tokens the
+    // choice of the step before, on the device) before the host takes the
+    // tokens of the one before. The first step decodes the bench's tokens.
+    TokenRequest greedy;
+    greedy.draws.assign(ids.size(), 0.0);
+    auto decodeSteps = [&](int64_t n) {
       std::vector<int64_t> tokens;
-      for (size_t b = 0; b < ids.size(); ++b) {
+      for (size_t b = 0; b < ids.size(); ++b)
         tokens.push_back(token(step, static_cast<int64_t>(b)));
-        history[b].push_back(tokens.back());
+      gen_->enqueueDecode(ids, tokens, greedy);
+      for (int64_t i = 0; i < n; ++i) {
+        if (i + 1 < n)
+          gen_->enqueueChainedDecode(ids, greedy);
+        const TokenChoice c = gen_->takeDecoded();
+        for (size_t b = 0; b < ids.size(); ++b) {
+          history[b].push_back(tokens[b]);
+          tokens[b] = c.tokens[b];
+        }
       }
-      greedyStep(ids, tokens);
-      ++step;
+      step += n;
     };
     try {
       r.bytes = bench::decodeStepBytes(facts_, r.batch, r.context);
@@ -751,15 +773,11 @@ private:
         };
         std::vector<double> perStep, steps, rectify;
         for (int64_t w = 0; w <= o_.windows; ++w) { // window 0 warms up
-          double windowMs = 0;
-          for (int64_t i = 0; i < facts_.rectifyInterval; ++i) {
-            const double ms = timedMs("resa-decode", decodeStep);
-            windowMs += ms;
-            if (w > 0)
-              steps.push_back(ms);
-          }
+          const double windowMs =
+              timedMs("resa-decode", [&] { decodeSteps(facts_.rectifyInterval); });
           const double rectifyMs = timedMs("resa-rectify", rectifyAll);
           if (w > 0) {
+            steps.push_back(windowMs / static_cast<double>(facts_.rectifyInterval));
             rectify.push_back(rectifyMs);
             perStep.push_back((windowMs + rectifyMs) / static_cast<double>(facts_.rectifyInterval));
           }
@@ -768,15 +786,18 @@ private:
         r.stepMs = summarize(steps).median;
         r.rectifyMs = summarize(rectify).median;
       } else {
-        for (int64_t i = 0; i < o_.warmup; ++i)
-          decodeStep();
+        if (o_.warmup > 0)
+          decodeSteps(o_.warmup);
         std::vector<double> ms;
-        for (int64_t i = 0; i < o_.steps; ++i)
-          ms.push_back(timedMs("resa-decode", decodeStep));
+        for (int64_t done = 0; done < o_.steps; done += o_.chain) {
+          const int64_t n = std::min(o_.chain, o_.steps - done);
+          ms.push_back(timedMs("resa-decode", [&] { decodeSteps(n); }) / static_cast<double>(n));
+        }
         r.ms = summarize(ms);
       }
       if (o_.timelineSteps > 0)
-        r.timeline = bench::recordTimeline(static_cast<int>(o_.timelineSteps), decodeStep);
+        r.timeline =
+            bench::recordTimeline(static_cast<int>(o_.timelineSteps), [&] { decodeSteps(1); });
     } catch (...) {
       removeAll(ids);
       throw;

@@ -4,6 +4,10 @@
 // step, bench/NOTES.md). Every reduction over the row is the blocks' own
 // (warps in order) and then the cluster's, over the blocks' partials in rank
 // order through distributed shared memory: deterministic, no atomics.
+// Each block first copies its slice to shared memory (when it fits: a
+// vocabulary up to ~460K tokens), so that the kernel's passes over it (three
+// when greedy, nineteen with top-p) cost one round trip to global memory,
+// not one chain of them each (greedy at a 128K vocabulary took 30 us a step).
 //
 // The CPU Sampler sorts the whole row; here the order is never materialised.
 // A token's place in it is its order key (the logit's bits mapped so that
@@ -84,9 +88,14 @@ struct Pick {
 };
 
 // This block's slice of the row: [begin, end) (empty for the last blocks of
-// a row shorter than the cluster).
+// a row shorter than the cluster), read through `at`: `base` holds token
+// `begin` first, a copy in shared memory (staged: one round trip to global
+// memory for all of the kernel's passes, each of which was a chain of
+// dependent round trips before) or the row itself.
 struct Slice {
   int64_t begin, end;
+  const float *base;
+  __device__ __forceinline__ float at(int64_t i) const { return base[i - begin]; }
 };
 
 // op over v of every thread of the row's cluster, returned to every thread.
@@ -120,7 +129,7 @@ struct ReduceShared {
 // Strict); the last token in order when none does. Called by the whole
 // cluster.
 template <bool Strict>
-__device__ Pick pickByMass(const float *l, Slice slice, double maxLogit, double temperature, double x,
+__device__ Pick pickByMass(Slice slice, double maxLogit, double temperature, double x,
                            PickShared &sh, ReduceShared &rs) {
   auto crosses = [x](double m) { return Strict ? m > x : m >= x; };
   cg::cluster_group cluster = cg::this_cluster();
@@ -134,7 +143,7 @@ __device__ Pick pickByMass(const float *l, Slice slice, double maxLogit, double 
 #pragma unroll
     for (int b = 0; b < kBuckets; ++b) mass[b] = 0, cnt[b] = 0;
     for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x) {
-      const float v = l[i];
+      const float v = slice.at(i);
       const uint32_t k = orderKey(v);
       if ((k & mask) != prefix) continue;
       const uint32_t digit = (k >> shift) & (kBuckets - 1);
@@ -205,7 +214,7 @@ __device__ Pick pickByMass(const float *l, Slice slice, double maxLogit, double 
   // The index of the lo-th token with the key: the blocks before this one in
   // rank order hold `base` of them; the block where lo falls scans its slice.
   int mine = 0;
-  for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x) mine += orderKey(l[i]) == prefix;
+  for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x) mine += orderKey(slice.at(i)) == prefix;
   mine = detail::blockReduce(mine, detail::SumOp(), rs.n);
   if (threadIdx.x == 0) rs.nSlot = mine;
   cluster.sync();
@@ -217,7 +226,7 @@ __device__ Pick pickByMass(const float *l, Slice slice, double maxLogit, double 
   if (lo >= base && lo < base + mine) {
     for (int64_t start = slice.begin; start < slice.end; start += blockDim.x) {
       const int64_t i = start + threadIdx.x;
-      const bool match = i < slice.end && orderKey(l[i]) == prefix;
+      const bool match = i < slice.end && orderKey(slice.at(i)) == prefix;
       const unsigned ballot = __ballot_sync(0xffffffffu, match);
       if (lane == 0) sh.scanCount[warp] = __popc(ballot);
       __syncthreads();
@@ -238,7 +247,20 @@ __device__ Pick pickByMass(const float *l, Slice slice, double maxLogit, double 
   return p;
 }
 
-__global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads) sampleKernel(SampleArgs a) {
+// Copies the slice into shared memory: every thread's 4-byte cp.async
+// copies issued back to back, then one wait (any alignment of the row).
+__device__ void stageSlice(const float *l, int64_t begin, int64_t end, float *staged) {
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(staged + (i - begin)));
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst), "l"(l + i) : "memory");
+  }
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+  __syncthreads();
+}
+
+// staged: each block's slice fits the dynamic shared memory it was given.
+__global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads) sampleKernel(SampleArgs a, bool staged) {
+  extern __shared__ float stagedSlice[];
   __shared__ PickShared sh;
   __shared__ ReduceShared rs;
   const int64_t row = blockIdx.x / kCluster;
@@ -246,13 +268,16 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads) sam
   const int64_t vocab = a.vocab;
   const int64_t part = (vocab + kCluster - 1) / kCluster;
   const int64_t rank = cg::this_cluster().block_rank();
-  const Slice slice{rank * part < vocab ? rank * part : vocab, (rank + 1) * part < vocab ? (rank + 1) * part : vocab};
+  const int64_t begin = rank * part < vocab ? rank * part : vocab;
+  const int64_t end = (rank + 1) * part < vocab ? (rank + 1) * part : vocab;
+  if (staged) stageSlice(l, begin, end, stagedSlice);
+  const Slice slice{begin, end, staged ? stagedSlice : l + begin};
   const bool writer = rank == 0 && threadIdx.x == 0;
 
   float mx = -INFINITY;
   int nan = 0;
   for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x) {
-    const float v = l[i];
+    const float v = slice.at(i);
     if (v != v) nan = 1;
     else mx = fmaxf(mx, v);
   }
@@ -271,7 +296,7 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads) sam
   // exponentials (those were most of the kernel's time).
   double total = 0;
   for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x)
-    total += static_cast<double>(expf(l[i] - mx));
+    total += static_cast<double>(expf(slice.at(i) - mx));
   total = clusterReduce(total, detail::SumOp(), rs.d, &rs.dSlot);
 
   long long token;
@@ -279,7 +304,7 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads) sam
     // The first maximum: each thread's first hit is its lowest index.
     long long first = vocab;
     for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x)
-      if (l[i] == mx) {
+      if (slice.at(i) == mx) {
         first = i;
         break;
       }
@@ -288,11 +313,11 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads) sam
     const double temperature = a.temperature;
     double weights = 0;
     for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x)
-      weights += weightOf(l[i], maxLogit, temperature);
+      weights += weightOf(slice.at(i), maxLogit, temperature);
     weights = clusterReduce(weights, detail::SumOp(), rs.d, &rs.dSlot);
-    const Pick nucleus = pickByMass<false>(l, slice, maxLogit, temperature, double(a.topP) * weights, sh, rs);
+    const Pick nucleus = pickByMass<false>(slice, maxLogit, temperature, double(a.topP) * weights, sh, rs);
     const double r = a.uniforms[row] * nucleus.massThrough;
-    const Pick s = pickByMass<true>(l, slice, maxLogit, temperature, r, sh, rs);
+    const Pick s = pickByMass<true>(slice, maxLogit, temperature, r, sh, rs);
     const bool pastNucleus = s.key > nucleus.key || (s.key == nucleus.key && s.token > nucleus.token);
     token = s.reached && !pastNucleus ? s.token : nucleus.token;
   }
@@ -316,7 +341,25 @@ void sampleTokens(const SampleArgs &a, cudaStream_t stream) {
                 std::to_string(a.rowStride));
   if (!a.logits || !a.tokens || (a.temperature > 0.0f && !a.uniforms))
     throw Error("sampleTokens: missing logits, tokens or uniforms");
-  sampleKernel<<<static_cast<unsigned>(a.rows * kCluster), kThreads, 0, stream>>>(a);
+  // Each block's slice goes to shared memory when it fits beside the
+  // kernel's static shared memory (a vocabulary up to ~400K tokens); beyond
+  // that every pass reads the row itself.
+  const size_t sliceBytes = static_cast<size_t>((a.vocab + kCluster - 1) / kCluster) * sizeof(float);
+  static const size_t stageLimit = [] {
+    int device = 0, optin = 0;
+    checkCuda(cudaGetDevice(&device), "cudaGetDevice");
+    checkCuda(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+              "cudaDeviceGetAttribute");
+    cudaFuncAttributes attr{};
+    checkCuda(cudaFuncGetAttributes(&attr, sampleKernel), "cudaFuncGetAttributes");
+    const size_t limit = static_cast<size_t>(optin) - attr.sharedSizeBytes;
+    checkCuda(cudaFuncSetAttribute(sampleKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   static_cast<int>(limit)),
+              "cudaFuncSetAttribute");
+    return limit;
+  }();
+  const bool staged = sliceBytes <= stageLimit;
+  sampleKernel<<<static_cast<unsigned>(a.rows * kCluster), kThreads, staged ? sliceBytes : 0, stream>>>(a, staged);
   checkCuda(cudaGetLastError(), "sampleTokens launch");
 }
 

@@ -1,7 +1,9 @@
 // The host's token choice (ProgramBackend::runAndChoose's default): the
 // logits come back from run() and each row's sampler rule picks from its
-// last position.
+// last position; its pipelined form runs each step when it is enqueued.
 #include "Backend.h"
+
+#include <algorithm>
 
 namespace resa {
 
@@ -38,6 +40,38 @@ TokenChoice ProgramBackend::runAndChoose(const std::string &function,
   if (out.empty())
     throw Error("'" + function + "' returns no logits");
   return chooseFromLogits(out[0], request);
+}
+
+void checkChainedRows(int64_t lastRows, int64_t rows) {
+  if (lastRows < 0)
+    throw Error("a chained step needs a step enqueued before it");
+  if (lastRows != rows)
+    throw Error("a chained step has " + std::to_string(rows) + " rows, the step before " +
+                std::to_string(lastRows));
+}
+
+void ProgramBackend::enqueueChoice(const std::string &function, const std::vector<Tensor> &inputs,
+                                   KVCache &cache, int64_t start, const TokenRequest &request,
+                                   bool chained) {
+  std::vector<Tensor> in = inputs;
+  if (chained) {
+    checkChainedRows(lastRows_, in.at(0).numel());
+    Tensor ids(DType::I64, in[0].shape());
+    std::copy(lastChosen_.begin(), lastChosen_.end(), ids.data<int64_t>());
+    in[0] = std::move(ids);
+  }
+  TokenChoice c = runAndChoose(function, in, cache, start, request);
+  lastRows_ = static_cast<int64_t>(c.tokens.size());
+  lastChosen_ = c.tokens;
+  pending_.push_back(std::move(c));
+}
+
+TokenChoice ProgramBackend::takeChoice() {
+  if (pending_.empty())
+    throw Error("no enqueued step to take a choice from");
+  TokenChoice c = std::move(pending_.front());
+  pending_.pop_front();
+  return c;
 }
 
 } // namespace resa

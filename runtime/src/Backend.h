@@ -10,6 +10,7 @@
 #include "resa/runtime/Package.h"
 #include "resa/runtime/Sampler.h"
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,9 +33,32 @@ public:
   // backend chooses on the device, and only the tokens travel.
   virtual TokenChoice runAndChoose(const std::string &function, const std::vector<Tensor> &inputs,
                                    KVCache &cache, int64_t start, const TokenRequest &request);
+  // Pipelined token choice (what Generator::generate runs): enqueueChoice
+  // starts a step like runAndChoose, takeChoice returns the oldest enqueued
+  // step's choice. With `chained`, the rows' token ids (inputs[0], [rows, 1],
+  // then placeholders) are the tokens the step enqueued just before chose,
+  // same rows in the same order, whether or not that choice was taken. This
+  // one runs each step when it is enqueued; the CUDA backend queues it on the
+  // device behind the step before, its ids copied there, so that the device
+  // runs step N + 1 while the host reads step N's tokens.
+  virtual void enqueueChoice(const std::string &function, const std::vector<Tensor> &inputs,
+                             KVCache &cache, int64_t start, const TokenRequest &request,
+                             bool chained);
+  virtual TokenChoice takeChoice();
+  // Steps enqueued and not yet taken.
+  virtual size_t pendingChoices() const { return pending_.size(); }
   // Calls served by replaying a captured CUDA graph.
   virtual int64_t graphReplays() const { return 0; }
+
+private:
+  std::deque<TokenChoice> pending_;
+  int64_t lastRows_ = -1;           // the last enqueued step's rows (-1: none yet)
+  std::vector<int64_t> lastChosen_; // and its tokens
 };
+
+// Throws unless a chained step of `rows` rows can follow a step of
+// `lastRows` (-1: no step was enqueued before it).
+void checkChainedRows(int64_t lastRows, int64_t rows);
 
 // Throws unless `logits` (a call's output 0) is float32 [rows, len >= 1,
 // vocab]: what runAndChoose chooses from.

@@ -148,20 +148,49 @@ Tensor Generator::decode(const std::vector<int64_t> &ids, const std::vector<int6
 TokenChoice Generator::decodeAndChoose(const std::vector<int64_t> &ids,
                                        const std::vector<int64_t> &tokens,
                                        const TokenRequest &request) {
+  if (decodesInFlight() > 0)
+    throw Error("decodeAndChoose with " + std::to_string(decodesInFlight()) +
+                " enqueued decode steps not taken");
+  enqueueDecode(ids, tokens, request);
+  return takeDecoded();
+}
+
+void Generator::enqueueStep(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens,
+                            const TokenRequest &request, bool chained) {
   if (request.draws.size() != ids.size())
-    throw Error("decodeAndChoose takes one draw per sequence");
+    throw Error("a decode step takes one draw per sequence");
+  if (chained && ids != lastEnqueued_)
+    throw Error("a chained decode step must decode the sequences of the step enqueued before "
+                "it, in their order");
   const Tensor input = tokenInput(decodeRows(ids, tokens));
   const int64_t start = cache_->length(ids[0]);
-  TokenChoice c;
   inForward(ids, start, 1, [&] {
-    c = backend_->runAndChoose("decode", {input}, *cache_, start, request);
+    backend_->enqueueChoice("decode", {input}, *cache_, start, request, chained);
   });
+  lastEnqueued_ = ids;
+}
+
+void Generator::enqueueDecode(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens,
+                              const TokenRequest &request) {
+  enqueueStep(ids, tokens, request, false);
+}
+
+void Generator::enqueueChainedDecode(const std::vector<int64_t> &ids,
+                                     const TokenRequest &request) {
+  // The ids' placeholders: the backend takes the tokens from the step before.
+  enqueueStep(ids, std::vector<int64_t>(ids.size(), 0), request, true);
+}
+
+TokenChoice Generator::takeDecoded() {
+  TokenChoice c = backend_->takeChoice();
   for (int64_t t : c.tokens)
     if (t < 0)
       throw Error("logits contain NaN");
   vocab_ = c.vocab;
   return c;
 }
+
+size_t Generator::decodesInFlight() const { return backend_->pendingChoices(); }
 
 void Generator::rectify(int64_t id, int64_t start, const std::vector<int64_t> &tokens) {
   rectify(std::vector<int64_t>{id}, start, {tokens});
@@ -247,6 +276,9 @@ std::vector<Generation> Generator::finish(std::vector<Stream> &streams,
     if (options.maxNewTokens > 0)
       start();
     std::vector<bool> live(streams.size(), options.maxNewTokens > 0);
+    // The sequences of the decode step queued behind the one being read
+    // (chained: it decodes the tokens that one chooses); empty when none.
+    std::vector<size_t> ahead;
     // Every live sequence takes its sampled token; those that go on decode
     // the next one, sequences of one length together in one batch (GSR's
     // candidates, forked from one prompt, decode as one batch throughout).
@@ -268,28 +300,62 @@ std::vector<Generation> Generator::finish(std::vector<Stream> &streams,
         byLength[cache_->length(s.id)].push_back(i);
       }
       for (const auto &group : byLength) {
-        std::vector<int64_t> ids, tokens;
-        for (size_t i : group.second) {
-          ids.push_back(streams[i].id);
-          tokens.push_back(streams[i].next);
-        }
+        const std::vector<size_t> &members = group.second;
+        auto idsOf = [&](const std::vector<size_t> &of) {
+          std::vector<int64_t> ids;
+          for (size_t i : of)
+            ids.push_back(streams[i].id);
+          return ids;
+        };
         // Each sequence's next token is chosen where the logits are (on
         // CUDA: on the device), with its own sampler's draw.
-        TokenRequest request;
-        request.temperature = options.sampling.temperature;
-        request.topP = options.sampling.topP;
-        for (size_t i : group.second)
-          request.draws.push_back(streams[i].sampler.draw());
-        const TokenChoice choice = decodeAndChoose(ids, tokens, request);
+        auto requestFor = [&](const std::vector<size_t> &of) {
+          TokenRequest request;
+          request.temperature = options.sampling.temperature;
+          request.topP = options.sampling.topP;
+          for (size_t i : of)
+            request.draws.push_back(streams[i].sampler.draw());
+          return request;
+        };
+        // This step: queued ahead (its rows the sequences of `ahead`, of
+        // which those that stopped on the token it decodes are no longer
+        // members), or enqueued now.
+        std::vector<size_t> rows;
+        rows.swap(ahead);
+        if (rows.empty()) {
+          rows = members;
+          std::vector<int64_t> tokens;
+          for (size_t i : rows)
+            tokens.push_back(streams[i].next);
+          enqueueDecode(idsOf(rows), tokens, requestFor(rows));
+        }
+        // The next step is queued before this one's tokens are read when
+        // nothing but a stop token can change it: the same sequences, all
+        // of them decoding again (no maximum reached, no rectification due
+        // after this step, which needs this step's tokens on the host).
+        bool chain = byLength.size() == 1 && rows == members;
+        for (size_t i : members) {
+          const Stream &s = streams[i];
+          chain = chain &&
+                  static_cast<int64_t>(s.result.tokens.size()) + 1 < options.maxNewTokens &&
+                  !(rectifyEvery_ > 0 && s.sinceRectify + 1 == rectifyEvery_);
+        }
+        if (chain) {
+          enqueueChainedDecode(idsOf(members), requestFor(members));
+          ahead = members;
+        }
+        const TokenChoice choice = takeDecoded();
         // The group's sequences due for rectification are rectified in one
-        // call: they have one length (group.first + 1 now), so one window start.
+        // call: they have one length, so one window start (no step is queued
+        // after this one: the cache's length is the step's end).
         std::vector<int64_t> due;
         std::vector<std::vector<int64_t>> windows;
-        for (size_t j = 0; j < group.second.size(); ++j) {
-          Stream &s = streams[group.second[j]];
+        for (size_t i : members) {
+          const size_t row = static_cast<size_t>(std::find(rows.begin(), rows.end(), i) - rows.begin());
+          Stream &s = streams[i];
           s.history.push_back(s.next);
-          s.next = choice.tokens[j];
-          s.nextLogProb = choice.logProbs[j];
+          s.next = choice.tokens[row];
+          s.nextLogProb = choice.logProbs[row];
           if (rectifyEvery_ > 0 && ++s.sinceRectify == rectifyEvery_) {
             due.push_back(s.id);
             windows.emplace_back(s.history.end() - rectifyWindow_, s.history.end());
@@ -298,10 +364,19 @@ std::vector<Generation> Generator::finish(std::vector<Stream> &streams,
           }
         }
         if (!due.empty())
-          rectify(due, group.first + 1 - rectifyWindow_, windows);
+          rectify(due, cache_->length(due.front()) - rectifyWindow_, windows);
       }
     }
+    // A step queued for sequences that have all stopped since: unused.
+    if (!ahead.empty())
+      backend_->takeChoice();
   } catch (...) {
+    // Steps still queued are not read; their sequences go with the rest.
+    try {
+      while (decodesInFlight() > 0)
+        backend_->takeChoice();
+    } catch (const Error &) { // the failure being reported comes first
+    }
     release(streams);
     throw;
   }

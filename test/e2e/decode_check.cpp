@@ -99,6 +99,32 @@ int main(int argc, char **argv) {
         seq.push_back(t);
       }
     }
+    // Prompts of one length decode as one group, each step queued before
+    // the host reads the step before (chained): the same tokens. With a stop
+    // token that ends one of them part way, the step queued behind its stop
+    // still decodes it, and the others go on from that step's rows.
+    const std::vector<std::vector<int64_t>> same(prompts.begin() + 2, prompts.end());
+    const std::vector<resa::Generation> want(results.begin() + 2, results.end());
+    resa::GenerationOptions stopping = options;
+    if (steps > 4)
+      stopping.stopTokens = {want[1].tokens[3]};
+    for (const resa::GenerationOptions &o : {options, stopping}) {
+      const auto got = batch.generate(same, o);
+      for (size_t i = 0; i < same.size(); ++i) {
+        std::vector<int64_t> expect;
+        for (int64_t t : want[i].tokens) {
+          expect.push_back(t);
+          if (o.stopTokens.size() && t == o.stopTokens[0])
+            break;
+        }
+        if (got[i].tokens != expect) {
+          std::printf("FAIL: generate of one group%s, prompt %zu: %zu tokens, %zu expected, or "
+                      "other tokens\n", o.stopTokens.empty() ? "" : " with a stop token", i + 2,
+                      got[i].tokens.size(), expect.size());
+          ++failures;
+        }
+      }
+    }
     std::printf("%s: %s: %zu prompts x %lld greedy steps, worst logit error %.2e\n",
                 failures ? "FAIL" : "PASS", argv[1], prompts.size(), (long long)steps, worst);
     return failures ? 1 : 0;

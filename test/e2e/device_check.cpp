@@ -18,6 +18,9 @@
 // RESA_SHARED_PREFIX_MIN_PAGES to 1 page unless it is set (the path needs the
 // fast decode kernel, head dim 64 or 128, and the dense policy; other models
 // decode these batches the plain way and are checked all the same).
+// Last, generate() on the second device, each step queued behind the one
+// before with its token ids copied there (chained), must give the tokens and
+// log-probabilities of the same steps run one at a time.
 //
 // With --device cpu the second package runs on the CPU too (what a bf16/f16
 // package's weights cost in accuracy there, and a CI check of --dtype).
@@ -323,14 +326,73 @@ int main(int argc, char **argv) {
       if (lowerThreshold)
         unsetenv("RESA_SHARED_PREFIX_MIN_PAGES");
     }
+    // generate() on the second device: three prompts of one length decode
+    // as one group, each step queued behind the one before with its token
+    // ids copied there from that step's choice (chained), greedy and
+    // sampled; against the same steps run one at a time with the tokens
+    // through the host (decodeAndChoose, the generator's samplers and draws
+    // replayed): the same tokens and log-probabilities.
+    int64_t pipelinedTokens = 0;
+    for (const float temperature : {0.0f, 0.8f}) {
+      std::vector<std::vector<int64_t>> same(3);
+      for (auto &p : same)
+        for (int i = 0; i < 12; ++i)
+          p.push_back(rng() % 200 + 1);
+      resa::GenerationOptions o;
+      o.maxNewTokens = 10;
+      o.sampling.temperature = temperature;
+      o.sampling.topP = 0.9f;
+      o.sampling.seed = 5;
+      const int64_t kvPages = resa::Generator::pagesFor(*cudaPkg, same, o.maxNewTokens);
+      resa::Generator piped(*cudaPkg, kvPages, second), stepped(*cudaPkg, kvPages, second);
+      const std::vector<resa::Generation> got = piped.generate(same, o);
+      std::vector<resa::Sampler> samplers;
+      std::vector<int64_t> ids, next;
+      std::vector<std::vector<int64_t>> tokens(same.size());
+      std::vector<std::vector<float>> logProbs(same.size());
+      for (size_t b = 0; b < same.size(); ++b) {
+        resa::SamplingOptions so = o.sampling;
+        so.seed += b;
+        samplers.emplace_back(so);
+        ids.push_back(static_cast<int64_t>(300 + b));
+        resa::Tensor l = stepped.prefill(ids[b], same[b]);
+        const float *last = l.data<float>() + (l.dim(0) - 1) * l.dim(1);
+        next.push_back(samplers[b].next(last, l.dim(1)));
+        tokens[b].push_back(next[b]);
+        logProbs[b].push_back(resa::logProbability(last, l.dim(1), next[b]));
+      }
+      for (int64_t step = 1; step < o.maxNewTokens; ++step) {
+        resa::TokenRequest request;
+        request.temperature = o.sampling.temperature;
+        request.topP = o.sampling.topP;
+        for (resa::Sampler &sampler : samplers)
+          request.draws.push_back(sampler.draw());
+        const resa::TokenChoice c = stepped.decodeAndChoose(ids, next, request);
+        for (size_t b = 0; b < same.size(); ++b) {
+          next[b] = c.tokens[b];
+          tokens[b].push_back(c.tokens[b]);
+          logProbs[b].push_back(c.logProbs[b]);
+        }
+      }
+      for (size_t b = 0; b < same.size(); ++b) {
+        pipelinedTokens += static_cast<int64_t>(got[b].tokens.size());
+        if (got[b].tokens != tokens[b] || got[b].logProbs != logProbs[b]) {
+          std::printf("FAIL: %s generate (chained steps, temperature %.1f), sequence %zu: "
+                      "other tokens or log-probabilities than the same steps one at a time\n",
+                      name.c_str(), temperature, b);
+          ++failures;
+        }
+      }
+    }
     std::printf("%s: %s: %lld logit rows, worst relative error %.3e (tolerance %.1e; "
                 "largest difference %.3e of max |logit|), %lld greedy steps x %zu prompts, "
                 "%lld near ties, batched decode within %.1e (forked prompt: %lld shared pages), "
-                "graph replays %lld (vs eager %.1e), %.3f ms per decode step on %s\n",
+                "graph replays %lld (vs eager %.1e), %lld tokens of chained generate as "
+                "stepped, %.3f ms per decode step on %s\n",
                 failures ? "FAIL" : "PASS", name.c_str(), (long long)checked, worst, tolerance,
                 worstMax, (long long)steps, prompts.size(), (long long)nearTies, worstBatch,
                 (long long)forkShared, (long long)replays, worstGraph,
-                decodes ? 1e3 * decodeSeconds / decodes : 0.0, resa::deviceName(second));
+                (long long)pipelinedTokens, decodes ? 1e3 * decodeSeconds / decodes : 0.0, resa::deviceName(second));
     return failures ? 1 : 0;
   } catch (const std::exception &e) {
     std::printf("FAIL: %s: %s\n", name.c_str(), e.what());

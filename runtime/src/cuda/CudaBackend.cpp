@@ -11,6 +11,8 @@
 #include "plan.pb.h"
 
 #include <cstdlib>
+#include <cstring>
+#include <deque>
 #include <string>
 
 namespace resa {
@@ -28,10 +30,11 @@ DType storageTypeOf(const Package &package) {
   return DType::BF16;
 }
 
-// Pinned host bytes, grown on demand, for the step's one download of its
-// tokens and log-probabilities: a copy to pageable memory goes through the
-// driver's staging and blocks on its own, and two of them cost ~20 us a
-// decode step (the timeline's DtoH rows and the idle gap between them).
+// Pinned host bytes, grown on demand, for a step's sampling draws and its
+// one download of tokens and log-probabilities: a copy to pageable memory
+// goes through the driver's staging and blocks on its own, and two of them
+// cost ~20 us a decode step (the timeline's DtoH rows and the idle gap
+// between them).
 class PinnedBytes {
 public:
   PinnedBytes() = default;
@@ -75,11 +78,17 @@ public:
       executors_.emplace(name, std::make_unique<CudaExecutor>(
                                    package, name, ctx_, weights_, DType::F32,
                                    graphs && std::string(name) != "prefill"));
+    for (RingSlot &slot : ring_)
+      gpu::checkCuda(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming),
+                     "creating a choice event");
     gpu::checkCuda(cudaStreamSynchronize(stream_), "uploading the weights");
   }
   ~CudaBackend() override {
     executors_.clear();
     cudaStreamSynchronize(stream_);
+    for (RingSlot &slot : ring_)
+      if (slot.done)
+        cudaEventDestroy(slot.done);
     cudaStreamDestroy(stream_);
   }
 
@@ -97,18 +106,45 @@ public:
   // row's token there and only tokens and log-probabilities come back.
   TokenChoice runAndChoose(const std::string &function, const std::vector<Tensor> &inputs,
                            KVCache &cache, int64_t start, const TokenRequest &request) override {
-    TokenChoice c;
+    if (!inFlight_.empty())
+      throw Error("runAndChoose with " + std::to_string(inFlight_.size()) +
+                  " enqueued steps not taken");
+    enqueueChoice(function, inputs, cache, start, request, false);
+    return takeChoice();
+  }
+
+  // Each step's choice lands in device memory (`chosen`: what a chained
+  // step after it copies into its token ids) and then in a pinned slot of
+  // the ring, with an event the host waits on in takeChoice, so that the
+  // stream may hold the next step meanwhile.
+  void enqueueChoice(const std::string &function, const std::vector<Tensor> &inputs,
+                     KVCache &cache, int64_t start, const TokenRequest &request,
+                     bool chained) override {
+    if (inFlight_.size() == kRing)
+      throw Error("more than " + std::to_string(kRing) + " decode steps enqueued and not taken");
     const int64_t rows = static_cast<int64_t>(request.draws.size());
+    const int64_t *ids = nullptr;
+    if (chained) {
+      checkChainedRows(lastChosen_ ? lastRows_ : -1, inputs.at(0).numel());
+      ids = static_cast<const int64_t *>(lastChosen_.get());
+    }
+    RingSlot &slot = ring_[enqueued_ % kRing];
+    InFlight step{&slot, nullptr, rows, 0};
     auto choose = [&](size_t i, const DeviceTensor &logits) -> Tensor {
       if (i != 0)
         return gpu::download(logits, ctx_);
       checkChoiceLogits(logits.dtype(), logits.shape(), rows);
       const int64_t len = logits.dim(1), vocab = logits.dim(2);
+      step.vocab = vocab;
       // Tokens, then log-probabilities, in one block: one copy back.
       const size_t bytes = static_cast<size_t>(rows) * (sizeof(int64_t) + sizeof(float));
-      std::shared_ptr<void> chosen = alloc_.allocateBytes(bytes);
-      int64_t *tokens = static_cast<int64_t *>(chosen.get());
+      step.chosen = alloc_.allocateBytes(bytes);
+      int64_t *tokens = static_cast<int64_t *>(step.chosen.get());
       float *logProbs = reinterpret_cast<float *>(tokens + rows);
+      // The slot's pinned bytes: the draws (uploaded from there: a copy
+      // from pageable memory may wait for the stream), then the choice.
+      const size_t drawBytes = static_cast<size_t>(rows) * sizeof(double);
+      char *host = static_cast<char *>(slot.host.get(drawBytes + bytes));
       gpu::SampleArgs a;
       a.logits = logits.data<float>() + (len - 1) * vocab;
       a.rows = rows;
@@ -118,31 +154,50 @@ public:
       a.topP = request.topP;
       std::shared_ptr<void> draws;
       if (request.temperature != 0.0f && rows > 0) {
-        draws = alloc_.allocateBytes(static_cast<size_t>(rows) * sizeof(double));
-        gpu::checkCuda(cudaMemcpyAsync(draws.get(), request.draws.data(),
-                                       static_cast<size_t>(rows) * sizeof(double),
-                                       cudaMemcpyHostToDevice, stream_),
+        std::memcpy(host, request.draws.data(), drawBytes);
+        draws = alloc_.allocateBytes(drawBytes);
+        gpu::checkCuda(cudaMemcpyAsync(draws.get(), host, drawBytes, cudaMemcpyHostToDevice, stream_),
                        "uploading the sampling draws");
         a.uniforms = static_cast<const double *>(draws.get());
       }
       a.tokens = tokens;
       a.logProbs = logProbs;
       gpu::sampleTokens(a, stream_);
-      void *host = chosenHost_.get(bytes);
       if (bytes > 0)
-        gpu::checkCuda(cudaMemcpyAsync(host, chosen.get(), bytes, cudaMemcpyDeviceToHost, stream_),
+        gpu::checkCuda(cudaMemcpyAsync(host + drawBytes, step.chosen.get(), bytes,
+                                       cudaMemcpyDeviceToHost, stream_),
                        "downloading the chosen tokens");
-      gpu::checkCuda(cudaStreamSynchronize(stream_), "downloading the chosen tokens");
-      const int64_t *t = static_cast<const int64_t *>(host);
-      const float *lp = reinterpret_cast<const float *>(t + rows);
-      c.tokens.assign(t, t + rows);
-      c.logProbs.assign(lp, lp + rows);
-      c.vocab = vocab;
+      gpu::checkCuda(cudaEventRecord(slot.done, stream_), "recording a step's choice");
       return Tensor();
     };
-    executors_.at(function)->run(inputs, {cache, attention_, kvType_, storageType_, start}, choose);
+    executors_.at(function)->run(inputs, {cache, attention_, kvType_, storageType_, start}, choose,
+                                 ids);
+    if (!step.chosen)
+      throw Error("'" + function + "' returns no logits");
+    lastChosen_ = step.chosen;
+    lastRows_ = rows;
+    inFlight_.push_back(std::move(step));
+    ++enqueued_;
+  }
+
+  TokenChoice takeChoice() override {
+    if (inFlight_.empty())
+      throw Error("no enqueued step to take a choice from");
+    InFlight step = std::move(inFlight_.front());
+    inFlight_.pop_front();
+    gpu::checkCuda(cudaEventSynchronize(step.slot->done), "downloading the chosen tokens");
+    const char *host = static_cast<const char *>(step.slot->host.get(0)) +
+                       static_cast<size_t>(step.rows) * sizeof(double);
+    const int64_t *t = reinterpret_cast<const int64_t *>(host);
+    const float *lp = reinterpret_cast<const float *>(t + step.rows);
+    TokenChoice c;
+    c.tokens.assign(t, t + step.rows);
+    c.logProbs.assign(lp, lp + step.rows);
+    c.vocab = step.vocab;
     return c;
   }
+
+  size_t pendingChoices() const override { return inFlight_.size(); }
 
   int64_t graphReplays() const override {
     int64_t n = 0;
@@ -167,7 +222,22 @@ private:
   gpu::PagedAttentionState attention_;
   DeviceWeights weights_;
   std::map<std::string, std::unique_ptr<CudaExecutor>> executors_;
-  PinnedBytes chosenHost_;
+  // Enqueued steps: a ring of pinned slots, each step's until it is taken.
+  struct RingSlot {
+    PinnedBytes host;
+    cudaEvent_t done = nullptr; // after the choice's download
+  };
+  struct InFlight {
+    RingSlot *slot;
+    std::shared_ptr<void> chosen; // device tokens, then log-probabilities
+    int64_t rows, vocab;
+  };
+  static constexpr size_t kRing = 4;
+  RingSlot ring_[kRing];
+  std::deque<InFlight> inFlight_;
+  size_t enqueued_ = 0;
+  std::shared_ptr<void> lastChosen_; // the last enqueued step's device tokens
+  int64_t lastRows_ = 0;
 };
 
 } // namespace

@@ -153,6 +153,9 @@ CudaExecutor::CudaExecutor(const Package &package, const std::string &function,
     hostKnown_[v] = plan_.isConstant(static_cast<int>(v));
   for (int v : plan_.inputValues())
     hostKnown_[v] = varying_[v] = true;
+  std::vector<bool> derivedFromIds(n, false); // input 0 and host values computed from it
+  if (!plan_.inputValues().empty())
+    derivedFromIds[plan_.inputValues()[0]] = true;
   const std::vector<PlanStep> &steps = plan_.steps();
   where_.resize(steps.size());
   hostFns_.resize(steps.size());
@@ -196,10 +199,17 @@ CudaExecutor::CudaExecutor(const Package &package, const std::string &function,
         changes = changes || (v >= 0 && varying_[v]);
     if (changes)
       replaySteps_.push_back(s);
+    // Positions and Shape read their input's shape only.
+    bool fromIds = false;
+    if (w == Where::Host)
+      for (int v : step.inputs)
+        fromIds = fromIds || (v >= 0 && derivedFromIds[v]);
+    idsReadOnHost_ = idsReadOnHost_ || fromIds;
     for (int v : step.outputs)
       if (v >= 0) {
         hostKnown_[v] = onHost;
         varying_[v] = onHost && changes;
+        derivedFromIds[v] = fromIds;
       }
   }
 }
@@ -434,7 +444,8 @@ std::unique_ptr<CudaExecutor::Graph> CudaExecutor::capture(const std::vector<Ten
 }
 
 std::vector<Tensor> CudaExecutor::replay(Graph &graph, const std::vector<Tensor> &inputs,
-                                         const CallContext &call, const OutputFetch &fetch) {
+                                         const CallContext &call, const OutputFetch &fetch,
+                                         const int64_t *deviceIds) {
   // The values that change: inputs, then the replayed host steps.
   plan_.bind(inputs); // checks the inputs as an eager call would
   std::vector<Tensor> host(plan_.numValues());
@@ -466,6 +477,13 @@ std::vector<Tensor> CudaExecutor::replay(Graph &graph, const std::vector<Tensor>
   }
   CudaForward::stage(call.cache, graph.tables, graph.staging);
   graph.staging.flush(ctx_.stream);
+  if (deviceIds)
+    for (const Graph::Staged &st : graph.staged)
+      if (st.value == plan_.inputValues().at(0))
+        gpu::checkCuda(cudaMemcpyAsync(graph.staging.device(st.slot), deviceIds,
+                                       graph.staging.bytes(st.slot), cudaMemcpyDeviceToDevice,
+                                       ctx_.stream),
+                       "copying the chained step's token ids");
   gpu::checkCuda(cudaGraphLaunch(graph.exec, ctx_.stream), "launching a CUDA graph");
   call.cache.setLayersWritten(); // the graph wrote every layer's K and V
   ++replays_;
@@ -475,8 +493,24 @@ std::vector<Tensor> CudaExecutor::replay(Graph &graph, const std::vector<Tensor>
   return out;
 }
 
+std::vector<Tensor> CudaExecutor::withIdsFrom(const int64_t *deviceIds,
+                                              const std::vector<Tensor> &inputs) {
+  std::vector<Tensor> in = inputs;
+  if (in.empty() || in[0].dtype() != DType::I64)
+    throw Error("'" + function_ + "': device token ids need an int64 input 0");
+  in[0] = Tensor(DType::I64, inputs[0].shape());
+  gpu::checkCuda(cudaMemcpyAsync(in[0].raw(), deviceIds, in[0].nbytes(), cudaMemcpyDeviceToHost,
+                                 ctx_.stream),
+                 "downloading the chained step's token ids");
+  gpu::checkCuda(cudaStreamSynchronize(ctx_.stream), "downloading the chained step's token ids");
+  return in;
+}
+
 std::vector<Tensor> CudaExecutor::run(const std::vector<Tensor> &inputs,
-                                      const CallContext &call, const OutputFetch &fetch) {
+                                      const CallContext &call, const OutputFetch &fetch,
+                                      const int64_t *deviceIds) {
+  if (deviceIds && (idsReadOnHost_ || !graphs_))
+    return run(withIdsFrom(deviceIds, inputs), call, fetch);
   if (graphs_) {
     const std::vector<int64_t> key = graphKey(inputs, call);
     auto it = graphCache_.find(key);
@@ -504,8 +538,10 @@ std::vector<Tensor> CudaExecutor::run(const std::vector<Tensor> &inputs,
     }
     if (it != graphCache_.end()) {
       it->second->lastUse = ++clock_;
-      return replay(*it->second, inputs, call, fetch);
+      return replay(*it->second, inputs, call, fetch, deviceIds);
     }
+    if (deviceIds) // the capture failed just now: eager, the ids on the host
+      return run(withIdsFrom(deviceIds, inputs), call, fetch);
   }
   CudaForward forward(call.cache, call.attention, ctx_, call.kvType, call.kvElement, call.start);
   return execute(inputs, forward, ctx_, nullptr, fetch);

@@ -83,9 +83,13 @@ public:
   using OutputFetch = std::function<Tensor(size_t i, const DeviceTensor &value)>;
   // Runs the function over the cache's open forward (tokens from
   // call.start). Outputs come back to the host through `fetch` (default:
-  // downloaded; floats as fp32).
+  // downloaded; floats as fp32). deviceIds: input 0 (int64 token ids) is
+  // there, on the device, written by work already on the stream (inputs[0]
+  // gives its shape only): a replay copies it into the graph's staging on
+  // the stream; an eager call (or a plan whose host steps read the ids)
+  // downloads it first, waiting for the stream.
   std::vector<Tensor> run(const std::vector<Tensor> &inputs, const CallContext &call,
-                          const OutputFetch &fetch = {});
+                          const OutputFetch &fetch = {}, const int64_t *deviceIds = nullptr);
 
   size_t graphsCaptured() const { return captures_; }
   size_t graphReplays() const { return replays_; }
@@ -103,7 +107,10 @@ private:
                    std::vector<Tensor> &out) const;
   std::unique_ptr<Graph> capture(const std::vector<Tensor> &inputs, const CallContext &call);
   std::vector<Tensor> replay(Graph &graph, const std::vector<Tensor> &inputs,
-                             const CallContext &call, const OutputFetch &fetch);
+                             const CallContext &call, const OutputFetch &fetch,
+                             const int64_t *deviceIds);
+  // inputs with input 0 read from deviceIds (after the stream's work).
+  std::vector<Tensor> withIdsFrom(const int64_t *deviceIds, const std::vector<Tensor> &inputs);
   // Output i on the host: fetch's, or downloaded.
   Tensor fetchOutput(size_t i, const DeviceTensor &value, const OutputFetch &fetch) const;
   std::vector<int64_t> graphKey(const std::vector<Tensor> &inputs, const CallContext &call) const;
@@ -119,6 +126,7 @@ private:
   std::vector<KernelFn> hostFns_;           // per step (Host)
   std::vector<gpu::DeviceKernelFn> devFns_; // per step (Device)
   std::vector<size_t> replaySteps_;         // host steps computing varying values
+  bool idsReadOnHost_ = false;              // a host step reads input 0 or what derives from it
   bool graphs_;
   std::map<std::vector<int64_t>, std::unique_ptr<Graph>> graphCache_;
   uint64_t clock_ = 0;

@@ -756,6 +756,13 @@ std::vector<resa::cudatest::NamedCase> allCases() {
   add("sample_t0.8_p0.9_stride_v32000_rows3", [](uint64_t s) {
     return samplingCase(3, 32000, 3 * 32000, 0.8f, 0.9f, 0, -1, s);
   });
+  // Slices too long for shared memory: every pass reads the row itself.
+  add("sample_greedy_unstaged_v600000_rows2", [](uint64_t s) {
+    return samplingCase(2, 600000, 600000, 0.f, 1.f, 0, -1, s);
+  });
+  add("sample_t0.9_p0.9_unstaged_v600000_rows2", [](uint64_t s) {
+    return samplingCase(2, 600000, 600000, 0.9f, 0.9f, 0, -1, s);
+  });
   add("sample_nan_row_v300_rows3", [](uint64_t s) { return samplingCase(3, 300, 300, 0.9f, 0.9f, 0, 1, s); });
   add("sample_greedy_nan_row_v300_rows3", [](uint64_t s) { return samplingCase(3, 300, 300, 0.f, 1.f, 0, 2, s); });
   return cases;

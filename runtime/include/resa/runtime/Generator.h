@@ -72,6 +72,20 @@ public:
   // sequence): what generate() runs. On CUDA the logits stay on the device.
   TokenChoice decodeAndChoose(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens,
                               const TokenRequest &request);
+  // decodeAndChoose in two halves, so that a step can be queued before the
+  // host reads the one before it (generate() keeps one queued): enqueueDecode
+  // starts a step, takeDecoded returns the oldest enqueued step's choice (and
+  // throws on NaN logits, as decodeAndChoose). A chained step decodes, for
+  // the sequences of the step enqueued just before it and in their order,
+  // the tokens that step chose: on CUDA they go from its sampling to this
+  // step's input on the device, which runs this step while the host reads
+  // them. The cache advances when a step is enqueued.
+  void enqueueDecode(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens,
+                     const TokenRequest &request);
+  void enqueueChainedDecode(const std::vector<int64_t> &ids, const TokenRequest &request);
+  TokenChoice takeDecoded();
+  // Steps enqueued and not yet taken.
+  size_t decodesInFlight() const;
   void rectify(int64_t id, int64_t start, const std::vector<int64_t> &tokens);
   // Rectification of several sequences' windows, all at positions start..,
   // in one call (what generate() does for sequences due at the same step).
@@ -109,6 +123,8 @@ private:
   // Runs `body` inside the cache's forward for `ids` (closed on failure too).
   void inForward(const std::vector<int64_t> &ids, int64_t start, int64_t len,
                  const std::function<void()> &body);
+  void enqueueStep(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens,
+                   const TokenRequest &request, bool chained);
   // A decode step's rows (one token per sequence, all of one length), counted.
   std::vector<std::vector<int64_t>> decodeRows(const std::vector<int64_t> &ids,
                                                const std::vector<int64_t> &tokens);
@@ -121,6 +137,7 @@ private:
   int64_t rectifications_ = 0;
   int64_t prefillTokens_ = 0, decodeTokens_ = 0;
   int64_t nextId_ = 1 << 30; // generate()'s sequence ids, apart from callers' own
+  std::vector<int64_t> lastEnqueued_; // the sequences of the last enqueued decode step
 };
 
 } // namespace resa
