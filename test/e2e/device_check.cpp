@@ -37,6 +37,8 @@
 #include "CheckUtil.h"
 #include "resa/runtime/Generator.h"
 
+#include "plan.pb.h"
+
 #include <cstdlib>
 
 #include <algorithm>
@@ -331,7 +333,11 @@ int main(int argc, char **argv) {
     // ids copied there from that step's choice (chained), greedy and
     // sampled; against the same steps run one at a time with the tokens
     // through the host (decodeAndChoose, the generator's samplers and draws
-    // replayed): the same tokens and log-probabilities.
+    // and its rectification schedule replayed): the same tokens and
+    // log-probabilities.
+    const int64_t rectifyInterval =
+        cudaPkg->plan().has_rectify() ? cudaPkg->plan().rectify().interval() : 0;
+    const int64_t rectifyWindow = cudaPkg->plan().has_rectify() ? cudaPkg->plan().rectify().window() : 0;
     int64_t pipelinedTokens = 0;
     for (const float temperature : {0.0f, 0.8f}) {
       std::vector<std::vector<int64_t>> same(3);
@@ -348,7 +354,7 @@ int main(int argc, char **argv) {
       const std::vector<resa::Generation> got = piped.generate(same, o);
       std::vector<resa::Sampler> samplers;
       std::vector<int64_t> ids, next;
-      std::vector<std::vector<int64_t>> tokens(same.size());
+      std::vector<std::vector<int64_t>> tokens(same.size()), history = same;
       std::vector<std::vector<float>> logProbs(same.size());
       for (size_t b = 0; b < same.size(); ++b) {
         resa::SamplingOptions so = o.sampling;
@@ -368,11 +374,17 @@ int main(int argc, char **argv) {
         for (resa::Sampler &sampler : samplers)
           request.draws.push_back(sampler.draw());
         const resa::TokenChoice c = stepped.decodeAndChoose(ids, next, request);
+        std::vector<std::vector<int64_t>> windows;
         for (size_t b = 0; b < same.size(); ++b) {
+          history[b].push_back(next[b]);
           next[b] = c.tokens[b];
           tokens[b].push_back(c.tokens[b]);
           logProbs[b].push_back(c.logProbs[b]);
+          if (rectifyInterval > 0 && step % rectifyInterval == 0)
+            windows.emplace_back(history[b].end() - rectifyWindow, history[b].end());
         }
+        if (!windows.empty())
+          stepped.rectify(ids, static_cast<int64_t>(history[0].size()) - rectifyWindow, windows);
       }
       for (size_t b = 0; b < same.size(); ++b) {
         pipelinedTokens += static_cast<int64_t>(got[b].tokens.size());
