@@ -36,6 +36,8 @@
 // see bench/NOTES.md.
 #pragma once
 
+#include "Mbarrier.cuh"
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <atomic>
@@ -97,48 +99,6 @@ template <int D, int HG, int ST, int NST, int ES> struct DecodeCfg {
   // The final merge keeps splits x HG weights in the stage area.
   static constexpr int kMaxSplits = (NST * kStageBytes / 4) / HG;
 };
-
-// ---- PTX helpers -----------------------------------------------------------
-
-__device__ __forceinline__ uint32_t smemAddr(const void *p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-__device__ __forceinline__ void mbarInit(uint64_t *bar, uint32_t count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smemAddr(bar)), "r"(count)
-               : "memory");
-}
-
-__device__ __forceinline__ void fenceBarrierInit() {
-  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-}
-
-__device__ __forceinline__ void mbarArriveExpectTx(uint64_t *bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smemAddr(bar)),
-               "r"(bytes)
-               : "memory");
-}
-
-__device__ __forceinline__ void mbarWait(uint64_t *bar, uint32_t parity) {
-  const uint32_t addr = smemAddr(bar);
-  uint32_t done = 0;
-  do {
-    asm volatile("{\n\t.reg .pred p;\n\t"
-                 "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\t"
-                 "selp.u32 %0, 1, 0, p;\n\t}"
-                 : "=r"(done)
-                 : "r"(addr), "r"(parity)
-                 : "memory");
-  } while (!done);
-}
-
-__device__ __forceinline__ void bulkCopyG2S(void *dst, const void *src, uint32_t bytes,
-                                            uint64_t *bar) {
-  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes "
-               "[%0], [%1], %2, [%3];" ::"r"(smemAddr(dst)),
-               "l"(src), "r"(bytes), "r"(smemAddr(bar))
-               : "memory");
-}
 
 // ---- element conversions -----------------------------------------------------
 

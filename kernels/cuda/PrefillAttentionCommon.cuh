@@ -46,12 +46,7 @@ __device__ __forceinline__ PageSlot pageSlot(const Params &p, int tok) {
   return {tok / p.ps, tok % p.ps};
 }
 
-// Copies 16 bytes global -> shared, or zero-fills them when !valid.
-__device__ __forceinline__ void cpAsync16(uint32_t dst, const void *src, bool valid) {
-  const int n = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(n)
-               : "memory");
-}
+using detail::cpAsync16;
 __device__ __forceinline__ void cpCommit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 template <int N> __device__ __forceinline__ void cpWait() {
   asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");

@@ -49,8 +49,11 @@
 namespace resa::gpu::prefill {
 namespace {
 
+using detail::cpAsyncArrive;
+using detail::mbarArrive;
 using detail::mbarInit;
 using detail::mbarWait;
+using detail::namedBarrier;
 using detail::smemAddr;
 
 constexpr int kD = 128;
@@ -96,19 +99,9 @@ __device__ __forceinline__ uint64_t descPlus(uint64_t desc, uint32_t bytes) {
   return desc + (bytes >> 4);
 }
 
-__device__ __forceinline__ void cpAsyncArrive(uint64_t *bar) {
-  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(smemAddr(bar))
-               : "memory");
-}
-__device__ __forceinline__ void mbarArrive(uint64_t *bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smemAddr(bar)) : "memory");
-}
 // Generic-proxy writes (cp.async, st.shared) before, wgmma reads after.
 __device__ __forceinline__ void fenceProxyAsync() {
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-}
-__device__ __forceinline__ void namedBarrier(int id, int threads) {
-  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 __device__ __forceinline__ void wgFence() {
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
