@@ -1,12 +1,14 @@
-// What the end-to-end check drivers share: seeded random prompts and the
-// comparison of generations.
+// What the end-to-end check drivers share: seeded random prompts, the
+// comparison of generations, the message a call throws.
 #pragma once
 
 #include "resa/runtime/Generator.h"
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace resa::check {
@@ -34,6 +36,16 @@ inline bool sameGenerations(const std::vector<Generation> &a, const std::vector<
         a[i].stopReason != b[i].stopReason)
       return false;
   return true;
+}
+
+// The message of the resa::Error `f` throws ("" when it throws none).
+inline std::string errorOf(const std::function<void()> &f) {
+  try {
+    f();
+  } catch (const Error &e) {
+    return e.what();
+  }
+  return "";
 }
 
 } // namespace resa::check

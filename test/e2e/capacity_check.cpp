@@ -2,6 +2,7 @@
 // a cache that fills up part way through generation are resa::Error
 // exceptions that say so, and leave the generator empty and usable.
 // usage: resa-capacity-check PKG TOKENIZER
+#include "CheckUtil.h"
 #include "resa/runtime/Generator.h"
 #include "resa/runtime/KVCapacity.h"
 #include "resa/runtime/Tokenizer.h"
@@ -19,15 +20,7 @@ void report(bool ok, const std::string &what) {
   failures += !ok;
 }
 
-// The message of the resa::Error `f` throws ("" when it throws none).
-std::string errorOf(const std::function<void()> &f) {
-  try {
-    f();
-  } catch (const resa::Error &e) {
-    return e.what();
-  }
-  return "";
-}
+using resa::check::errorOf;
 
 bool holds(const std::string &message, const std::string &words) {
   std::printf("  %s\n", message.c_str());

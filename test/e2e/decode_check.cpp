@@ -2,9 +2,12 @@
 // sequence with its stateless @main, for 5 prompts (lengths 5, 1, 12, 12,
 // 12): greedy tokens through prefill + decode must equal greedy tokens by
 // recomputation, and every decode step's logits must match the recomputed
-// last-position logits within 1e-4. generate() then decodes the three prompts
-// of equal length as one batch, and must give the same tokens. The KV cache
-// must keep block summaries exactly when the plan selects blocks.
+// last-position logits within 1e-4. generate() then decodes the prompts (the
+// three of equal length as one batch, each step chained behind the one
+// before; again with a stop token that ends one part way) and must give the
+// same tokens; the pipelined steps' contract (Generator::enqueueDecode) is
+// checked. The KV cache must keep block summaries exactly when the plan
+// selects blocks.
 //
 // usage: resa-decode-check PKG [--steps 32]
 #include "CheckUtil.h"
@@ -123,6 +126,47 @@ int main(int argc, char **argv) {
                       got[i].tokens.size(), expect.size());
           ++failures;
         }
+      }
+    }
+    // The pipelined steps' contract: a chained step follows a step of the
+    // same sequences in the same order; decodeAndChoose needs none in flight;
+    // a chained step decodes what the step before chose.
+    {
+      const std::vector<int64_t> ids = {70, 71};
+      std::vector<int64_t> firsts;
+      for (size_t b = 0; b < ids.size(); ++b)
+        firsts.push_back(argmax(batch.prefill(ids[b], same[b]).data<float>() +
+                                    (same[b].size() - 1) * batch.vocabSize(),
+                                batch.vocabSize()));
+      resa::TokenRequest greedy;
+      greedy.draws.assign(ids.size(), 0.0);
+      auto expect = [&](bool ok, const char *what) {
+        if (!ok) {
+          std::printf("FAIL: pipelined decode: %s\n", what);
+          ++failures;
+        }
+      };
+      expect(!resa::check::errorOf([&] { batch.enqueueChainedDecode(ids, greedy); }).empty(),
+             "a chained step with no step of its sequences before it is refused");
+      batch.enqueueDecode(ids, firsts, greedy);
+      expect(!resa::check::errorOf([&] { batch.decodeAndChoose(ids, firsts, greedy); }).empty(),
+             "decodeAndChoose with a step in flight is refused");
+      expect(!resa::check::errorOf([&] { batch.enqueueChainedDecode({71, 70}, greedy); }).empty(),
+             "a chained step of the sequences in another order is refused");
+      batch.enqueueChainedDecode(ids, greedy);
+      const resa::TokenChoice first = batch.takeDecoded(), second = batch.takeDecoded();
+      expect(batch.decodesInFlight() == 0, "every enqueued step was taken");
+      expect(!resa::check::errorOf([&] { batch.takeDecoded(); }).empty(),
+             "taking a step when none is in flight is refused");
+      // The chained step decoded `first`'s tokens: its choice is the greedy
+      // token of the whole sequence recomputed by the stateless program.
+      for (size_t b = 0; b < ids.size(); ++b) {
+        std::vector<int64_t> seq = same[b];
+        seq.push_back(firsts[b]);
+        seq.push_back(first.tokens[b]);
+        expect(second.tokens[b] == argmax(recompute(main, seq).data(), batch.vocabSize()),
+               "the chained step decoded the tokens the step before chose");
+        batch.cache().removeSequence(ids[b]);
       }
     }
     std::printf("%s: %s: %zu prompts x %lld greedy steps, worst logit error %.2e\n",
