@@ -445,9 +445,11 @@ private:
     head.text("gsr_fork", forks);
     head.text("method",
               "KV filled directly (random bf16/f16, one forward per sequence writing every "
-              "layer); decode: wall time per step with cudaDeviceSynchronize around it, after "
-              "warm-up, tokens chosen on the device (greedy) as generate() does; ReSA: windows of `interval` steps + their rectification (the batch "
-              "in one call), ms per step = window / interval; floor = (weights + KV read + key "
+              "layer); decode: wall time of runs of `chain` steps with cudaDeviceSynchronize around "
+              "each, after warm-up, ms per step = run / steps, tokens chosen on the device "
+              "(greedy) and each step queued before the host reads the one before (its token ids "
+              "copied on the device), as generate() does; ReSA: windows of `interval` such steps "
+              "+ their rectification (the batch in one call), ms per step = window / interval; floor = (weights + KV read + key "
               "summaries + rectification's full KV read / interval) / copy ceiling; ceiling = "
               "cudaMemcpy D2D 2 GiB, read + write bytes, median of 10, same run; prefill: "
               "Generator::prefill, logits to the host included; gsr-fork: one sequence's KV "
