@@ -100,7 +100,9 @@ public:
                           int64_t newTokens);
   // Dense rectifications generate() has run (each over the schedule's window).
   int64_t rectifications() const { return rectifications_; }
-  // Tokens run through prefill and through decode so far.
+  // Tokens run through prefill and through decode so far (decode: every row
+  // of every step, a step queued ahead for a sequence that then stopped
+  // included: the work done, not the tokens kept).
   int64_t prefillTokens() const { return prefillTokens_; }
   int64_t decodeTokens() const { return decodeTokens_; }
   // Calls served by replaying a captured CUDA graph (0 on the CPU).
