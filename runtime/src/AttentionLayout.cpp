@@ -21,4 +21,10 @@ AttentionLayout attentionLayout(const Shape &shape, const Attrs &attrs, const ch
   return l;
 }
 
+void checkSelectedBlocks(DType dtype, const Shape &shape, int64_t batch, int64_t kvHeads) {
+  if (dtype != DType::I32 || shape.size() != 2 || shape[0] != batch * kvHeads)
+    throw Error("selected blocks must be int32 [batch * kv_heads, n], got " +
+                shapeToString(shape));
+}
+
 } // namespace resa

@@ -9,6 +9,8 @@
 #include "resa/runtime/KVCache.h"
 
 #include <cstdint>
+#include <map>
+#include <string>
 
 namespace resa {
 
@@ -21,5 +23,19 @@ struct AttentionLayout {
 // sequences, or its elements not batch x heads x len x d.
 AttentionLayout attentionLayout(const Shape &shape, const Attrs &attrs, const char *headsAttr,
                                 const KVCache &cache);
+
+// resa.block_attention's inputs, checked alike by both backends: the
+// selected blocks int32 [batch * kvHeads, n] (else resa::Error), and the
+// per-layer counts its resa.block_select left in `counts`, returned (else
+// resa::Error: the layer's selection has not run).
+void checkSelectedBlocks(DType dtype, const Shape &shape, int64_t batch, int64_t kvHeads);
+template <typename Counts>
+const Counts &selectionCounts(const std::map<int64_t, Counts> &counts, int64_t layer) {
+  auto it = counts.find(layer);
+  if (it == counts.end())
+    throw Error("resa.block_attention of layer " + std::to_string(layer) +
+                " before its resa.block_select");
+  return it->second;
+}
 
 } // namespace resa

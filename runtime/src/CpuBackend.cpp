@@ -81,18 +81,12 @@ public:
     Layout l = singleQuery(q, attrs);
     std::vector<float> qr = rows(q, l), out(qr.size());
     PagedAttentionShape shape = cache_.attentionShape(static_cast<int>(l.heads));
-    if (blocks.dtype() != DType::I32 || blocks.rank() != 2 ||
-        blocks.dim(0) != l.batch * shape.numKvHeads)
-      throw Error("selected blocks must be int32 [batch * kv_heads, n], got " +
-                  shapeToString(blocks.shape()));
-    auto counts = counts_.find(layer);
-    if (counts == counts_.end())
-      throw Error("resa.block_attention of layer " + std::to_string(layer) +
-                  " before its resa.block_select");
+    checkSelectedBlocks(blocks.dtype(), blocks.shape(), l.batch, shape.numKvHeads);
+    const std::vector<int32_t> &counts = selectionCounts(counts_, layer);
     pagedSparseAttentionCpu(shape, qr.data(), cache_.keys(static_cast<int>(layer)),
                             cache_.values(static_cast<int>(layer)), cache_.pageTable(),
                             cache_.seqLens(), blocks.data<int32_t>(),
-                            static_cast<int32_t>(blocks.dim(1)), counts->second.data(),
+                            static_cast<int32_t>(blocks.dim(1)), counts.data(),
                             attrs.getFloat("scale", 0.0f), out.data());
     return fromRows(out, q.shape(), l);
   }

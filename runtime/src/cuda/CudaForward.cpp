@@ -398,20 +398,14 @@ DeviceTensor CudaForward::blockAttention(int64_t layer, const DeviceTensor &q,
     throw Error("block-sparse attention serves one query per call, got " +
                 std::to_string(l.len));
   PagedAttentionShape shape = attentionShape(l.heads);
-  if (blocks.dtype() != DType::I32 || blocks.rank() != 2 ||
-      blocks.dim(0) != l.batch * shape.numKvHeads)
-    throw Error("selected blocks must be int32 [batch * kv_heads, n], got " +
-                shapeToString(blocks.shape()));
-  auto counts = counts_.find(layer);
-  if (counts == counts_.end())
-    throw Error("resa.block_attention of layer " + std::to_string(layer) +
-                " before its resa.block_select");
+  checkSelectedBlocks(blocks.dtype(), blocks.shape(), l.batch, shape.numKvHeads);
+  const DeviceTensor &counts = selectionCounts(counts_, layer);
   DeviceTensor qh = headMajor(q, l);
   DeviceTensor out = ctx_.alloc->allocate(kvElement_, qh.shape());
   auto a = cacheArgs<gpu::DecodeAttentionArgs>(layer, qh, out, attrs);
   a.seqLens = seqLens_;
   a.selected = blocks.data<int32_t>();
-  a.selectedCounts = counts->second.data<int32_t>();
+  a.selectedCounts = counts.data<int32_t>();
   a.maxSelected = static_cast<int32_t>(blocks.dim(1));
   gpu::pagedDecode(attention_, shape, kvType_, a, planLen_);
   return fromHeadMajor(out, l, q.shape());
