@@ -2,6 +2,7 @@
 // AttentionLayout.h): q/k/v's layout against the open forward, and
 // resa.block_attention's selected blocks and the counts of its selection.
 #include "AttentionLayout.h"
+#include "ThrowsWith.h"
 
 #include <gtest/gtest.h>
 
@@ -19,14 +20,7 @@ resa::KVCacheConfig config() {
   return c;
 }
 
-std::string errorOf(const std::function<void()> &f) {
-  try {
-    f();
-  } catch (const resa::Error &e) {
-    return e.what();
-  }
-  return "";
-}
+using resa::test::throwsWith;
 
 } // namespace
 
@@ -47,12 +41,10 @@ TEST(AttentionLayout, ReadsBothLayoutsAndRefusesOthers) {
   const resa::AttentionLayout bsd = resa::attentionLayout({2, 3, 32}, attrs, "num_heads", cache);
   EXPECT_FALSE(bsd.bhsd);
   EXPECT_EQ(bsd.len, 3);
-  EXPECT_NE(errorOf([&] { resa::attentionLayout({3, 3, 32}, attrs, "num_heads", cache); })
-                .find("3 rows but its KV-cache forward 2 sequences"),
-            std::string::npos);
-  EXPECT_NE(errorOf([&] { resa::attentionLayout({2, 3, 24}, attrs, "num_heads", cache); })
-                .find("does not hold 4 heads of size 8"),
-            std::string::npos);
+  EXPECT_TRUE(throwsWith([&] { resa::attentionLayout({3, 3, 32}, attrs, "num_heads", cache); },
+                         "3 rows but its KV-cache forward 2 sequences"));
+  EXPECT_TRUE(throwsWith([&] { resa::attentionLayout({2, 3, 24}, attrs, "num_heads", cache); },
+                         "does not hold 4 heads of size 8"));
   cache.setLayersWritten();
   cache.endForward();
 }
@@ -62,12 +54,10 @@ TEST(AttentionLayout, SelectedBlocksAndTheirCounts) {
   for (const auto &bad : {std::pair<resa::DType, resa::Shape>{resa::DType::I64, {6, 5}},
                           {resa::DType::I32, {5, 5}},
                           {resa::DType::I32, {6}}})
-    EXPECT_NE(errorOf([&] { resa::checkSelectedBlocks(bad.first, bad.second, 3, 2); })
-                  .find("selected blocks must be int32 [batch * kv_heads, n]"),
-              std::string::npos);
+    EXPECT_TRUE(throwsWith([&] { resa::checkSelectedBlocks(bad.first, bad.second, 3, 2); },
+                           "selected blocks must be int32 [batch * kv_heads, n]"));
   const std::map<int64_t, std::vector<int32_t>> counts = {{3, {4, 5}}};
   EXPECT_EQ(resa::selectionCounts(counts, 3), (std::vector<int32_t>{4, 5}));
-  EXPECT_NE(errorOf([&] { resa::selectionCounts(counts, 2); })
-                .find("resa.block_attention of layer 2 before its resa.block_select"),
-            std::string::npos);
+  EXPECT_TRUE(throwsWith([&] { resa::selectionCounts(counts, 2); },
+                         "resa.block_attention of layer 2 before its resa.block_select"));
 }

@@ -2,6 +2,7 @@
 // as flat vectors: data, page sharing and copy-on-write, summaries (checked
 // by brute force over each page's valid slots), capacity errors that leave
 // the cache unchanged, argument errors, and a randomized stress run.
+#include "ThrowsWith.h"
 #include "resa/runtime/KVCache.h"
 
 #include "resa/kernels/PagedKV.h"
@@ -43,18 +44,7 @@ resa::PagedAttentionShape poolShape(const KVCacheConfig &c) {
   return s;
 }
 
-// Runs fn and checks it throws resa::Error whose message contains `needle`.
-::testing::AssertionResult throwsWith(const std::function<void()> &fn, const std::string &needle) {
-  try {
-    fn();
-  } catch (const resa::Error &e) {
-    if (std::string(e.what()).find(needle) != std::string::npos)
-      return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "message \"" << e.what() << "\" lacks \"" << needle
-                                         << "\"";
-  }
-  return ::testing::AssertionFailure() << "no resa::Error thrown (wanted \"" << needle << "\")";
-}
+using resa::test::throwsWith;
 
 // One sequence of the reference: per layer, K and V as [length][H][D].
 struct RefSeq {
