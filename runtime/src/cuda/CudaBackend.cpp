@@ -125,11 +125,11 @@ public:
     const int64_t rows = static_cast<int64_t>(request.draws.size());
     const int64_t *ids = nullptr;
     if (chained) {
-      checkChainedRows(lastChosen_ ? lastRows_ : -1, inputs.at(0).numel());
+      checkChainedRows(lastRows_, inputs.at(0).numel());
       ids = static_cast<const int64_t *>(lastChosen_.get());
     }
     RingSlot &slot = ring_[enqueued_ % kRing];
-    InFlight step{&slot, nullptr, rows, 0};
+    InFlight step{&slot, nullptr, nullptr, rows, 0};
     auto choose = [&](size_t i, const DeviceTensor &logits) -> Tensor {
       if (i != 0)
         return gpu::download(logits, ctx_);
@@ -145,6 +145,7 @@ public:
       // from pageable memory may wait for the stream), then the choice.
       const size_t drawBytes = static_cast<size_t>(rows) * sizeof(double);
       char *host = static_cast<char *>(slot.host.get(drawBytes + bytes));
+      step.choice = host + drawBytes;
       gpu::SampleArgs a;
       a.logits = logits.data<float>() + (len - 1) * vocab;
       a.rows = rows;
@@ -164,7 +165,7 @@ public:
       a.logProbs = logProbs;
       gpu::sampleTokens(a, stream_);
       if (bytes > 0)
-        gpu::checkCuda(cudaMemcpyAsync(host + drawBytes, step.chosen.get(), bytes,
+        gpu::checkCuda(cudaMemcpyAsync(step.choice, step.chosen.get(), bytes,
                                        cudaMemcpyDeviceToHost, stream_),
                        "downloading the chosen tokens");
       gpu::checkCuda(cudaEventRecord(slot.done, stream_), "recording a step's choice");
@@ -186,9 +187,7 @@ public:
     InFlight step = std::move(inFlight_.front());
     inFlight_.pop_front();
     gpu::checkCuda(cudaEventSynchronize(step.slot->done), "downloading the chosen tokens");
-    const char *host = static_cast<const char *>(step.slot->host.get(0)) +
-                       static_cast<size_t>(step.rows) * sizeof(double);
-    const int64_t *t = reinterpret_cast<const int64_t *>(host);
+    const int64_t *t = reinterpret_cast<const int64_t *>(step.choice);
     const float *lp = reinterpret_cast<const float *>(t + step.rows);
     TokenChoice c;
     c.tokens.assign(t, t + step.rows);
@@ -230,6 +229,7 @@ private:
   struct InFlight {
     RingSlot *slot;
     std::shared_ptr<void> chosen; // device tokens, then log-probabilities
+    char *choice;                 // their copy in the slot's pinned bytes
     int64_t rows, vocab;
   };
   static constexpr size_t kRing = 4;
@@ -237,7 +237,7 @@ private:
   std::deque<InFlight> inFlight_;
   size_t enqueued_ = 0;
   std::shared_ptr<void> lastChosen_; // the last enqueued step's device tokens
-  int64_t lastRows_ = 0;
+  int64_t lastRows_ = -1;             // and its rows (-1: none yet)
 };
 
 } // namespace

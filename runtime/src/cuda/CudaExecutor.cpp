@@ -90,6 +90,7 @@ struct CudaExecutor::Graph {
     Tensor fixed; // the value, when it does not change between calls
   };
   std::vector<Staged> staged;
+  int idsSlot = -1; // input 0's slot (the token ids; -1: no device step reads them)
   std::map<int, Tensor> fixedInputs;  // unchanging host inputs of the replayed steps
   std::vector<DeviceTensor> outputs;  // per plan output
   uint64_t lastUse = 0;
@@ -249,6 +250,8 @@ std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
                       ", not the activation type");
         const int slot = capture->staging.add(t.nbytes());
         capture->staged.push_back({v, slot, varying_[v] ? Tensor() : t});
+        if (!plan_.inputValues().empty() && v == plan_.inputValues().front())
+          capture->idsSlot = slot;
         dev[v] = DeviceTensor::borrow(t.dtype(), t.shape(), capture->staging.device(slot));
       }
     }
@@ -477,13 +480,11 @@ std::vector<Tensor> CudaExecutor::replay(Graph &graph, const std::vector<Tensor>
   }
   CudaForward::stage(call.cache, graph.tables, graph.staging);
   graph.staging.flush(ctx_.stream);
-  if (deviceIds)
-    for (const Graph::Staged &st : graph.staged)
-      if (st.value == plan_.inputValues().at(0))
-        gpu::checkCuda(cudaMemcpyAsync(graph.staging.device(st.slot), deviceIds,
-                                       graph.staging.bytes(st.slot), cudaMemcpyDeviceToDevice,
-                                       ctx_.stream),
-                       "copying the chained step's token ids");
+  if (deviceIds && graph.idsSlot >= 0)
+    gpu::checkCuda(cudaMemcpyAsync(graph.staging.device(graph.idsSlot), deviceIds,
+                                   graph.staging.bytes(graph.idsSlot), cudaMemcpyDeviceToDevice,
+                                   ctx_.stream),
+                   "copying the chained step's token ids");
   gpu::checkCuda(cudaGraphLaunch(graph.exec, ctx_.stream), "launching a CUDA graph");
   call.cache.setLayersWritten(); // the graph wrote every layer's K and V
   ++replays_;
