@@ -726,12 +726,17 @@ private:
         gen_->cache().removeSequence(id);
   }
 
+  // Greedy choice for `rows` sequences (their draws unused).
+  static TokenRequest greedyFor(size_t rows) {
+    TokenRequest greedy;
+    greedy.draws.assign(rows, 0.0);
+    return greedy;
+  }
+
   // One decode step alone, as decodeAndChoose runs it (the bench feeds its
   // own tokens, so the choice is discarded).
   void greedyStep(const std::vector<int64_t> &ids, const std::vector<int64_t> &tokens) {
-    TokenRequest greedy;
-    greedy.draws.assign(ids.size(), 0.0);
-    gen_->decodeAndChoose(ids, tokens, greedy);
+    gen_->decodeAndChoose(ids, tokens, greedyFor(ids.size()));
   }
 
   void decode(Row &r) {
@@ -743,8 +748,7 @@ private:
     // back, each step after the first queued (chained: its tokens the
     // choice of the step before, on the device) before the host takes the
     // tokens of the one before. The first step decodes the bench's tokens.
-    TokenRequest greedy;
-    greedy.draws.assign(ids.size(), 0.0);
+    const TokenRequest greedy = greedyFor(ids.size());
     auto decodeSteps = [&](int64_t n) {
       std::vector<int64_t> tokens;
       for (size_t b = 0; b < ids.size(); ++b)
