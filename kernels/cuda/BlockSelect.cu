@@ -15,22 +15,26 @@
 //    within 1e-16 is the only way to differ). The local blocks and sequences
 //    that keep every block are not scored. Scores: fp64 [b][g][maxBlocks].
 //
-// 2. Top-n (blockTopNKernel): one thread block of 1024 threads per (b, g).
-//    The scores go to shared memory (when they fit), then a bucket select:
-//    min/max of the active scores, a 2048-bucket histogram of (s - lo) /
-//    (hi - lo) (monotone in s, so equal scores share a bucket and buckets are
-//    ordered), a suffix scan finds the bucket T holding the n-th largest;
-//    buckets above T are taken, T becomes the active set (its own min/max)
-//    and the loop repeats until T is small (<= 64 scores: exact ranking by
-//    (score desc, index asc), a warp per score) or all equal (lowest indices
-//    first). With random data one histogram pass suffices (about 10 scores
-//    per bucket at the 90th percentile of 16384). The selection is a bitmap
-//    (ballots; the local blocks set directly), written out ascending through
-//    a block-wide scan of the word popcounts.
+// 2. Top-n (blockTopNKernel): a cluster of thread blocks per (b, g) (of 256
+//    threads; one block of 1024 at larger batches), each holding a slice of
+//    the scores (shared memory when it fits); the blocks meet at cluster barriers and read each other's
+//    shared memory. A bucket select: the cluster's min/max of the active
+//    scores, a 2048-bucket histogram of (s - lo) / (hi - lo) (monotone in s,
+//    so equal scores share a bucket and buckets are ordered) summed over the
+//    cluster (each block sums its own range of buckets), the bucket T holding
+//    the n-th largest; buckets above T are taken, T becomes the active set
+//    (its own min/max) and the loop repeats until T is small (<= 64 scores:
+//    gathered from the cluster and ranked exactly by (score desc, index
+//    asc), a warp per score) or all equal (lowest indices first). With random
+//    data one histogram pass suffices (about 10 scores per bucket at the 90th
+//    percentile of 16384). The selection is a bitmap per slice (ballots; the
+//    local blocks set directly), written out ascending after the lower
+//    ranks' counts.
 #include "resa/cuda/BlockSparse.h"
 
 #include "Launch.cuh"
 
+#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -42,6 +46,7 @@ namespace resa::gpu {
 namespace {
 
 using detail::launchPdl;
+using detail::launchPdlClusters;
 using detail::pdlLaunchDependents;
 using detail::pdlWait;
 
@@ -192,12 +197,25 @@ __global__ void __launch_bounds__(kScoreWarps * 32) blockScoreKernel(const Score
 
 // ---- top-n ------------------------------------------------------------------------
 
-constexpr int kSelThreads = 1024;
-constexpr int kSelWarps = kSelThreads / 32;
+namespace cg = cooperative_groups;
+
+// Threads a top-n thread block: 256 in clusters (with 1024, the cluster
+// barriers of 16 blocks cost more than the slices' work: 26.7 against 13.5
+// us at 1x256K), 1024 for a thread block alone.
+constexpr int kClusterThreads = 256;
+constexpr int kAloneThreads = 1024;
+constexpr int kMaxSelWarps = kAloneThreads / 32;
 constexpr int kBuckets = 2048;
-constexpr int kBucketsPerThread = kBuckets / kSelThreads;
 constexpr int kSmallSet = 64;
 constexpr int kMaxRounds = 48;
+// Thread blocks a cluster serves one (b, g) with: a power of two (it divides
+// kBuckets into the blocks' ranges of buckets) up to 16, the most Hopper
+// runs (non-portable), picked so that a block holds about kSliceTarget
+// scores (a block per (b, g) had 1024 threads on 16384 scores at 256K and
+// spent ~16 us on one SM, most of it in the fixed cost of each phase), and
+// so that the grid has about one thread block an SM (planTopN).
+constexpr int kMaxCluster = 16;
+constexpr int kSliceTarget = 1024;
 
 struct TopNParams {
   const double *scores;
@@ -205,24 +223,56 @@ struct TopNParams {
   int32_t *selected;
   int32_t *counts;
   int32_t numKvHeads, pageSize, maxBlocks, maxSelected;
+  int32_t cluster;   // thread blocks per (b, g)
+  int32_t sliceCap;  // the most blocks of a sequence one thread block holds
   BlockSelectParams sel;
   bool scoresInSmem;
 };
 
+// One thread block's state. The cluster's blocks read each other's published
+// fields (distributed shared memory), always after a cluster barrier that
+// follows the write; a field is rewritten only after a later barrier that
+// every reader has passed.
 struct TopNShared {
+  // This block's histogram; after the reduction its own range of buckets
+  // holds the cluster's sums (the other blocks read only their own ranges).
   int hist[kBuckets];
-  int warpInt[kSelWarps];
-  double warpLo[kSelWarps];
-  double warpHi[kSelWarps];
-  double lo, hi;
+  int rangeTotal;  // published: the cluster's count over this block's range
+  int warpInt[kMaxSelWarps];
+  double warpLo[kMaxSelWarps], warpHi[kMaxSelWarps];
+  double lo, hi;    // published: this block's min / max
+  double clo, chi;  // the cluster's
+  int rangeT, aboveRange;
   int bucketT, aboveT, countT;
-  int listCount;
+  // Published: this block's count of equal active scores [0], of selected
+  // blocks [1] (two fields: a block may publish [1] while another still
+  // reads [0]).
+  int counted[2];
+  int before, total; // the sum of a `counted` over the lower ranks, over all
+  int listCount;     // published: this block's active scores when few
   int listIdx[kSmallSet];
   double listScore[kSmallSet];
+  int allBase[kMaxCluster];
+  int allIdx[kSmallSet];
+  double allScore[kSmallSet];
 };
+
+// Thread blocks of kClusterThreads run in clusters (of 2 or more), those of
+// kAloneThreads alone: the cluster's steps (barriers, the histogram's
+// reduction, the reads of other blocks) compile out of the latter (they cost
+// it ~5 us at 8x128K).
+template <int Threads> constexpr bool kClustered = Threads == kClusterThreads;
+
+template <int Threads> __device__ __forceinline__ void clusterSync(const cg::cluster_group &cl) {
+  if constexpr (kClustered<Threads>)
+    cl.sync();
+  else
+    __syncthreads();
+}
 
 // Exclusive prefix sum of v over the block (in thread order); *total gets the
 // sum. Contains barriers: every thread must call it.
+template <int Threads>
 __device__ int blockExclusiveScan(int v, TopNShared &sh, int *total) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   int x = v;
@@ -236,24 +286,28 @@ __device__ int blockExclusiveScan(int v, TopNShared &sh, int *total) {
     sh.warpInt[warp] = x;
   __syncthreads();
   if (warp == 0) {
-    int w = sh.warpInt[lane];
+    int w = lane < (Threads / 32) ? sh.warpInt[lane] : 0;
 #pragma unroll
     for (int off = 1; off < 32; off <<= 1) {
       const int y = __shfl_up_sync(0xffffffffu, w, off);
       if (lane >= off)
         w += y;
     }
-    sh.warpInt[lane] = w;
+    if (lane < (Threads / 32))
+      sh.warpInt[lane] = w;
   }
   __syncthreads();
   const int excl = x - v + (warp > 0 ? sh.warpInt[warp - 1] : 0);
-  *total = sh.warpInt[kSelWarps - 1];
+  *total = sh.warpInt[(Threads / 32) - 1];
   __syncthreads();
   return excl;
 }
 
-// Block-wide min of lo and max of hi; every thread gets the result.
-__device__ void blockMinMax(double &lo, double &hi, TopNShared &sh) {
+// The cluster's min of lo and max of hi over every block's (every thread
+// passes its own and gets the cluster's). Contains a cluster barrier.
+template <int Threads>
+__device__ void clusterMinMax(const cg::cluster_group &cl, int cs, double &lo, double &hi,
+                              TopNShared &sh) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 #pragma unroll
   for (int off = 16; off >= 1; off >>= 1) {
@@ -266,7 +320,8 @@ __device__ void blockMinMax(double &lo, double &hi, TopNShared &sh) {
   }
   __syncthreads();
   if (warp == 0) {
-    double a = sh.warpLo[lane], c = sh.warpHi[lane];
+    double a = lane < (Threads / 32) ? sh.warpLo[lane] : __builtin_huge_val();
+    double c = lane < (Threads / 32) ? sh.warpHi[lane] : -__builtin_huge_val();
 #pragma unroll
     for (int off = 16; off >= 1; off >>= 1) {
       a = fmin(a, __shfl_xor_sync(0xffffffffu, a, off));
@@ -275,12 +330,63 @@ __device__ void blockMinMax(double &lo, double &hi, TopNShared &sh) {
     if (lane == 0) {
       sh.lo = a;
       sh.hi = c;
+      sh.clo = a;  // (alone: the block's are the cluster's)
+      sh.chi = c;
+    }
+  }
+  clusterSync<Threads>(cl);
+  if (kClustered<Threads> && warp == 0) {
+    double a = __builtin_huge_val(), c = -__builtin_huge_val();
+    if (lane < cs) {
+      const TopNShared *o = cl.map_shared_rank(&sh, lane);
+      a = o->lo;
+      c = o->hi;
+    }
+#pragma unroll
+    for (int off = 16; off >= 1; off >>= 1) {
+      a = fmin(a, __shfl_xor_sync(0xffffffffu, a, off));
+      c = fmax(c, __shfl_xor_sync(0xffffffffu, c, off));
+    }
+    if (lane == 0) {
+      sh.clo = a;
+      sh.chi = c;
     }
   }
   __syncthreads();
-  lo = sh.lo;
-  hi = sh.hi;
+  lo = sh.clo;
+  hi = sh.chi;
+}
+
+// Publishes this block's count v (the sum over its threads) in
+// sh.counted[field], then returns the sum of the lower ranks' counts.
+// Contains barriers.
+template <int Threads>
+__device__ int clusterExclusiveSum(const cg::cluster_group &cl, int cs, int rank, int v,
+                                   TopNShared &sh, int field) {
+  int blockTotal;
+  blockExclusiveScan<Threads>(v, sh, &blockTotal);
+  if constexpr (!kClustered<Threads>)
+    return 0;
+  if (threadIdx.x == 0)
+    sh.counted[field] = blockTotal;
+  cl.sync();
+  if (threadIdx.x < 32) {
+    const int lane = threadIdx.x;
+    const int c = lane < cs ? *cl.map_shared_rank(&sh.counted[field], lane) : 0;
+    int x = c;
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+      const int y = __shfl_up_sync(0xffffffffu, x, off);
+      if (lane >= off)
+        x += y;
+    }
+    if (lane == rank)
+      sh.before = x - c;
+    if (lane == 31)
+      sh.total = x;
+  }
   __syncthreads();
+  return sh.before;
 }
 
 // Bucket of s in [lo, hi] (lo < hi): monotone non-decreasing in s; lo -> 0,
@@ -295,76 +401,145 @@ __device__ __forceinline__ bool ranksBefore(double sa, int ia, double sb, int ib
   return sa > sb || (sa == sb && ia < ib);
 }
 
-__global__ void __launch_bounds__(kSelThreads) blockTopNKernel(const TopNParams p) {
+// The bucket T holding the need-th largest active score, the count above it
+// and its own count, from the cluster's histogram (each block holds the sums
+// of its range of buckets, rank cs - 1 the highest). The same in every block.
+template <int Threads>
+__device__ void findBucketT(const cg::cluster_group &cl, int cs, int need, TopNShared &sh) {
+  const int tid = threadIdx.x, lane = tid & 31;
+  const int w = kBuckets / cs;
+  if (!kClustered<Threads> && tid == 0) {
+    sh.rangeT = 0;
+    sh.aboveRange = 0;
+  }
+  if (kClustered<Threads> && tid < 32) {
+    const int v = lane < cs ? *cl.map_shared_rank(&sh.rangeTotal, lane) : 0;
+    int x = v;  // becomes the sum over ranks >= lane
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+      const int y = __shfl_down_sync(0xffffffffu, x, off);
+      if (lane + off < 32)
+        x += y;
+    }
+    const int above = x - v;
+    const uint32_t hit = __ballot_sync(0xffffffffu, lane < cs && above < need && need <= x);
+    if (lane == __ffs(hit) - 1) {
+      sh.rangeT = lane;
+      sh.aboveRange = above;
+    }
+  }
+  __syncthreads();
+  const int r = sh.rangeT;
+  const int *hist = kClustered<Threads> ? cl.map_shared_rank(sh.hist, r) + r * w : sh.hist;
+  // Thread t takes positions [t * per, (t + 1) * per) from the range's top.
+  const int per = max(1, w / Threads);
+  int c[(kBuckets / Threads)];
+  int local = 0;
+#pragma unroll
+  for (int k = 0; k < (kBuckets / Threads); ++k) {
+    const int pos = tid * per + k;
+    c[k] = k < per && pos < w ? hist[w - 1 - pos] : 0;
+    local += c[k];
+  }
+  int total;
+  int above = sh.aboveRange + blockExclusiveScan<Threads>(local, sh, &total);
+#pragma unroll
+  for (int k = 0; k < (kBuckets / Threads); ++k) {
+    if (k < per && above < need && need <= above + c[k]) {
+      sh.bucketT = r * w + w - 1 - (tid * per + k);
+      sh.aboveT = above;
+      sh.countT = c[k];
+    }
+    above += c[k];
+  }
+  __syncthreads();
+}
+
+// Grid (numKvHeads * cluster, batch), clusters of `cluster` thread blocks
+// along x: the cluster serves (b, g = blockIdx.x / cluster); its rank-r
+// block holds blocks [r * L, r * L + L) of the sequence (L a multiple of 32,
+// so that each block owns whole words of the bitmap).
+template <int Threads>
+__global__ void __launch_bounds__(Threads) blockTopNKernel(const TopNParams p) {
   extern __shared__ __align__(16) unsigned char dyn[];
   __shared__ TopNShared sh;
   pdlWait();
   // The attention kernel may be scheduled now (it waits for this grid).
   pdlLaunchDependents();
 
+  const cg::cluster_group cl = cg::this_cluster();
+  const int cs = p.cluster;
+  const int rank = static_cast<int>(cl.block_rank());
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int g = blockIdx.x, b = blockIdx.y;
+  const int g = blockIdx.x / cs, b = blockIdx.y;
   const int ps = p.pageSize;
   const int len = p.seqLens[b];
   const int M = (len + ps - 1) / ps;
   const int n = selectedBlockCount(M, p.sel);
-  if (g == 0 && tid == 0)
+  if (g == 0 && rank == 0 && tid == 0)
     p.counts[b] = n;
+  const int L = ((M + cs - 1) / cs + 31) / 32 * 32;
+  const int base = rank * L;                           // this block's first block index
+  const int sliceLen = max(0, min(L, M - base));       // blocks this thread block owns
   int32_t *out = p.selected + (static_cast<int64_t>(b) * p.numKvHeads + g) * p.maxSelected;
-  if (n >= M) {
-    for (int i = tid; i < M; i += kSelThreads)
-      out[i] = i;
+  if (n >= M) {  // every block (the same branch in the whole cluster: no barrier)
+    for (int j = tid; j < sliceLen; j += Threads)
+      out[base + j] = base + j;
     return;
   }
   const int C = M - min(p.sel.localBlocks, M);  // scored candidates, indices [0, C)
-  int need = n - (M - C);                         // candidates to take
-  const int W = (M + 31) / 32;
+  const int cnt = max(0, min(sliceLen, C - base)); // this block's candidates
+  int need = n - (M - C);                          // candidates to take
+  const int W = (sliceLen + 31) / 32;
   const double *src = p.scores + (static_cast<int64_t>(b) * p.numKvHeads + g) * p.maxBlocks;
   double *sS = reinterpret_cast<double *>(dyn);
   uint32_t *bits = reinterpret_cast<uint32_t *>(
-      dyn + (p.scoresInSmem ? static_cast<size_t>(p.maxBlocks) * sizeof(double) : 0));
-  const double *S = p.scoresInSmem ? sS : src;
+      dyn + (p.scoresInSmem ? static_cast<size_t>(p.sliceCap) * sizeof(double) : 0));
+  const double *S = p.scoresInSmem ? sS : src + base;
 
-  for (int w = tid; w < W; w += kSelThreads)
+  for (int w = tid; w < W; w += Threads)
     bits[w] = 0u;
   // Load (into shared memory) and min/max.
   double lo = __builtin_huge_val(), hi = -__builtin_huge_val();
 #pragma unroll 4
-  for (int i = tid; i < C; i += kSelThreads) {
-    const double s = __ldcg(src + i);
+  for (int j = tid; j < cnt; j += Threads) {
+    const double s = __ldcg(src + base + j);
     if (p.scoresInSmem)
-      sS[i] = s;
+      sS[j] = s;
     lo = fmin(lo, s);
     hi = fmax(hi, s);
   }
-  blockMinMax(lo, hi, sh);  // (its barriers also publish sS and bits)
+  clusterMinMax<Threads>(cl, cs, lo, hi, sh);  // (its barriers also publish sS and bits)
 
   int active = C;  // candidates with lo <= s <= hi, none of them taken yet
   int rounds = 0;
   while (need > 0) {
     if (need == active) {  // take them all
-      for (int base = warp * 32; base < C; base += kSelThreads) {
-        const int i = base + lane;
-        const bool take = i < C && S[i] >= lo && S[i] <= hi;
+      for (int j0 = warp * 32; j0 < cnt; j0 += Threads) {
+        const int j = j0 + lane;
+        const bool take = j < cnt && S[j] >= lo && S[j] <= hi;
         const uint32_t m = __ballot_sync(0xffffffffu, take);
         if (lane == 0 && m)
-          bits[i >> 5] |= m;
+          bits[j >> 5] |= m;
       }
       break;
     }
     if (lo == hi) {  // all equal: the lowest indices first
-      int taken = 0;
-      for (int r0 = 0; r0 < C; r0 += kSelThreads) {
-        const int i = r0 + warp * 32 + lane;
-        const bool act = i < C && S[i] == lo;
+      int mine = 0;
+      for (int j = tid; j < cnt; j += Threads)
+        mine += S[j] == lo;
+      int taken = clusterExclusiveSum<Threads>(cl, cs, rank, mine, sh, 0);
+      for (int j0 = 0; j0 < cnt; j0 += Threads) {
+        const int j = j0 + warp * 32 + lane;
+        const bool act = j < cnt && S[j] == lo;
         const uint32_t m = __ballot_sync(0xffffffffu, act);
         int total;
-        const int before = blockExclusiveScan(lane == 0 ? __popc(m) : 0, sh, &total);
+        const int before = blockExclusiveScan<Threads>(lane == 0 ? __popc(m) : 0, sh, &total);
         const int warpBefore = __shfl_sync(0xffffffffu, before, 0);
         const bool take = act && taken + warpBefore + __popc(m & ((1u << lane) - 1u)) < need;
         const uint32_t t = __ballot_sync(0xffffffffu, take);
         if (lane == 0 && t)
-          bits[i >> 5] |= t;
+          bits[j >> 5] |= t;
         taken += total;
       }
       break;
@@ -375,91 +550,115 @@ __global__ void __launch_bounds__(kSelThreads) blockTopNKernel(const TopNParams 
         if (tid == 0)
           sh.listCount = 0;
         __syncthreads();
-        for (int i = tid; i < C; i += kSelThreads) {
-          const double s = S[i];
+        for (int j = tid; j < cnt; j += Threads) {
+          const double s = S[j];
           if (s >= lo && s <= hi) {
             const int k = atomicAdd(&sh.listCount, 1);
-            sh.listIdx[k] = i;
+            sh.listIdx[k] = base + j;
             sh.listScore[k] = s;
           }
         }
+        clusterSync<Threads>(cl);
+        // Every block gathers the cluster's list (in rank order)...
+        if (kClustered<Threads> && tid < 32) {
+          const int c = lane < cs ? *cl.map_shared_rank(&sh.listCount, lane) : 0;
+          int x = c;
+#pragma unroll
+          for (int off = 1; off < 32; off <<= 1) {
+            const int y = __shfl_up_sync(0xffffffffu, x, off);
+            if (lane >= off)
+              x += y;
+          }
+          if (lane < cs)
+            sh.allBase[lane] = x - c;
+          if (lane == 31)
+            sh.total = x;
+        }
         __syncthreads();
-        // A warp per listed score, its lanes comparing it with the list's
-        // entries (one warp ranking them all was a serial chain of up to
-        // 64 x 64 comparisons).
-        const int c = sh.listCount;
-        for (int k = warp; k < c; k += kSelWarps) {
+        for (int q = warp; kClustered<Threads> && q < cs; q += (Threads / 32)) {
+          const TopNShared *o = cl.map_shared_rank(&sh, q);
+          const int c = (q + 1 < cs ? sh.allBase[q + 1] : sh.total) - sh.allBase[q];
+          for (int e = lane; e < c; e += 32) {
+            sh.allIdx[sh.allBase[q] + e] = o->listIdx[e];
+            sh.allScore[sh.allBase[q] + e] = o->listScore[e];
+          }
+        }
+        __syncthreads();
+        // ...and ranks its own: a warp per listed score, its lanes comparing
+        // it with the list's entries.
+        const int c = kClustered<Threads> ? sh.total : sh.listCount;
+        const int *allIdx = kClustered<Threads> ? sh.allIdx : sh.listIdx;
+        const double *allScore = kClustered<Threads> ? sh.allScore : sh.listScore;
+        for (int k = warp; k < sh.listCount; k += (Threads / 32)) {
           const double s = sh.listScore[k];
           const int idx = sh.listIdx[k];
           int before = 0;
           for (int j = lane; j < c; j += 32)
-            before += ranksBefore(sh.listScore[j], sh.listIdx[j], s, idx);
-          const int rank = __reduce_add_sync(0xffffffffu, before);
-          if (lane == 0 && rank < need)
-            atomicOr(&bits[idx >> 5], 1u << (idx & 31));
+            before += ranksBefore(allScore[j], allIdx[j], s, idx);
+          const int r = __reduce_add_sync(0xffffffffu, before);
+          if (lane == 0 && r < need)
+            atomicOr(&bits[(idx - base) >> 5], 1u << ((idx - base) & 31));
         }
       } else {
-        // Pathological data (infinities): brute force over the active set.
-        for (int i = tid; i < C; i += kSelThreads) {
-          const double s = S[i];
+        // Pathological data (infinities): brute force over the active set,
+        // ranked against the scores in global memory.
+        for (int j = tid; j < cnt; j += Threads) {
+          const double s = S[j];
           if (!(s >= lo && s <= hi))
             continue;
-          int rank = 0;
-          for (int j = 0; j < C && rank < need; ++j) {
-            const double t = S[j];
-            rank += t >= lo && t <= hi && ranksBefore(t, j, s, i);
+          int rk = 0;
+          for (int i = 0; i < C && rk < need; ++i) {
+            const double t = __ldcg(src + i);
+            rk += t >= lo && t <= hi && ranksBefore(t, i, s, base + j);
           }
-          if (rank < need)
-            atomicOr(&bits[i >> 5], 1u << (i & 31));
+          if (rk < need)
+            atomicOr(&bits[j >> 5], 1u << (j & 31));
         }
       }
       break;
     }
 
-    // Histogram of the active scores.
-    for (int k = tid; k < kBuckets; k += kSelThreads)
+    // Histogram of this block's active scores...
+    for (int k = tid; k < kBuckets; k += Threads)
       sh.hist[k] = 0;
     __syncthreads();
     const double inv = kBuckets / (hi - lo);
     const bool useInv = inv <= DBL_MAX;
-    for (int i = tid; i < C; i += kSelThreads) {
-      const double s = S[i];
+    for (int j = tid; j < cnt; j += Threads) {
+      const double s = S[j];
       if (s >= lo && s <= hi)
         atomicAdd(&sh.hist[bucketOf(s, lo, hi, inv, useInv)], 1);
     }
-    __syncthreads();
-    // Bucket T: above(T) < need <= above(T) + count(T), scanning from the top.
-    {
-      int c[kBucketsPerThread];
-      int local = 0;
-#pragma unroll
-      for (int k = 0; k < kBucketsPerThread; ++k) {
-        c[k] = sh.hist[kBuckets - 1 - (tid * kBucketsPerThread + k)];
-        local += c[k];
+    clusterSync<Threads>(cl);
+    // ...summed over the cluster, each block its own range of buckets...
+    if constexpr (kClustered<Threads>) {
+      const int w = kBuckets / cs;
+      int part = 0;
+      for (int k = rank * w + tid; k < (rank + 1) * w; k += Threads) {
+        int sum = 0;
+        for (int q = 0; q < cs; ++q)
+          sum += cl.map_shared_rank(sh.hist, q)[k];
+        sh.hist[k] = sum;
+        part += sum;
       }
       int total;
-      int above = blockExclusiveScan(local, sh, &total);
-#pragma unroll
-      for (int k = 0; k < kBucketsPerThread; ++k) {
-        if (above < need && need <= above + c[k]) {
-          sh.bucketT = kBuckets - 1 - (tid * kBucketsPerThread + k);
-          sh.aboveT = above;
-          sh.countT = c[k];
-        }
-        above += c[k];
-      }
+      blockExclusiveScan<Threads>(part, sh, &total);
+      if (tid == 0)
+        sh.rangeTotal = total;
+      cl.sync();
     }
-    __syncthreads();
+    // ...and T: above(T) < need <= above(T) + count(T), from the top.
+    findBucketT<Threads>(cl, cs, need, sh);
     const int T = sh.bucketT;
     const int aboveT = sh.aboveT;
     const int countT = sh.countT;
     // Take the buckets above T; T's scores become the active set.
     double nlo = __builtin_huge_val(), nhi = -__builtin_huge_val();
-    for (int base = warp * 32; base < C; base += kSelThreads) {
-      const int i = base + lane;
+    for (int j0 = warp * 32; j0 < cnt; j0 += Threads) {
+      const int j = j0 + lane;
       bool take = false;
-      if (i < C) {
-        const double s = S[i];
+      if (j < cnt) {
+        const double s = S[j];
         if (s >= lo && s <= hi) {
           const int k = bucketOf(s, lo, hi, inv, useInv);
           take = k > T;
@@ -471,36 +670,43 @@ __global__ void __launch_bounds__(kSelThreads) blockTopNKernel(const TopNParams 
       }
       const uint32_t m = __ballot_sync(0xffffffffu, take);
       if (lane == 0 && m)
-        bits[i >> 5] |= m;
+        bits[j >> 5] |= m;
     }
     need -= aboveT;
     active = countT;
     lo = nlo;
     hi = nhi;
-    blockMinMax(lo, hi, sh);
+    clusterMinMax<Threads>(cl, cs, lo, hi, sh);
   }
 
-  // The local blocks, then the bitmap out in ascending order.
+  // The local blocks, then the bitmap out in ascending order after the lower
+  // ranks' blocks.
   __syncthreads();
-  for (int i = C + tid; i < M; i += kSelThreads)
-    atomicOr(&bits[i >> 5], 1u << (i & 31));
+  for (int j = max(C - base, 0) + tid; j < sliceLen; j += Threads)
+    atomicOr(&bits[j >> 5], 1u << (j & 31));
   __syncthreads();
-  int written = 0;
-  for (int w0 = 0; w0 < W; w0 += kSelThreads) {
+  int mine = 0;
+  for (int w = tid; w < W; w += Threads)
+    mine += __popc(bits[w]);
+  int written = clusterExclusiveSum<Threads>(cl, cs, rank, mine, sh, 1);
+  for (int w0 = 0; w0 < W; w0 += Threads) {
     const int w = w0 + tid;
     const uint32_t word = w < W ? bits[w] : 0u;
     int total;
-    int pos = written + blockExclusiveScan(__popc(word), sh, &total);
+    int pos = written + blockExclusiveScan<Threads>(__popc(word), sh, &total);
     uint32_t x = word;
     while (x) {
       const int bit = __ffs(x) - 1;
       x &= x - 1;
       if (pos < p.maxSelected)
-        out[pos] = w * 32 + bit;
+        out[pos] = base + w * 32 + bit;
       ++pos;
     }
     written += total;
   }
+  // No block leaves while another may still read its shared memory.
+  if constexpr (kClustered<Threads>)
+    cl.sync();
 }
 
 // ---- host --------------------------------------------------------------------------
@@ -530,6 +736,98 @@ ScoreKernel scoreKernelFor(KVDType dtype, int headDim) {
 
 size_t alignUp16(size_t x) { return (x + 15) / 16 * 16; }
 
+template <int Threads> const void *topNKernel() {
+  return reinterpret_cast<const void *>(blockTopNKernel<Threads>);
+}
+const void *topNKernelFor(int threads) {
+  return threads == kClusterThreads ? topNKernel<kClusterThreads>() : topNKernel<kAloneThreads>();
+}
+
+// Lets the top-n kernels use the device's whole opt-in shared memory and
+// clusters of 16 (non-portable), once a process.
+cudaError_t allowTopNLaunches(int optin) {
+  static std::atomic<bool> allowed{false};
+  if (allowed.load())
+    return cudaSuccess;
+  cudaError_t e = cudaSuccess;
+  for (const void *k : {topNKernel<kClusterThreads>(), topNKernel<kAloneThreads>()}) {
+    cudaFuncAttributes fa{};
+    if (e == cudaSuccess)
+      e = cudaFuncGetAttributes(&fa, k);
+    if (e == cudaSuccess)
+      e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               optin - static_cast<int>(fa.sharedSizeBytes));
+    if (e == cudaSuccess)
+      e = cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+  }
+  if (e == cudaSuccess)
+    allowed = true;
+  return e;
+}
+
+// The top-n kernel's cluster size: `forced`, or, where a (b, g) has at least
+// 8 SMs to itself and a block alone would hold over 8 scores a thread, the
+// smallest power of two giving a thread block at most kSliceTarget blocks
+// while the grid stays within one thread block an SM (else 1); halved while
+// the device cannot run such a cluster. Then its threads, slices and shared
+// memory. (Measured, top-n alone: 1x256K 15.5 us alone, 13.5 in clusters of
+// 16; 1x128K 11.5 alone, 12.1 in clusters of 8; 8x128K 11.7 alone, 17.1 in
+// clusters of 2.)
+cudaError_t planTopN(int32_t maxBlocks, int32_t numKvHeads, int32_t batch, int numSms, int optin,
+                     int32_t forced, BlockSelectPlan *p) {
+  if (forced < 0 || forced > kMaxCluster || (forced & (forced - 1)) != 0)
+    return cudaErrorInvalidValue;
+  cudaError_t err = allowTopNLaunches(optin);
+  if (err != cudaSuccess)
+    return err;
+  int cs = forced;
+  const int64_t groups = static_cast<int64_t>(std::max(numKvHeads, 1)) * std::max(batch, 1);
+  if (cs == 0) {
+    cs = 1;
+    if (8 * groups <= numSms && maxBlocks > 8 * kAloneThreads)
+      while (cs < kMaxCluster && static_cast<int64_t>(cs) * kSliceTarget < maxBlocks &&
+             2 * cs * groups <= numSms)
+        cs *= 2;
+  }
+  for (;; cs /= 2) {
+    const int threads = cs > 1 ? kClusterThreads : kAloneThreads;
+    const void *kernel = topNKernelFor(threads);
+    cudaFuncAttributes attr{};
+    if ((err = cudaFuncGetAttributes(&attr, kernel)) != cudaSuccess)
+      return err;
+    const size_t room = static_cast<size_t>(optin) - attr.sharedSizeBytes;
+    const int32_t slice = ((maxBlocks + cs - 1) / cs + 31) / 32 * 32;
+    const size_t bitmap = alignUp16(static_cast<size_t>(slice / 32) * 4);
+    const size_t scores = alignUp16(static_cast<size_t>(slice) * sizeof(double));
+    p->topNCluster = cs;
+    p->topNThreads = threads;
+    p->topNSliceCap = slice;
+    p->scoresInSmem = scores + bitmap <= room;
+    p->selectSmemBytes = (p->scoresInSmem ? scores : 0) + bitmap;
+    if (p->selectSmemBytes > room)
+      return cudaErrorInvalidValue;  // over ~1.7 M blocks a thread block
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(static_cast<unsigned>(cs * std::max(numKvHeads, 1)));
+    cfg.blockDim = dim3(static_cast<unsigned>(threads));
+    cfg.dynamicSmemBytes = p->selectSmemBytes;
+    cudaLaunchAttribute cluster[1];
+    cluster[0].id = cudaLaunchAttributeClusterDimension;
+    cluster[0].val.clusterDim.x = static_cast<unsigned>(cs);
+    cluster[0].val.clusterDim.y = 1;
+    cluster[0].val.clusterDim.z = 1;
+    cfg.attrs = cluster;
+    cfg.numAttrs = 1;
+    int clusters = 0;
+    err = cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg);
+    if (err == cudaSuccess && clusters > 0)
+      return cudaSuccess;
+    if (err != cudaSuccess)
+      (void)cudaGetLastError();  // (not sticky: the query's error only)
+    if (forced != 0 || cs == 1)
+      return err != cudaSuccess ? err : cudaErrorInvalidConfiguration;
+  }
+}
+
 } // namespace
 
 cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t maxSeqLen,
@@ -551,9 +849,6 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
       (err = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)) !=
           cudaSuccess)
     return err;
-  cudaFuncAttributes attr{};
-  if ((err = cudaFuncGetAttributes(&attr, blockTopNKernel)) != cudaSuccess)
-    return err;
 
   BlockSelectPlan p;
   p.shape = s;
@@ -572,13 +867,8 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
       std::max<int64_t>(1, static_cast<int64_t>(std::max(occ, 1)) * numSms / std::max(1, s.batch));
   const int64_t unitsPerCta = std::max<int64_t>(1, (units + wantCtas - 1) / wantCtas);
   p.blocksPerCta = static_cast<int32_t>(kScoreUnit * unitsPerCta);
-  const size_t bitmap = alignUp16(static_cast<size_t>((p.maxBlocks + 31) / 32) * 4);
-  const size_t scores = alignUp16(static_cast<size_t>(p.maxBlocks) * sizeof(double));
-  const size_t room = static_cast<size_t>(optin) - attr.sharedSizeBytes;
-  p.scoresInSmem = scores + bitmap <= room;
-  p.selectSmemBytes = (p.scoresInSmem ? scores : 0) + bitmap;
-  if (p.selectSmemBytes > room)
-    return cudaErrorInvalidValue;  // over ~1.7 M blocks per sequence
+  if ((err = planTopN(p.maxBlocks, s.numKvHeads, s.batch, numSms, optin, options.topNCluster, &p)) != cudaSuccess)
+    return err;
   p.workspaceBytes =
       static_cast<size_t>(s.batch) * s.numKvHeads * static_cast<size_t>(p.maxBlocks) * sizeof(double);
   p.parts = options.parts;
@@ -597,29 +887,6 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
   const ScoreKernel score = scoreKernelFor(plan.dtype, s.headDim);
   if (!score)
     return cudaErrorInvalidValue;
-
-  // Shared memory over 48 KiB must be allowed explicitly: the top-n kernel
-  // gets the device's whole opt-in limit, once (the scoring kernel uses none).
-  static std::atomic<bool> allowed{false};
-  if (!allowed.load()) {
-    int device = 0, optin = 0;
-    cudaError_t e = cudaGetDevice(&device);
-    if (e == cudaSuccess)
-      e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    auto allow = [&](const void *k) {
-      cudaFuncAttributes fa{};
-      cudaError_t r = cudaFuncGetAttributes(&fa, k);
-      if (r == cudaSuccess)
-        r = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 optin - static_cast<int>(fa.sharedSizeBytes));
-      return r;
-    };
-    if (e == cudaSuccess)
-      e = allow(reinterpret_cast<const void *>(blockTopNKernel));
-    if (e != cudaSuccess)
-      return e;
-    allowed = true;
-  }
 
   const float scale = a.scale != 0.0f ? a.scale : defaultAttentionScale(s.headDim);
   double *scores = static_cast<double *>(workspace);
@@ -659,9 +926,17 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
   tp.maxBlocks = plan.maxBlocks;
   tp.maxSelected = a.maxSelected;
   tp.sel = plan.params;
+  tp.cluster = plan.topNCluster;
+  tp.sliceCap = plan.topNSliceCap;
   tp.scoresInSmem = plan.scoresInSmem;
-  return launchPdl(blockTopNKernel, dim3(static_cast<unsigned>(s.numKvHeads), static_cast<unsigned>(s.batch)),
-                   dim3(kSelThreads), plan.selectSmemBytes, stream, tp);
+  const unsigned cs = static_cast<unsigned>(plan.topNCluster);
+  const dim3 grid(static_cast<unsigned>(s.numKvHeads) * cs, static_cast<unsigned>(s.batch));
+  // (A block alone is launched without a cluster: it has no cluster step.)
+  return plan.topNThreads == kClusterThreads
+             ? launchPdlClusters(cs, blockTopNKernel<kClusterThreads>, grid, dim3(kClusterThreads),
+                                 plan.selectSmemBytes, stream, tp)
+             : launchPdl(blockTopNKernel<kAloneThreads>, grid, dim3(kAloneThreads),
+                         plan.selectSmemBytes, stream, tp);
 }
 
 } // namespace resa::gpu

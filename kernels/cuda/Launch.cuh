@@ -3,6 +3,8 @@
 
 #include <cuda_runtime.h>
 
+#include <utility>
+
 namespace resa::gpu::detail {
 
 // Launches `kernel` with programmatic dependent launch: it may start while
@@ -11,20 +13,32 @@ namespace resa::gpu::detail {
 // block must execute `griddepcontrol.wait` (pdlWait) before it reads what an
 // earlier kernel writes and before it writes anything (constant data such as
 // weights may be read before).
+// `cluster` > 0: thread-block clusters of that many blocks along x (the
+// grid's x a multiple of it), the kernel's cluster barriers valid even for 1.
 template <typename... KArgs, typename... Args>
-cudaError_t launchPdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
-                      cudaStream_t stream, Args &&...args) {
+cudaError_t launchPdlClusters(unsigned cluster, void (*kernel)(KArgs...), dim3 grid, dim3 block,
+                              size_t smem, cudaStream_t stream, Args &&...args) {
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = grid;
   cfg.blockDim = block;
   cfg.dynamicSmemBytes = smem;
   cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
+  cudaLaunchAttribute attr[2];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
+  attr[1].id = cudaLaunchAttributeClusterDimension;
+  attr[1].val.clusterDim.x = cluster;
+  attr[1].val.clusterDim.y = 1;
+  attr[1].val.clusterDim.z = 1;
   cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cfg.numAttrs = cluster > 0 ? 2 : 1;
   return cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
+}
+
+template <typename... KArgs, typename... Args>
+cudaError_t launchPdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
+                      cudaStream_t stream, Args &&...args) {
+  return launchPdlClusters(0, kernel, grid, block, smem, stream, std::forward<Args>(args)...);
 }
 
 __device__ __forceinline__ void pdlWait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }

@@ -50,6 +50,7 @@ struct Setup {
   // > 0: sequences 1.. hold sequence 0's first sharedPages pages (the same
   // page ids, as GSR's candidates forked from one prompt do), then their own.
   int sharedPages = 0;
+  int topNCluster = 0;  // BlockSelectOptions::topNCluster (0: the plan picks)
 };
 
 struct Data {
@@ -309,8 +310,9 @@ std::string selectAndCheck(const Data &d, const BlockSelectParams &params, float
   // The selection, and its two kernels launched alone one after the other
   // (the scoring, then the top-n over the scores it left in the workspace).
   resa::gpu::BlockSelectPlan plan, scorePlan, topNPlan;
-  CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &plan));
   resa::gpu::BlockSelectOptions partOnly;
+  partOnly.topNCluster = d.c.topNCluster;
+  CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &plan, partOnly));
   partOnly.parts = resa::gpu::BlockSelectParts::ScoreOnly;
   CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &scorePlan, partOnly));
   partOnly.parts = resa::gpu::BlockSelectParts::TopNOnly;
@@ -400,8 +402,9 @@ std::string selectAndCheck(const Data &d, const BlockSelectParams &params, float
   *dSelOut = dsel;
   *dCountsOut = dcounts;
   char line[200];
-  std::snprintf(line, sizeof line, "selection equal (%lld (b, g) blocks, up to %lld blocks/seq, smem %d)",
-                static_cast<long long>(totalSel), static_cast<long long>(maxM),
+  std::snprintf(line, sizeof line,
+                "selection equal (%lld (b, g) blocks, up to %lld blocks/seq, top-n cluster %d, smem %d)",
+                static_cast<long long>(totalSel), static_cast<long long>(maxM), plan.topNCluster,
                 plan.scoresInSmem ? 1 : 0);
   return line;
 }
@@ -518,7 +521,8 @@ std::string runSelect(const Setup &c, BlockSelectParams params, float scale, Sel
 }
 
 // Selection alone at long contexts: summaries drawn directly (no K/V).
-std::string runSelectLong(KVDType dt, const std::vector<int> &lens, uint64_t seed) {
+std::string runSelectLong(KVDType dt, const std::vector<int> &lens, int topNCluster,
+                          uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   Data d;
@@ -560,7 +564,9 @@ std::string runSelectLong(KVDType dt, const std::vector<int> &lens, uint64_t see
     x = fromBits(toBits(normal(rng), dt), dt);
   BlockSelectParams params;
   resa::gpu::BlockSelectPlan plan;
-  CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &plan));
+  resa::gpu::BlockSelectOptions options;
+  options.topNCluster = topNCluster;
+  CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &plan, options));
   const int32_t maxSel = plan.maxSelected;
   std::vector<int32_t> refSel(static_cast<size_t>(s.batch) * s.numKvHeads * maxSel, kPoison32),
       refCounts(static_cast<size_t>(s.batch));
@@ -608,8 +614,8 @@ std::string runSelectLong(KVDType dt, const std::vector<int> &lens, uint64_t see
   if (mismatched)
     throw Failure{std::to_string(mismatched) + " (b, g) selections differ, first " + firstBad};
   char line[160];
-  std::snprintf(line, sizeof line, "selection equal, %d blocks/seq, n %d, scores in smem %d",
-                plan.maxBlocks, maxSel, plan.scoresInSmem ? 1 : 0);
+  std::snprintf(line, sizeof line, "selection equal, %d blocks/seq, n %d, top-n cluster %d, scores in smem %d",
+                plan.maxBlocks, maxSel, plan.topNCluster, plan.scoresInSmem ? 1 : 0);
   return line;
 }
 
@@ -726,6 +732,29 @@ std::vector<NamedCase> blockSparseCases() {
     sels.push_back({"select_bf16_ties_coarse_keys_len3000,517", c, few, 0.0f, SelMode::Sparse, 0});
     c.qMode = 1;
     sels.push_back({"select_bf16_ties_zero_query_len3000,517", c, few, 0.0f, SelMode::SelectOnly, 0});
+    // The same ties over top-n clusters of several thread blocks (the plan
+    // would pick one at these lengths): equal scores across the blocks'
+    // slices, slices with no candidate (16 blocks of 32 over 188 blocks).
+    for (int cs : {4, 16}) {
+      c.topNCluster = cs;
+      c.qMode = 2;
+      sels.push_back({"select_bf16_ties_coarse_keys_cluster" + std::to_string(cs) + "_len3000,517", c,
+                      few, 0.0f, SelMode::SelectOnly, 0});
+      c.qMode = 1;
+      sels.push_back({"select_bf16_ties_zero_query_cluster" + std::to_string(cs) + "_len3000,517", c,
+                      few, 0.0f, SelMode::SelectOnly, 0});
+    }
+  }
+  // Clusters of 2 and 8 over sequences of different lengths (some shorter
+  // than a slice, one with every block kept), and no local blocks.
+  for (int cs : {2, 8}) {
+    Setup c = setup(KVDType::BF16, 32, 8, 128, 16, {1, 15, 17, 250, 1000, 3001});
+    c.topNCluster = cs;
+    sels.push_back({"sparse_bf16_min4_cluster" + std::to_string(cs) + "_len1,15,17,250,1000,3001", c,
+                    few, 0.0f, SelMode::Sparse, 0});
+    c.lens = {2001, 700};
+    sels.push_back({"select_bf16_nolocal_cluster" + std::to_string(cs) + "_len2001,700", c, noLocal,
+                    0.0f, SelMode::SelectOnly, 0});
   }
   // Sequences sharing a page-table prefix (GSR's candidates forked from one
   // prompt): four candidates of 5 own tokens after a 4096-token prompt, and
@@ -759,12 +788,17 @@ std::vector<NamedCase> blockSparseCases() {
     cases.push_back({x.name, [x](uint64_t s) {
                        return runSelect(x.c, x.p, x.scale, x.mode, x.forceSplits, s);
                      }});
-  // Long contexts, selection alone (256K: 16384 blocks per sequence).
+  // Long contexts, selection alone (256K: 16384 blocks per sequence; at
+  // batch 3 the plan picks one top-n thread block per (b, g), then clusters
+  // of 16 forced).
   cases.push_back({"select_bf16_long_len262144,262139,100000", [](uint64_t s) {
-                     return runSelectLong(KVDType::BF16, {262144, 262139, 100000}, s);
+                     return runSelectLong(KVDType::BF16, {262144, 262139, 100000}, 0, s);
+                   }});
+  cases.push_back({"select_bf16_long_cluster16_len262144,262139,100000", [](uint64_t s) {
+                     return runSelectLong(KVDType::BF16, {262144, 262139, 100000}, 16, s);
                    }});
   cases.push_back({"select_f16_long_len131072", [](uint64_t s) {
-                     return runSelectLong(KVDType::F16, {131072}, s);
+                     return runSelectLong(KVDType::F16, {131072}, 0, s);
                    }});
   return cases;
 }

@@ -79,6 +79,13 @@ enum class BlockSelectParts : int32_t { Both, ScoreOnly, TopNOnly };
 struct BlockSelectOptions {
   int32_t device = -1;  // < 0: the current device
   BlockSelectParts parts = BlockSelectParts::Both;
+  // Thread blocks a cluster that top-n serves one (sequence, KV head) with:
+  // 0 picks: 1 (one thread block of 1024 threads) unless the sequences are
+  // long (over 8192 blocks) and (sequence, KV head) pairs few (8 SMs or more
+  // each), then about 1024 blocks of the sequence a thread block of 256, at
+  // most about one thread block an SM. Else a power of two up to 16 (tests
+  // force it to cover the cluster's paths).
+  int32_t topNCluster = 0;
 };
 
 struct BlockSelectPlan {
@@ -89,8 +96,11 @@ struct BlockSelectPlan {
   int32_t maxBlocks = 0;       // ceil(maxSeqLen / pageSize)
   int32_t maxSelected = 0;     // selectedBlockCount(maxBlocks): the least row stride of `selected`
   int32_t blocksPerCta = 0;    // scoring kernel: blocks of one sequence per thread block
-  bool scoresInSmem = false;   // selection kernel keeps the scores in shared memory
-  size_t selectSmemBytes = 0;  // dynamic shared memory of the selection kernel
+  int32_t topNCluster = 1;     // top-n: thread blocks (a cluster) per (sequence, KV head)
+  int32_t topNThreads = 0;     // top-n: threads a thread block
+  int32_t topNSliceCap = 0;    // top-n: the most blocks of a sequence one thread block holds
+  bool scoresInSmem = false;   // top-n keeps its slice of the scores in shared memory
+  size_t selectSmemBytes = 0;  // dynamic shared memory of a top-n thread block
   size_t workspaceBytes = 0;   // the scores, fp64 [batch][numKvHeads][maxBlocks]
   BlockSelectParts parts = BlockSelectParts::Both;
 };
@@ -119,8 +129,9 @@ struct BlockSelectArgs {
 // localBlocks most recent blocks are kept, and the top n =
 // selectedBlockCount(M) by score, ties to the lower block index, are written
 // ascending; entries past n are not written. Two kernels: scoring (all SMs,
-// streams the summaries once) and top-n (one thread block per (b, g): bucket
-// select on the scores in shared memory, exact ranking of the last bucket).
+// streams the summaries once) and top-n (a cluster of thread blocks per
+// (b, g), each holding a slice of the scores in shared memory: bucket select
+// over the cluster's histogram, exact ranking of the last bucket).
 // The workspace (plan.workspaceBytes) needs no initialisation.
 cudaError_t selectBlocks(const BlockSelectArgs &args, const BlockSelectPlan &plan,
                          void *workspace, cudaStream_t stream);
