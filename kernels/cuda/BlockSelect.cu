@@ -365,8 +365,6 @@ __device__ int clusterExclusiveSum(const cg::cluster_group &cl, int cs, int rank
                                    TopNShared &sh, int field) {
   int blockTotal;
   blockExclusiveScan<Threads>(v, sh, &blockTotal);
-  if constexpr (!kClustered<Threads>)
-    return 0;
   if (threadIdx.x == 0)
     sh.counted[field] = blockTotal;
   cl.sync();
@@ -525,10 +523,13 @@ __global__ void __launch_bounds__(Threads) blockTopNKernel(const TopNParams p) {
       break;
     }
     if (lo == hi) {  // all equal: the lowest indices first
-      int mine = 0;
-      for (int j = tid; j < cnt; j += Threads)
-        mine += S[j] == lo;
-      int taken = clusterExclusiveSum<Threads>(cl, cs, rank, mine, sh, 0);
+      int taken = 0;  // the lower ranks' equal scores come first (alone: none)
+      if constexpr (kClustered<Threads>) {
+        int mine = 0;
+        for (int j = tid; j < cnt; j += Threads)
+          mine += S[j] == lo;
+        taken = clusterExclusiveSum<Threads>(cl, cs, rank, mine, sh, 0);
+      }
       for (int j0 = 0; j0 < cnt; j0 += Threads) {
         const int j = j0 + warp * 32 + lane;
         const bool act = j < cnt && S[j] == lo;
@@ -685,10 +686,13 @@ __global__ void __launch_bounds__(Threads) blockTopNKernel(const TopNParams p) {
   for (int j = max(C - base, 0) + tid; j < sliceLen; j += Threads)
     atomicOr(&bits[j >> 5], 1u << (j & 31));
   __syncthreads();
-  int mine = 0;
-  for (int w = tid; w < W; w += Threads)
-    mine += __popc(bits[w]);
-  int written = clusterExclusiveSum<Threads>(cl, cs, rank, mine, sh, 1);
+  int written = 0;  // the lower ranks' selected blocks come first (alone: none)
+  if constexpr (kClustered<Threads>) {
+    int mine = 0;
+    for (int w = tid; w < W; w += Threads)
+      mine += __popc(bits[w]);
+    written = clusterExclusiveSum<Threads>(cl, cs, rank, mine, sh, 1);
+  }
   for (int w0 = 0; w0 < W; w0 += Threads) {
     const int w = w0 + tid;
     const uint32_t word = w < W ? bits[w] : 0u;
