@@ -270,29 +270,29 @@ template <int Threads> __device__ __forceinline__ void clusterSync(const cg::clu
     __syncthreads();
 }
 
+// The sum of v over lanes 0..lane of the warp.
+__device__ __forceinline__ int warpInclusiveSum(int v) {
+  const int lane = threadIdx.x & 31;
+#pragma unroll
+  for (int off = 1; off < 32; off <<= 1) {
+    const int y = __shfl_up_sync(0xffffffffu, v, off);
+    if (lane >= off)
+      v += y;
+  }
+  return v;
+}
+
 // Exclusive prefix sum of v over the block (in thread order); *total gets the
 // sum. Contains barriers: every thread must call it.
 template <int Threads>
 __device__ int blockExclusiveScan(int v, TopNShared &sh, int *total) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  int x = v;
-#pragma unroll
-  for (int off = 1; off < 32; off <<= 1) {
-    const int y = __shfl_up_sync(0xffffffffu, x, off);
-    if (lane >= off)
-      x += y;
-  }
+  const int x = warpInclusiveSum(v);
   if (lane == 31)
     sh.warpInt[warp] = x;
   __syncthreads();
   if (warp == 0) {
-    int w = lane < (Threads / 32) ? sh.warpInt[lane] : 0;
-#pragma unroll
-    for (int off = 1; off < 32; off <<= 1) {
-      const int y = __shfl_up_sync(0xffffffffu, w, off);
-      if (lane >= off)
-        w += y;
-    }
+    const int w = warpInclusiveSum(lane < (Threads / 32) ? sh.warpInt[lane] : 0);
     if (lane < (Threads / 32))
       sh.warpInt[lane] = w;
   }
@@ -303,17 +303,22 @@ __device__ int blockExclusiveScan(int v, TopNShared &sh, int *total) {
   return excl;
 }
 
+// The warp's min of lo and max of hi, in every lane.
+__device__ __forceinline__ void warpMinMax(double &lo, double &hi) {
+#pragma unroll
+  for (int off = 16; off >= 1; off >>= 1) {
+    lo = fmin(lo, __shfl_xor_sync(0xffffffffu, lo, off));
+    hi = fmax(hi, __shfl_xor_sync(0xffffffffu, hi, off));
+  }
+}
+
 // The cluster's min of lo and max of hi over every block's (every thread
 // passes its own and gets the cluster's). Contains a cluster barrier.
 template <int Threads>
 __device__ void clusterMinMax(const cg::cluster_group &cl, int cs, double &lo, double &hi,
                               TopNShared &sh) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-  for (int off = 16; off >= 1; off >>= 1) {
-    lo = fmin(lo, __shfl_xor_sync(0xffffffffu, lo, off));
-    hi = fmax(hi, __shfl_xor_sync(0xffffffffu, hi, off));
-  }
+  warpMinMax(lo, hi);
   if (lane == 0) {
     sh.warpLo[warp] = lo;
     sh.warpHi[warp] = hi;
@@ -322,11 +327,7 @@ __device__ void clusterMinMax(const cg::cluster_group &cl, int cs, double &lo, d
   if (warp == 0) {
     double a = lane < (Threads / 32) ? sh.warpLo[lane] : __builtin_huge_val();
     double c = lane < (Threads / 32) ? sh.warpHi[lane] : -__builtin_huge_val();
-#pragma unroll
-    for (int off = 16; off >= 1; off >>= 1) {
-      a = fmin(a, __shfl_xor_sync(0xffffffffu, a, off));
-      c = fmax(c, __shfl_xor_sync(0xffffffffu, c, off));
-    }
+    warpMinMax(a, c);
     if (lane == 0) {
       sh.lo = a;
       sh.hi = c;
@@ -342,11 +343,7 @@ __device__ void clusterMinMax(const cg::cluster_group &cl, int cs, double &lo, d
       a = o->lo;
       c = o->hi;
     }
-#pragma unroll
-    for (int off = 16; off >= 1; off >>= 1) {
-      a = fmin(a, __shfl_xor_sync(0xffffffffu, a, off));
-      c = fmax(c, __shfl_xor_sync(0xffffffffu, c, off));
-    }
+    warpMinMax(a, c);
     if (lane == 0) {
       sh.clo = a;
       sh.chi = c;
@@ -371,13 +368,7 @@ __device__ int clusterExclusiveSum(const cg::cluster_group &cl, int cs, int rank
   if (threadIdx.x < 32) {
     const int lane = threadIdx.x;
     const int c = lane < cs ? *cl.map_shared_rank(&sh.counted[field], lane) : 0;
-    int x = c;
-#pragma unroll
-    for (int off = 1; off < 32; off <<= 1) {
-      const int y = __shfl_up_sync(0xffffffffu, x, off);
-      if (lane >= off)
-        x += y;
-    }
+    const int x = warpInclusiveSum(c);
     if (lane == rank)
       sh.before = x - c;
     if (lane == 31)
@@ -563,13 +554,7 @@ __global__ void __launch_bounds__(Threads) blockTopNKernel(const TopNParams p) {
         // Every block gathers the cluster's list (in rank order)...
         if (kClustered<Threads> && tid < 32) {
           const int c = lane < cs ? *cl.map_shared_rank(&sh.listCount, lane) : 0;
-          int x = c;
-#pragma unroll
-          for (int off = 1; off < 32; off <<= 1) {
-            const int y = __shfl_up_sync(0xffffffffu, x, off);
-            if (lane >= off)
-              x += y;
-          }
+          const int x = warpInclusiveSum(c);
           if (lane < cs)
             sh.allBase[lane] = x - c;
           if (lane == 31)
