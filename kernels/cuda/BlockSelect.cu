@@ -397,28 +397,28 @@ template <int Threads>
 __device__ void findBucketT(const cg::cluster_group &cl, int cs, int need, TopNShared &sh) {
   const int tid = threadIdx.x, lane = tid & 31;
   const int w = kBuckets / cs;
-  if (!kClustered<Threads> && tid == 0) {
-    sh.rangeT = 0;
-    sh.aboveRange = 0;
-  }
-  if (kClustered<Threads> && tid < 32) {
-    const int v = lane < cs ? *cl.map_shared_rank(&sh.rangeTotal, lane) : 0;
-    int x = v;  // becomes the sum over ranks >= lane
+  int r = 0, aboveRange = 0;  // alone: the one range, nothing above it
+  if constexpr (kClustered<Threads>) {
+    if (tid < 32) {
+      const int v = lane < cs ? *cl.map_shared_rank(&sh.rangeTotal, lane) : 0;
+      int x = v;  // becomes the sum over ranks >= lane
 #pragma unroll
-    for (int off = 1; off < 32; off <<= 1) {
-      const int y = __shfl_down_sync(0xffffffffu, x, off);
-      if (lane + off < 32)
-        x += y;
+      for (int off = 1; off < 32; off <<= 1) {
+        const int y = __shfl_down_sync(0xffffffffu, x, off);
+        if (lane + off < 32)
+          x += y;
+      }
+      const int above = x - v;
+      const uint32_t hit = __ballot_sync(0xffffffffu, lane < cs && above < need && need <= x);
+      if (lane == __ffs(hit) - 1) {
+        sh.rangeT = lane;
+        sh.aboveRange = above;
+      }
     }
-    const int above = x - v;
-    const uint32_t hit = __ballot_sync(0xffffffffu, lane < cs && above < need && need <= x);
-    if (lane == __ffs(hit) - 1) {
-      sh.rangeT = lane;
-      sh.aboveRange = above;
-    }
+    __syncthreads();
+    r = sh.rangeT;
+    aboveRange = sh.aboveRange;
   }
-  __syncthreads();
-  const int r = sh.rangeT;
   const int *hist = kClustered<Threads> ? cl.map_shared_rank(sh.hist, r) + r * w : sh.hist;
   // Thread t takes positions [t * per, (t + 1) * per) from the range's top.
   const int per = max(1, w / Threads);
@@ -431,7 +431,7 @@ __device__ void findBucketT(const cg::cluster_group &cl, int cs, int need, TopNS
     local += c[k];
   }
   int total;
-  int above = sh.aboveRange + blockExclusiveScan<Threads>(local, sh, &total);
+  int above = aboveRange + blockExclusiveScan<Threads>(local, sh, &total);
 #pragma unroll
   for (int k = 0; k < (kBuckets / Threads); ++k) {
     if (k < per && above < need && need <= above + c[k]) {
@@ -552,24 +552,26 @@ __global__ void __launch_bounds__(Threads) blockTopNKernel(const TopNParams p) {
         }
         clusterSync<Threads>(cl);
         // Every block gathers the cluster's list (in rank order)...
-        if (kClustered<Threads> && tid < 32) {
-          const int c = lane < cs ? *cl.map_shared_rank(&sh.listCount, lane) : 0;
-          const int x = warpInclusiveSum(c);
-          if (lane < cs)
-            sh.allBase[lane] = x - c;
-          if (lane == 31)
-            sh.total = x;
-        }
-        __syncthreads();
-        for (int q = warp; kClustered<Threads> && q < cs; q += (Threads / 32)) {
-          const TopNShared *o = cl.map_shared_rank(&sh, q);
-          const int c = (q + 1 < cs ? sh.allBase[q + 1] : sh.total) - sh.allBase[q];
-          for (int e = lane; e < c; e += 32) {
-            sh.allIdx[sh.allBase[q] + e] = o->listIdx[e];
-            sh.allScore[sh.allBase[q] + e] = o->listScore[e];
+        if constexpr (kClustered<Threads>) {
+          if (tid < 32) {
+            const int c = lane < cs ? *cl.map_shared_rank(&sh.listCount, lane) : 0;
+            const int x = warpInclusiveSum(c);
+            if (lane < cs)
+              sh.allBase[lane] = x - c;
+            if (lane == 31)
+              sh.total = x;
           }
+          __syncthreads();
+          for (int q = warp; q < cs; q += (Threads / 32)) {
+            const TopNShared *o = cl.map_shared_rank(&sh, q);
+            const int c = (q + 1 < cs ? sh.allBase[q + 1] : sh.total) - sh.allBase[q];
+            for (int e = lane; e < c; e += 32) {
+              sh.allIdx[sh.allBase[q] + e] = o->listIdx[e];
+              sh.allScore[sh.allBase[q] + e] = o->listScore[e];
+            }
+          }
+          __syncthreads();
         }
-        __syncthreads();
         // ...and ranks its own: a warp per listed score, its lanes comparing
         // it with the list's entries.
         const int c = kClustered<Threads> ? sh.total : sh.listCount;
