@@ -2,24 +2,24 @@
 # A/B of resa-bench e2e between builds in ONE call on the GPU machine, the
 # runs alternated (A B A B ...), so that what differs between machines and
 # calls (dense 1x16K moves ~0.1 ms between calls, ~0.01 within one:
-# bench/NOTES.md) stays out of the comparison. Variant "main" is the carried
+# bench/NOTES.md) stays out of the comparison. Variant "bin" is the carried
 # .carry/bin (prepare_carry.sh); every other name is .carry/ab/NAME.tar.xz
 # (pack_variant.sh). Prints each run's decode lines; the logs go to
 # $OUT/ab-logs.tgz (one file: what comes back from a call is counted in files).
-# Environment: VARIANTS (names, default "main"), ROUNDS (2), SHAPES
+# Environment: VARIANTS (names, default "bin"), ROUNDS (2), SHAPES
 # (1x4096,1x16384), PACKAGES (the package flags of resa-bench e2e, paths
 # under $carry; default the Llama shape's dense and ReSA), KERNELS (non-empty:
 # also `resa-bench-kernels $KERNELS` per variant and round), EXTRA (more
 # resa-bench e2e flags).
-#   OUT=/tmp/out VARIANTS="main topn" SHAPES=1x262144 bash bench/e2e/device_ab.sh
+#   OUT=/tmp/out VARIANTS="bin topn" SHAPES=1x262144 bash bench/e2e/device_ab.sh
 source "$(dirname "$0")/carry_env.sh"
-variants=${VARIANTS:-main}
+variants=${VARIANTS:-bin}
 rounds=${ROUNDS:-2}
 shapes=${SHAPES:-1x4096,1x16384}
 packages=${PACKAGES:---package $carry/e2e/dense --package-resa $carry/e2e/resa}
 [ -d "$carry/e2e/dense" ] || tar -C "$carry" -xJf "$carry/e2e-both.tar.xz"
 dirOf() { # variant -> the folder holding its programs
-  if [ "$1" = main ]; then echo "$carry/bin"; return; fi
+  if [ "$1" = bin ]; then echo "$carry/bin"; return; fi
   if [ ! -x "$carry/v/$1/resa-bench" ]; then
     mkdir -p "$carry/v/$1" && tar -C "$carry/v/$1" -xJf "$carry/ab/$1.tar.xz"
   fi
