@@ -744,18 +744,14 @@ const void *topNKernelFor(int threads) {
 
 // Lets the top-n kernels use the device's whole opt-in shared memory and
 // clusters of 16 (non-portable), once a process.
-cudaError_t allowTopNLaunches(int optin) {
+cudaError_t allowTopNLaunches() {
   static std::atomic<bool> allowed{false};
   if (allowed.load())
     return cudaSuccess;
   cudaError_t e = cudaSuccess;
   for (const void *k : {topNKernel<kClusterThreads>(), topNKernel<kAloneThreads>()}) {
-    cudaFuncAttributes fa{};
     if (e == cudaSuccess)
-      e = cudaFuncGetAttributes(&fa, k);
-    if (e == cudaSuccess)
-      e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               optin - static_cast<int>(fa.sharedSizeBytes));
+      e = detail::allowOptinSharedMemory(k);
     if (e == cudaSuccess)
       e = cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
   }
@@ -776,7 +772,7 @@ cudaError_t planTopN(int32_t maxBlocks, int32_t numKvHeads, int32_t batch, int n
                      int32_t forced, BlockSelectPlan *p) {
   if (forced < 0 || forced > kMaxCluster || (forced & (forced - 1)) != 0)
     return cudaErrorInvalidValue;
-  cudaError_t err = allowTopNLaunches(optin);
+  cudaError_t err = allowTopNLaunches();
   if (err != cudaSuccess)
     return err;
   int cs = forced;

@@ -36,6 +36,7 @@
 // see bench/NOTES.md.
 #pragma once
 
+#include "Launch.cuh"
 #include "Mbarrier.cuh"
 
 #include <cuda_bf16.h>
@@ -992,16 +993,7 @@ struct InstanceOf {
     static std::atomic<bool> done{false};
     if (done.load())
       return cudaSuccess;
-    int device = 0, optin = 0;
-    cudaError_t e = cudaGetDevice(&device);
-    if (e == cudaSuccess)
-      e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    cudaFuncAttributes attr{};
-    if (e == cudaSuccess)
-      e = cudaFuncGetAttributes(&attr, K);
-    if (e == cudaSuccess)
-      e = cudaFuncSetAttribute(K, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               optin - static_cast<int>(attr.sharedSizeBytes));
+    const cudaError_t e = allowOptinSharedMemory(reinterpret_cast<const void *>(K));
     if (e == cudaSuccess)
       done = true;
     return e;

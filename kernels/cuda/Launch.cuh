@@ -41,6 +41,26 @@ cudaError_t launchPdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t sm
   return launchPdlClusters(0, kernel, grid, block, smem, stream, std::forward<Args>(args)...);
 }
 
+// Lets `kernel` (a __global__ function's address) launch with the current
+// device's whole opt-in shared memory: what its static shared memory leaves
+// of the per-block limit, the dynamic size returned in *dynamicLimit when
+// given. (Above 48 KiB the limit must be raised per kernel.)
+inline cudaError_t allowOptinSharedMemory(const void *kernel, size_t *dynamicLimit = nullptr) {
+  int device = 0, optin = 0;
+  cudaError_t e = cudaGetDevice(&device);
+  if (e == cudaSuccess)
+    e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  cudaFuncAttributes attr{};
+  if (e == cudaSuccess)
+    e = cudaFuncGetAttributes(&attr, kernel);
+  const int limit = optin - static_cast<int>(attr.sharedSizeBytes);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit);
+  if (e == cudaSuccess && dynamicLimit)
+    *dynamicLimit = static_cast<size_t>(limit);
+  return e;
+}
+
 __device__ __forceinline__ void pdlWait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void pdlLaunchDependents() {
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");

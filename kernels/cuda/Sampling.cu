@@ -24,6 +24,7 @@
 #include "resa/cuda/Sampling.h"
 
 #include "BlockReduce.cuh"
+#include "Launch.cuh"
 
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
@@ -346,16 +347,9 @@ void sampleTokens(const SampleArgs &a, cudaStream_t stream) {
   // that every pass reads the row itself.
   const size_t sliceBytes = static_cast<size_t>((a.vocab + kCluster - 1) / kCluster) * sizeof(float);
   static const size_t stageLimit = [] {
-    int device = 0, optin = 0;
-    checkCuda(cudaGetDevice(&device), "cudaGetDevice");
-    checkCuda(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-              "cudaDeviceGetAttribute");
-    cudaFuncAttributes attr{};
-    checkCuda(cudaFuncGetAttributes(&attr, sampleKernel), "cudaFuncGetAttributes");
-    const size_t limit = static_cast<size_t>(optin) - attr.sharedSizeBytes;
-    checkCuda(cudaFuncSetAttribute(sampleKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                   static_cast<int>(limit)),
-              "cudaFuncSetAttribute");
+    size_t limit = 0;
+    checkCuda(detail::allowOptinSharedMemory(reinterpret_cast<const void *>(sampleKernel), &limit),
+              "allowing the sampling kernel its shared memory");
     return limit;
   }();
   const bool staged = sliceBytes <= stageLimit;
