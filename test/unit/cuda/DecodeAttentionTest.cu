@@ -389,6 +389,13 @@ std::vector<Case> allCases() {
     c.name = "bf16_d128_q32kv8_splits" + std::to_string(fs) + "_len4097,1000,0";
     add(c);
   }
+  // 16-head blocks (GQA group 16) merging many splits.
+  {
+    Case c = shaped("bf16_d128_q32kv2_splits40_len4097,1000", KVDType::BF16, 32, 2, 128, 16,
+                    {4097, 1000});
+    c.forceSplits = 40;
+    add(c);
+  }
   // Tuning variants of the bench shape.
   for (int v = 1; resa::gpu::decodeAttentionVariantName(v); ++v) {
     Case c;
