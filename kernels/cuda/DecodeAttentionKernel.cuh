@@ -1028,19 +1028,8 @@ struct InstanceOf {
     cudaError_t e = prepare(smem);
     if (e != cudaSuccess)
       return e;
-    if constexpr (PDL) {
-      cudaLaunchConfig_t cfg = {};
-      cfg.gridDim = grid;
-      cfg.blockDim = dim3(C::kThreads);
-      cfg.dynamicSmemBytes = smem;
-      cfg.stream = st;
-      cudaLaunchAttribute attr[1];
-      attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-      attr[0].val.programmaticStreamSerializationAllowed = 1;
-      cfg.attrs = attr;
-      cfg.numAttrs = 1;
-      return cudaLaunchKernelEx(&cfg, K, p);
-    }
+    if constexpr (PDL)
+      return launchPdl(K, grid, dim3(C::kThreads), smem, st, p);
     K<<<grid, C::kThreads, smem, st>>>(p);
     return cudaGetLastError();
   }
