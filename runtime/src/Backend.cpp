@@ -50,28 +50,51 @@ void checkChainedRows(int64_t lastRows, int64_t rows) {
                 std::to_string(lastRows));
 }
 
+std::shared_ptr<ProgramBackend::PendingChoice>
+ProgramBackend::startChoice(const std::string &function, const std::vector<Tensor> &inputs,
+                            KVCache &cache, int64_t start, const TokenRequest &request,
+                            const PendingChoice *chainedFrom) {
+  // The host's kind of step: run when started, its choice kept for a
+  // chained step after it.
+  class HostChoice final : public PendingChoice {
+  public:
+    explicit HostChoice(TokenChoice c) : choice(std::move(c)) {}
+    TokenChoice take() override { return choice; }
+    const TokenChoice choice;
+  };
+  std::vector<Tensor> in = inputs;
+  if (chainedFrom) {
+    const auto *from = dynamic_cast<const HostChoice *>(chainedFrom);
+    if (!from)
+      throw Error("a chained step follows a step of another backend");
+    Tensor ids(DType::I64, in.at(0).shape());
+    std::copy(from->choice.tokens.begin(), from->choice.tokens.end(), ids.data<int64_t>());
+    in[0] = std::move(ids);
+  }
+  return std::make_shared<HostChoice>(runAndChoose(function, in, cache, start, request));
+}
+
 void ProgramBackend::enqueueChoice(const std::string &function, const std::vector<Tensor> &inputs,
                                    KVCache &cache, int64_t start, const TokenRequest &request,
                                    bool chained) {
-  std::vector<Tensor> in = inputs;
-  if (chained) {
-    checkChainedRows(lastRows_, in.at(0).numel());
-    Tensor ids(DType::I64, in[0].shape());
-    std::copy(lastChosen_.begin(), lastChosen_.end(), ids.data<int64_t>());
-    in[0] = std::move(ids);
-  }
-  TokenChoice c = runAndChoose(function, in, cache, start, request);
-  lastRows_ = static_cast<int64_t>(c.tokens.size());
-  lastChosen_ = c.tokens;
-  pending_.push_back(std::move(c));
+  if (pending_.size() >= maxPendingChoices())
+    throw Error("more than " + std::to_string(maxPendingChoices()) +
+                " decode steps enqueued and not taken");
+  if (chained)
+    checkChainedRows(lastRows_, inputs.at(0).numel());
+  std::shared_ptr<PendingChoice> step =
+      startChoice(function, inputs, cache, start, request, chained ? last_.get() : nullptr);
+  lastRows_ = static_cast<int64_t>(request.draws.size());
+  pending_.push_back(step);
+  last_ = std::move(step);
 }
 
 TokenChoice ProgramBackend::takeChoice() {
   if (pending_.empty())
     throw Error("no enqueued step to take a choice from");
-  TokenChoice c = std::move(pending_.front());
+  std::shared_ptr<PendingChoice> step = std::move(pending_.front());
   pending_.pop_front();
-  return c;
+  return step->take();
 }
 
 } // namespace resa

@@ -10,6 +10,7 @@
 #include "resa/runtime/Package.h"
 #include "resa/runtime/Sampler.h"
 
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -37,23 +38,44 @@ public:
   // starts a step like runAndChoose, takeChoice returns the oldest enqueued
   // step's choice. With `chained`, the rows' token ids (inputs[0], [rows, 1],
   // then placeholders) are the tokens the step enqueued just before chose,
-  // same rows in the same order, whether or not that choice was taken. This
-  // one runs each step when it is enqueued; the CUDA backend queues it on the
-  // device behind the step before, its ids copied there, so that the device
-  // runs step N + 1 while the host reads step N's tokens.
-  virtual void enqueueChoice(const std::string &function, const std::vector<Tensor> &inputs,
-                             KVCache &cache, int64_t start, const TokenRequest &request,
-                             bool chained);
-  virtual TokenChoice takeChoice();
+  // same rows in the same order, whether or not that choice was taken. The
+  // queue is this class's; each backend starts its steps (startChoice): the
+  // host's choice runs each step when it is enqueued, the CUDA backend queues
+  // it on the device behind the step before, its ids copied there, so that
+  // the device runs step N + 1 while the host reads step N's tokens.
+  void enqueueChoice(const std::string &function, const std::vector<Tensor> &inputs,
+                     KVCache &cache, int64_t start, const TokenRequest &request, bool chained);
+  TokenChoice takeChoice();
   // Steps enqueued and not yet taken.
-  virtual size_t pendingChoices() const { return pending_.size(); }
+  size_t pendingChoices() const { return pending_.size(); }
   // Calls served by replaying a captured CUDA graph.
   virtual int64_t graphReplays() const { return 0; }
 
+protected:
+  // An enqueued step: its choice, and what a chained step after it takes its
+  // token ids from (the backend's own kind of step).
+  class PendingChoice {
+  public:
+    virtual ~PendingChoice() = default;
+    // The step's choice (waits for the step where it still runs). Called
+    // once; the step may outlive it as the source of a chained step's ids.
+    virtual TokenChoice take() = 0;
+  };
+  // Starts a step like runAndChoose. chainedFrom (null unless chained): the
+  // step enqueued just before, of this backend's kind, its rows checked.
+  // This one runs the step now and chooses on the host.
+  virtual std::shared_ptr<PendingChoice> startChoice(const std::string &function,
+                                                     const std::vector<Tensor> &inputs,
+                                                     KVCache &cache, int64_t start,
+                                                     const TokenRequest &request,
+                                                     const PendingChoice *chainedFrom);
+  // The most steps enqueued and not taken at a time.
+  virtual size_t maxPendingChoices() const { return SIZE_MAX; }
+
 private:
-  std::deque<TokenChoice> pending_;
-  int64_t lastRows_ = -1;           // the last enqueued step's rows (-1: none yet)
-  std::vector<int64_t> lastChosen_; // and its tokens
+  std::deque<std::shared_ptr<PendingChoice>> pending_;
+  std::shared_ptr<PendingChoice> last_; // the last enqueued step (taken or not)
+  int64_t lastRows_ = -1;               // and its rows (-1: none yet)
 };
 
 // Throws unless a chained step of `rows` rows can follow a step of

@@ -12,7 +12,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <string>
 
 namespace resa {
@@ -106,46 +105,55 @@ public:
   // row's token there and only tokens and log-probabilities come back.
   TokenChoice runAndChoose(const std::string &function, const std::vector<Tensor> &inputs,
                            KVCache &cache, int64_t start, const TokenRequest &request) override {
-    if (!inFlight_.empty())
-      throw Error("runAndChoose with " + std::to_string(inFlight_.size()) +
+    if (pendingChoices() != 0)
+      throw Error("runAndChoose with " + std::to_string(pendingChoices()) +
                   " enqueued steps not taken");
     enqueueChoice(function, inputs, cache, start, request, false);
     return takeChoice();
   }
 
+  int64_t graphReplays() const override {
+    int64_t n = 0;
+    for (const auto &[name, e] : executors_)
+      n += static_cast<int64_t>(e->graphReplays());
+    return n;
+  }
+
+protected:
   // Each step's choice lands in device memory (`chosen`: what a chained
   // step after it copies into its token ids) and then in a pinned slot of
-  // the ring, with an event the host waits on in takeChoice, so that the
-  // stream may hold the next step meanwhile.
-  void enqueueChoice(const std::string &function, const std::vector<Tensor> &inputs,
-                     KVCache &cache, int64_t start, const TokenRequest &request,
-                     bool chained) override {
-    if (inFlight_.size() == kRing)
-      throw Error("more than " + std::to_string(kRing) + " decode steps enqueued and not taken");
+  // the ring, with an event the host waits on in take(), so that the stream
+  // may hold the next step meanwhile.
+  std::shared_ptr<PendingChoice> startChoice(const std::string &function,
+                                             const std::vector<Tensor> &inputs, KVCache &cache,
+                                             int64_t start, const TokenRequest &request,
+                                             const PendingChoice *chainedFrom) override {
     const int64_t rows = static_cast<int64_t>(request.draws.size());
     const int64_t *ids = nullptr;
-    if (chained) {
-      checkChainedRows(lastRows_, inputs.at(0).numel());
-      ids = static_cast<const int64_t *>(lastChosen_.get());
+    if (chainedFrom) {
+      const auto *from = dynamic_cast<const DeviceChoice *>(chainedFrom);
+      if (!from)
+        throw Error("a chained step follows a step of another backend");
+      ids = static_cast<const int64_t *>(from->chosen.get());
     }
     RingSlot &slot = ring_[enqueued_ % kRing];
-    InFlight step{&slot, nullptr, nullptr, rows, 0};
+    auto step = std::make_shared<DeviceChoice>(&slot, rows);
     auto choose = [&](size_t i, const DeviceTensor &logits) -> Tensor {
       if (i != 0)
         return gpu::download(logits, ctx_);
       checkChoiceLogits(logits.dtype(), logits.shape(), rows);
       const int64_t len = logits.dim(1), vocab = logits.dim(2);
-      step.vocab = vocab;
+      step->vocab = vocab;
       // Tokens, then log-probabilities, in one block: one copy back.
       const size_t bytes = static_cast<size_t>(rows) * (sizeof(int64_t) + sizeof(float));
-      step.chosen = alloc_.allocateBytes(bytes);
-      int64_t *tokens = static_cast<int64_t *>(step.chosen.get());
+      step->chosen = alloc_.allocateBytes(bytes);
+      int64_t *tokens = static_cast<int64_t *>(step->chosen.get());
       float *logProbs = reinterpret_cast<float *>(tokens + rows);
       // The slot's pinned bytes: the draws (uploaded from there: a copy
       // from pageable memory may wait for the stream), then the choice.
       const size_t drawBytes = static_cast<size_t>(rows) * sizeof(double);
       char *host = static_cast<char *>(slot.host.get(drawBytes + bytes));
-      step.choice = host + drawBytes;
+      step->choice = host + drawBytes;
       gpu::SampleArgs a;
       a.logits = logits.data<float>() + (len - 1) * vocab;
       a.rows = rows;
@@ -165,7 +173,7 @@ public:
       a.logProbs = logProbs;
       gpu::sampleTokens(a, stream_);
       if (bytes > 0)
-        gpu::checkCuda(cudaMemcpyAsync(step.choice, step.chosen.get(), bytes,
+        gpu::checkCuda(cudaMemcpyAsync(step->choice, step->chosen.get(), bytes,
                                        cudaMemcpyDeviceToHost, stream_),
                        "downloading the chosen tokens");
       gpu::checkCuda(cudaEventRecord(slot.done, stream_), "recording a step's choice");
@@ -173,37 +181,13 @@ public:
     };
     executors_.at(function)->run(inputs, {cache, attention_, kvType_, storageType_, start}, choose,
                                  ids);
-    if (!step.chosen)
+    if (!step->chosen)
       throw Error("'" + function + "' returns no logits");
-    lastChosen_ = step.chosen;
-    lastRows_ = rows;
-    inFlight_.push_back(std::move(step));
     ++enqueued_;
+    return step;
   }
 
-  TokenChoice takeChoice() override {
-    if (inFlight_.empty())
-      throw Error("no enqueued step to take a choice from");
-    InFlight step = std::move(inFlight_.front());
-    inFlight_.pop_front();
-    gpu::checkCuda(cudaEventSynchronize(step.slot->done), "downloading the chosen tokens");
-    const int64_t *t = reinterpret_cast<const int64_t *>(step.choice);
-    const float *lp = reinterpret_cast<const float *>(t + step.rows);
-    TokenChoice c;
-    c.tokens.assign(t, t + step.rows);
-    c.logProbs.assign(lp, lp + step.rows);
-    c.vocab = step.vocab;
-    return c;
-  }
-
-  size_t pendingChoices() const override { return inFlight_.size(); }
-
-  int64_t graphReplays() const override {
-    int64_t n = 0;
-    for (const auto &[name, e] : executors_)
-      n += static_cast<int64_t>(e->graphReplays());
-    return n;
-  }
+  size_t maxPendingChoices() const override { return kRing; }
 
 private:
   static cudaStream_t makeStream() {
@@ -221,23 +205,34 @@ private:
   gpu::PagedAttentionState attention_;
   DeviceWeights weights_;
   std::map<std::string, std::unique_ptr<CudaExecutor>> executors_;
-  // Enqueued steps: a ring of pinned slots, each step's until it is taken.
+  // Enqueued steps' pinned slots, a ring: the base class holds at most kRing
+  // steps not taken, so a slot is reused only after its step was taken.
   struct RingSlot {
     PinnedBytes host;
     cudaEvent_t done = nullptr; // after the choice's download
   };
-  struct InFlight {
+  class DeviceChoice final : public PendingChoice {
+  public:
+    DeviceChoice(RingSlot *s, int64_t r) : slot(s), rows(r) {}
+    TokenChoice take() override {
+      gpu::checkCuda(cudaEventSynchronize(slot->done), "downloading the chosen tokens");
+      const int64_t *t = reinterpret_cast<const int64_t *>(choice);
+      const float *lp = reinterpret_cast<const float *>(t + rows);
+      TokenChoice c;
+      c.tokens.assign(t, t + rows);
+      c.logProbs.assign(lp, lp + rows);
+      c.vocab = vocab;
+      return c;
+    }
     RingSlot *slot;
+    int64_t rows;
+    int64_t vocab = 0;
     std::shared_ptr<void> chosen; // device tokens, then log-probabilities
-    char *choice;                 // their copy in the slot's pinned bytes
-    int64_t rows, vocab;
+    char *choice = nullptr;       // their copy in the slot's pinned bytes
   };
   static constexpr size_t kRing = 4;
   RingSlot ring_[kRing];
-  std::deque<InFlight> inFlight_;
   size_t enqueued_ = 0;
-  std::shared_ptr<void> lastChosen_; // the last enqueued step's device tokens
-  int64_t lastRows_ = -1;             // and its rows (-1: none yet)
 };
 
 } // namespace
