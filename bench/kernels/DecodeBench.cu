@@ -5,7 +5,11 @@
 //   resa-bench-kernels [--out FILE.json] [--batches 1,8]
 //                      [--contexts 4096,16384,65536,131072,262144]
 //                      [--variants] [--overhead] [--quick] [--sparse]
+//                      [--workspace-merge]
 //
+// --workspace-merge: the splits always merge through the workspace, never
+// in a thread-block cluster (DecodeAttentionOptions::clusterMerge); the JSON
+// says which each row used.
 // --sparse adds ReSA's step (block selection + block-sparse decode, kept
 // ratio 0.1, n_min 16, one local block, b = 16) for the same batches and
 // contexts: the whole step, selection alone and sparse attention alone, each
@@ -38,6 +42,9 @@
 #include <vector>
 
 namespace {
+
+// DecodeAttentionOptions::clusterMerge of every plan (--workspace-merge: false).
+bool gClusterMerge = true;
 
 #define CHECK(expr)                                                                        \
   do {                                                                                     \
@@ -91,6 +98,7 @@ struct Result {
   int splits, stagesPerSplit, blocksPerSm, buffers, grid;
   double medianUs, minUs, bytes, tbps, fraction;
   bool graph;
+  bool clusterMerge;  // the plan merged the splits in clusters
 };
 
 double copyCeiling() {
@@ -265,6 +273,7 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
 
   resa::gpu::DecodeAttentionOptions opt;
   opt.variant = variant;
+  opt.clusterMerge = gClusterMerge;
   resa::gpu::DecodeAttentionPlan plan;
   CHECK(resa::gpu::planDecodeAttention(s, resa::gpu::KVDType::BF16, context, &plan, opt));
   void *ws = nullptr;
@@ -307,6 +316,7 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
   r.tbps = r.bytes / (r.medianUs * 1e-6) / 1e12;
   r.fraction = r.tbps / ceiling;
   r.graph = tm.graph;
+  r.clusterMerge = plan.clusterMerge;
 
   CHECK(cudaStreamDestroy(st));
   cudaFree(ws);
@@ -321,6 +331,7 @@ struct SparseResult {
   double stepUs, stepMinUs, selectUs, scoreUs, topNUs, attendUs;
   double bytes, summaryBytes, kvBytes, tbps, fraction;
   bool graph;
+  bool clusterMerge;  // the plan merged the splits in clusters
 };
 
 SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, bool quick) {
@@ -370,8 +381,10 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
   CHECK(resa::gpu::planBlockSelect(s, resa::gpu::KVDType::BF16, context, params, &topNPlan,
                                    partOnly));
   resa::gpu::DecodeAttentionPlan aplan;
+  resa::gpu::DecodeAttentionOptions aopt;
+  aopt.clusterMerge = gClusterMerge;
   CHECK(resa::gpu::planSparseDecodeAttention(s, resa::gpu::KVDType::BF16, splan.maxSelected,
-                                             &aplan));
+                                             &aplan, aopt));
   const int maxSel = splan.maxSelected;
   const size_t selPerBuf = static_cast<size_t>(batch) * s.numKvHeads * maxSel;
   CHECK(cudaMalloc(&sel, selPerBuf * buffers * 4));
@@ -458,6 +471,7 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
   r.tbps = r.bytes / (r.stepUs * 1e-6) / 1e12;
   r.fraction = r.tbps / ceiling;
   r.graph = tStep.graph && tSel.graph && tScore.graph && tTopN.graph && tAtt.graph;
+  r.clusterMerge = aplan.clusterMerge;
 
   CHECK(cudaStreamDestroy(st));
   cudaFree(wsSel);
@@ -492,10 +506,12 @@ int main(int argc, char **argv) {
       overhead = true;
     else if (a == "--sparse")
       sparse = true;
+    else if (a == "--workspace-merge")
+      gClusterMerge = false;
     else {
       std::fprintf(stderr,
                    "usage: %s [--out FILE.json] [--batches 1,8] [--contexts 4096,...] "
-                   "[--variants] [--overhead] [--quick] [--sparse]\n",
+                   "[--variants] [--overhead] [--quick] [--sparse] [--workspace-merge]\n",
                    argv[0]);
       return 2;
     }
@@ -587,11 +603,13 @@ int main(int argc, char **argv) {
                    "    {\"batch\": %d, \"context\": %d, \"variant\": \"%s\", \"pages\": \"%s\", "
                    "\"splits\": %d, \"stages_per_split\": %d, \"grid\": %d, \"blocks_per_sm\": %d, "
                    "\"buffers\": %d, \"median_us\": %.3f, \"min_us\": %.3f, \"bytes\": %.0f, "
-                   "\"tbps\": %.4f, \"fraction_of_ceiling\": %.4f, \"cuda_graph\": %s}%s\n",
+                   "\"tbps\": %.4f, \"fraction_of_ceiling\": %.4f, \"cuda_graph\": %s, "
+                   "\"cluster_merge\": %s}%s\n",
                    r.batch, r.context, resa::gpu::decodeAttentionVariantName(r.variant),
                    r.contiguous ? "contiguous" : "shuffled", r.splits, r.stagesPerSplit, r.grid,
                    r.blocksPerSm, r.buffers, r.medianUs, r.minUs, r.bytes, r.tbps, r.fraction,
-                   r.graph ? "true" : "false", i + 1 < rs.size() ? "," : "");
+                   r.graph ? "true" : "false", r.clusterMerge ? "true" : "false",
+                   i + 1 < rs.size() ? "," : "");
     }
     std::fprintf(f, "  ]%s\n", last ? "" : ",");
   };
@@ -609,12 +627,12 @@ int main(int argc, char **argv) {
                    "\"select_median_us\": %.3f, \"score_median_us\": %.3f, "
                    "\"topn_median_us\": %.3f, \"attend_median_us\": %.3f, \"bytes\": %.0f, "
                    "\"summary_bytes\": %.0f, \"kv_bytes\": %.0f, \"tbps\": %.4f, "
-                   "\"fraction_of_ceiling\": %.4f, \"cuda_graph\": %s}%s\n",
+                   "\"fraction_of_ceiling\": %.4f, \"cuda_graph\": %s, \"cluster_merge\": %s}%s\n",
                    r.batch, r.context, r.blocks, r.selected, r.buffers, r.splits, r.stagesPerSplit,
                    r.grid, r.scoreCtas, r.stepUs, r.stepMinUs, r.selectUs, r.scoreUs, r.topNUs,
                    r.attendUs, r.bytes,
                    r.summaryBytes, r.kvBytes, r.tbps, r.fraction, r.graph ? "true" : "false",
-                   i + 1 < sparseResults.size() ? "," : "");
+                   r.clusterMerge ? "true" : "false", i + 1 < sparseResults.size() ? "," : "");
     }
     std::fprintf(f, "  ]\n");
   }

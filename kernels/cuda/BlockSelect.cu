@@ -928,8 +928,8 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
   const dim3 grid(static_cast<unsigned>(s.numKvHeads) * cs, static_cast<unsigned>(s.batch));
   // (A block alone is launched without a cluster: it has no cluster step.)
   return plan.topNThreads == kClusterThreads
-             ? launchPdlClusters(cs, blockTopNKernel<kClusterThreads>, grid, dim3(kClusterThreads),
-                                 plan.selectSmemBytes, stream, tp)
+             ? launchPdlClusters(dim3(cs), blockTopNKernel<kClusterThreads>, grid,
+                                 dim3(kClusterThreads), plan.selectSmemBytes, stream, tp)
              : launchPdl(blockTopNKernel<kAloneThreads>, grid, dim3(kAloneThreads),
                          plan.selectSmemBytes, stream, tp);
 }

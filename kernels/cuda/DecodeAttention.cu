@@ -33,6 +33,14 @@ int pagesSpanned(int stages, int stageTokens, int pageSize) {
   return static_cast<int>(std::min<int64_t>(pages, 1 << 30));
 }
 
+// The grid: (sequence, split, KV head x head chunk). Sequence fastest: the
+// blocks of every sequence for one (split, head) run together, so pages the
+// sequences share are read from HBM once.
+dim3 gridOf(const PagedAttentionShape &s, int splits, int headChunks) {
+  return dim3(static_cast<unsigned>(s.batch), static_cast<unsigned>(splits),
+              static_cast<unsigned>(s.numKvHeads * headChunks));
+}
+
 size_t workspaceFor(int64_t pairs, int splits, int hg, int headDim) {
   if (splits <= 1)
     return 0;
@@ -135,7 +143,20 @@ cudaError_t planDecodeAttention(const PagedAttentionShape &s, KVDType dtype, int
   p.pageTableCapacity = pagesSpanned(stagesPerSplit, st, s.pageSize);
   p.blocksPerSm = blocks;
   p.smemBytes = smem;
-  p.workspaceBytes = workspaceFor(pairs, splits, hg, s.headDim);
+  // The cluster merge where every cluster of the grid fits at once (a
+  // second wave would wait for the whole first one).
+  if (opt.clusterMerge && e.launchCluster && splits >= 2 && splits <= detail::kMaxClusterSplits &&
+      pairs > 0) {
+    const dim3 grid = gridOf(s, splits, p.headChunks);
+    int clusters = 0;
+    err = e.activeClusters(&clusters, grid, smem);
+    if (err != cudaSuccess) {
+      (void)cudaGetLastError();  // (not sticky: the query's error only)
+      clusters = 0;
+    }
+    p.clusterMerge = clusters >= pairs;
+  }
+  p.workspaceBytes = p.clusterMerge ? 0 : workspaceFor(pairs, splits, hg, s.headDim);
   *plan = p;
   return cudaSuccess;
 }
@@ -190,7 +211,9 @@ cudaError_t decodeAttention(const DecodeAttentionArgs &a, const DecodeAttentionP
   p.outF32 = a.outF32;
   p.freshTokens = a.selected ? 0 : std::max(a.freshTokens, 0);
   const int64_t pairs = static_cast<int64_t>(s.batch) * s.numKvHeads * plan.headChunks;
-  if (plan.numSplits > 1) {
+  if (plan.clusterMerge && !e.launchCluster)
+    return cudaErrorInvalidValue;
+  if (plan.numSplits > 1 && !plan.clusterMerge) {
     char *ws = static_cast<char *>(workspace);
     p.counters = reinterpret_cast<int32_t *>(ws);
     ws += alignUp(static_cast<size_t>(pairs) * 4);
@@ -208,11 +231,9 @@ cudaError_t decodeAttention(const DecodeAttentionArgs &a, const DecodeAttentionP
   const float scale = a.scale != 0.0f ? a.scale : defaultAttentionScale(s.headDim);
   p.qScale = scale * 1.4426950408889634f;
 
-  // Sequence fastest: the blocks of every sequence for one (split, head) run
-  // together, so pages the sequences share are read from HBM once.
-  const dim3 grid(static_cast<unsigned>(s.batch), static_cast<unsigned>(plan.numSplits),
-                  static_cast<unsigned>(s.numKvHeads * plan.headChunks));
-  return e.launch(p, grid, plan.smemBytes, stream);
+  const dim3 grid = gridOf(s, plan.numSplits, plan.headChunks);
+  return plan.clusterMerge ? e.launchCluster(p, grid, plan.smemBytes, stream)
+                           : e.launch(p, grid, plan.smemBytes, stream);
 }
 
 } // namespace resa::gpu

@@ -39,6 +39,7 @@
 #include "Launch.cuh"
 #include "Mbarrier.cuh"
 
+#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <atomic>
@@ -303,18 +304,71 @@ __device__ __forceinline__ const float *redAt(const float *red, int row, int d, 
   return red + redIndex(row, d, D);
 }
 
-// On entry `smem` holds the block's NPART partial states, red[part][g][d]
-// (unnormalised acc, relative to sM[part * HG + g], with sums sL), and all
-// threads have passed a barrier. Merges them; with one split writes the
-// output, otherwise writes the block's partial state and, in the last block of
-// the (sequence, KV head [, head chunk]) to finish, merges all splits.
+// The most splits merged in a thread-block cluster (Hopper's non-portable
+// cluster size).
+constexpr int kMaxClusterSplits = 16;
+
+// Merges, in split order, the cluster's blocks' states of item (head g, dims
+// [4 d4, 4 d4 + 4)): each block's (max, sum) at sMl[g] and acc at sAcc[g *
+// D / 4 + d4] of its shared memory, read through distributed shared memory.
+// All loads are issued before the arithmetic (one round trip).
+template <int D>
+__device__ __forceinline__ void mergeClusterItem(const cooperative_groups::cluster_group &cl,
+                                                 int cs, const float2 *sMl, const float4 *sAcc,
+                                                 int g, int d4, float &M, float &L, float4 &A) {
+  constexpr float kNegInf = -__builtin_huge_valf();
+  float2 ml[kMaxClusterSplits];
+  float4 x[kMaxClusterSplits];
+#pragma unroll
+  for (int s = 0; s < kMaxClusterSplits; ++s)
+    if (s < cs) {
+      ml[s] = *cl.map_shared_rank(sMl + g, s);
+      x[s] = *cl.map_shared_rank(sAcc + g * (D / 4) + d4, s);
+    }
+  M = kNegInf;
+#pragma unroll
+  for (int s = 0; s < kMaxClusterSplits; ++s)
+    if (s < cs)
+      M = fmaxf(M, ml[s].x);
+  L = 0.0f;
+  A = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+  for (int s = 0; s < kMaxClusterSplits; ++s)
+    if (s < cs) {
+      // A split that attended to nothing (m = -inf: l = 0, a zero partial)
+      // weighs 0 (no inf - inf when every split is empty).
+      const float w = ml[s].x == kNegInf ? 0.0f : exp2f(ml[s].x - M);
+      L = fmaf(w, ml[s].y, L);
+      A.x = fmaf(w, x[s].x, A.x);
+      A.y = fmaf(w, x[s].y, A.y);
+      A.z = fmaf(w, x[s].z, A.z);
+      A.w = fmaf(w, x[s].w, A.w);
+    }
+}
+
+// On entry `smem` (AREA bytes) holds the block's NPART partial states,
+// red[part][g][d] (unnormalised acc, relative to sM[part * HG + g], with sums
+// sL), and all threads have passed a barrier. Merges them; with one split
+// writes the output, otherwise merges the splits' states of the (sequence, KV
+// head [, head chunk]):
+// - CLUSTER (the splits are one thread-block cluster along y): each block
+//   keeps its state in shared memory, the cluster meets at a barrier and
+//   every block merges its share of the items from all blocks' states
+//   (mergeClusterItem), then meets again so that no state goes while read;
+// - otherwise each block writes its state to the workspace and the last
+//   block to finish merges them all.
 // Whoever writes a row of the output also writes its lse (when p.lse is set).
-template <typename T, int D, int HG, int NPART, int NTHREADS>
+template <typename T, int D, int HG, int NPART, int NTHREADS, int AREA, bool CLUSTER>
 __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char *smem,
                                             const float *sM, const float *sL,
                                             int *sIsLast, int b, int yc, int split, int h0,
                                             int gCount) {
   constexpr float kNegInf = -__builtin_huge_valf();
+  // The cluster path's state, after the NPART partials in the stage area.
+  static_assert(!CLUSTER || (NPART + 1) * HG * D * 4 + HG * 8 <= AREA,
+                "the block's state does not fit beside its partials");
+  float4 *sAcc = reinterpret_cast<float4 *>(smem + NPART * HG * D * 4);
+  float2 *sMl = reinterpret_cast<float2 *>(smem + (NPART + 1) * HG * D * 4);
   const int tid = threadIdx.x;
   const int numSplits = gridDim.y;
   const int numYc = gridDim.z;  // KV heads x head chunks
@@ -347,6 +401,10 @@ __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char
         if (p.lse && d4 == 0)
           p.lse[rowBase + g] = stateLse(ms, L);
       }
+    } else if constexpr (CLUSTER) {
+      sAcc[g * (D / 4) + d4] = A;
+      if (d4 == 0)
+        sMl[g] = make_float2(M, L);
     } else {
       const int64_t slot = (pairIdx * numSplits + split) * HG + g;
       reinterpret_cast<float4 *>(p.opart)[slot * (D / 4) + d4] = A;
@@ -356,6 +414,28 @@ __device__ __forceinline__ void finishBlock(const DecodeParams &p, unsigned char
   }
   if (numSplits == 1)
     return;
+
+  if constexpr (CLUSTER) {
+    const cooperative_groups::cluster_group cl = cooperative_groups::this_cluster();
+    cl.sync();
+    const int items = HG * D / 4;
+    const int per = (items + numSplits - 1) / numSplits;
+    const int end = min(items, (split + 1) * per);
+    for (int o = split * per + tid; o < end; o += NTHREADS) {
+      const int g = o / (D / 4);
+      const int d4 = o % (D / 4);
+      if (g >= gCount)
+        continue;
+      float M, L;
+      float4 A;
+      mergeClusterItem<D>(cl, numSplits, sMl, sAcc, g, d4, M, L, A);
+      storeOut4<T, D>(p, rowBase + g, d4, A, L > 0.0f ? 1.0f / L : 0.0f);
+      if (p.lse && d4 == 0)
+        p.lse[rowBase + g] = stateLse(M == kNegInf ? 0.0f : M, L);
+    }
+    cl.sync();
+    return;
+  }
 
   // The last block of this (sequence, KV head) to get here merges the splits.
   // One thread's counter update releases the whole block's partial state
@@ -634,8 +714,8 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
   }
   __syncthreads();
 
-  finishBlock<T, D, HG, TG, C::kThreads>(p, smem, sM, sL, &sIsLast, b, w.yc, w.split,
-                                         h0, gCount);
+  finishBlock<T, D, HG, TG, C::kThreads, NST * C::kStageBytes, false>(p, smem, sM, sL, &sIsLast,
+                                                                     b, w.yc, w.split, h0, gCount);
 }
 
 
@@ -698,7 +778,8 @@ template <int D, int ST, int NSTW, int ES, int NW, int HG = 8> struct TcCfg {
   static constexpr int kMaxSplits = (kStageArea / 4) / kHeads;
 };
 
-template <typename T, int D, int ST, int NSTW, int NW, int HG>
+// CLUSTER: launched in clusters of the splits (finishBlock).
+template <typename T, int D, int ST, int NSTW, int NW, int HG, bool CLUSTER>
 __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeParams p) {
   using C = TcCfg<D, ST, NSTW, sizeof(T), NW, HG>;
   constexpr bool kTwo = HG == 16;  // heads 8-15 in MMA rows 8-15
@@ -994,8 +1075,8 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
     }
   }
   __syncthreads();
-  finishBlock<T, D, HG, NW, C::kThreads>(p, smem, sM, sL, &sIsLast, b, w.yc, w.split, h0,
-                                         gCount);
+  finishBlock<T, D, HG, NW, C::kThreads, C::kStageArea, CLUSTER>(p, smem, sM, sL, &sIsLast, b,
+                                                                  w.yc, w.split, h0, gCount);
 }
 
 // ---- per-instance host entry points ----------------------------------------------
@@ -1008,24 +1089,35 @@ struct KernelEntry {
   int stageTokens;
   int stages;
   int maxSplits;
+  // The kernel that merges the splits in a thread-block cluster (grid.y
+  // blocks along y; null where there is none): its launch, and how many of
+  // its clusters fit on the device at once.
+  cudaError_t (*launchCluster)(const DecodeParams &, dim3 grid, size_t smem, cudaStream_t);
+  cudaError_t (*activeClusters)(int *clusters, dim3 grid, size_t smem);
 };
 
-template <typename C, void (*K)(DecodeParams), int HEADS, int ST, int NST, bool PDL = false>
+// KC (optional): the cluster-merging form of kernel K.
+template <typename C, void (*K)(DecodeParams), int HEADS, int ST, int NST, bool PDL = false,
+          void (*KC)(DecodeParams) = nullptr>
 struct InstanceOf {
-  static cudaError_t prepare(size_t /*smem*/) {
-    // Allow the kernel the device's whole opt-in shared memory, once. (The
-    // limit is an attribute of the kernel, which several instances may share:
-    // they all set the same value. Occupancy and launches use the actual size.)
+  // Allows the kernel the device's whole opt-in shared memory (and, with
+  // `cluster`, clusters of up to 16 blocks), once. (The limit is an
+  // attribute of the kernel, which several instances may share: they all
+  // set the same value. Occupancy and launches use the actual size.)
+  template <void (*F)(DecodeParams), bool CLUSTER> static cudaError_t prepare() {
     static std::atomic<bool> done{false};
     if (done.load())
       return cudaSuccess;
-    const cudaError_t e = allowOptinSharedMemory(reinterpret_cast<const void *>(K));
+    const void *f = reinterpret_cast<const void *>(F);
+    cudaError_t e = allowOptinSharedMemory(f);
+    if (e == cudaSuccess && CLUSTER)
+      e = cudaFuncSetAttribute(f, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
     if (e == cudaSuccess)
       done = true;
     return e;
   }
   static cudaError_t launch(const DecodeParams &p, dim3 grid, size_t smem, cudaStream_t st) {
-    cudaError_t e = prepare(smem);
+    cudaError_t e = prepare<K, false>();
     if (e != cudaSuccess)
       return e;
     if constexpr (PDL)
@@ -1034,13 +1126,43 @@ struct InstanceOf {
     return cudaGetLastError();
   }
   static cudaError_t occupancy(int *blocks, size_t smem) {
-    cudaError_t e = prepare(smem);
+    cudaError_t e = prepare<K, false>();
     if (e != cudaSuccess)
       return e;
     return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks, K, C::kThreads, smem);
   }
+  static cudaError_t launchCluster(const DecodeParams &p, dim3 grid, size_t smem,
+                                   cudaStream_t st) {
+    cudaError_t e = prepare<KC, true>();
+    if (e != cudaSuccess)
+      return e;
+    return launchPdlClusters(dim3(1, grid.y, 1), KC, grid, dim3(C::kThreads), smem, st, p);
+  }
+  static cudaError_t activeClusters(int *clusters, dim3 grid, size_t smem) {
+    cudaError_t e = prepare<KC, true>();
+    if (e != cudaSuccess)
+      return e;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = dim3(C::kThreads);
+    cfg.dynamicSmemBytes = smem;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = 1;
+    attr[0].val.clusterDim.y = grid.y;
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    return cudaOccupancyMaxActiveClusters(clusters, KC, &cfg);
+  }
   static KernelEntry entry() {
-    return KernelEntry{&launch, &occupancy, &C::smemBytes, HEADS, ST, NST, C::kMaxSplits};
+    KernelEntry e{&launch, &occupancy, &C::smemBytes, HEADS, ST, NST, C::kMaxSplits,
+                  nullptr, nullptr};
+    if constexpr (KC != nullptr) {
+      e.launchCluster = &launchCluster;
+      e.activeClusters = &activeClusters;
+    }
+    return e;
   }
 };
 
@@ -1052,7 +1174,14 @@ using SimtInstance = InstanceOf<DecodeCfg<D, HG, ST, NST, sizeof(T)>,
 // NW warps per block; PDL: launched with programmatic dependent launch.
 template <typename T, int D, int ST, int NSTW, int NW = 4, bool PDL = true, int HG = 8>
 using TcInstance = InstanceOf<TcCfg<D, ST, NSTW, sizeof(T), NW, HG>,
-                              decodeAttentionTcKernel<T, D, ST, NSTW, NW, HG>, HG, ST, NSTW, PDL>;
+                              decodeAttentionTcKernel<T, D, ST, NSTW, NW, HG, false>, HG, ST,
+                              NSTW, PDL>;
+// The default: 32-token stages, 2 a warp, 4 warps, PDL, with its
+// cluster-merging form.
+template <typename T, int D, int HG>
+using TcDefault = InstanceOf<TcCfg<D, 32, 2, sizeof(T), 4, HG>,
+                             decodeAttentionTcKernel<T, D, 32, 2, 4, HG, false>, HG, 32, 2, true,
+                             decodeAttentionTcKernel<T, D, 32, 2, 4, HG, true>>;
 
 // Defined in DecodeAttentionBf16.cu / DecodeAttentionF16.cu. Returns false
 // when no kernel exists for the combination (group = query heads per KV head).

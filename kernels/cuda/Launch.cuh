@@ -13,10 +13,11 @@ namespace resa::gpu::detail {
 // block must execute `griddepcontrol.wait` (pdlWait) before it reads what an
 // earlier kernel writes and before it writes anything (constant data such as
 // weights may be read before).
-// `cluster` > 0: thread-block clusters of that many blocks along x (the
-// grid's x a multiple of it), the kernel's cluster barriers valid even for 1.
+// `cluster`.x > 0: thread-block clusters of those dimensions (each of the
+// grid's a multiple of the cluster's), the kernel's cluster barriers valid
+// even for clusters of 1.
 template <typename... KArgs, typename... Args>
-cudaError_t launchPdlClusters(unsigned cluster, void (*kernel)(KArgs...), dim3 grid, dim3 block,
+cudaError_t launchPdlClusters(dim3 cluster, void (*kernel)(KArgs...), dim3 grid, dim3 block,
                               size_t smem, cudaStream_t stream, Args &&...args) {
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = grid;
@@ -27,18 +28,19 @@ cudaError_t launchPdlClusters(unsigned cluster, void (*kernel)(KArgs...), dim3 g
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   attr[1].id = cudaLaunchAttributeClusterDimension;
-  attr[1].val.clusterDim.x = cluster;
-  attr[1].val.clusterDim.y = 1;
-  attr[1].val.clusterDim.z = 1;
+  attr[1].val.clusterDim.x = cluster.x;
+  attr[1].val.clusterDim.y = cluster.y;
+  attr[1].val.clusterDim.z = cluster.z;
   cfg.attrs = attr;
-  cfg.numAttrs = cluster > 0 ? 2 : 1;
+  cfg.numAttrs = cluster.x > 0 ? 2 : 1;
   return cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
 }
 
 template <typename... KArgs, typename... Args>
 cudaError_t launchPdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
                       cudaStream_t stream, Args &&...args) {
-  return launchPdlClusters(0, kernel, grid, block, smem, stream, std::forward<Args>(args)...);
+  return launchPdlClusters(dim3(0), kernel, grid, block, smem, stream,
+                           std::forward<Args>(args)...);
 }
 
 // Lets `kernel` (a __global__ function's address) launch with the current

@@ -46,6 +46,10 @@ struct Case {
   std::vector<int> lens;  // one per sequence
   int forceSplits = 0;
   int variant = 0;
+  // DecodeAttentionOptions::clusterMerge, and whether the plan must (1) or
+  // must not (0) merge in a cluster (-1: either).
+  bool clusterMerge = true;
+  int expectClusterMerge = -1;
   float scale = 0.0f;
   // > 0: sequences 1.. hold sequence 0's first sharedPages pages (the same
   // page ids, as GSR's candidates forked from one prompt do), then their own.
@@ -211,8 +215,12 @@ std::string runCase(const Case &c, uint64_t seed) {
   resa::gpu::DecodeAttentionOptions opt;
   opt.forceSplits = c.forceSplits;
   opt.variant = c.variant;
+  opt.clusterMerge = c.clusterMerge;
   resa::gpu::DecodeAttentionPlan plan;
   CUDA_OK(resa::gpu::planDecodeAttention(s, c.dtype, in.maxLen, &plan, opt));
+  if (c.expectClusterMerge >= 0 && plan.clusterMerge != (c.expectClusterMerge == 1))
+    throw Failure{std::string("the plan ") + (plan.clusterMerge ? "merges" : "does not merge") +
+                  " its " + std::to_string(plan.numSplits) + " splits in a cluster"};
 
   const size_t qN = in.qb.size();
   const size_t outBytes = qN * (c.outF32 ? 4 : 2);
@@ -261,7 +269,8 @@ std::string runCase(const Case &c, uint64_t seed) {
   }
   const std::string lseLine = checkLse(c, in, lse);
   return checkOutput(c, in, values) + ", " + lseLine + ", splits " +
-         std::to_string(plan.numSplits) + " x " + std::to_string(plan.stagesPerSplit) + " stages";
+         std::to_string(plan.numSplits) + " x " + std::to_string(plan.stagesPerSplit) +
+         " stages" + (plan.clusterMerge ? ", merged in a cluster" : "");
 }
 
 // Runs one case of shared-prefix decode (pagedDecodeShared) against the CPU
@@ -381,12 +390,29 @@ std::vector<Case> allCases() {
           add(c);
         }
   // Forced splits: one block per sequence (direct output), and split counts
-  // that do not divide the context.
+  // that do not divide the context; those a cluster holds also merged
+  // through the workspace.
   for (int fs : {1, 3, 7, 64}) {
+    for (bool cluster : {true, false}) {
+      if (!cluster && (fs == 1 || fs == 64))
+        continue;
+      Case c;
+      c.lens = {4097, 1000, 0};
+      c.forceSplits = fs;
+      c.clusterMerge = cluster;
+      c.expectClusterMerge = cluster && fs > 1 && fs <= 16 ? -1 : 0;
+      c.name = "bf16_d128_q32kv8_splits" + std::to_string(fs) + "_len4097,1000,0" +
+               (cluster ? "" : "_wsmerge");
+      add(c);
+    }
+  }
+  // The bench's shape at 16K, batch 1 (8 KV heads x 16 splits): the H200
+  // holds its 8 clusters of 16 at once, so the splits merge in clusters.
+  {
     Case c;
-    c.lens = {4097, 1000, 0};
-    c.forceSplits = fs;
-    c.name = "bf16_d128_q32kv8_splits" + std::to_string(fs) + "_len4097,1000,0";
+    c.lens = {16384};
+    c.expectClusterMerge = 1;
+    c.name = "cluster_bf16_d128_q32kv8_len16384";
     add(c);
   }
   // 16-head blocks (GQA group 16) merging many splits.

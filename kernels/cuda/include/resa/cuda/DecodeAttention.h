@@ -46,6 +46,11 @@ struct DecodeAttentionOptions {
   int32_t variant = 0;
   // > 0: use exactly this many splits per (sequence, KV head) (tests).
   int32_t forceSplits = 0;
+  // Where the kernel has the form and the device fits every cluster at once,
+  // the splits of a (sequence, KV head) run as one thread-block cluster and
+  // merge through distributed shared memory (no workspace); false: always
+  // through the workspace (tests, the benchmark's comparison).
+  bool clusterMerge = true;
   // < 0: the current device.
   int32_t device = -1;
 };
@@ -67,7 +72,8 @@ struct DecodeAttentionPlan {
   int32_t blocksPerSm = 0;     // occupancy of the kernel at this shared-memory size
   int32_t numSms = 0;
   size_t smemBytes = 0;        // dynamic shared memory per thread block
-  size_t workspaceBytes = 0;   // 0 when numSplits == 1
+  bool clusterMerge = false;   // the splits merge in a cluster (DecodeAttentionOptions)
+  size_t workspaceBytes = 0;   // 0 when numSplits == 1 or clusterMerge
 };
 
 // Chooses the split for `maxSeqLen` (>= every seqLens[b] of the calls that use
