@@ -5,11 +5,13 @@
 //   resa-bench-kernels [--out FILE.json] [--batches 1,8]
 //                      [--contexts 4096,16384,65536,131072,262144]
 //                      [--variants] [--overhead] [--quick] [--sparse]
-//                      [--workspace-merge]
+//                      [--workspace-merge] [--splits N]
 //
 // --workspace-merge: the splits always merge through the workspace, never
 // in a thread-block cluster (DecodeAttentionOptions::clusterMerge); the JSON
-// says which each row used.
+// and the printed rows (merge: cl / ws) say which each row used.
+// --splits N: every decode-attention plan uses exactly N splits
+// (DecodeAttentionOptions::forceSplits), to compare split counts.
 // --sparse adds ReSA's step (block selection + block-sparse decode, kept
 // ratio 0.1, n_min 16, one local block, b = 16) for the same batches and
 // contexts: the whole step, selection alone and sparse attention alone, each
@@ -45,6 +47,8 @@ namespace {
 
 // DecodeAttentionOptions::clusterMerge of every plan (--workspace-merge: false).
 bool gClusterMerge = true;
+// DecodeAttentionOptions::forceSplits of every plan (--splits N; 0: the plan's choice).
+int gForceSplits = 0;
 
 #define CHECK(expr)                                                                        \
   do {                                                                                     \
@@ -274,6 +278,7 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
   resa::gpu::DecodeAttentionOptions opt;
   opt.variant = variant;
   opt.clusterMerge = gClusterMerge;
+  opt.forceSplits = gForceSplits;
   resa::gpu::DecodeAttentionPlan plan;
   CHECK(resa::gpu::planDecodeAttention(s, resa::gpu::KVDType::BF16, context, &plan, opt));
   void *ws = nullptr;
@@ -383,6 +388,7 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
   resa::gpu::DecodeAttentionPlan aplan;
   resa::gpu::DecodeAttentionOptions aopt;
   aopt.clusterMerge = gClusterMerge;
+  aopt.forceSplits = gForceSplits;
   CHECK(resa::gpu::planSparseDecodeAttention(s, resa::gpu::KVDType::BF16, splan.maxSelected,
                                              &aplan, aopt));
   const int maxSel = splan.maxSelected;
@@ -508,10 +514,13 @@ int main(int argc, char **argv) {
       sparse = true;
     else if (a == "--workspace-merge")
       gClusterMerge = false;
+    else if (a == "--splits" && i + 1 < argc)
+      gForceSplits = std::atoi(argv[++i]);
     else {
       std::fprintf(stderr,
                    "usage: %s [--out FILE.json] [--batches 1,8] [--contexts 4096,...] "
-                   "[--variants] [--overhead] [--quick] [--sparse] [--workspace-merge]\n",
+                   "[--variants] [--overhead] [--quick] [--sparse] [--workspace-merge] "
+                   "[--splits N]\n",
                    argv[0]);
       return 2;
     }
@@ -553,13 +562,14 @@ int main(int argc, char **argv) {
         sparseResults.push_back(runSparse(b, c, ceiling, prop.l2CacheSize, quick));
 
   auto print = [](const Result &r) {
-    std::printf("%5d %8d %-14s %-6s %6d %5d %4d %4d %10.2f %10.2f %9.1f %7.3f %6.3f\n", r.batch,
+    std::printf("%5d %8d %-14s %-6s %6d %5d %4d %4d %10.2f %10.2f %9.1f %7.3f %6.3f %s\n", r.batch,
                 r.context, resa::gpu::decodeAttentionVariantName(r.variant),
                 r.contiguous ? "contig" : "shuf", r.splits, r.grid, r.blocksPerSm, r.buffers,
-                r.medianUs, r.minUs, r.bytes / 1e6, r.tbps, r.fraction);
+                r.medianUs, r.minUs, r.bytes / 1e6, r.tbps, r.fraction,
+                r.splits > 1 ? (r.clusterMerge ? "cl" : "ws") : "-");
   };
   const char *hdr = "batch  context variant        pages  splits  grid b/SM bufs  median_us     min_us  "
-                    "bytes_MB    TB/s  frac\n";
+                    "bytes_MB    TB/s  frac merge\n";
   if (!extra.empty()) {
     std::printf("\nvariants:\n%s", hdr);
     for (const auto &r : extra)
