@@ -14,9 +14,6 @@ using detail::KernelEntry;
 
 constexpr int kMinTokensPerSplit = 128;   // below this the fixed costs dominate
 constexpr int kMaxPagesPerSplit = 8192;   // page ids held in shared memory (32 KiB)
-// The longest split (in stages) planned for the cluster merge's sake over
-// the device-filling split (planDecodeAttention).
-constexpr int kMaxClusterStages = 8;
 constexpr size_t kAlign = 256;
 // The grid is (sequence, split, KV head x head chunk): CUDA allows at most
 // 65535 along y and z (and 2^31 - 1 along x, more than an int32 batch).
@@ -50,76 +47,6 @@ size_t workspaceFor(int64_t pairs, int splits, int hg, int headDim) {
   return alignUp(static_cast<size_t>(pairs) * 4) +
          alignUp(static_cast<size_t>(pairs) * splits * hg * sizeof(float2)) +
          static_cast<size_t>(pairs) * splits * hg * headDim * sizeof(float);
-}
-
-// A split of the context: the split count, its stages, and the shared memory
-// and occupancy they give.
-struct SplitChoice {
-  int splits = 1;
-  int stagesPerSplit = 1;
-  size_t smem = 0;
-  int blocksPerSm = 0;
-};
-
-// requested > 0: that many splits (at most one per stage); 0: fill the
-// device, splits ~ (resident blocks) / pairs with at least kMinTokensPerSplit
-// tokens each. The shared-memory size depends on the split (the page ids), so
-// iterate until the occupancy stops changing.
-cudaError_t chooseSplits(const KernelEntry &e, const PagedAttentionShape &s, int nStages,
-                         int64_t pairs, int numSms, int requested, SplitChoice *out) {
-  const int st = e.stageTokens;
-  const int maxSplitsByPages = std::max(
-      1, static_cast<int>((static_cast<int64_t>(nStages) * st +
-                           static_cast<int64_t>(kMaxPagesPerSplit) * s.pageSize - 1) /
-                          (static_cast<int64_t>(kMaxPagesPerSplit) * s.pageSize)));
-  SplitChoice c;
-  c.stagesPerSplit = nStages;
-  c.smem = e.smemBytes(pagesSpanned(std::min(nStages, 64), st, s.pageSize));
-  cudaError_t err;
-  for (int iter = 0; iter < 4; ++iter) {
-    int b = 0;
-    if ((err = e.occupancy(&b, c.smem)) != cudaSuccess)
-      return err;
-    if (b <= 0)
-      return cudaErrorInvalidConfiguration;
-    int splits = requested;
-    if (requested <= 0) {
-      const int64_t slots = static_cast<int64_t>(numSms) * b;
-      splits = static_cast<int>(std::max<int64_t>(1, slots / std::max<int64_t>(1, pairs)));
-      splits = std::min(splits, std::max(1, nStages / std::max(1, kMinTokensPerSplit / st)));
-      splits = std::max(splits, maxSplitsByPages);
-    }
-    splits = std::min({splits, nStages, e.maxSplits, kMaxGridYZ});
-    c.stagesPerSplit = (nStages + splits - 1) / splits;
-    c.splits = (nStages + c.stagesPerSplit - 1) / c.stagesPerSplit;
-    const size_t newSmem = e.smemBytes(pagesSpanned(c.stagesPerSplit, st, s.pageSize));
-    const bool stable = newSmem == c.smem && b == c.blocksPerSm;
-    c.smem = newSmem;
-    c.blocksPerSm = b;
-    if (stable)
-      break;
-  }
-  if ((err = e.occupancy(&c.blocksPerSm, c.smem)) != cudaSuccess)
-    return err;
-  if (c.blocksPerSm <= 0)
-    return cudaErrorInvalidConfiguration;
-  *out = c;
-  return cudaSuccess;
-}
-
-// Whether the kernel's cluster form exists for this split and the device
-// holds every cluster of its grid at once (a second wave would wait for the
-// whole first one).
-bool clustersFit(const KernelEntry &e, const PagedAttentionShape &s, int headChunks,
-                 int64_t pairs, const SplitChoice &c) {
-  if (!e.launchCluster || c.splits < 2 || c.splits > detail::kMaxClusterSplits || pairs <= 0)
-    return false;
-  int clusters = 0;
-  if (e.activeClusters(&clusters, gridOf(s, c.splits, headChunks), c.smem) != cudaSuccess) {
-    (void)cudaGetLastError();  // (not sticky: the query's error only)
-    return false;
-  }
-  return clusters >= pairs;
 }
 
 } // namespace
@@ -172,43 +99,64 @@ cudaError_t planDecodeAttention(const PagedAttentionShape &s, KVDType dtype, int
 
   const int64_t pairs = static_cast<int64_t>(s.batch) * s.numKvHeads * p.headChunks;
   const int nStages = std::max(1, (maxSeqLen + st - 1) / st);
-  SplitChoice c;
-  if ((err = chooseSplits(e, s, nStages, pairs, numSms, opt.forceSplits, &c)) != cudaSuccess)
-    return err;
-  bool cluster = opt.clusterMerge && clustersFit(e, s, p.headChunks, pairs, c);
-  // Short splits cost mostly their merge, which the cluster merge cuts:
-  // there, the most splits whose clusters all fit (at least two stages each)
-  // beat the device-filling split, as long as they stay within
-  // kMaxClusterStages stages (measured at 32 q / 8 kv
-  // heads, batch 1: sparse 1x16K 8 splits x 7 stages in clusters 8.97 us
-  // against 13 x 4 through the workspace 9.82; sparse 1x4K 7 x 2 in
-  // clusters 6.25 against 3 x 5 in clusters 7.29; but sparse 1x64K 8 x 26
-  // 16.99 against 16 x 13 15.32, dense 1x4K 8 x 16 11.82 against 16 x 8
-  // 11.10).
-  if (opt.clusterMerge && opt.forceSplits <= 0 && e.launchCluster) {
-    const int64_t slots = static_cast<int64_t>(numSms) * c.blocksPerSm;
-    const int top = static_cast<int>(std::min<int64_t>(
-        {detail::kMaxClusterSplits, slots / std::max<int64_t>(1, pairs), nStages / 2}));
-    for (int n = top; n > (cluster ? c.splits : 1); --n) {
-      SplitChoice alt;
-      if ((err = chooseSplits(e, s, nStages, pairs, numSms, n, &alt)) != cudaSuccess)
-        return err;
-      if (alt.stagesPerSplit > kMaxClusterStages)
-        break;  // fewer splits are only longer
-      if (alt.splits > (cluster ? c.splits : 1) && clustersFit(e, s, p.headChunks, pairs, alt)) {
-        c = alt;
-        cluster = true;
-        break;
-      }
+  const int maxSplitsByPages = std::max(
+      1, static_cast<int>((static_cast<int64_t>(nStages) * st + static_cast<int64_t>(kMaxPagesPerSplit) * s.pageSize - 1) /
+                          (static_cast<int64_t>(kMaxPagesPerSplit) * s.pageSize)));
+
+  // Fill the device: splits ~ (resident blocks) / (pairs), at least
+  // kMinStagesPerSplit stages each; the shared-memory size depends on the
+  // split (the page ids), so iterate until the occupancy stops changing.
+  int blocks = 0;
+  int splits = 1;
+  int stagesPerSplit = nStages;
+  size_t smem = e.smemBytes(pagesSpanned(std::min(nStages, 64), st, s.pageSize));
+  for (int iter = 0; iter < 4; ++iter) {
+    int b = 0;
+    if ((err = e.occupancy(&b, smem)) != cudaSuccess)
+      return err;
+    if (b <= 0)
+      return cudaErrorInvalidConfiguration;
+    if (opt.forceSplits > 0) {
+      splits = opt.forceSplits;
+    } else {
+      const int64_t slots = static_cast<int64_t>(numSms) * b;
+      splits = static_cast<int>(std::max<int64_t>(1, slots / std::max<int64_t>(1, pairs)));
+      splits = std::min(splits, std::max(1, nStages / std::max(1, kMinTokensPerSplit / st)));
+      splits = std::max(splits, maxSplitsByPages);
     }
+    splits = std::min({splits, nStages, e.maxSplits, kMaxGridYZ});
+    stagesPerSplit = (nStages + splits - 1) / splits;
+    splits = (nStages + stagesPerSplit - 1) / stagesPerSplit;
+    const size_t newSmem = e.smemBytes(pagesSpanned(stagesPerSplit, st, s.pageSize));
+    const bool stable = newSmem == smem && b == blocks;
+    smem = newSmem;
+    blocks = b;
+    if (stable)
+      break;
   }
-  p.numSplits = c.splits;
-  p.stagesPerSplit = c.stagesPerSplit;
-  p.pageTableCapacity = pagesSpanned(c.stagesPerSplit, st, s.pageSize);
-  p.blocksPerSm = c.blocksPerSm;
-  p.smemBytes = c.smem;
-  p.clusterMerge = cluster;
-  p.workspaceBytes = cluster ? 0 : workspaceFor(pairs, c.splits, hg, s.headDim);
+  if ((err = e.occupancy(&blocks, smem)) != cudaSuccess)
+    return err;
+  if (blocks <= 0)
+    return cudaErrorInvalidConfiguration;
+  p.numSplits = splits;
+  p.stagesPerSplit = stagesPerSplit;
+  p.pageTableCapacity = pagesSpanned(stagesPerSplit, st, s.pageSize);
+  p.blocksPerSm = blocks;
+  p.smemBytes = smem;
+  // The cluster merge where every cluster of the grid fits at once (a
+  // second wave would wait for the whole first one).
+  if (opt.clusterMerge && e.launchCluster && splits >= 2 && splits <= detail::kMaxClusterSplits &&
+      pairs > 0) {
+    const dim3 grid = gridOf(s, splits, p.headChunks);
+    int clusters = 0;
+    err = e.activeClusters(&clusters, grid, smem);
+    if (err != cudaSuccess) {
+      (void)cudaGetLastError();  // (not sticky: the query's error only)
+      clusters = 0;
+    }
+    p.clusterMerge = clusters >= pairs;
+  }
+  p.workspaceBytes = p.clusterMerge ? 0 : workspaceFor(pairs, splits, hg, s.headDim);
   *plan = p;
   return cudaSuccess;
 }

@@ -417,16 +417,6 @@ std::vector<Case> allCases() {
     c.name = "cluster_bf16_d128_q32kv8_splits8_len16384";
     add(c);
   }
-  // A short context (the bench's sparse 1x16K selection: 1648 tokens, 52
-  // stages): the plan itself takes the most splits whose clusters fit (8 on
-  // the H200) over 13 splits merged through the workspace.
-  {
-    Case c;
-    c.lens = {1648};
-    c.expectClusterMerge = 1;
-    c.name = "cluster_bf16_d128_q32kv8_len1648";
-    add(c);
-  }
   // 16-head blocks (GQA group 16) merging many splits.
   {
     Case c = shaped("bf16_d128_q32kv2_splits40_len4097,1000", KVDType::BF16, 32, 2, 128, 16,
