@@ -1,9 +1,9 @@
-// Where a decode step's time goes on the device, kernel by kernel, without
+// Where a decode step's (or a prefill's) time goes on the device, kernel by kernel, without
 // serialising it: CUPTI's activity records give every kernel's start and end
 // as the step runs (CUDA-graph replays included), so the kernels' own time
 // and the idle gaps between them are measured together (Nsight Compute's
 // census, bench/e2e/device_profile.sh, runs one kernel at a time and cannot
-// see the gaps). Used by `resa-bench e2e --timeline N`.
+// see the gaps). Used by `resa-bench e2e --timeline N` and `--prefill-timeline`.
 #pragma once
 
 #include "TimelineSummary.h"

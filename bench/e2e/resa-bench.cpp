@@ -5,6 +5,7 @@
 //                  [--shapes 1x4096,1x16384,1x65536,1x131072,1x262144,8x65536]
 //                  [--gsr-fork 4@16384,...] [--steps 32] [--warmup 4] [--windows 3]
 //                  [--prefill-max 32768] [--prefill-reps 2] [--timeline N]
+//                  [--prefill-timeline]
 //                  [--budget-seconds S] [--json OUT.json]
 //
 // For every package (dense, then ReSA, then sparse; each checked to be the
@@ -42,7 +43,8 @@
 // --timeline N: after a decode shape's timing, N more decode steps (each
 // alone, no rectification) with every kernel's, copy's and memset's start and end
 // recorded (KernelTimeline.h): the step's kernels, their time and the idle
-// gaps.
+// gaps. --prefill-timeline: the same for one more prefill of each context
+// after its timing (where a prefill's time goes besides attention and GEMMs).
 // The JSON is rewritten after every measurement, so a run cut short keeps
 // what it measured; --budget-seconds skips (and says so) what starts later.
 //
@@ -94,6 +96,7 @@ const char *kUsage =
     "usage: resa-bench e2e [--package DENSE_PKG] [--package-sparse PKG] [--package-resa PKG]\n"
     "                      [--shapes BxL,...] [--gsr-fork N@C,...] [--steps N] [--warmup N]\n"
     "                      [--windows N] [--prefill-max L] [--prefill-reps N] [--timeline N]\n"
+    "                      [--prefill-timeline]\n"
     "                      [--budget-seconds S] [--json OUT.json]\n"
     "\n"
     "Decode ms per step (dense, sparse, ReSA with its rectification amortised), GSR\n"
@@ -123,6 +126,7 @@ const char *kUsage =
     "                       the running time each adds after the one before it ended, the\n"
     "                       idle gaps between them, the launch latency and the tail to the\n"
     "                       host's return, per step (default 0: none)\n"
+    "  --prefill-timeline   the same for one more prefill after each prefill's timing\n"
     "  --budget-seconds S   start no measurement after S seconds (default 0: no limit)\n"
     "  --json OUT.json      results, rewritten after each measurement\n";
 
@@ -136,6 +140,7 @@ struct Options {
   std::vector<BatchContext> gsrForks; // batch = N candidates
   int64_t steps = 32, warmup = 4, windows = 3, prefillMax = 32768, prefillReps = 2;
   int64_t timelineSteps = 0;
+  bool prefillTimeline = false;
   int64_t chain = 8; // decode steps a timed run chains
   double budgetSeconds = 0;
   std::string json;
@@ -214,6 +219,8 @@ Options parseOptions(int argc, char **argv) {
       o.prefillReps = positive(a, value());
     else if (a == "--timeline")
       o.timelineSteps = positive(a, value(), true);
+    else if (a == "--prefill-timeline")
+      o.prefillTimeline = true;
     else if (a == "--budget-seconds")
       o.budgetSeconds = static_cast<double>(positive(a, value(), true));
     else if (a == "--json")
@@ -227,8 +234,9 @@ Options parseOptions(int argc, char **argv) {
       o.packages.emplace_back(policy, byPolicy[policy]);
   if (o.packages.empty())
     throw Error("no package given (--package, --package-sparse or --package-resa)");
-  if (o.timelineSteps > 0 && !bench::timelineAvailable())
-    throw Error("--timeline: this resa-bench was built without CUPTI");
+  if ((o.timelineSteps > 0 || o.prefillTimeline) && !bench::timelineAvailable())
+    throw Error(std::string(o.timelineSteps > 0 ? "--timeline" : "--prefill-timeline") +
+                ": this resa-bench was built without CUPTI");
   return o;
 }
 
@@ -320,7 +328,7 @@ struct Row {
   double rectifyMs = NAN;    // ReSA: median of one window's rectifications (all sequences)
   Summary single;            // gsr-fork: per decode step of one sequence alone
   int64_t kvPages = 0;       // pages of the KV cache it ran with
-  bench::Timeline timeline;  // decode with --timeline: JSON and table (empty: none)
+  bench::Timeline timeline;  // --timeline, --prefill-timeline: JSON and table (empty: none)
   // Tokens per second of the median step: one per sequence of the batch.
   double tokensPerS() const { return batch * 1e3 / ms.median; }
   // gsr-fork: the same for the single sequence, and the ratio.
@@ -375,8 +383,8 @@ public:
     }
     for (const Row &r : rows_)
       if (!r.timeline.table.empty())
-        std::printf("\nTimeline, %s decode %lldx%lld (CUPTI, kernels as they ran)\n%s",
-                    r.policy.c_str(), (long long)r.batch, (long long)r.context,
+        std::printf("\nTimeline, %s %s %lldx%lld (CUPTI, kernels as they ran)\n%s",
+                    r.policy.c_str(), r.kind.c_str(), (long long)r.batch, (long long)r.context,
                     r.timeline.table.c_str());
   }
 
@@ -540,6 +548,8 @@ public:
         for (int64_t i = 0; i < o_.prefillReps; ++i)
           ms.push_back(timedMs("resa-prefill", [&] { prefill(context); }));
         r.ms = summarize(ms);
+        if (o_.prefillTimeline)
+          r.timeline = bench::recordTimeline(1, [&] { prefill(context); });
       });
     gen_.reset();
     package_.reset();
