@@ -45,10 +45,9 @@
 
 namespace {
 
-// DecodeAttentionOptions::clusterMerge of every plan (--workspace-merge: false).
-bool gClusterMerge = true;
-// DecodeAttentionOptions::forceSplits of every plan (--splits N; 0: the plan's choice).
-int gForceSplits = 0;
+// Every plan's options: --workspace-merge (clusterMerge false) and --splits
+// N (forceSplits; 0: the plan's choice).
+resa::gpu::DecodeAttentionOptions gOptions;
 
 #define CHECK(expr)                                                                        \
   do {                                                                                     \
@@ -275,10 +274,8 @@ Result runOne(int batch, int context, int variant, bool contiguous, double ceili
   uint16_t *k = in.k, *v = in.v, *q = in.q, *out = in.out;
   int32_t *table = in.table, *lens = in.lens;
 
-  resa::gpu::DecodeAttentionOptions opt;
+  resa::gpu::DecodeAttentionOptions opt = gOptions;
   opt.variant = variant;
-  opt.clusterMerge = gClusterMerge;
-  opt.forceSplits = gForceSplits;
   resa::gpu::DecodeAttentionPlan plan;
   CHECK(resa::gpu::planDecodeAttention(s, resa::gpu::KVDType::BF16, context, &plan, opt));
   void *ws = nullptr;
@@ -386,11 +383,8 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
   CHECK(resa::gpu::planBlockSelect(s, resa::gpu::KVDType::BF16, context, params, &topNPlan,
                                    partOnly));
   resa::gpu::DecodeAttentionPlan aplan;
-  resa::gpu::DecodeAttentionOptions aopt;
-  aopt.clusterMerge = gClusterMerge;
-  aopt.forceSplits = gForceSplits;
   CHECK(resa::gpu::planSparseDecodeAttention(s, resa::gpu::KVDType::BF16, splan.maxSelected,
-                                             &aplan, aopt));
+                                             &aplan, gOptions));
   const int maxSel = splan.maxSelected;
   const size_t selPerBuf = static_cast<size_t>(batch) * s.numKvHeads * maxSel;
   CHECK(cudaMalloc(&sel, selPerBuf * buffers * 4));
@@ -513,9 +507,9 @@ int main(int argc, char **argv) {
     else if (a == "--sparse")
       sparse = true;
     else if (a == "--workspace-merge")
-      gClusterMerge = false;
+      gOptions.clusterMerge = false;
     else if (a == "--splits" && i + 1 < argc)
-      gForceSplits = std::atoi(argv[++i]);
+      gOptions.forceSplits = std::atoi(argv[++i]);
     else {
       std::fprintf(stderr,
                    "usage: %s [--out FILE.json] [--batches 1,8] [--contexts 4096,...] "

@@ -801,19 +801,11 @@ cudaError_t planTopN(int32_t maxBlocks, int32_t numKvHeads, int32_t batch, int n
     p->selectSmemBytes = (p->scoresInSmem ? scores : 0) + bitmap;
     if (p->selectSmemBytes > room)
       return cudaErrorInvalidValue;  // over ~1.7 M blocks a thread block
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(static_cast<unsigned>(cs * std::max(numKvHeads, 1)));
-    cfg.blockDim = dim3(static_cast<unsigned>(threads));
-    cfg.dynamicSmemBytes = p->selectSmemBytes;
-    cudaLaunchAttribute cluster[1];
-    cluster[0].id = cudaLaunchAttributeClusterDimension;
-    cluster[0].val.clusterDim.x = static_cast<unsigned>(cs);
-    cluster[0].val.clusterDim.y = 1;
-    cluster[0].val.clusterDim.z = 1;
-    cfg.attrs = cluster;
-    cfg.numAttrs = 1;
     int clusters = 0;
-    err = cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg);
+    err = detail::maxActiveClusters(&clusters, kernel,
+                                    dim3(static_cast<unsigned>(cs * std::max(numKvHeads, 1))),
+                                    dim3(static_cast<unsigned>(threads)), p->selectSmemBytes,
+                                    dim3(static_cast<unsigned>(cs)));
     if (err == cudaSuccess && clusters > 0)
       return cudaSuccess;
     if (err != cudaSuccess)

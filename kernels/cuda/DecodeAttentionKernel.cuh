@@ -1131,29 +1131,21 @@ struct InstanceOf {
       return e;
     return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks, K, C::kThreads, smem);
   }
+  // The cluster of a grid: its splits (y), one (sequence, KV head) each.
+  static dim3 clusterOf(dim3 grid) { return dim3(1, grid.y, 1); }
   static cudaError_t launchCluster(const DecodeParams &p, dim3 grid, size_t smem,
                                    cudaStream_t st) {
     cudaError_t e = prepare<KC, true>();
     if (e != cudaSuccess)
       return e;
-    return launchPdlClusters(dim3(1, grid.y, 1), KC, grid, dim3(C::kThreads), smem, st, p);
+    return launchPdlClusters(clusterOf(grid), KC, grid, dim3(C::kThreads), smem, st, p);
   }
   static cudaError_t activeClusters(int *clusters, dim3 grid, size_t smem) {
     cudaError_t e = prepare<KC, true>();
     if (e != cudaSuccess)
       return e;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = grid;
-    cfg.blockDim = dim3(C::kThreads);
-    cfg.dynamicSmemBytes = smem;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = 1;
-    attr[0].val.clusterDim.y = grid.y;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    return cudaOccupancyMaxActiveClusters(clusters, KC, &cfg);
+    return maxActiveClusters(clusters, reinterpret_cast<const void *>(KC), grid, dim3(C::kThreads),
+                             smem, clusterOf(grid));
   }
   static KernelEntry entry() {
     KernelEntry e{&launch, &occupancy, &C::smemBytes, HEADS, ST, NST, C::kMaxSplits,

@@ -7,6 +7,16 @@
 
 namespace resa::gpu::detail {
 
+// The launch attribute of thread-block clusters of `cluster` blocks.
+inline cudaLaunchAttribute clusterDimension(dim3 cluster) {
+  cudaLaunchAttribute a{};
+  a.id = cudaLaunchAttributeClusterDimension;
+  a.val.clusterDim.x = cluster.x;
+  a.val.clusterDim.y = cluster.y;
+  a.val.clusterDim.z = cluster.z;
+  return a;
+}
+
 // Launches `kernel` with programmatic dependent launch: it may start while
 // the previous kernel of the stream runs (in a CUDA graph, once that
 // kernel's blocks have all started: runtime/src/cuda/CudaExecutor.cpp); every
@@ -27,10 +37,7 @@ cudaError_t launchPdlClusters(dim3 cluster, void (*kernel)(KArgs...), dim3 grid,
   cudaLaunchAttribute attr[2];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
-  attr[1].id = cudaLaunchAttributeClusterDimension;
-  attr[1].val.clusterDim.x = cluster.x;
-  attr[1].val.clusterDim.y = cluster.y;
-  attr[1].val.clusterDim.z = cluster.z;
+  attr[1] = clusterDimension(cluster);
   cfg.attrs = attr;
   cfg.numAttrs = cluster.x > 0 ? 2 : 1;
   return cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
@@ -41,6 +48,21 @@ cudaError_t launchPdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t sm
                       cudaStream_t stream, Args &&...args) {
   return launchPdlClusters(dim3(0), kernel, grid, block, smem, stream,
                            std::forward<Args>(args)...);
+}
+
+// How many clusters of `cluster` blocks of `kernel` (a __global__
+// function's address; `block` threads, `smem` bytes of dynamic shared memory
+// a block) the device holds at once, for a launch of `grid` blocks.
+inline cudaError_t maxActiveClusters(int *clusters, const void *kernel, dim3 grid, dim3 block,
+                                     size_t smem, dim3 cluster) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cudaLaunchAttribute attr = clusterDimension(cluster);
+  cfg.attrs = &attr;
+  cfg.numAttrs = 1;
+  return cudaOccupancyMaxActiveClusters(clusters, kernel, &cfg);
 }
 
 // Lets `kernel` (a __global__ function's address) launch with the current

@@ -64,11 +64,9 @@ ProgramBackend::startChoice(const std::string &function, const std::vector<Tenso
   };
   std::vector<Tensor> in = inputs;
   if (chainedFrom) {
-    const auto *from = dynamic_cast<const HostChoice *>(chainedFrom);
-    if (!from)
-      throw Error("a chained step follows a step of another backend");
+    const TokenChoice &from = chainedStep<HostChoice>(chainedFrom).choice;
     Tensor ids(DType::I64, in.at(0).shape());
-    std::copy(from->choice.tokens.begin(), from->choice.tokens.end(), ids.data<int64_t>());
+    std::copy(from.tokens.begin(), from.tokens.end(), ids.data<int64_t>());
     in[0] = std::move(ids);
   }
   return std::make_shared<HostChoice>(runAndChoose(function, in, cache, start, request));

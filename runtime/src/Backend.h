@@ -71,6 +71,13 @@ protected:
                                                      const PendingChoice *chainedFrom);
   // The most steps enqueued and not taken at a time.
   virtual size_t maxPendingChoices() const { return SIZE_MAX; }
+  // chainedFrom as the backend's own kind of step S (startChoice).
+  template <class S> static const S &chainedStep(const PendingChoice *chainedFrom) {
+    const auto *step = dynamic_cast<const S *>(chainedFrom);
+    if (!step)
+      throw Error("a chained step follows a step of another backend");
+    return *step;
+  }
 
 private:
   std::deque<std::shared_ptr<PendingChoice>> pending_;

@@ -130,12 +130,8 @@ protected:
                                              const PendingChoice *chainedFrom) override {
     const int64_t rows = static_cast<int64_t>(request.draws.size());
     const int64_t *ids = nullptr;
-    if (chainedFrom) {
-      const auto *from = dynamic_cast<const DeviceChoice *>(chainedFrom);
-      if (!from)
-        throw Error("a chained step follows a step of another backend");
-      ids = static_cast<const int64_t *>(from->chosen.get());
-    }
+    if (chainedFrom)
+      ids = static_cast<const int64_t *>(chainedStep<DeviceChoice>(chainedFrom).chosen.get());
     RingSlot &slot = ring_[enqueued_ % kRing];
     auto step = std::make_shared<DeviceChoice>(&slot, rows);
     auto choose = [&](size_t i, const DeviceTensor &logits) -> Tensor {
