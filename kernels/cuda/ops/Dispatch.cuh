@@ -65,6 +65,22 @@ __device__ __forceinline__ float floatAt(const void *p, DType t, int64_t i) {
   return static_cast<const float *>(p)[i];
 }
 
+// a / b and a % b for a >= 0, b > 0: in 32 bits where both fit. GPUs divide
+// integers in software, 64-bit division at ~4x the instructions of 32-bit;
+// with a division or two per element, a kernel over a prefill's millions of
+// rows was bound by them (bench/NOTES.md, session 16).
+struct DivMod {
+  int64_t q, r;
+};
+__device__ __forceinline__ DivMod divMod(int64_t a, int64_t b) {
+  if (((a | b) >> 31) == 0) {
+    const uint32_t q = static_cast<uint32_t>(a) / static_cast<uint32_t>(b);
+    return {q, static_cast<int64_t>(static_cast<uint32_t>(a) - q * static_cast<uint32_t>(b))};
+  }
+  const int64_t q = a / b;
+  return {q, a - q * b};
+}
+
 // Element i of p in its compute type.
 template <typename T> __device__ __forceinline__ Compute<T> load(const T *p, int64_t i) {
   if constexpr (isFloatElem<T>) return toFloat(p[i]);
@@ -123,6 +139,13 @@ inline unsigned gridFor(int64_t n) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65536 ? 65536 : blocks));
 }
 
+// Blocks for grid-stride loops over `rows` rows (along y) of `cols` items
+// (along x, gridFor's blocks), so that a kernel indexes rows without
+// dividing (each axis capped: the loops cover the rest).
+inline dim3 rowGridFor(int64_t rows, int64_t cols) {
+  return dim3(gridFor(cols), static_cast<unsigned>(rows < 1 ? 1 : (rows > 65535 ? 65535 : rows)));
+}
+
 // Throws naming `op` when the last launch failed (no synchronisation).
 inline void checkLaunch(const char *op) { checkCuda(cudaGetLastError(), op); }
 
@@ -131,9 +154,9 @@ inline void checkLaunch(const char *op) { checkCuda(cudaGetLastError(), op); }
 // few hundred small kernels): the kernel calls detail::pdlWait() before its
 // first global read and detail::pdlLaunchDependents() when its work is done.
 template <typename... KArgs, typename... Args>
-void launchLayerKernel(const char *op, void (*kernel)(KArgs...), unsigned grid, unsigned block,
+void launchLayerKernel(const char *op, void (*kernel)(KArgs...), dim3 grid, unsigned block,
                        cudaStream_t stream, Args &&...args) {
-  checkCuda(detail::launchPdl(kernel, dim3(grid), dim3(block), 0, stream, std::forward<Args>(args)...),
+  checkCuda(detail::launchPdl(kernel, grid, dim3(block), 0, stream, std::forward<Args>(args)...),
             op);
 }
 

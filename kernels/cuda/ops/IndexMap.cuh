@@ -24,10 +24,10 @@ template <int N> struct IndexMap {
 #pragma unroll
     for (int k = 0; k < N; ++k) off[k] = 0;
     for (int d = rank - 1; d > 0; --d) {
-      const int64_t i = o % shape[d];
-      o /= shape[d];
+      const DivMod qr = divMod(o, shape[d]);
+      o = qr.q;
 #pragma unroll
-      for (int k = 0; k < N; ++k) off[k] += i * strides[k][d];
+      for (int k = 0; k < N; ++k) off[k] += qr.r * strides[k][d];
     }
     if (rank > 0) { // o < shape[0] is what is left: no division for the outermost axis
 #pragma unroll

@@ -37,19 +37,16 @@ template <typename T> struct RotaryParts {
 template <typename T, typename C>
 __device__ __forceinline__ void rotateElement(const T *x, const C *cosT, const C *sinT, T *y, const RotaryShape &r,
                                               int64_t e) {
-  const int64_t d = e % r.D;
+  const DivMod row = divMod(e, r.D);  // (e / D, its element d)
+  const int64_t d = row.r;
   if (d >= r.rot) {
     y[e] = x[e];
     return;
   }
-  int64_t s, b;
-  if (r.headsFirst) {
-    s = (e / r.D) % r.S;
-    b = e / (r.D * r.S * r.H);
-  } else {
-    s = (e / (r.D * r.H)) % r.S;
-    b = e / (r.D * r.H * r.S);
-  }
+  // [B, H, S, D]: row = (b H + h) S + s; [B, S, H*D]: row = (b S + s) H + h.
+  const DivMod outer = divMod(r.headsFirst ? row.q : divMod(row.q, r.H).q, r.S);
+  const int64_t s = outer.r;
+  const int64_t b = r.headsFirst ? divMod(outer.q, r.H).q : outer.q;
   const detail::RotaryPair p = detail::rotaryPair(d, r.rot, r.interleaved);
   const int64_t row = ((r.Bc == 1 ? 0 : b) * r.Sc + (r.Sc == 1 ? 0 : s)) * r.W;
   const int64_t ci = row + (r.full ? d : p.pair);

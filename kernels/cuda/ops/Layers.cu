@@ -130,17 +130,18 @@ template <typename T> struct ColumnBlocks {
 
 __device__ __forceinline__ float biasAt(const void *b, DType t, int64_t c) { return b ? floatAt(b, t, c) : 0.f; }
 
+// Rows along the grid's y, columns along x (rowGridFor): no index division.
 template <typename T>
-__global__ void splitColumns(const T *all, int64_t N, int64_t n, ColumnBlocks<T> blocks) {
+__global__ void splitColumns(const T *all, int64_t N, int64_t M, ColumnBlocks<T> blocks) {
   detail::pdlWait();
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t r = e / N, c = e % N;
-    int p = 0;
-    while (p + 1 < blocks.count && c >= blocks.offset[p + 1]) ++p;
-    const int64_t j = c - blocks.offset[p];
-    blocks.y[p][r * blocks.width[p] + j] =
-        fromFloat<T>(toFloat(all[e]) + biasAt(blocks.bias[p], blocks.biasType[p], j));
-  }
+  for (int64_t r = blockIdx.y; r < M; r += gridDim.y)
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < N; c += int64_t(gridDim.x) * blockDim.x) {
+      int p = 0;
+      while (p + 1 < blocks.count && c >= blocks.offset[p + 1]) ++p;
+      const int64_t j = c - blocks.offset[p];
+      blocks.y[p][r * blocks.width[p] + j] =
+          fromFloat<T>(toFloat(all[r * N + c]) + biasAt(blocks.bias[p], blocks.biasType[p], j));
+    }
   detail::pdlLaunchDependents();
 }
 
@@ -193,7 +194,7 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
           blocks.offset[i] = offset;
           offset += widths[i];
         }
-        launchLayerKernel(op, splitColumns<T>, gridFor(M * N), kBlock, ctx.stream, all.data<T>(), N, M * N, blocks);
+        launchLayerKernel(op, splitColumns<T>, rowGridFor(M, N), kBlock, ctx.stream, all.data<T>(), N, M, blocks);
       },
       op);
   checkLaunch(op);
@@ -231,14 +232,31 @@ template <Activation A> __device__ __forceinline__ float activate(float v) {
   else return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
 }
 
-// out[m, j] = act(h[m, j]) * h[m, inter + j] for h [M, 2 * inter].
-template <typename T, Activation A>
-__global__ void gatedActivation(const T *h, T *out, int64_t inter, int64_t n) {
+// out[m, j] = act(h[m, j]) * h[m, inter + j] for h [M, 2 * inter]: rows
+// along the grid's y, V columns a thread along x (V > 1: one 16-byte load of
+// each half and one store, where inter is a multiple of V). No index
+// division: a prefill's M x inter runs past 2^31, and the 64-bit divide the
+// flat loop did per element bound the kernel (10.3 ms a layer at 128K tokens
+// for 2.7 ms of bytes; bench/NOTES.md, session 16).
+template <typename T, Activation A, int V>
+__global__ void gatedActivation(const T *h, T *out, int64_t inter, int64_t M) {
+  struct alignas(sizeof(T) * V) Pack {
+    T v[V];
+  };
   detail::pdlWait();
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t m = e / inter, j = e % inter;
-    const T *row = h + m * 2 * inter;
-    out[e] = fromFloat<T>(activate<A>(toFloat(row[j])) * toFloat(row[inter + j]));
+  const int64_t groups = inter / V;
+  for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
+    const Pack *gate = reinterpret_cast<const Pack *>(h + m * 2 * inter);
+    const Pack *up = reinterpret_cast<const Pack *>(h + m * 2 * inter + inter);
+    Pack *o = reinterpret_cast<Pack *>(out + m * inter);
+    for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups;
+         g += int64_t(gridDim.x) * blockDim.x) {
+      const Pack a = gate[g], b = up[g];
+      Pack r;
+#pragma unroll
+      for (int i = 0; i < V; ++i) r.v[i] = fromFloat<T>(activate<A>(toFloat(a.v[i])) * toFloat(b.v[i]));
+      o[g] = r;
+    }
   }
   detail::pdlLaunchDependents();
 }
@@ -304,18 +322,27 @@ DeviceTensor gatedHidden(const char *op, DeviceContext &ctx, const DeviceTensor 
     gemm(ctx, up);
   }
   DeviceTensor a = ctx.alloc->allocate(T, {M, I});
-  const int64_t n = M * I;
   dispatchFloat(
       T,
       [&](auto tag) {
         using E = typename decltype(tag)::type;
-        const auto launch = [&](auto kernel) {
-          launchLayerKernel(op, kernel, gridFor(n), kBlock, ctx.stream, h.data<E>(), a.data<E>(), I, n);
+        // 16 bytes a thread where a row's halves and the output rows keep
+        // that alignment (the allocator's blocks start 256-byte aligned).
+        constexpr int kVec = 16 / sizeof(E);
+        const auto launch = [&](auto kernel, int v) {
+          launchLayerKernel(op, kernel, rowGridFor(M, I / v), kBlock, ctx.stream, h.data<E>(), a.data<E>(), I, M);
         };
+        const auto withVector = [&](auto vec, auto one) { I % kVec == 0 ? launch(vec, kVec) : launch(one, 1); };
         switch (m.act) {
-        case Activation::Silu: launch(gatedActivation<E, Activation::Silu>); break;
-        case Activation::GeluTanh: launch(gatedActivation<E, Activation::GeluTanh>); break;
-        case Activation::Gelu: launch(gatedActivation<E, Activation::Gelu>); break;
+        case Activation::Silu:
+          withVector(gatedActivation<E, Activation::Silu, kVec>, gatedActivation<E, Activation::Silu, 1>);
+          break;
+        case Activation::GeluTanh:
+          withVector(gatedActivation<E, Activation::GeluTanh, kVec>, gatedActivation<E, Activation::GeluTanh, 1>);
+          break;
+        case Activation::Gelu:
+          withVector(gatedActivation<E, Activation::Gelu, kVec>, gatedActivation<E, Activation::Gelu, 1>);
+          break;
         }
       },
       op);
