@@ -37,14 +37,14 @@ template <typename T> struct RotaryParts {
 template <typename T, typename C>
 __device__ __forceinline__ void rotateElement(const T *x, const C *cosT, const C *sinT, T *y, const RotaryShape &r,
                                               int64_t e) {
-  const DivMod row = divMod(e, r.D);  // (e / D, its element d)
-  const int64_t d = row.r;
+  const DivMod vec = divMod(e, r.D);  // (e's vector of D, its element d)
+  const int64_t d = vec.r;
   if (d >= r.rot) {
     y[e] = x[e];
     return;
   }
-  // [B, H, S, D]: row = (b H + h) S + s; [B, S, H*D]: row = (b S + s) H + h.
-  const DivMod outer = divMod(r.headsFirst ? row.q : divMod(row.q, r.H).q, r.S);
+  // [B, H, S, D]: vector (b H + h) S + s; [B, S, H*D]: (b S + s) H + h.
+  const DivMod outer = divMod(r.headsFirst ? vec.q : divMod(vec.q, r.H).q, r.S);
   const int64_t s = outer.r;
   const int64_t b = r.headsFirst ? divMod(outer.q, r.H).q : outer.q;
   const detail::RotaryPair p = detail::rotaryPair(d, r.rot, r.interleaved);
