@@ -623,6 +623,9 @@ std::vector<resa::cudatest::NamedCase> allCases() {
               [=](uint64_t s) { return fusedMultiLinearCase(xt, t, rows, 64, bias, s); });
         }
       }
+    // More rows than the grid's y holds (65535): the column split's row loop.
+    add(tag("multi_linear_fused", t, 70000, 16) + "_w" + shortName(t) + "_bias_rows_past_grid",
+        [=](uint64_t s) { return fusedMultiLinearCase(t, t, 70000, 16, true, s); });
     // resa.logits: fp32 out.
     const std::pair<int64_t, int64_t> kv[] = {{64, 300}, {96, 32000}};
     for (int64_t rows : rowSet)
@@ -647,6 +650,9 @@ std::vector<resa::cudatest::NamedCase> allCases() {
     // An intermediate width of odd size: the activation's element path.
     add(tag("gated_mlp", t, 3, 64, 33) + "_silu_fused_odd_width",
         [=](uint64_t s) { return gatedMlpCase(t, "silu", true, 3, 64, 33, 64, s); });
+    // More rows than the grid's y holds (65535): the row loops' second pass.
+    add(tag("gated_mlp", t, 70000, 16, 8) + "_silu_fused_rows_past_grid",
+        [=](uint64_t s) { return gatedMlpCase(t, "silu", true, 70000, 16, 8, 16, s); });
     // resa.projection_add_rms_norm: sliced (rows <= 16, K or I >= 1024) and
     // whole GEMMs; x in fp32 beside the weights' dtype; an fp32 residual.
     for (int64_t rows : rowSet) {
