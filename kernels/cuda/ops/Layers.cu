@@ -327,12 +327,17 @@ DeviceTensor gatedHidden(const char *op, DeviceContext &ctx, const DeviceTensor 
       [&](auto tag) {
         using E = typename decltype(tag)::type;
         // 16 bytes a thread where a row's halves and the output rows keep
-        // that alignment (the allocator's blocks start 256-byte aligned).
+        // that alignment (the allocator's blocks start 256-byte aligned) and
+        // the rows are many (a prefill): a decode step's few rows want every
+        // element its own thread (vectors there cost ~1 us a call, session 16).
         constexpr int kVec = 16 / sizeof(E);
+        constexpr int64_t kVecMinRows = 64;
         const auto launch = [&](auto kernel, int v) {
           launchLayerKernel(op, kernel, rowGridFor(M, I / v), kBlock, ctx.stream, h.data<E>(), a.data<E>(), I, M);
         };
-        const auto withVector = [&](auto vec, auto one) { I % kVec == 0 ? launch(vec, kVec) : launch(one, 1); };
+        const auto withVector = [&](auto vec, auto one) {
+          M >= kVecMinRows && I % kVec == 0 ? launch(vec, kVec) : launch(one, 1);
+        };
         switch (m.act) {
         case Activation::Silu:
           withVector(gatedActivation<E, Activation::Silu, kVec>, gatedActivation<E, Activation::Silu, 1>);

@@ -650,7 +650,11 @@ std::vector<resa::cudatest::NamedCase> allCases() {
     // An intermediate width of odd size: the activation's element path.
     add(tag("gated_mlp", t, 3, 64, 33) + "_silu_fused_odd_width",
         [=](uint64_t s) { return gatedMlpCase(t, "silu", true, 3, 64, 33, 64, s); });
-    // More rows than the grid's y holds (65535): the row loops' second pass.
+    // Rows enough for the 16-byte path (>= 64), each activation.
+    for (const char *act : {"silu", "gelu_tanh", "gelu"})
+      add(tag("gated_mlp", t, 96, 64, 160) + "_" + act + "_fused_vector",
+          [=](uint64_t s) { return gatedMlpCase(t, act, true, 96, 64, 160, 64, s); });
+    // More rows than the grid's y holds (65535): the row loops' later passes.
     add(tag("gated_mlp", t, 70000, 16, 8) + "_silu_fused_rows_past_grid",
         [=](uint64_t s) { return gatedMlpCase(t, "silu", true, 70000, 16, 8, 16, s); });
     // resa.projection_add_rms_norm: sliced (rows <= 16, K or I >= 1024) and
