@@ -54,6 +54,20 @@ template <typename T> __global__ void stridedCopyKernel(const T *src, T *dst, In
   }
 }
 
+// Whether `map` (two operands, in elements) can walk `vec`-element units:
+// the innermost axis contiguous in both and a multiple of vec, every other
+// stride a multiple of vec, both starts 16-byte aligned.
+bool vectorCopyable(const IndexMap<2> &map, int64_t vec, const void *from, const void *to) {
+  if (vec <= 1 || map.rank == 0 || reinterpret_cast<uintptr_t>(from) % 16 || reinterpret_cast<uintptr_t>(to) % 16)
+    return false;
+  const int last = map.rank - 1;
+  if (map.strides[0][last] != 1 || map.strides[1][last] != 1 || map.shape[last] % vec) return false;
+  for (int k = 0; k < 2; ++k)
+    for (int d = 0; d < last; ++d)
+      if (map.strides[k][d] % vec) return false;
+  return true;
+}
+
 // Copies `iter`'s elements: source element srcBase + sum idx_d * srcStrides[d]
 // to destination element dstBase + sum idx_d * dstStrides[d].
 void stridedCopy(const char *op, cudaStream_t stream, const Shape &iter, const DeviceTensor &src, int64_t srcBase,
@@ -62,7 +76,25 @@ void stridedCopy(const char *op, cudaStream_t stream, const Shape &iter, const D
   const int64_t n = numElements(iter);
   if (n == 0) return;
   const std::vector<int64_t> st[2] = {srcStrides, dstStrides};
-  const IndexMap<2> map = makeIndexMap(op, iter, st);
+  IndexMap<2> map = makeIndexMap(op, iter, st);
+  // 16 bytes a thread where both sides' innermost axis is contiguous and every
+  // offset stays on a 16-byte boundary (a prefill's [S, H, D] layout copies:
+  // 3.3 ms each at 128K tokens element by element, session 16): the same map
+  // in 16-byte units.
+  const int64_t vec = 16 / static_cast<int64_t>(dtypeSize(src.dtype()));
+  const char *from = static_cast<const char *>(src.raw()) + srcBase * dtypeSize(src.dtype());
+  char *to = static_cast<char *>(dst.raw()) + dstBase * dtypeSize(dst.dtype());
+  if (vectorCopyable(map, vec, from, to)) {
+    const int last = map.rank - 1;
+    map.shape[last] /= vec;
+    for (int k = 0; k < 2; ++k)
+      for (int d = 0; d < last; ++d) map.strides[k][d] /= vec;
+    const int64_t units = n / vec;
+    stridedCopyKernel<<<gridFor(units), kBlock, 0, stream>>>(reinterpret_cast<const uint4 *>(from),
+                                                             reinterpret_cast<uint4 *>(to), map, units);
+    checkLaunch(op);
+    return;
+  }
   dispatchBySize(
       src.dtype(),
       [&](auto tag) {

@@ -307,6 +307,18 @@ std::vector<KernelCase> kernelCases() {
     return Case{"Transpose", {dev(r.floats({2, 3, 4, 5}))}, makeAttrs({{"perm", V{3, 1, 0, 2}}})};
   });
   add("Transpose_default", [](Rng &r, DType) { return Case{"Transpose", {dev(r.floats({3, 5, 7}))}}; });
+  // Strided copies in 16-byte units (the innermost axis contiguous on both
+  // sides, every offset on a 16-byte boundary): a transpose, a concat and a
+  // slice whose start is 16 elements in.
+  add("Transpose_vector", [](Rng &r, DType) {
+    return Case{"Transpose", {dev(r.floats({3, 5, 2, 8}))}, makeAttrs({{"perm", V{1, 0, 2, 3}}})};
+  });
+  add("Concat_vector", [](Rng &r, DType) {
+    return Case{"Concat", {dev(r.floats({2, 3, 16})), dev(r.floats({2, 1, 16}))}, makeAttrs({{"axis", int64_t(1)}})};
+  });
+  add("Slice_vector", [](Rng &r, DType) {
+    return Case{"Slice", {dev(r.floats({6, 12})), both(i64s({1, 4})), both(i64s({5, 12})), omitted(), omitted()}};
+  });
   add("Transpose_i32", [](Rng &r, DType) {
     return Case{"Transpose", {dev(r.ints(DType::I32, {6, 1, 5}, -99, 99))}, makeAttrs({{"perm", V{2, 0, 1}}})};
   });
