@@ -1,5 +1,6 @@
 // resa.rms_norm, resa.add_rms_norm and resa.layer_norm: one thread block per
-// row (kept in registers when it fits), fp32 statistics (the mean first, then
+// row, or one warp per row where the rows are many (kept in registers when it
+// fits), fp32 statistics (the mean first, then
 // the centred sum of squares, as the CPU's two passes), 16-byte loads and
 // stores when the row allows them.
 // add_rms_norm normalises x = a + r, rounded to the storage type as an Add
@@ -65,18 +66,43 @@ template <typename T, int VEC, Addend ADD> struct RowInput {
   }
 };
 
+// The threads that share a row: the thread block (a row a block), or a warp
+// (WARP: a warp a row, for many rows — a prefill's: no block-wide barriers,
+// and four times the rows in flight a SM).
+template <bool WARP> struct RowTeam {
+  __device__ __forceinline__ static int me() { return WARP ? threadIdx.x % 32 : threadIdx.x; }
+  __device__ __forceinline__ static int size() { return WARP ? 32 : blockDim.x; }
+  // The first row of this team and the step to its next (a block: one row).
+  __device__ __forceinline__ static int64_t first() {
+    return WARP ? blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32 : blockIdx.x;
+  }
+  __device__ __forceinline__ static int64_t step(int64_t rows) {
+    return WARP ? int64_t(gridDim.x) * (blockDim.x / 32) : rows;
+  }
+  // The team's sum of v (deterministic: a fixed shuffle tree, then warps in order).
+  __device__ __forceinline__ static float sum(float v, float *scratch) {
+    if constexpr (WARP) {
+      for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+      return v;
+    } else {
+      return detail::blockReduce(v, detail::SumOp(), scratch);
+    }
+  }
+};
+
 // Calls f(i, p) for this thread's packs p (the i-th of them): CACHE > 0
 // promises at most CACHE packs a thread (an unrolled loop, so that an array
 // indexed by i stays in registers).
-template <int CACHE, typename F> __device__ __forceinline__ void forEachPack(int64_t packs, F &&f) {
+template <bool WARP, int CACHE, typename F> __device__ __forceinline__ void forEachPack(int64_t packs, F &&f) {
+  using Team = RowTeam<WARP>;
   if constexpr (CACHE > 0) {
 #pragma unroll
     for (int i = 0; i < CACHE; ++i) {
-      const int64_t p = threadIdx.x + int64_t(i) * blockDim.x;
+      const int64_t p = Team::me() + int64_t(i) * Team::size();
       if (p < packs) f(i, p);
     }
   } else {
-    for (int64_t p = threadIdx.x; p < packs; p += blockDim.x) f(0, p);
+    for (int64_t p = Team::me(); p < packs; p += Team::size()) f(0, p);
   }
 }
 
@@ -84,73 +110,86 @@ template <int CACHE, typename F> __device__ __forceinline__ void forEachPack(int
 // registers for the statistics and the output, one dependent round trip to
 // memory instead of two or three (a decode step's row of partial products
 // is 4 x 16 KB); CACHE = 0: every pass reads the row again (wide rows).
-// With CACHE > 0 the thread's norm weights are loaded before the wait for
-// the previous kernel (weights do not change during a step), so that their
-// round trip overlaps that kernel's end instead of following the statistics.
-template <typename T, typename P, int VEC, bool RMS, Addend ADD, int CACHE>
-__global__ void normRows(const T *x, const T *r, PartialsView parts, T *sum, T *y, int64_t cols, const P *w,
-                         const P *b, float offset, float eps) {
+// With CACHE > 0 and a row a block, the thread's norm weights are loaded
+// before the wait for the previous kernel (weights do not change during a
+// step), so that their round trip overlaps that kernel's end instead of
+// following the statistics. WARP: RowTeam.
+template <typename T, typename P, int VEC, bool RMS, Addend ADD, int CACHE, bool WARP>
+__global__ void normRows(const T *x, const T *r, PartialsView parts, T *sum, T *y, int64_t rows, int64_t cols,
+                         const P *w, const P *b, float offset, float eps) {
   __shared__ float scratch[32];
+  using Team = RowTeam<WARP>;
   using Vec = Pack<T, VEC>;
   using Weights = Pack<P, VEC>;
+  constexpr bool kCacheWeights = CACHE > 0 && !WARP;  // (a warp's share would spill)
   const int64_t packs = cols / VEC;
-  Weights wCache[CACHE > 0 ? CACHE : 1];
-  if constexpr (CACHE > 0)
-    forEachPack<CACHE>(packs, [&](int i, int64_t p) { wCache[i] = reinterpret_cast<const Weights *>(w)[p]; });
+  Weights wCache[kCacheWeights ? CACHE : 1];
+  if constexpr (kCacheWeights)
+    forEachPack<WARP, CACHE>(packs,
+                             [&](int i, int64_t p) { wCache[i] = reinterpret_cast<const Weights *>(w)[p]; });
   detail::pdlWait();
-  PartialsView rowParts = parts;
-  rowParts.p = parts.p ? parts.p + blockIdx.x * cols : nullptr;
-  const RowInput<T, VEC, ADD> in{reinterpret_cast<const Vec *>(x + blockIdx.x * cols),
-                                 reinterpret_cast<const Vec *>(ADD == Addend::Tensor ? r + blockIdx.x * cols
-                                                                                     : nullptr),
-                                 rowParts};
-  Vec *yr = reinterpret_cast<Vec *>(y + blockIdx.x * cols);
-  Vec cache[CACHE > 0 ? CACHE : 1];
-  if constexpr (CACHE > 0) forEachPack<CACHE>(packs, [&](int i, int64_t p) { cache[i] = in.load(p); });
-  auto row = [&](int i, int64_t p) {
-    if constexpr (CACHE > 0) return cache[i];
-    else return in.load(p);
-  };
-  float mean = 0.f;
-  if constexpr (!RMS) {
-    float total = 0.f;
-    forEachPack<CACHE>(packs, [&](int i, int64_t p) {
+  for (int64_t rowIdx = Team::first(); rowIdx < rows; rowIdx += Team::step(rows)) {
+    PartialsView rowParts = parts;
+    rowParts.p = parts.p ? parts.p + rowIdx * cols : nullptr;
+    const RowInput<T, VEC, ADD> in{reinterpret_cast<const Vec *>(x + rowIdx * cols),
+                                   reinterpret_cast<const Vec *>(ADD == Addend::Tensor ? r + rowIdx * cols
+                                                                                       : nullptr),
+                                   rowParts};
+    Vec *yr = reinterpret_cast<Vec *>(y + rowIdx * cols);
+    Vec cache[CACHE > 0 ? CACHE : 1];
+    if constexpr (CACHE > 0) forEachPack<WARP, CACHE>(packs, [&](int i, int64_t p) { cache[i] = in.load(p); });
+    auto row = [&](int i, int64_t p) {
+      if constexpr (CACHE > 0) return cache[i];
+      else return in.load(p);
+    };
+    float mean = 0.f;
+    if constexpr (!RMS) {
+      float total = 0.f;
+      forEachPack<WARP, CACHE>(packs, [&](int i, int64_t p) {
+        const Vec v = row(i, p);
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) total += toFloat(v.v[k]);
+      });
+      mean = Team::sum(total, scratch) / float(cols);
+    }
+    float squares = 0.f;
+    forEachPack<WARP, CACHE>(packs, [&](int i, int64_t p) {
       const Vec v = row(i, p);
 #pragma unroll
-      for (int k = 0; k < VEC; ++k) total += toFloat(v.v[k]);
+      for (int k = 0; k < VEC; ++k) {
+        const float d = toFloat(v.v[k]) - mean;
+        squares += d * d;
+      }
     });
-    mean = detail::blockReduce(total, detail::SumOp(), scratch) / float(cols);
+    const float var = Team::sum(squares, scratch) / float(cols);
+    const float inv = 1.0f / sqrtf(var + eps);
+    forEachPack<WARP, CACHE>(packs, [&](int i, int64_t p) {
+      const Vec v = row(i, p);
+      if constexpr (ADD != Addend::None) reinterpret_cast<Vec *>(sum + rowIdx * cols)[p] = v;
+      Vec o;
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) {
+        const int64_t c = p * VEC + k;
+        const float wc = kCacheWeights ? toFloat(wCache[i].v[k]) : toFloat(w[c]);
+        float t = (toFloat(v.v[k]) - mean) * inv * (wc + offset);
+        if (b) t += toFloat(b[c]);
+        o.v[k] = fromFloat<T>(t);
+      }
+      yr[p] = o;
+    });
   }
-  float squares = 0.f;
-  forEachPack<CACHE>(packs, [&](int i, int64_t p) {
-    const Vec v = row(i, p);
-#pragma unroll
-    for (int k = 0; k < VEC; ++k) {
-      const float d = toFloat(v.v[k]) - mean;
-      squares += d * d;
-    }
-  });
-  const float var = detail::blockReduce(squares, detail::SumOp(), scratch) / float(cols);
-  const float inv = 1.0f / sqrtf(var + eps);
-  forEachPack<CACHE>(packs, [&](int i, int64_t p) {
-    const Vec v = row(i, p);
-    if constexpr (ADD != Addend::None) reinterpret_cast<Vec *>(sum + blockIdx.x * cols)[p] = v;
-    Vec o;
-#pragma unroll
-    for (int k = 0; k < VEC; ++k) {
-      const int64_t c = p * VEC + k;
-      const float wc = CACHE > 0 ? toFloat(wCache[i].v[k]) : toFloat(w[c]);
-      float t = (toFloat(v.v[k]) - mean) * inv * (wc + offset);
-      if (b) t += toFloat(b[c]);
-      o.v[k] = fromFloat<T>(t);
-    }
-    yr[p] = o;
-  });
   detail::pdlLaunchDependents();
 }
 
 constexpr int kNormThreads = 512;
 constexpr int kNormCache = 4;  // packs a thread keeps: rows up to 2048 packs
+// A warp a row from this many rows (a prefill's; a decode step's few rows
+// keep a block a row, spread over more SMs), kNormWarpCache packs a lane
+// kept (rows up to 512 packs: 4096 bf16), kNormWarps rows a block. At 128K
+// rows of 4096 a block a row took 2.7 ms a norm for ~0.75 of bytes (session 16).
+constexpr int64_t kNormWarpRows = 256;
+constexpr int kNormWarpCache = 16;
+constexpr int kNormWarps = 8;
 
 // r and sum: the second addend and the sum (null without); parts: the
 // partial products instead of r (Addend::Partials).
@@ -169,14 +208,29 @@ void launchNorm(const char *op, const DeviceTensor &x, const DeviceTensor *r, co
                     (reinterpret_cast<uintptr_t>(parts.p) % (kVec * sizeof(float)) == 0 &&
                      parts.stride % kVec == 0));
   const int64_t packs = vec ? cols / kVec : cols;
+  const auto launch = [&](auto kernel, unsigned grid, int threads) {
+    launchLayerKernel(op, kernel, grid, static_cast<unsigned>(threads), stream, x.data<T>(),
+                      ADD == Addend::Tensor ? r->data<T>() : nullptr, parts,
+                      ADD != Addend::None ? sum->data<T>() : nullptr, y.data<T>(), rows, cols, w.data<P>(),
+                      b ? b->data<P>() : nullptr, offset, eps);
+  };
+  if (ADD != Addend::Partials && rows >= kNormWarpRows) {
+    const unsigned grid = rowGrid(op, (rows + kNormWarps - 1) / kNormWarps);
+    const bool cached = packs <= int64_t(32) * kNormWarpCache;
+    if (vec)
+      launch(cached ? normRows<T, P, kVec, RMS, ADD, kNormWarpCache, true> : normRows<T, P, kVec, RMS, ADD, 0, true>,
+             grid, 32 * kNormWarps);
+    else
+      launch(cached ? normRows<T, P, 1, RMS, ADD, kNormWarpCache, true> : normRows<T, P, 1, RMS, ADD, 0, true>, grid,
+             32 * kNormWarps);
+    return;
+  }
   const int threads = static_cast<int>(std::min<int64_t>(kNormThreads, (packs + 31) / 32 * 32));
   const bool cached = packs <= int64_t(threads) * kNormCache;
-  auto kernel = vec ? (cached ? normRows<T, P, kVec, RMS, ADD, kNormCache> : normRows<T, P, kVec, RMS, ADD, 0>)
-                    : (cached ? normRows<T, P, 1, RMS, ADD, kNormCache> : normRows<T, P, 1, RMS, ADD, 0>);
-  launchLayerKernel(op, kernel, rowGrid(op, rows), static_cast<unsigned>(threads), stream, x.data<T>(),
-                    ADD == Addend::Tensor ? r->data<T>() : nullptr, parts,
-                    ADD != Addend::None ? sum->data<T>() : nullptr, y.data<T>(), cols, w.data<P>(),
-                    b ? b->data<P>() : nullptr, offset, eps);
+  auto kernel = vec ? (cached ? normRows<T, P, kVec, RMS, ADD, kNormCache, false>
+                              : normRows<T, P, kVec, RMS, ADD, 0, false>)
+                    : (cached ? normRows<T, P, 1, RMS, ADD, kNormCache, false> : normRows<T, P, 1, RMS, ADD, 0, false>);
+  launch(kernel, rowGrid(op, rows), threads);
 }
 
 // f(xt, wt) with the type tags of the rows' dtype x and the parameters' w.

@@ -694,6 +694,16 @@ std::vector<resa::cudatest::NamedCase> allCases() {
                   [=](uint64_t s) { return addNormCase(xt, t, t, rows, D, s); });
           }
       }
+    // Norms over many rows (>= 256: a warp a row): kept in registers (64,
+    // 4096), wider than that (8200), and the scalar path (33).
+    for (int64_t D : {64, 4096, 8200, 33}) {
+      add(tag("rms_norm", t, 300, D) + "_warp",
+          [=](uint64_t s) { return normCase(true, t, t, 300, D, D == 33 ? 1.f : 0.f, false, s); });
+      add(tag("layer_norm", t, 300, D) + "_bias_warp",
+          [=](uint64_t s) { return normCase(false, t, t, 300, D, 0.f, true, s); });
+      add(tag("add_rms_norm", t, 300, D) + "_w" + shortName(t) + "_warp",
+          [=](uint64_t s) { return addNormCase(t, t, t, 300, D, s); });
+    }
     // Rotary: both layouts, interleaved or halves, partial rotary_dim, full
     // or half-width tables, broadcast batch or sequence.
     const std::pair<const char *, RotarySetup> rs[] = {
