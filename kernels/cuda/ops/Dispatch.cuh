@@ -66,6 +66,11 @@ __device__ __forceinline__ float floatAt(const void *p, DType t, int64_t i) {
   return static_cast<const float *>(p)[i];
 }
 
+// N consecutive elements, loaded and stored as one (16 bytes or less).
+template <typename T, int N> struct alignas(sizeof(T) * N) Pack {
+  T v[N];
+};
+
 // a / b and a % b for a >= 0, b > 0: in 32 bits where both fit. GPUs divide
 // integers in software, 64-bit division at ~4x the instructions of 32-bit;
 // with a division or two per element, a kernel over a prefill's millions of

@@ -15,10 +15,6 @@
 namespace resa::gpu::ops::layers {
 namespace {
 
-template <typename T, int N> struct alignas(sizeof(T) * N) Pack {
-  T v[N];
-};
-
 // What is added to x before the norm: nothing, a second tensor r, or the
 // fp32 sum of partial products [parts][rows][cols] (a projection cut along
 // its inner dimension, resa.projection_add_rms_norm), rounded to the

@@ -240,19 +240,17 @@ template <Activation A> __device__ __forceinline__ float activate(float v) {
 // for 2.7 ms of bytes; bench/NOTES.md, session 16).
 template <typename T, Activation A, int V>
 __global__ void gatedActivation(const T *h, T *out, int64_t inter, int64_t M) {
-  struct alignas(sizeof(T) * V) Pack {
-    T v[V];
-  };
+  using Vec = Pack<T, V>;
   detail::pdlWait();
   const int64_t groups = inter / V;
   for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
-    const Pack *gate = reinterpret_cast<const Pack *>(h + m * 2 * inter);
-    const Pack *up = reinterpret_cast<const Pack *>(h + m * 2 * inter + inter);
-    Pack *o = reinterpret_cast<Pack *>(out + m * inter);
+    const Vec *gate = reinterpret_cast<const Vec *>(h + m * 2 * inter);
+    const Vec *up = reinterpret_cast<const Vec *>(h + m * 2 * inter + inter);
+    Vec *o = reinterpret_cast<Vec *>(out + m * inter);
     for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups;
          g += int64_t(gridDim.x) * blockDim.x) {
-      const Pack a = gate[g], b = up[g];
-      Pack r;
+      const Vec a = gate[g], b = up[g];
+      Vec r;
 #pragma unroll
       for (int i = 0; i < V; ++i) r.v[i] = fromFloat<T>(activate<A>(toFloat(a.v[i])) * toFloat(b.v[i]));
       o[g] = r;
