@@ -1,8 +1,7 @@
 // resa.rms_norm, resa.add_rms_norm and resa.layer_norm: one thread block per
 // row, or one warp per row where the rows are many (kept in registers when it
-// fits), fp32 statistics (the mean first, then
-// the centred sum of squares, as the CPU's two passes), 16-byte loads and
-// stores when the row allows them.
+// fits), fp32 statistics (the mean first, then the centred sum of squares, as
+// the CPU's two passes), 16-byte loads and stores when the row allows them.
 // add_rms_norm normalises x = a + r, rounded to the storage type as an Add
 // would store it, and writes that sum too; addRmsNormOfPartials does the
 // same with r the sum of a projection's fp32 partial products.
@@ -210,16 +209,19 @@ void launchNorm(const char *op, const DeviceTensor &x, const DeviceTensor *r, co
                       ADD != Addend::None ? sum->data<T>() : nullptr, y.data<T>(), rows, cols, w.data<P>(),
                       b ? b->data<P>() : nullptr, offset, eps);
   };
-  if (ADD != Addend::Partials && rows >= kNormWarpRows) {
-    const unsigned grid = rowGrid(op, (rows + kNormWarps - 1) / kNormWarps);
-    const bool cached = packs <= int64_t(32) * kNormWarpCache;
-    if (vec)
-      launch(cached ? normRows<T, P, kVec, RMS, ADD, kNormWarpCache, true> : normRows<T, P, kVec, RMS, ADD, 0, true>,
-             grid, 32 * kNormWarps);
-    else
-      launch(cached ? normRows<T, P, 1, RMS, ADD, kNormWarpCache, true> : normRows<T, P, 1, RMS, ADD, 0, true>, grid,
-             32 * kNormWarps);
-    return;
+  if constexpr (ADD != Addend::Partials) {
+    if (rows >= kNormWarpRows) {
+      const unsigned grid = rowGrid(op, (rows + kNormWarps - 1) / kNormWarps);
+      const bool cached = packs <= int64_t(32) * kNormWarpCache;
+      if (vec)
+        launch(cached ? normRows<T, P, kVec, RMS, ADD, kNormWarpCache, true>
+                      : normRows<T, P, kVec, RMS, ADD, 0, true>,
+               grid, 32 * kNormWarps);
+      else
+        launch(cached ? normRows<T, P, 1, RMS, ADD, kNormWarpCache, true> : normRows<T, P, 1, RMS, ADD, 0, true>,
+               grid, 32 * kNormWarps);
+      return;
+    }
   }
   const int threads = static_cast<int>(std::min<int64_t>(kNormThreads, (packs + 31) / 32 * 32));
   const bool cached = packs <= int64_t(threads) * kNormCache;
