@@ -130,17 +130,29 @@ template <typename T> struct ColumnBlocks {
 
 __device__ __forceinline__ float biasAt(const void *b, DType t, int64_t c) { return b ? floatAt(b, t, c) : 0.f; }
 
-// Rows along the grid's y, columns along x (rowGridFor): no index division.
-template <typename T>
+// The rows from which the column split and the gated activation take 16
+// bytes a thread: a prefill's; a decode step's few rows want every element
+// its own thread (vectors there cost ~1 us a call, session 16).
+constexpr int64_t kVecMinRows = 64;
+
+// Rows along the grid's y, V columns a thread along x (rowGridFor): no index
+// division; V > 1 where every width is a multiple of V (a group within one
+// block, 16-byte loads and stores).
+template <typename T, int V>
 __global__ void splitColumns(const T *all, int64_t N, int64_t M, ColumnBlocks<T> blocks) {
+  using Vec = Pack<T, V>;
   detail::pdlWait();
   for (int64_t r = blockIdx.y; r < M; r += gridDim.y)
-    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < N; c += int64_t(gridDim.x) * blockDim.x) {
+    for (int64_t c = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) * V; c < N;
+         c += int64_t(gridDim.x) * blockDim.x * V) {
       int p = 0;
       while (p + 1 < blocks.count && c >= blocks.offset[p + 1]) ++p;
       const int64_t j = c - blocks.offset[p];
-      blocks.y[p][r * blocks.width[p] + j] =
-          fromFloat<T>(toFloat(all[r * N + c]) + biasAt(blocks.bias[p], blocks.biasType[p], j));
+      Vec v = *reinterpret_cast<const Vec *>(all + r * N + c);
+#pragma unroll
+      for (int k = 0; k < V; ++k)
+        v.v[k] = fromFloat<T>(toFloat(v.v[k]) + biasAt(blocks.bias[p], blocks.biasType[p], j + k));
+      *reinterpret_cast<Vec *>(blocks.y[p] + r * blocks.width[p] + j) = v;
     }
   detail::pdlLaunchDependents();
 }
@@ -194,7 +206,18 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
           blocks.offset[i] = offset;
           offset += widths[i];
         }
-        launchLayerKernel(op, splitColumns<T>, rowGridFor(M, N), kBlock, ctx.stream, all.data<T>(), N, M, blocks);
+        // 16 bytes a thread for many rows (a prefill's; 3.2 ms a layer at
+        // 128K tokens element by element) where the widths allow; a decode
+        // step's few rows keep an element a thread (as the activation).
+        constexpr int kVec = 16 / sizeof(T);
+        bool vector = M >= kVecMinRows && N % kVec == 0;
+        for (size_t i = 0; i < widths.size(); ++i) vector = vector && widths[i] % kVec == 0;
+        if (vector)
+          launchLayerKernel(op, splitColumns<T, kVec>, rowGridFor(M, N / kVec), kBlock, ctx.stream, all.data<T>(), N,
+                            M, blocks);
+        else
+          launchLayerKernel(op, splitColumns<T, 1>, rowGridFor(M, N), kBlock, ctx.stream, all.data<T>(), N, M,
+                            blocks);
       },
       op);
   checkLaunch(op);
@@ -326,10 +349,8 @@ DeviceTensor gatedHidden(const char *op, DeviceContext &ctx, const DeviceTensor 
         using E = typename decltype(tag)::type;
         // 16 bytes a thread where a row's halves and the output rows keep
         // that alignment (the allocator's blocks start 256-byte aligned) and
-        // the rows are many (a prefill): a decode step's few rows want every
-        // element its own thread (vectors there cost ~1 us a call, session 16).
+        // the rows are many (kVecMinRows).
         constexpr int kVec = 16 / sizeof(E);
-        constexpr int64_t kVecMinRows = 64;
         const auto launch = [&](auto kernel, int v) {
           launchLayerKernel(op, kernel, rowGridFor(M, I / v), kBlock, ctx.stream, h.data<E>(), a.data<E>(), I, M);
         };
