@@ -20,12 +20,13 @@ void addRmsNorm(const DeviceKernelArgs &args, Outputs &outputs); // LayerNorm.cu
 void layerNorm(const DeviceKernelArgs &args, Outputs &outputs); // LayerNorm.cu
 // resa.add_rms_norm of a and the fp32 sum of `parts` [count, rows, cols]
 // (a projection's partial products over slices of its inner dimension),
-// rounded to the projection's dtype before the add; the norm weight is
+// rounded to the projection's dtype before the add, or of parts [1, rows,
+// cols] already in a's dtype (the product rounded by its GEMM); the norm weight is
 // input weightAt of args (epsilon, weight_offset its attrs); sum and y are
 // a's dtype and shape, allocated by the caller (LayerNorm.cu).
-void addRmsNormOfPartials(const char *op, const DeviceKernelArgs &args, const DeviceTensor &a,
-                          const DeviceTensor &parts, DType projection, size_t weightAt, DeviceTensor &sum,
-                          DeviceTensor &y);
+void addRmsNormOfProjection(const char *op, const DeviceKernelArgs &args, const DeviceTensor &a,
+                            const DeviceTensor &parts, DType projection, size_t weightAt, DeviceTensor &sum,
+                            DeviceTensor &y);
 void rotary(const DeviceKernelArgs &args, Outputs &outputs);    // LayerRotary.cu
 void multiRotary(const DeviceKernelArgs &args, Outputs &outputs); // LayerRotary.cu
 

@@ -3,8 +3,8 @@
 // fits), fp32 statistics (the mean first, then the centred sum of squares, as
 // the CPU's two passes), 16-byte loads and stores when the row allows them.
 // add_rms_norm normalises x = a + r, rounded to the storage type as an Add
-// would store it, and writes that sum too; addRmsNormOfPartials does the
-// same with r the sum of a projection's fp32 partial products.
+// would store it, and writes that sum too; addRmsNormOfProjection does the
+// same with r a projection's product (or the sum of its fp32 partial products).
 #include "../BlockReduce.cuh"
 #include "LayerKernels.h"
 
@@ -305,25 +305,33 @@ void layerNorm(const DeviceKernelArgs &args, Outputs &outputs) {
   norm("resa.layer_norm", NormKind::Layer, args, outputs);
 }
 
-void addRmsNormOfPartials(const char *op, const DeviceKernelArgs &args, const DeviceTensor &a,
-                          const DeviceTensor &parts, DType projection, size_t weightAt, DeviceTensor &sum,
-                          DeviceTensor &y) {
+void addRmsNormOfProjection(const char *op, const DeviceKernelArgs &args, const DeviceTensor &a,
+                            const DeviceTensor &parts, DType projection, size_t weightAt, DeviceTensor &sum,
+                            DeviceTensor &y) {
   const int64_t cols = a.dim(a.rank() - 1), rows = rowsOf(a);
-  if (parts.dtype() != DType::F32 || parts.rank() != 3 || parts.dim(1) != rows || parts.dim(2) != cols)
-    fail(op, "internal error: partial products ", shapeToString(parts.shape()), " for ", rows, " rows of ", cols);
+  const bool product = parts.dtype() == a.dtype() && parts.rank() == 3 && parts.dim(0) == 1;
+  if ((parts.dtype() != DType::F32 && !product) || parts.rank() != 3 || parts.dim(1) != rows ||
+      parts.dim(2) != cols)
+    fail(op, "internal error: partial products ", dtypeName(parts.dtype()), " ", shapeToString(parts.shape()),
+         " for ", rows, " rows of ", cols);
   const DeviceTensor &w = floatInput(op, args, weightAt, "norm weight");
   if (w.numel() != cols) fail(op, "norm weight ", shapeToString(w.shape()), " does not match width ", cols);
   const Attrs &at = attrsOf(args);
   const float eps = at.getFloat("epsilon", 1e-5f), offset = at.getFloat("weight_offset", 0.f);
   if (sum.dtype() != a.dtype() || y.dtype() != a.dtype())
     fail(op, "internal error: the sum and the norm must be in a's dtype");
-  const PartialsView view{parts.data<float>(), static_cast<int>(parts.dim(0)), rows * cols, projection};
   if (rows == 0) return;
   dispatchRowTypes(op, a.dtype(), w.dtype(), [&](auto xt, auto wt) {
     using T = typename decltype(xt)::type;
     using P = typename decltype(wt)::type;
-    launchNorm<T, P, true, Addend::Partials>(op, a, nullptr, view, &sum, y, rows, cols, w, nullptr, offset, eps,
+    if (product) {
+      launchNorm<T, P, true, Addend::Tensor>(op, a, &parts, {}, &sum, y, rows, cols, w, nullptr, offset, eps,
                                              args.ctx->stream);
+    } else {
+      const PartialsView view{parts.data<float>(), static_cast<int>(parts.dim(0)), rows * cols, projection};
+      launchNorm<T, P, true, Addend::Partials>(op, a, nullptr, view, &sum, y, rows, cols, w, nullptr, offset, eps,
+                                               args.ctx->stream);
+    }
   });
 }
 

@@ -46,17 +46,16 @@ const void *asDType(DeviceContext &ctx, const DeviceTensor &src, DType to, Devic
   return keep.raw();
 }
 
-// y [M, N] = x [M, K] w [K, N] (+ bias [N]); x is in w's dtype, y (a whole
-// contiguous tensor) in any float dtype.
-void projectInto(DeviceContext &ctx, const void *x, int64_t M, int64_t K, const DeviceTensor &w,
-                 const DeviceTensor *bias, DeviceTensor &y) {
-  const int64_t N = w.dim(1);
+// y [M, N] = x [M, K] w[:, col0 : col0 + N] (+ bias [N]); x is in w's
+// dtype, y (a whole contiguous tensor) in any float dtype.
+void projectColumnsInto(DeviceContext &ctx, const void *x, int64_t M, int64_t K, const DeviceTensor &w,
+                        int64_t col0, int64_t N, const DeviceTensor *bias, DeviceTensor &y) {
   const DType gemmOut = y.dtype() == w.dtype() || y.dtype() == DType::F32 ? y.dtype() : DType::F32;
   DeviceTensor wide, biasCopy;
   GemmArgs g;
   g.M = M, g.N = N, g.K = K;
   g.x = x, g.ldx = K;
-  g.w = w.raw(), g.ldw = N;
+  g.w = static_cast<const char *>(w.raw()) + col0 * int64_t(dtypeSize(w.dtype())), g.ldw = w.dim(1);
   g.inType = w.dtype();
   g.outType = gemmOut;
   if (gemmOut != y.dtype()) wide = ctx.alloc->allocate(DType::F32, {M, N});
@@ -65,6 +64,12 @@ void projectInto(DeviceContext &ctx, const void *x, int64_t M, int64_t K, const 
   if (bias) g.bias = asDType(ctx, *bias, gemmOut, biasCopy);
   gemm(ctx, g);
   if (gemmOut != y.dtype()) convertOnDevice(wide.raw(), DType::F32, y.raw(), y.dtype(), M * N, ctx.stream);
+}
+
+// y [M, N] = x [M, K] w [K, N] (+ bias [N]), as projectColumnsInto.
+void projectInto(DeviceContext &ctx, const void *x, int64_t M, int64_t K, const DeviceTensor &w,
+                 const DeviceTensor *bias, DeviceTensor &y) {
+  projectColumnsInto(ctx, x, M, K, w, 0, w.dim(1), bias, y);
 }
 
 // x in a weight's dtype for the GEMMs, converted at most once per dtype
@@ -130,39 +135,35 @@ template <typename T> struct ColumnBlocks {
 
 __device__ __forceinline__ float biasAt(const void *b, DType t, int64_t c) { return b ? floatAt(b, t, c) : 0.f; }
 
-// The rows from which the column split and the gated activation take 16
-// bytes a thread: a prefill's; a decode step's few rows want every element
-// its own thread (vectors there cost ~1 us a call, session 16).
+// The rows from which the gated activation takes 16 bytes a thread and the
+// fused projection runs a GEMM per output: a prefill's; a decode step's few
+// rows want every element its own thread (vectors there cost ~1 us a call,
+// session 16) and one GEMM over the fused weight.
 constexpr int64_t kVecMinRows = 64;
 
-// Rows along the grid's y, V columns a thread along x (rowGridFor): no index
-// division; V > 1 where every width is a multiple of V (a group within one
-// block, 16-byte loads and stores).
-template <typename T, int V>
-__global__ void splitColumns(const T *all, int64_t N, int64_t M, ColumnBlocks<T> blocks) {
-  using Vec = Pack<T, V>;
+// Rows along the grid's y, columns along x (rowGridFor): no index division.
+template <typename T> __global__ void splitColumns(const T *all, int64_t N, int64_t M, ColumnBlocks<T> blocks) {
   detail::pdlWait();
   for (int64_t r = blockIdx.y; r < M; r += gridDim.y)
-    for (int64_t c = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) * V; c < N;
-         c += int64_t(gridDim.x) * blockDim.x * V) {
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < N; c += int64_t(gridDim.x) * blockDim.x) {
       int p = 0;
       while (p + 1 < blocks.count && c >= blocks.offset[p + 1]) ++p;
       const int64_t j = c - blocks.offset[p];
-      Vec v = *reinterpret_cast<const Vec *>(all + r * N + c);
-#pragma unroll
-      for (int k = 0; k < V; ++k)
-        v.v[k] = fromFloat<T>(toFloat(v.v[k]) + biasAt(blocks.bias[p], blocks.biasType[p], j + k));
-      *reinterpret_cast<Vec *>(blocks.y[p] + r * blocks.width[p] + j) = v;
+      blocks.y[p][r * blocks.width[p] + j] =
+          fromFloat<T>(toFloat(all[r * N + c]) + biasAt(blocks.bias[p], blocks.biasType[p], j));
     }
   detail::pdlLaunchDependents();
 }
 
 // The fused form: x [..., K], weight [K, sum N_i], the widths N_i and a bias
 // [N_i] (or none) per output -> output i [..., N_i] in x's dtype, the columns
-// after N_1 + ... + N_{i-1} of one GEMM's product, plus b_i. Without biases,
-// one row (decode at batch 1) is already the outputs side by side: they are
-// views of it; otherwise one kernel copies the column blocks out, adding the
-// biases.
+// after N_1 + ... + N_{i-1} of the product, plus b_i. Many rows (a
+// prefill's, kVecMinRows): a GEMM per output over its columns of the weight,
+// straight into it (copying a 128K-token q/k/v out of one product cost 3.9
+// ms a layer for 0.8 of bytes, session 17). Few rows (decode): one GEMM over
+// the whole weight; without biases one row is already the outputs side by
+// side (views of it), otherwise one kernel copies the column blocks out,
+// adding the biases.
 void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &outputs, GemmInput &in,
                       const std::vector<int64_t> &widths) {
   const DeviceTensor &x = in.x;
@@ -180,6 +181,15 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
   // tests hand the first free block of the output's size to the output.
   if (!views)
     for (size_t i = 0; i < widths.size(); ++i) allocOutput(outputs, args, i, x.dtype(), withLast(x.shape(), widths[i]));
+  if (M >= kVecMinRows) {
+    const void *xw = in.as(ctx, weight.dtype());
+    int64_t col0 = 0;
+    for (size_t i = 0; i < widths.size(); ++i) {
+      projectColumnsInto(ctx, xw, M, K, weight, col0, widths[i], args.input(2 + i), outputs[i]);
+      col0 += widths[i];
+    }
+    return;
+  }
   DeviceTensor all = ctx.alloc->allocate(x.dtype(), withLast(x.shape(), N));
   if (M > 0) projectInto(ctx, in.as(ctx, weight.dtype()), M, K, weight, nullptr, all);
   int64_t offset = 0;
@@ -206,18 +216,7 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
           blocks.offset[i] = offset;
           offset += widths[i];
         }
-        // 16 bytes a thread for many rows (a prefill's; 3.2 ms a layer at
-        // 128K tokens element by element) where the widths allow; a decode
-        // step's few rows keep an element a thread (as the activation).
-        constexpr int kVec = 16 / sizeof(T);
-        bool vector = M >= kVecMinRows && N % kVec == 0;
-        for (size_t i = 0; i < widths.size(); ++i) vector = vector && widths[i] % kVec == 0;
-        if (vector)
-          launchLayerKernel(op, splitColumns<T, kVec>, rowGridFor(M, N / kVec), kBlock, ctx.stream, all.data<T>(), N,
-                            M, blocks);
-        else
-          launchLayerKernel(op, splitColumns<T, 1>, rowGridFor(M, N), kBlock, ctx.stream, all.data<T>(), N, M,
-                            blocks);
+        launchLayerKernel(op, splitColumns<T>, rowGridFor(M, N), kBlock, ctx.stream, all.data<T>(), N, M, blocks);
       },
       op);
   checkLaunch(op);
@@ -241,15 +240,14 @@ void multiLinear(const DeviceKernelArgs &args, Outputs &outputs) {
 
 enum class Activation { Silu, GeluTanh, Gelu };
 
-// The CPU kernel's fp32 expressions.
-__device__ __forceinline__ float sigmoidF(float v) {
-  if (v >= 0) return 1.f / (1.f + expf(-v));
-  const float e = expf(v);
-  return e / (1.f + e);
-}
-
+// The CPU kernel's fp32 expressions; silu's v / (1 + e^-v) in the fast
+// intrinsics (one exp2 and one reciprocal on the SFU, a few ulp: far below
+// the bf16 or f16 rounding of the product) for fewer instructions than the
+// accurate expf and IEEE divide (a prefill's activation ran 4.9 ms a layer
+// at 128K tokens for 2.7 ms of bytes, session 17). Large negative v: e^-v is
+// infinite, its reciprocal 0.
 template <Activation A> __device__ __forceinline__ float activate(float v) {
-  if constexpr (A == Activation::Silu) return v * sigmoidF(v);
+  if constexpr (A == Activation::Silu) return __fdividef(v, 1.f + __expf(-v));
   else if constexpr (A == Activation::GeluTanh)
     return 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
   else return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
@@ -260,23 +258,36 @@ template <Activation A> __device__ __forceinline__ float activate(float v) {
 // each half and one store, where inter is a multiple of V). No index
 // division: a prefill's M x inter runs past 2^31, and the 64-bit divide the
 // flat loop did per element bound the kernel (10.3 ms a layer at 128K tokens
-// for 2.7 ms of bytes; bench/NOTES.md, session 16).
+// for 2.7 ms of bytes; bench/NOTES.md, session 16). Two rows a pass, both
+// rows' loads issued before either's arithmetic and stores (one row a pass
+// ran 4.9 ms a layer at 128K tokens, session 17).
 template <typename T, Activation A, int V>
-__global__ void gatedActivation(const T *h, T *out, int64_t inter, int64_t M) {
+__global__ void gatedActivation(const T *__restrict__ h, T *__restrict__ out, int64_t inter, int64_t M) {
   using Vec = Pack<T, V>;
+  constexpr int kRows = 2;
   detail::pdlWait();
-  const int64_t groups = inter / V;
-  for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
-    const Vec *gate = reinterpret_cast<const Vec *>(h + m * 2 * inter);
-    const Vec *up = reinterpret_cast<const Vec *>(h + m * 2 * inter + inter);
-    Vec *o = reinterpret_cast<Vec *>(out + m * inter);
+  const int64_t groups = inter / V, rowStep = gridDim.y;
+  for (int64_t m0 = blockIdx.y; m0 < M; m0 += kRows * rowStep) {
     for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups;
          g += int64_t(gridDim.x) * blockDim.x) {
-      const Vec a = gate[g], b = up[g];
-      Vec r;
+      Vec a[kRows], b[kRows];
 #pragma unroll
-      for (int i = 0; i < V; ++i) r.v[i] = fromFloat<T>(activate<A>(toFloat(a.v[i])) * toFloat(b.v[i]));
-      o[g] = r;
+      for (int k = 0; k < kRows; ++k) {
+        const int64_t m = m0 + k * rowStep;
+        if (m < M) {
+          a[k] = reinterpret_cast<const Vec *>(h + m * 2 * inter)[g];
+          b[k] = reinterpret_cast<const Vec *>(h + m * 2 * inter + inter)[g];
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < kRows; ++k) {
+        const int64_t m = m0 + k * rowStep;
+        if (m >= M) break;
+        Vec r;
+#pragma unroll
+        for (int i = 0; i < V; ++i) r.v[i] = fromFloat<T>(activate<A>(toFloat(a[k].v[i])) * toFloat(b[k].v[i]));
+        reinterpret_cast<Vec *>(out + m * inter)[g] = r;
+      }
     }
   }
   detail::pdlLaunchDependents();
@@ -403,8 +414,9 @@ int64_t kSlicesFor(int64_t M, int64_t K) { return M <= 16 && K >= 1024 && K % 4 
 // of the residual and the projection (in x's dtype; both in fp32 when the
 // residual's dtype differs, as add_rms_norm promotes them). The projection's
 // last GEMM writes fp32 partial products over slices of its inner dimension
-// (one slice unless kSlicesFor says otherwise) and the norm kernel sums them,
-// rounded to x's dtype as the projection's output would be.
+// (one slice unless kSlicesFor says otherwise; one already in x's dtype where
+// it may be) and the norm kernel sums them, rounded to x's dtype as the
+// projection's output would be.
 void projectionAddRmsNorm(const DeviceKernelArgs &args, Outputs &outputs) {
   const char *op = "resa.projection_add_rms_norm";
   const size_t n = args.inputs.size();
@@ -450,17 +462,22 @@ void projectionAddRmsNorm(const DeviceKernelArgs &args, Outputs &outputs) {
     in = hidden.raw();
   }
   const int64_t slices = kSlicesFor(M, inner);
-  DeviceTensor parts = ctx.alloc->allocate(DType::F32, {slices, M, N});
+  // One slice, where the sum is in the weights' dtype: the GEMM rounds the
+  // product as the projection's output would be and the norm reads half the
+  // bytes of an fp32 one, a warp a row (a prefill's 128K rows: 2.8 ms a norm
+  // from fp32 products a block a row, session 17).
+  const bool rounded = slices == 1 && w->dtype() == x.dtype() && sumType == x.dtype();
+  DeviceTensor parts = ctx.alloc->allocate(rounded ? x.dtype() : DType::F32, {slices, M, N});
   GemmArgs g;
   g.M = M, g.N = N, g.K = inner;
   g.x = in, g.ldx = inner;
   g.w = w->raw(), g.ldw = N;
   g.inType = w->dtype();
-  g.outType = DType::F32;
+  g.outType = parts.dtype();
   g.y = parts.raw(), g.ldy = N;
   g.kSplit = static_cast<int>(slices);
   gemm(ctx, g);
-  addRmsNormOfPartials(op, args, *residual, parts, x.dtype(), n - 1, sum, y);
+  addRmsNormOfProjection(op, args, *residual, parts, x.dtype(), n - 1, sum, y);
 }
 
 void linear(const DeviceKernelArgs &args, Outputs &outputs) { linearLike("resa.linear", args, outputs, false); }

@@ -320,8 +320,9 @@ std::string projectionNormCase(DType xt, DType wt, DType rt, int weights, int64_
 
 // resa.multi_linear's fused form (one weight, split by widths, a bias or none
 // per output) against the CPU's resa.linear of each column block: without
-// biases one row gives views of the product; otherwise one kernel copies the
-// blocks out, adding the biases (q's and v's here, k none).
+// biases one row gives views of the product; from 64 rows a GEMM per output;
+// otherwise one kernel copies the blocks out, adding the biases (q's and v's
+// here, k none).
 std::string fusedMultiLinearCase(DType xt, DType wt, int64_t rows, int64_t K, bool bias, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const std::vector<int64_t> widths = {96, 32, 48};
@@ -623,7 +624,13 @@ std::vector<resa::cudatest::NamedCase> allCases() {
               [=](uint64_t s) { return fusedMultiLinearCase(xt, t, rows, 64, bias, s); });
         }
       }
-    // More rows than the grid's y holds (65535): the column split's row loop.
+    // Rows enough for a GEMM per output (>= 64), x in the weights' dtype
+    // and in fp32, with and without biases.
+    for (DType xt : {t, DType::F32})
+      for (bool bias : {false, true})
+        add(tag("multi_linear_fused", xt, 96, 64) + "_w" + shortName(t) + (bias ? "_bias" : "") + "_per_output",
+            [=](uint64_t s) { return fusedMultiLinearCase(xt, t, 96, 64, bias, s); });
+    // More rows than the grid's y holds (65535): a GEMM per output.
     add(tag("multi_linear_fused", t, 70000, 16) + "_w" + shortName(t) + "_bias_rows_past_grid",
         [=](uint64_t s) { return fusedMultiLinearCase(t, t, 70000, 16, true, s); });
     // resa.logits: fp32 out.
@@ -673,6 +680,16 @@ std::vector<resa::cudatest::NamedCase> allCases() {
       add(tag("projection_add_rms_norm", t, rows, 1024, 64) + "_linear_residual_f32",
           [=](uint64_t s) { return projectionNormCase(t, t, DType::F32, 1, rows, 1024, 0, 64, s); });
     }
+    // A prefill's rows (>= 256): one product in x's dtype, normed a warp a
+    // row; fp32 products where x or the residual is fp32.
+    add(tag("projection_add_rms_norm", t, 300, 512, 256) + "_linear_warp",
+        [=](uint64_t s) { return projectionNormCase(t, t, t, 1, 300, 512, 0, 256, s); });
+    add(tag("projection_add_rms_norm", t, 300, 256, 1024) + "_mlp_fused_warp",
+        [=](uint64_t s) { return projectionNormCase(t, t, t, 2, 300, 256, 1024, 264, s); });
+    add(tag("projection_add_rms_norm", DType::F32, 300, 512, 96) + "_linear_w" + shortName(t) + "_rows300",
+        [=](uint64_t s) { return projectionNormCase(DType::F32, t, DType::F32, 1, 300, 512, 0, 96, s); });
+    add(tag("projection_add_rms_norm", t, 300, 512, 64) + "_linear_residual_f32_rows300",
+        [=](uint64_t s) { return projectionNormCase(t, t, DType::F32, 1, 300, 512, 0, 64, s); });
     // Norms: 100, 33 and 2500 take the scalar path (not a multiple of 8
     // elements); 2500 and 16400 are wider than the rows kept in registers.
     for (int64_t rows : rowSet)
