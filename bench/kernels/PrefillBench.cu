@@ -1,12 +1,14 @@
 // resa-bench-prefill: causal prefill attention over the paged KV cache
 // (resa::gpu::prefillAttention), bf16, 32 query heads, 8 KV heads, head dim
-// 128, page size 16, shuffled page tables, random data. Median of CUDA-event
+// 128, page size 16 (--page-size), shuffled page tables (--pages ordered:
+// the identity, a fresh cache's), random data. Median of CUDA-event
 // timed calls after warm-up. FLOPs: 4 * D * H * (sum over queries of the keys
 // each sees) = 2 * S * S * D * H for a full causal prefill. --kernel picks the
 // main kernel (mma: mma.sync, the default plan; wgmma: the sm_90a kernel;
 // both: each shape with both); every result names the kernel its plan ran.
 // --case NAME runs that shape alone (for a profiler: device_profile_prefill.sh).
-//   resa-bench-prefill [--kernel mma|wgmma|both] [--case NAME] [--out FILE.json]
+//   resa-bench-prefill [--kernel mma|wgmma|both] [--case NAME] [--page-size N]
+//                      [--pages shuffled|ordered] [--out FILE.json]
 #include "resa/cuda/PrefillAttention.h"
 
 #include "BenchCheck.h"
@@ -39,15 +41,20 @@ struct Result {
   double ms, tflops, flops;
 };
 
-Result bench(const char *name, int start, int qlen, int reps, resa::gpu::PrefillKernel kernel) {
+struct Pages {
+  int size = 16;
+  bool shuffled = true;
+};
+
+Result bench(const char *name, int start, int qlen, int reps, resa::gpu::PrefillKernel kernel, Pages pages) {
   resa::PagedAttentionShape s;
-  s.batch = 1; s.numQHeads = 32; s.numKvHeads = 8; s.headDim = 128; s.pageSize = 16;
+  s.batch = 1; s.numQHeads = 32; s.numKvHeads = 8; s.headDim = 128; s.pageSize = pages.size;
   const int kv = start + qlen;
-  s.maxPagesPerSeq = (kv + 15) / 16;
+  s.maxPagesPerSeq = (kv + pages.size - 1) / pages.size;
   s.numPages = s.maxPagesPerSeq;
   std::vector<int32_t> table(s.numPages);
   std::iota(table.begin(), table.end(), 0);
-  std::shuffle(table.begin(), table.end(), std::mt19937(42));
+  if (pages.shuffled) std::shuffle(table.begin(), table.end(), std::mt19937(42));
   const size_t cacheN = s.cacheElements(), qN = size_t(32) * qlen * 128;
   __nv_bfloat16 *k, *v, *q, *o;
   int32_t *dt, *ds, *dl;
@@ -87,9 +94,9 @@ Result bench(const char *name, int start, int qlen, int reps, resa::gpu::Prefill
   const double flops = 4.0 * 128 * 32 * keys;
   Result r{name, kname, start, qlen, plan.numSplits, t[t.size() / 2], 0, flops};
   r.tflops = flops / (r.ms * 1e-3) / 1e12;
-  std::printf("resa prefill %-5s %-14s start %7d q %6d splits %3d: %9.3f ms  %7.1f TFLOP/s  "
-              "(min %.3f max %.3f)\n", kname, name, start, qlen, plan.numSplits, r.ms, r.tflops,
-              t[0], t.back());
+  std::printf("resa prefill %-5s %-14s start %7d q %6d splits %3d pages %3d %s: %9.3f ms  %7.1f TFLOP/s  "
+              "(min %.3f max %.3f)\n", kname, name, start, qlen, plan.numSplits, pages.size,
+              pages.shuffled ? "shuffled" : "ordered", r.ms, r.tflops, t[0], t.back());
   std::fflush(stdout);
   cudaFree(k); cudaFree(v); cudaFree(q); cudaFree(o); cudaFree(dt); cudaFree(ds); cudaFree(dl);
   if (ws) cudaFree(ws);
@@ -100,16 +107,25 @@ int main(int argc, char **argv) {
   using resa::gpu::PrefillKernel;
   const char *out = nullptr;
   std::string which = "mma", only;
+  Pages pages;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--out" && i + 1 < argc) out = argv[++i];
     else if (a == "--kernel" && i + 1 < argc) which = argv[++i];
     else if (a == "--case" && i + 1 < argc) only = argv[++i];
+    else if (a == "--page-size" && i + 1 < argc) pages.size = std::atoi(argv[++i]);
+    else if (a == "--pages" && i + 1 < argc && (std::string(argv[i + 1]) == "shuffled" ||
+                                                std::string(argv[i + 1]) == "ordered"))
+      pages.shuffled = std::string(argv[++i]) == "shuffled";
     else {
-      std::fprintf(stderr,
-                   "usage: resa-bench-prefill [--kernel mma|wgmma|both] [--case NAME] [--out F]\n");
+      std::fprintf(stderr, "usage: resa-bench-prefill [--kernel mma|wgmma|both] [--case NAME] [--page-size N]\n"
+                           "                          [--pages shuffled|ordered] [--out F]\n");
       return 2;
     }
+  }
+  if (pages.size < 1) {
+    std::fprintf(stderr, "--page-size: a positive number of tokens\n");
+    return 2;
   }
   std::vector<PrefillKernel> kernels;
   if (which == "mma" || which == "both") kernels.push_back(PrefillKernel::Mma);
@@ -128,7 +144,7 @@ int main(int argc, char **argv) {
   for (PrefillKernel k : kernels)
     for (const Shape &s : shapes)
       if (only.empty() || only == s.name)
-        rs.push_back(bench(s.name, s.start, s.qlen, s.reps, k));
+        rs.push_back(bench(s.name, s.start, s.qlen, s.reps, k, pages));
   if (rs.empty()) {
     std::fprintf(stderr, "--case %s: no such shape\n", only.c_str());
     return 2;
