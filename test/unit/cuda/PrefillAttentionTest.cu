@@ -45,6 +45,10 @@ struct Case {
   int forceSplits = 0;
   PrefillKernel kernel = PrefillKernel::Mma;
   bool gatherPages = false;  // the wgmma kernel without TMA page loads
+  // The pool's pages as the sequences get them: shuffled; ordered (a fresh
+  // cache's: every full tile's pages consecutive, one TMA box a half); or
+  // ordered with a pair swapped every 20 pages (tiles of both kinds).
+  enum class Pages { Shuffled, Ordered, Broken } pages = Pages::Shuffled;
 };
 
 std::string runCase(const Case &c, uint64_t seed) {
@@ -72,7 +76,11 @@ std::string runCase(const Case &c, uint64_t seed) {
   s.numPages = used + 5;
   std::vector<int32_t> perm(s.numPages);
   std::iota(perm.begin(), perm.end(), 0);
-  std::shuffle(perm.begin(), perm.end(), rng);
+  if (c.pages == Case::Pages::Shuffled)
+    std::shuffle(perm.begin(), perm.end(), rng);
+  else if (c.pages == Case::Pages::Broken)
+    for (size_t i = 3; i + 1 < perm.size(); i += 20)
+      std::swap(perm[i], perm[i + 1]);
   std::vector<int32_t> table(static_cast<size_t>(batch) * s.maxPagesPerSeq, -1);
   const size_t cacheN = static_cast<size_t>(s.cacheElements());
   const float nan = std::nanf("");
@@ -243,6 +251,17 @@ std::vector<Case> allCases() {
   // inside a page.
   add({"wg_ps128", KVDType::BF16, 32, 8, 128, 128, {100}, {300}});
   add({"wg_ps64_batch2", KVDType::F16, 32, 8, 128, 64, {0, 70}, {200, 61}});
+  // Pages in the pool's order (tiles as one box a half) and partly so.
+  for (Case c : std::vector<Case>{{"wg_prefill_650_g4", KVDType::BF16, 32, 8, 128, 16, {0}, {650}},
+                                  {"wg_batch2_starts", KVDType::BF16, 32, 8, 128, 16, {0, 1100}, {450, 129}},
+                                  {"wg_ps32_f16", KVDType::F16, 32, 8, 128, 32, {100}, {300}},
+                                  {"wg_ps64_batch2", KVDType::F16, 32, 8, 128, 64, {0, 70}, {200, 61}},
+                                  {"wg_rect_split5", KVDType::F16, 32, 8, 128, 16, {3000}, {64}, 0, 5}})
+    for (Case::Pages order : {Case::Pages::Ordered, Case::Pages::Broken}) {
+      c.pages = order;
+      add(c);
+      v.back().name += order == Case::Pages::Ordered ? "_ordered" : "_broken";
+    }
   // Every case again with the wgmma kernel forced, and again with it
   // gathering every tile (no TMA page loads).
   const size_t base = v.size();
