@@ -119,8 +119,11 @@ void KVCache::addSequence(int64_t id) {
 void KVCache::removeSequence(int64_t id) {
   checkNoForward("removeSequence");
   Sequence &seq = get(id, "removeSequence");
-  for (int32_t page : seq.pages)
-    releasePage(page);
+  // Last page first, so that the free stack hands the pages out again in
+  // ascending order: a sequence's consecutive pages load as one box a tile
+  // in the CUDA prefill (PrefillAttentionWgmma.cu).
+  for (auto it = seq.pages.rbegin(); it != seq.pages.rend(); ++it)
+    releasePage(*it);
   seqs_.erase(id);
 }
 
@@ -159,8 +162,8 @@ void KVCache::popTokens(int64_t id, int64_t n) {
     if (freePages() + released < 1)
       requirePages(1);
   }
-  for (size_t i = keep; i < seq.pages.size(); ++i)
-    releasePage(seq.pages[i]);
+  for (size_t i = seq.pages.size(); i > keep; --i) // last first, as removeSequence
+    releasePage(seq.pages[i - 1]);
   seq.pages.resize(keep);
   seq.length = newLen;
   if (recompute) {

@@ -30,6 +30,12 @@ void addRmsNormOfProjection(const char *op, const DeviceKernelArgs &args, const 
 void rotary(const DeviceKernelArgs &args, Outputs &outputs);    // LayerRotary.cu
 void multiRotary(const DeviceKernelArgs &args, Outputs &outputs); // LayerRotary.cu
 
+// The rows from which the norms run a warp a row (a prefill's; a decode
+// step's few rows keep a block a row, spread over more SMs), and from which
+// a projection followed by a norm hands it one product in x's dtype instead
+// of fp32 partial products (Layers.cu).
+constexpr int64_t kNormWarpRows = 256;
+
 // Input i, which must be present and a float tensor (F32, BF16, F16).
 inline const DeviceTensor &floatInput(const char *op, const DeviceKernelArgs &args, size_t i, const char *what) {
   const DeviceTensor *t = args.input(i);

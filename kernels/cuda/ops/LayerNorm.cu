@@ -178,11 +178,9 @@ __global__ void normRows(const T *x, const T *r, PartialsView parts, T *sum, T *
 
 constexpr int kNormThreads = 512;
 constexpr int kNormCache = 4;  // packs a thread keeps: rows up to 2048 packs
-// A warp a row from this many rows (a prefill's; a decode step's few rows
-// keep a block a row, spread over more SMs), kNormWarpCache packs a lane
-// kept (rows up to 512 packs: 4096 bf16), kNormWarps rows a block. At 128K
-// rows of 4096 a block a row took 2.7 ms a norm for ~0.75 of bytes (session 16).
-constexpr int64_t kNormWarpRows = 256;
+// A warp a row from kNormWarpRows rows, kNormWarpCache packs a lane kept
+// (rows up to 512 packs: 4096 bf16), kNormWarps rows a block. At 128K rows
+// of 4096 a block a row took 2.7 ms a norm for ~0.75 of bytes (session 16).
 constexpr int kNormWarpCache = 16;
 constexpr int kNormWarps = 8;
 

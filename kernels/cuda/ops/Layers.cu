@@ -462,11 +462,14 @@ void projectionAddRmsNorm(const DeviceKernelArgs &args, Outputs &outputs) {
     in = hidden.raw();
   }
   const int64_t slices = kSlicesFor(M, inner);
-  // One slice, where the sum is in the weights' dtype: the GEMM rounds the
-  // product as the projection's output would be and the norm reads half the
-  // bytes of an fp32 one, a warp a row (a prefill's 128K rows: 2.8 ms a norm
-  // from fp32 products a block a row, session 17).
-  const bool rounded = slices == 1 && w->dtype() == x.dtype() && sumType == x.dtype();
+  // A prefill's rows, where the sum is in the weights' dtype: one product
+  // that the GEMM rounds as the projection's output would be, for the norm to
+  // read half the bytes of an fp32 one, a warp a row (128K rows: 2.8 ms a
+  // norm from fp32 products a block a row, session 17). A rectification's 32
+  // rows keep the fp32 product, as before this path (ReSA steps ran 10-20 us
+  // slower with it there, not yet separated from the activation's change).
+  const bool rounded =
+      slices == 1 && M >= kNormWarpRows && w->dtype() == x.dtype() && sumType == x.dtype();
   DeviceTensor parts = ctx.alloc->allocate(rounded ? x.dtype() : DType::F32, {slices, M, N});
   GemmArgs g;
   g.M = M, g.N = N, g.K = inner;

@@ -349,6 +349,24 @@ TEST(KVCache, AddRemoveAndLengths) {
   ASSERT_TRUE(h.verify());
 }
 
+// A sequence's pages come out of the pool in ascending order, also after a
+// removal or a pop released others (the CUDA prefill loads consecutive pages
+// as one box a tile).
+TEST(KVCache, ReleasedPagesAreHandedOutAgainInOrder) {
+  Harness h(smallConfig(16), 21);
+  h.add(1);
+  h.append(1, 12); // pages 0, 1, 2
+  EXPECT_EQ(h.cache.pagesOf(1), (std::vector<int32_t>{0, 1, 2}));
+  h.remove(1);
+  h.add(2);
+  h.append(2, 16);
+  EXPECT_EQ(h.cache.pagesOf(2), (std::vector<int32_t>{0, 1, 2, 3}));
+  h.pop(2, 12); // releases pages 1, 2, 3
+  h.append(2, 12);
+  EXPECT_EQ(h.cache.pagesOf(2), (std::vector<int32_t>{0, 1, 2, 3}));
+  ASSERT_TRUE(h.verify());
+}
+
 TEST(KVCache, BatchTablesFollowPagedKVLayout) {
   Harness h(smallConfig(), 12);
   h.add(1);
