@@ -466,8 +466,8 @@ void projectionAddRmsNorm(const DeviceKernelArgs &args, Outputs &outputs) {
   // that the GEMM rounds as the projection's output would be, for the norm to
   // read half the bytes of an fp32 one, a warp a row (128K rows: 2.8 ms a
   // norm from fp32 products a block a row, session 17). A rectification's 32
-  // rows keep the fp32 product, as before this path (ReSA steps ran 10-20 us
-  // slower with it there, not yet separated from the activation's change).
+  // rows keep the fp32 product (with a bf16 one there ReSA steps ran 10-20
+  // us slower at 1x4K and 1x64K, session 17).
   const bool rounded =
       slices == 1 && M >= kNormWarpRows && w->dtype() == x.dtype() && sumType == x.dtype();
   DeviceTensor parts = ctx.alloc->allocate(rounded ? x.dtype() : DType::F32, {slices, M, N});
