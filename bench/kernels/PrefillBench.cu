@@ -154,10 +154,11 @@ int main(int argc, char **argv) {
     std::fprintf(f, "[\n");
     for (size_t i = 0; i < rs.size(); ++i)
       std::fprintf(f, "  {\"name\": \"%s\", \"kernel\": \"%s\", \"start\": %d, \"qlen\": %d, "
-                   "\"splits\": %d, \"ms\": %.5f, \"tflops\": %.2f, \"flops\": %.6e}%s\n",
+                   "\"splits\": %d, \"page_size\": %d, \"pages\": \"%s\", \"ms\": %.5f, "
+                   "\"tflops\": %.2f, \"flops\": %.6e}%s\n",
                    rs[i].name.c_str(), rs[i].kernel.c_str(), rs[i].start, rs[i].qlen,
-                   rs[i].splits, rs[i].ms, rs[i].tflops, rs[i].flops,
-                   i + 1 < rs.size() ? "," : "");
+                   rs[i].splits, pages.size, pages.shuffled ? "shuffled" : "ordered", rs[i].ms,
+                   rs[i].tflops, rs[i].flops, i + 1 < rs.size() ? "," : "");
     std::fprintf(f, "]\n");
     std::fclose(f);
   }
