@@ -633,8 +633,8 @@ cudaError_t wgmmaLaunch(const Params &p, KVDType dtype, int headDim, int64_t cac
       return e;
     maps.tma = 1;
     // Runs where a tile holds several pages (one page a tile: the 2-D boxes
-    // are already one a half).
-    if (p.ps < kBN) {
+    // are already one a half) and the pool holds a tile's worth of them.
+    if (p.ps < kBN && cacheRows / (static_cast<int64_t>(p.hkv) * p.ps) >= kBN / p.ps) {
       if ((e = encodeCacheMap(p.k, cacheRows, p.ps, p.hkv, true, &maps.kRun)) != cudaSuccess ||
           (e = encodeCacheMap(p.v, cacheRows, p.ps, p.hkv, true, &maps.vRun)) != cudaSuccess)
         return e;

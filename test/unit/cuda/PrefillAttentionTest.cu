@@ -251,6 +251,8 @@ std::vector<Case> allCases() {
   // inside a page.
   add({"wg_ps128", KVDType::BF16, 32, 8, 128, 128, {100}, {300}});
   add({"wg_ps64_batch2", KVDType::F16, 32, 8, 128, 64, {0, 70}, {200, 61}});
+  // A pool of fewer pages than a key tile holds (7 of 16 tokens: no run maps).
+  add({"wg_tiny_pool", KVDType::BF16, 32, 8, 128, 16, {0}, {20}});
   // Pages in the pool's order (tiles as one box a half) and partly so.
   for (Case c : std::vector<Case>{{"wg_prefill_650_g4", KVDType::BF16, 32, 8, 128, 16, {0}, {650}},
                                   {"wg_batch2_starts", KVDType::BF16, 32, 8, 128, 16, {0, 1100}, {450, 129}},
