@@ -155,9 +155,8 @@ cudaError_t scatterKVTokens(const PagedAttentionShape &s, const int32_t *slots, 
   // 16 bytes a thread where the rows allow (a 128K prefill's K/V: 1.1 ms a
   // layer element by element, session 16).
   constexpr int kVec = 8;
-  const auto aligned = [](const void *p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  const bool vector =
-      s.headDim % kVec == 0 && aligned(k) && aligned(v) && aligned(kCache) && aligned(vCache);
+  const bool vector = s.headDim % kVec == 0 && ops::aligned16(k) && ops::aligned16(v) &&
+                      ops::aligned16(kCache) && ops::aligned16(vCache);
   const auto launch = [&](auto kernel, int64_t units) {
     return detail::launchPdl(kernel, dim3(blocksFor(units)), dim3(kThreads), 0, stream,
                              Dims{s.numKvHeads, s.headDim, s.pageSize}, slots, total,

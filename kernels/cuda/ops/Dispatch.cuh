@@ -24,6 +24,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -70,6 +71,10 @@ __device__ __forceinline__ float floatAt(const void *p, DType t, int64_t i) {
 template <typename T, int N> struct alignas(sizeof(T) * N) Pack {
   T v[N];
 };
+
+// Whether p lies on a `bytes` boundary (vector loads and stores may use it).
+inline bool alignedTo(const void *p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+inline bool aligned16(const void *p) { return alignedTo(p, 16); }
 
 // a / b and a % b for a >= 0, b > 0: in 32 bits where both fit. GPUs divide
 // integers in software, 64-bit division at ~4x the instructions of 32-bit;

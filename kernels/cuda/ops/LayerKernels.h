@@ -50,9 +50,6 @@ inline int64_t rowsOf(const DeviceTensor &x) {
   return x.rank() && x.dim(x.rank() - 1) ? x.numel() / x.dim(x.rank() - 1) : 0;
 }
 
-// Whether 16-byte vector loads and stores may use p.
-inline bool aligned16(const void *p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 // One thread block per row: the grid's x dimension bounds the rows.
 inline unsigned rowGrid(const char *op, int64_t rows) {
   if (rows > 0x7fffffff) fail(op, rows, " rows exceed one launch");

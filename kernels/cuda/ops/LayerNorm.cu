@@ -194,11 +194,11 @@ void launchNorm(const char *op, const DeviceTensor &x, const DeviceTensor *r, co
   // Partials and norm weights are read kVec at a time: each row's must be
   // aligned to that.
   const bool vec = cols % kVec == 0 && aligned16(x.raw()) && aligned16(y.raw()) &&
-                   reinterpret_cast<uintptr_t>(w.raw()) % (kVec * sizeof(P)) == 0 &&
+                   alignedTo(w.raw(), kVec * sizeof(P)) &&
                    (ADD == Addend::None || aligned16(sum->raw())) &&
                    (ADD != Addend::Tensor || aligned16(r->raw())) &&
                    (ADD != Addend::Partials ||
-                    (reinterpret_cast<uintptr_t>(parts.p) % (kVec * sizeof(float)) == 0 &&
+                    (alignedTo(parts.p, kVec * sizeof(float)) &&
                      parts.stride % kVec == 0));
   const int64_t packs = vec ? cols / kVec : cols;
   const auto launch = [&](auto kernel, unsigned grid, int threads) {
@@ -207,26 +207,24 @@ void launchNorm(const char *op, const DeviceTensor &x, const DeviceTensor *r, co
                       ADD != Addend::None ? sum->data<T>() : nullptr, y.data<T>(), rows, cols, w.data<P>(),
                       b ? b->data<P>() : nullptr, offset, eps);
   };
+  // The form for a team (WARP) keeping CACHE packs a thread where the row fits.
+  const auto form = [&](auto warp, auto cache, bool cached) {
+    constexpr bool W = decltype(warp)::value;
+    constexpr int C = decltype(cache)::value;
+    return vec ? (cached ? normRows<T, P, kVec, RMS, ADD, C, W> : normRows<T, P, kVec, RMS, ADD, 0, W>)
+               : (cached ? normRows<T, P, 1, RMS, ADD, C, W> : normRows<T, P, 1, RMS, ADD, 0, W>);
+  };
   if constexpr (ADD != Addend::Partials) {
     if (rows >= kNormWarpRows) {
-      const unsigned grid = rowGrid(op, (rows + kNormWarps - 1) / kNormWarps);
-      const bool cached = packs <= int64_t(32) * kNormWarpCache;
-      if (vec)
-        launch(cached ? normRows<T, P, kVec, RMS, ADD, kNormWarpCache, true>
-                      : normRows<T, P, kVec, RMS, ADD, 0, true>,
-               grid, 32 * kNormWarps);
-      else
-        launch(cached ? normRows<T, P, 1, RMS, ADD, kNormWarpCache, true> : normRows<T, P, 1, RMS, ADD, 0, true>,
-               grid, 32 * kNormWarps);
+      launch(form(std::true_type{}, std::integral_constant<int, kNormWarpCache>{},
+                  packs <= int64_t(32) * kNormWarpCache),
+             rowGrid(op, (rows + kNormWarps - 1) / kNormWarps), 32 * kNormWarps);
       return;
     }
   }
   const int threads = static_cast<int>(std::min<int64_t>(kNormThreads, (packs + 31) / 32 * 32));
-  const bool cached = packs <= int64_t(threads) * kNormCache;
-  auto kernel = vec ? (cached ? normRows<T, P, kVec, RMS, ADD, kNormCache, false>
-                              : normRows<T, P, kVec, RMS, ADD, 0, false>)
-                    : (cached ? normRows<T, P, 1, RMS, ADD, kNormCache, false> : normRows<T, P, 1, RMS, ADD, 0, false>);
-  launch(kernel, rowGrid(op, rows), threads);
+  launch(form(std::false_type{}, std::integral_constant<int, kNormCache>{}, packs <= int64_t(threads) * kNormCache),
+         rowGrid(op, rows), threads);
 }
 
 // f(xt, wt) with the type tags of the rows' dtype x and the parameters' w.

@@ -84,7 +84,6 @@ __global__ void rotaryKernel(const C *cosT, const C *sinT, RotaryParts<T> parts)
 // tensors and tables aligned to a group.
 template <typename T, typename C>
 bool rotaryGroupsOf(int64_t v, const RotaryParts<T> &parts, const C *cosT, const C *sinT) {
-  const auto alignedTo = [](const void *p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; };
   if (!alignedTo(cosT, v * sizeof(C)) || !alignedTo(sinT, v * sizeof(C))) return false;
   for (int i = 0; i < parts.count; ++i) {
     const RotaryShape &r = parts.r[i];

@@ -58,7 +58,7 @@ template <typename T> __global__ void stridedCopyKernel(const T *src, T *dst, In
 // the innermost axis contiguous in both and a multiple of vec, every other
 // stride a multiple of vec, both starts 16-byte aligned.
 bool vectorCopyable(const IndexMap<2> &map, int64_t vec, const void *from, const void *to) {
-  if (vec <= 1 || map.rank == 0 || reinterpret_cast<uintptr_t>(from) % 16 || reinterpret_cast<uintptr_t>(to) % 16)
+  if (vec <= 1 || map.rank == 0 || !aligned16(from) || !aligned16(to))
     return false;
   const int last = map.rank - 1;
   if (map.strides[0][last] != 1 || map.strides[1][last] != 1 || map.shape[last] % vec) return false;
