@@ -18,6 +18,9 @@ Presets:
   qwen2.5-7b  28 layers, hidden 3584, 28 heads / 4 KV heads of 128, FFN 18944, vocab 152064,
               q/k/v biases
   tiny        2 layers, hidden 128, 4 heads / 2 KV heads of 64, FFN 384, vocab 512 (tests)
+  wide        1 layer, hidden 1024, 8 heads / 2 KV heads of 128, FFN 1024, vocab 512 (tests: the
+              CUDA backend's decode-step paths for K >= 1024, such as q/k/v in slices of K)
+  wide-bias   wide with q/k/v biases
 
 The 8B-class presets' rotary caches have 524288 rows (positions up to 512K: the long-context
 benchmarks); --max-positions changes that. The caches are initializers like the weights, so
@@ -44,7 +47,10 @@ PRESETS = {
                                 vocab=152064, max_pos=524288, rope_theta=1000000.0, eps=1e-6, qkv_bias=True),
     "tiny": DecoderConfig(hidden=128, layers=2, heads=4, kv_heads=2, head_dim=64, intermediate=384, vocab=512,
                           max_pos=256),
+    "wide": DecoderConfig(hidden=1024, layers=1, heads=8, kv_heads=2, head_dim=128, intermediate=1024, vocab=512,
+                          max_pos=256),
 }
+PRESETS["wide-bias"] = dataclasses.replace(PRESETS["wide"], qkv_bias=True)
 ALIGNMENT = 64  # where each tensor would start in the data file
 
 

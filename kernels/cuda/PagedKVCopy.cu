@@ -73,56 +73,103 @@ __global__ void fillKernel(uint16_t *dst, uint16_t bits, int64_t count) {
     dst[e] = bits;
 }
 
-// Element d of a head's row x rotated as resa.rotary computes it (fp32, the
-// CPU kernel's expression); the cos and sin rows of its sequence start at
-// element `row` of the tables (their dtype a branch the whole grid takes
-// alike, instead of a third template axis).
-template <typename T>
-__device__ __forceinline__ float rotated(const T *x, int d, int64_t row, const RotaryAppendArgs &a) {
-  const float v = toFloat(x[d]);
-  if (d >= a.rotaryDim)
-    return v;
-  const detail::RotaryPair p = detail::rotaryPair(d, a.rotaryDim, a.interleaved);
-  const int64_t ci = row + (a.width == a.rotaryDim ? d : p.pair);
-  return detail::rotatePair(p, v, toFloat(x[d + p.partner]), floatAt(a.cos, a.cosType, ci),
-                            floatAt(a.sin, a.cosType, ci));
-}
+// Head row `row` (of `heads` heads a sequence) of input t (0 q, 1 k, 2 v) as
+// the rotary append reads it, two elements at a time (an element and its
+// rotation partner): the input itself (Slices 0), or the sum of its Slices
+// fp32 partial products plus its bias, rounded to T as the projection's
+// output would be (RotaryAppendArgs::sliced). The slice count is a constant
+// and both elements' loads come before any branch, so that all of them can
+// be in flight at once (a loop over a runtime count, an element at a time:
+// 6.2 us a layer at 1x16K in the decode graph; this form 5.6, session 18).
+// The slices come from DRAM, not L2 (the projection streams 50 MB of
+// weights past them; ncu: 109 KB read from DRAM at M = 1), under the
+// attention's early loads: the sliced GEMM's 2.5 us a layer less pays for
+// it at M = 1, and at M = 8 the copy kernel it replaces is gone as well.
+template <typename T, int Slices> struct HeadRow {
+  const float *parts;
+  int64_t sliceStride;
+  const void *bias;
+  DType biasType;
+  int64_t inRow; // the head's first column in its input's row (and bias)
+  __device__ HeadRow(const RotaryAppendArgs &a, int t, int64_t row, int64_t b, int heads, int col0, int headDim)
+      : sliceStride(int64_t(a.batch) * a.sliced.rowStride), bias(a.sliced.bias[t]), biasType(a.sliced.biasType[t]),
+        inRow((row - b * heads) * headDim) {
+    parts = a.sliced.parts + b * a.sliced.rowStride + col0 + inRow;
+  }
+  __device__ void read(int d0, int d1, float &v0, float &v1) const {
+    float s0 = 0.f, s1 = 0.f;
+#pragma unroll
+    for (int s = 0; s < Slices; ++s) {
+      s0 += parts[s * sliceStride + d0];
+      s1 += parts[s * sliceStride + d1];
+    }
+    if (bias) {
+      s0 += floatAt(bias, biasType, inRow + d0);
+      s1 += floatAt(bias, biasType, inRow + d1);
+    }
+    v0 = toFloat(fromFloat<T>(s0));
+    v1 = toFloat(fromFloat<T>(s1));
+  }
+};
+template <typename T> struct HeadRow<T, 0> {
+  const T *x;
+  __device__ HeadRow(const RotaryAppendArgs &a, int t, int64_t row, int64_t, int, int, int headDim)
+      : x(static_cast<const T *>(t == 0 ? a.q : t == 1 ? a.k : a.v) + row * headDim) {}
+  __device__ void read(int d0, int d1, float &v0, float &v1) const {
+    v0 = toFloat(x[d0]);
+    v1 = toFloat(x[d1]);
+  }
+};
 
-// One thread per element of q, then k, then v (rows of headDim).
-template <typename T, typename KV>
+// One thread per element of q, then k, then v (rows of headDim): q and k
+// rotated as resa.rotary computes them (fp32, the CPU kernel's expression;
+// the cos and sin tables' dtype a branch the whole grid takes alike, instead
+// of a third template axis). Slices > 0: the thread also writes its
+// element's sum into q, k or v.
+template <typename T, typename KV, int Slices>
 __global__ void rotaryAppendKernel(Dims d, RotaryAppendArgs a) {
   detail::pdlWait();
   const int64_t qRows = int64_t(a.batch) * a.numQHeads, kvRows = int64_t(a.batch) * d.numKvHeads;
   const int64_t total = (qRows + 2 * kvRows) * d.headDim;
-  const T *q = static_cast<const T *>(a.q), *k = static_cast<const T *>(a.k),
-          *v = static_cast<const T *>(a.v);
   for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
        e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int j = static_cast<int>(e % d.headDim);
     int64_t row = e / d.headDim;
-    if (row < qRows) {
-      const int64_t cs = (a.cosRows == 1 ? 0 : row / a.numQHeads) * a.width;
-      const float y = rotated(q + row * d.headDim, j, cs, a);
+    // Which input (q, k, v), its heads and its first column in a row of the
+    // fused product.
+    int t = 0, heads = a.numQHeads, col0 = 0;
+    if (row >= qRows) {
+      row -= qRows;
+      t = row < kvRows ? 1 : 2;
+      if (t == 2)
+        row -= kvRows;
+      heads = d.numKvHeads;
+      col0 = (a.numQHeads + (t - 1) * d.numKvHeads) * d.headDim;
+    }
+    const int64_t b = row / heads;
+    const HeadRow<T, Slices> x(a, t, row, b, heads, col0, d.headDim);
+    // The element and its partner (itself where nothing rotates).
+    const bool rotates = t < 2 && j < a.rotaryDim;
+    const detail::RotaryPair p = detail::rotaryPair(j, a.rotaryDim, a.interleaved);
+    float v, partner;
+    x.read(j, rotates ? j + static_cast<int>(p.partner) : j, v, partner);
+    if constexpr (Slices > 0)
+      static_cast<T *>(a.sliced.sums[t])[row * d.headDim + j] = fromFloat<T>(v);
+    float y = v;
+    if (rotates) {
+      const int64_t ci = (a.cosRows == 1 ? 0 : b) * a.width + (a.width == a.rotaryDim ? j : p.pair);
+      y = detail::rotatePair(p, v, partner, floatAt(a.cos, a.cosType, ci), floatAt(a.sin, a.cosType, ci));
+    }
+    if (t == 0) {
       static_cast<KV *>(a.qOut)[e] = fromFloat<KV>(y);
       continue;
     }
-    row -= qRows;
-    const bool isK = row < kvRows;
-    if (!isK)
-      row -= kvRows;
-    const int64_t b = row / d.numKvHeads;
-    const int h = static_cast<int>(row % d.numKvHeads);
+    const int h = static_cast<int>(row - b * heads);
     const int32_t slot = a.slots[b];
     const int64_t at =
         ((static_cast<int64_t>(slot / d.pageSize) * d.numKvHeads + h) * d.pageSize + slot % d.pageSize) *
             d.headDim + j;
-    if (isK) {
-      const int64_t cs = (a.cosRows == 1 ? 0 : b) * a.width;
-      const float y = rotated(k + row * d.headDim, j, cs, a);
-      static_cast<KV *>(a.kCache)[at] = fromFloat<KV>(y);
-    } else {
-      static_cast<KV *>(a.vCache)[at] = fromFloat<KV>(toFloat(v[row * d.headDim + j]));
-    }
+    static_cast<KV *>(t == 1 ? a.kCache : a.vCache)[at] = fromFloat<KV>(y);
   }
   detail::pdlLaunchDependents();
 }
@@ -197,22 +244,25 @@ cudaError_t rotaryAppendDecode(const PagedAttentionShape &s, KVDType kvType, con
     return cudaErrorInvalidValue;
   if (a.batch == 0)
     return cudaSuccess;
-  if (!a.q || !a.k || !a.v || !a.cos || !a.sin || !a.qOut || !a.slots || !a.kCache || !a.vCache)
+  const bool sliced = a.sliced.parts != nullptr;
+  if ((!sliced && (!a.q || !a.k || !a.v)) || !a.cos || !a.sin || !a.qOut || !a.slots || !a.kCache || !a.vCache)
     return cudaErrorInvalidValue;
   const int64_t total = (int64_t(a.batch) * a.numQHeads + 2 * int64_t(a.batch) * s.numKvHeads) * s.headDim;
   const Dims d{s.numKvHeads, s.headDim, s.pageSize};
+  if (sliced && (a.sliced.count != kRotaryAppendSlices || a.sliced.rowStride < total / a.batch || !a.sliced.sums[0] ||
+                 !a.sliced.sums[1] || !a.sliced.sums[2]))
+    return cudaErrorInvalidValue;
   const dim3 grid(blocksFor(total)), block(kThreads);
   auto launch = [&](auto kernel) { return detail::launchPdl(kernel, grid, block, 0, stream, d, a); };
-  if (kvType == KVDType::BF16) {
-    if (a.actType == DType::F32) return launch(rotaryAppendKernel<float, __nv_bfloat16>);
-    if (a.actType == DType::BF16) return launch(rotaryAppendKernel<__nv_bfloat16, __nv_bfloat16>);
-    return launch(rotaryAppendKernel<__half, __nv_bfloat16>);
-  }
-  if (a.actType == DType::F32) return launch(rotaryAppendKernel<float, __half>);
-  if (a.actType == DType::BF16) return launch(rotaryAppendKernel<__nv_bfloat16, __half>);
-  return launch(rotaryAppendKernel<__half, __half>);
+  // The kernel for activation type T, the pools' KV, sliced or not.
+  auto forTypes = [&](auto t, auto kv) {
+    using T = typename decltype(t)::type;
+    using KV = typename decltype(kv)::type;
+    return sliced ? launch(rotaryAppendKernel<T, KV, kRotaryAppendSlices>) : launch(rotaryAppendKernel<T, KV, 0>);
+  };
+  auto forKV = [&](auto kv) { return ops::dispatchFloat(a.actType, [&](auto t) { return forTypes(t, kv); }); };
+  return kvType == KVDType::BF16 ? forKV(ops::Tag<__nv_bfloat16>{}) : forKV(ops::Tag<__half>{});
 }
-
 cudaError_t fill16(void *dst, uint16_t bits, int64_t count, cudaStream_t stream) {
   if (count < 0 || (count > 0 && !dst))
     return cudaErrorInvalidValue;

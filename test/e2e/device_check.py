@@ -16,10 +16,13 @@ cache alone moves these small random models' logits by ~2e-2: bench/NOTES.md). (
 and from fp32 keys may differ, so the two paths are not comparable token by
 token; the kernel tests check selection against the CPU on equal inputs.)
 
-Besides the fixtures, the model "shape-tiny": tools/build_shape_model.py's tiny preset (its
-weights never written), compiled with --weights=random, so that the CPU makes its weights
-on the host and CUDA on the device, from one seed: the same values (bf16-rounded on CUDA,
-as real weights are), compared as any model is.
+Besides the fixtures, the models "shape-tiny", "shape-wide" and "shape-wide-bias":
+tools/build_shape_model.py's presets of those names (their weights never written), compiled
+with --weights=random, so that the CPU makes its weights on the host and CUDA on the device,
+from one seed: the same values (bf16-rounded on CUDA, as real weights are), compared as any
+model is. The wide ones (hidden 1024, q/k/v without and with biases) take the CUDA paths of
+an inner dimension >= 1024 that the fixtures' hidden 64 does not (the projections' slices of K,
+summed by the norms and by the rotary append).
 
   device_check.py BIN FIXTURES [--packages DIR] [--compile-only] [--run-only]
                   [--device cpu --models a,b]
@@ -48,9 +51,13 @@ DTYPES = {"cpu": "f32", "cuda": "bf16"}
 TOOLS = pathlib.Path(__file__).resolve().parents[2] / "tools"
 
 # stem: package names; onnx: the model (None: built into the packages folder by
-# tools/build_shape_model.py); flags: added to every compile.
-Model = collections.namedtuple("Model", "stem onnx flags")
-SHAPE_MODEL = Model("shape-tiny", None, ["--weights=random:1"])
+# tools/build_shape_model.py, the preset named by the stem after "shape-"); flags: added to
+# every compile; tie_margin: the least --tie-margin its check takes (the wide models' random
+# weights give near-flat logits over 512 tokens: the top two within 0.5% of max |logit| at some
+# steps, which bf16 rounding alone reorders).
+Model = collections.namedtuple("Model", "stem onnx flags tie_margin", defaults=[0.0])
+SHAPE_MODELS = [Model("shape-tiny", None, ["--weights=random:1"])] + [
+    Model(f"shape-{preset}", None, ["--weights=random:1"], 2e-2) for preset in ("wide", "wide-bias")]
 
 
 def compile_all(bin_dir, models, out, extra):
@@ -58,8 +65,8 @@ def compile_all(bin_dir, models, out, extra):
         path = model.onnx
         if path is None:
             path = out / f"{model.stem}.onnx"
-            subprocess.run([sys.executable, str(TOOLS / "build_shape_model.py"), "tiny", str(path)],
-                           check=True, capture_output=True)
+            subprocess.run([sys.executable, str(TOOLS / "build_shape_model.py"),
+                            model.stem.removeprefix("shape-"), str(path)], check=True, capture_output=True)
         for policy, flags in POLICIES.items():
             for side, dtype in DTYPES.items():
                 pkg = out / f"{model.stem}.{policy}.{side}"
@@ -77,7 +84,8 @@ def check_all(bin_dir, models, out, device, reference, tolerance, tie_margin):
             ref = "cpu" if reference == "f32" else "cuda"
             cmd = [str(bin_dir / "resa-device-check"), str(out / f"{model.stem}.{policy}.{ref}"),
                    str(out / f"{model.stem}.{policy}.cuda"), "--steps", "16",
-                   "--device", device, "--tolerance", tolerance, "--tie-margin", tie_margin]
+                   "--device", device, "--tolerance", tolerance,
+                   "--tie-margin", str(max(float(tie_margin), model.tie_margin))]
             if policy == "resa":
                 cmd += ["--rectify-every", "8"]
             r = subprocess.run(cmd, capture_output=True, text=True)
@@ -95,7 +103,7 @@ def main():
     ap.add_argument("--compile-only", action="store_true")
     ap.add_argument("--run-only", action="store_true")
     ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
-    ap.add_argument("--models", help="comma-separated fixture names or shape-tiny (default: all)")
+    ap.add_argument("--models", help="comma-separated fixture or shape model names (default: all)")
     ap.add_argument("--reference", choices=["f32", "same"], default="f32",
                     help="the CPU runs the float32 package (default) or the same bf16 one")
     ap.add_argument("--tolerance", default="2e-2")
@@ -105,7 +113,7 @@ def main():
                          "(e.g. --fuse-rotary-cache)")
     args = ap.parse_args()
     models = [Model(p.stem, p, []) for p in sorted((args.fixtures / "models").glob("*.onnx"))]
-    models.append(SHAPE_MODEL)
+    models += SHAPE_MODELS
     if args.models:
         wanted = args.models.split(",")
         models = [m for m in models if m.stem in wanted]

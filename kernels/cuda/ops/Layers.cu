@@ -122,38 +122,81 @@ void linearLike(const char *op, const DeviceKernelArgs &args, Outputs &outputs, 
   projection(op, args, outputs, in, 1, !logits, 0, logits ? DType::F32 : in.x.dtype());
 }
 
-// Column blocks of a [rows, N] product, each to its own [rows, width]
-// output plus its bias (null: none; f32, bf16 or f16).
-constexpr int kMaxBlocks = 4;
-template <typename T> struct ColumnBlocks {
-  T *y[kMaxBlocks];
-  const void *bias[kMaxBlocks];
-  DType biasType[kMaxBlocks];
-  int64_t width[kMaxBlocks], offset[kMaxBlocks];
-  int count;
-};
-
-__device__ __forceinline__ float biasAt(const void *b, DType t, int64_t c) { return b ? floatAt(b, t, c) : 0.f; }
-
 // The rows from which the gated activation takes 16 bytes a thread and the
 // fused projection runs a GEMM per output: a prefill's; a decode step's few
 // rows want every element its own thread (vectors there cost ~1 us a call,
 // session 16) and one GEMM over the fused weight.
 constexpr int64_t kVecMinRows = 64;
 
-// Rows along the grid's y, columns along x (rowGridFor): no index division.
-template <typename T> __global__ void splitColumns(const T *all, int64_t N, int64_t M, ColumnBlocks<T> blocks) {
+// SlicedOutputs' outputs, summed: element (r, c) of the [M, N] product is the
+// sum of parts[s][r][c] over the slices, plus its block's bias, rounded once
+// to T. Rows along the grid's y, columns along x (rowGridFor): no index
+// division.
+template <typename T> struct ColumnBlocks {
+  T *y[SlicedOutputs::kMaxOutputs];
+  const void *bias[SlicedOutputs::kMaxOutputs];
+  DType biasType[SlicedOutputs::kMaxOutputs];
+  int64_t width[SlicedOutputs::kMaxOutputs], offset[SlicedOutputs::kMaxOutputs];
+  int count;
+};
+
+__device__ __forceinline__ float biasAt(const void *b, DType t, int64_t c) { return b ? floatAt(b, t, c) : 0.f; }
+
+template <typename T>
+__global__ void sumColumnBlocks(const float *parts, int slices, int64_t N, int64_t M, ColumnBlocks<T> blocks) {
   detail::pdlWait();
   for (int64_t r = blockIdx.y; r < M; r += gridDim.y)
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < N; c += int64_t(gridDim.x) * blockDim.x) {
       int p = 0;
       while (p + 1 < blocks.count && c >= blocks.offset[p + 1]) ++p;
       const int64_t j = c - blocks.offset[p];
-      blocks.y[p][r * blocks.width[p] + j] =
-          fromFloat<T>(toFloat(all[r * N + c]) + biasAt(blocks.bias[p], blocks.biasType[p], j));
+      float sum = 0.f;
+      for (int s = 0; s < slices; ++s) sum += parts[(s * M + r) * N + c];
+      blocks.y[p][r * blocks.width[p] + j] = fromFloat<T>(sum + biasAt(blocks.bias[p], blocks.biasType[p], j));
     }
   detail::pdlLaunchDependents();
 }
+
+// gpu::sumSlicedOutputs.
+void sumSlices(DeviceContext &ctx, const SlicedOutputs &s) {
+  const char *op = "summing a projection's slices";
+  if (s.rows == 0 || s.width == 0) return;
+  if (s.count < 1 || s.count > SlicedOutputs::kMaxOutputs || s.slices < 1 || s.parts.dtype() != DType::F32 ||
+      s.parts.numel() != s.slices * s.rows * s.width)
+    fail(op, s.count, " outputs, ", s.slices, " slices of ", s.rows, " x ", s.width, ": parts ",
+         shapeToString(s.parts.shape()), " do not match");
+  dispatchFloat(
+      s.outType,
+      [&](auto ot) {
+        using T = typename decltype(ot)::type;
+        ColumnBlocks<T> blocks{};
+        blocks.count = s.count;
+        int64_t offset = 0;
+        for (int i = 0; i < s.count; ++i) {
+          blocks.y[i] = static_cast<T *>(s.out[i]);
+          blocks.bias[i] = s.bias[i];
+          blocks.biasType[i] = s.biasType[i];
+          blocks.width[i] = s.columns[i];
+          blocks.offset[i] = offset;
+          offset += s.columns[i];
+        }
+        if (offset != s.width) fail(op, "outputs of ", offset, " columns for a product of ", s.width);
+        launchLayerKernel(op, sumColumnBlocks<T>, rowGridFor(s.rows, s.width), kBlock, ctx.stream,
+                          s.parts.data<float>(), s.slices, s.width, s.rows, blocks);
+      },
+      op);
+  checkLaunch(op);
+}
+
+// Slices of the inner dimension K for a projection of M rows whose partial
+// products the kernel after it sums (resa-bench-gemm --ksplit, H200: a
+// batched GEMM of 4 slices at M = 1 and 8 moves the o and down projections'
+// weights as fast as cuBLASLt's own split-K or faster, and its reduction
+// kernel goes: dense decode 0.1-0.16 ms a step faster on the Llama-3-8B
+// shape, the norm summing them; the q/k/v projection's, 18.0 -> 16.0 us at M
+// = 1, the rotary append summing them). Larger M (prefill) fill the GPU
+// without slicing.
+int64_t kSlicesFor(int64_t M, int64_t K) { return M <= 16 && K >= 1024 && K % 4 == 0 ? 4 : 1; }
 
 // The fused form: x [..., K], weight [K, sum N_i], the widths N_i and a bias
 // [N_i] (or none) per output -> output i [..., N_i] in x's dtype, the columns
@@ -161,9 +204,11 @@ template <typename T> __global__ void splitColumns(const T *all, int64_t N, int6
 // prefill's, kVecMinRows): a GEMM per output over its columns of the weight,
 // straight into it (copying a 128K-token q/k/v out of one product cost 3.9
 // ms a layer for 0.8 of bytes, session 17). Few rows (decode): one GEMM over
-// the whole weight; without biases one row is already the outputs side by
-// side (views of it), otherwise one kernel copies the column blocks out,
-// adding the biases.
+// the whole weight, in fp32 slices of K where kSlicesFor cuts it, its sums
+// left to the next step where the executor allows (args.deferSum: the rotary
+// append adds them up), otherwise one kernel sums the column blocks out with
+// their biases; except one row without biases and nothing to defer to: the
+// product itself, in x's dtype, is the outputs side by side (views of it).
 void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &outputs, GemmInput &in,
                       const std::vector<int64_t> &widths) {
   const DeviceTensor &x = in.x;
@@ -172,17 +217,30 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
   checkWeight(op, weight, K, "weight");
   const int64_t N = weight.dim(1);
   checkFusedWidths(op, widths, args.inputs.size(), N);
-  if (widths.size() > size_t(kMaxBlocks)) fail(op, "at most ", kMaxBlocks, " widths, got ", widths.size());
+  if (widths.size() > size_t(SlicedOutputs::kMaxOutputs))
+    fail(op, "at most ", SlicedOutputs::kMaxOutputs, " widths, got ", widths.size());
   bool biased = false;
   for (size_t i = 0; i < widths.size(); ++i) biased = biasInput(op, args, 2 + i, widths[i]) || biased;
   DeviceContext &ctx = contextOf(args);
+  const int64_t slices = kSlicesFor(M, K);
+  const bool deferred = args.deferSum && slices > 1;
   const bool views = !biased && M <= 1;
   // Outputs before scratch (the product), as in every kernel: the layer
   // tests hand the first free block of the output's size to the output.
-  if (!views)
+  DeviceTensor all;
+  if (views) {
+    all = ctx.alloc->allocate(x.dtype(), withLast(x.shape(), N));
+    int64_t offset = 0;
+    for (size_t i = 0; i < widths.size(); ++i) {
+      setOutput(outputs, args, i, all.view(withLast(x.shape(), widths[i]), offset));
+      offset += widths[i];
+    }
+  } else {
     for (size_t i = 0; i < widths.size(); ++i) allocOutput(outputs, args, i, x.dtype(), withLast(x.shape(), widths[i]));
+  }
+  if (M == 0) return;
+  const void *xw = in.as(ctx, weight.dtype());
   if (M >= kVecMinRows) {
-    const void *xw = in.as(ctx, weight.dtype());
     int64_t col0 = 0;
     for (size_t i = 0; i < widths.size(); ++i) {
       projectColumnsInto(ctx, xw, M, K, weight, col0, widths[i], args.input(2 + i), outputs[i]);
@@ -190,36 +248,34 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
     }
     return;
   }
-  DeviceTensor all = ctx.alloc->allocate(x.dtype(), withLast(x.shape(), N));
-  if (M > 0) projectInto(ctx, in.as(ctx, weight.dtype()), M, K, weight, nullptr, all);
-  int64_t offset = 0;
-  if (views) {
-    for (size_t i = 0; i < widths.size(); ++i) {
-      setOutput(outputs, args, i, all.view(withLast(x.shape(), widths[i]), offset));
-      offset += widths[i];
-    }
+  if (views && !deferred) {
+    projectInto(ctx, xw, M, K, weight, nullptr, all);
     return;
   }
-  if (M == 0) return;
-  dispatchFloat(
-      x.dtype(),
-      [&](auto xt) {
-        using T = typename decltype(xt)::type;
-        ColumnBlocks<T> blocks{};
-        blocks.count = static_cast<int>(widths.size());
-        for (size_t i = 0; i < widths.size(); ++i) {
-          const DeviceTensor *b = args.input(2 + i);
-          blocks.y[i] = outputs[i].data<T>();
-          blocks.bias[i] = b ? b->raw() : nullptr;
-          blocks.biasType[i] = b ? b->dtype() : DType::F32;
-          blocks.width[i] = widths[i];
-          blocks.offset[i] = offset;
-          offset += widths[i];
-        }
-        launchLayerKernel(op, splitColumns<T>, rowGridFor(M, N), kBlock, ctx.stream, all.data<T>(), N, M, blocks);
-      },
-      op);
-  checkLaunch(op);
+  SlicedOutputs s;
+  s.parts = ctx.alloc->allocate(DType::F32, {slices, M, N});
+  s.rows = M, s.width = N;
+  s.slices = static_cast<int>(slices);
+  s.count = static_cast<int>(widths.size());
+  s.outType = x.dtype();
+  for (size_t i = 0; i < widths.size(); ++i) {
+    const DeviceTensor *b = args.input(2 + i);
+    s.columns[i] = widths[i];
+    s.bias[i] = b ? b->raw() : nullptr;
+    s.biasType[i] = b ? b->dtype() : DType::F32;
+    s.out[i] = outputs[i].raw();
+  }
+  GemmArgs g;
+  g.M = M, g.N = N, g.K = K;
+  g.x = xw, g.ldx = K;
+  g.w = weight.raw(), g.ldw = N;
+  g.inType = weight.dtype();
+  g.outType = DType::F32;
+  g.y = s.parts.raw(), g.ldy = N;
+  g.kSplit = s.slices;
+  gemm(ctx, g);
+  if (deferred) *args.deferSum = std::move(s);
+  else sumSlices(ctx, s);
 }
 
 // x [..., K], (weight_i [K, N_i], bias_i [N_i] or absent) per output i ->
@@ -400,14 +456,6 @@ void gatedMlp(const DeviceKernelArgs &args, Outputs &outputs) {
   projectInto(ctx, a.raw(), M, m.inter, *m.down, nullptr, y);
 }
 
-// Slices of the inner dimension K for a projection of M rows whose partial
-// products the norm sums (resa-bench-gemm --ksplit, H200: a batched GEMM of
-// 4 slices at M = 1 and 8 moves the o and down projections' weights as fast
-// as cuBLASLt's own split-K or faster, and its reduction kernel goes: dense
-// decode 0.1-0.16 ms a step faster on the Llama-3-8B shape). Larger M
-// (prefill) fill the GPU without slicing.
-int64_t kSlicesFor(int64_t M, int64_t K) { return M <= 16 && K >= 1024 && K % 4 == 0 ? 4 : 1; }
-
 // x [..., K], weights (one: W [K, N], a linear projection; two or three: a
 // gated MLP, as resa.gated_mlp), residual [..., N], norm weight [N];
 // epsilon, weight_offset, activation -> (sum, result), as resa.add_rms_norm
@@ -490,6 +538,8 @@ void logits(const DeviceKernelArgs &args, Outputs &outputs) { linearLike("resa.l
 } // namespace resa::gpu::ops::layers
 
 namespace resa::gpu {
+
+void sumSlicedOutputs(DeviceContext &ctx, const SlicedOutputs &s) { ops::layers::sumSlices(ctx, s); }
 
 void addLayerKernels(std::vector<DeviceKernelEntry> &table) {
   using namespace ops::layers;

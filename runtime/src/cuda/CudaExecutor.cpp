@@ -213,9 +213,43 @@ CudaExecutor::CudaExecutor(const Package &package, const std::string &function,
         derivedFromIds[v] = fromIds;
       }
   }
+  findDeferredSums();
 }
 
 CudaExecutor::~CudaExecutor() = default;
+
+namespace {
+bool isRotaryAppend(const std::string &kernel) {
+  return kernel == "resa.rotary_cache_attention" || kernel == "resa.rotary_cache_write";
+}
+} // namespace
+
+void CudaExecutor::findDeferredSums() {
+  const std::vector<PlanStep> &steps = plan_.steps();
+  defersSum_.assign(steps.size(), false);
+  const std::vector<int> &outs = plan_.outputValues();
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const PlanStep &step = steps[s];
+    if (where_[s] != Where::Device || step.kernel != "resa.multi_linear" ||
+        step.attrs.getInts("widths").size() != 3 || step.outputs.size() != 3)
+      continue;
+    bool ok = true;
+    for (int v : step.outputs)
+      ok = ok && v >= 0 && std::find(outs.begin(), outs.end(), v) == outs.end();
+    // The first later step that reads any of the three.
+    for (size_t c = s + 1; ok && c < steps.size(); ++c) {
+      const std::vector<int> &in = steps[c].inputs;
+      const bool reads = std::any_of(in.begin(), in.end(), [&](int v) {
+        return std::find(step.outputs.begin(), step.outputs.end(), v) != step.outputs.end();
+      });
+      if (!reads)
+        continue;
+      defersSum_[s] = where_[c] == Where::Context && isRotaryAppend(steps[c].kernel) &&
+                      in.size() >= 3 && std::equal(step.outputs.begin(), step.outputs.end(), in.begin());
+      break;
+    }
+  }
+}
 
 std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
                                           CudaForward &forward, DeviceContext &ctx,
@@ -258,6 +292,9 @@ std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
     return &dev[v];
   };
   const std::vector<PlanStep> &steps = plan_.steps();
+  // A fused q/k/v projection's unsummed outputs, from it to the rotary
+  // append that reads them (defersSum_); holds their partial products.
+  gpu::SlicedOutputs sliced;
   size_t nextReplayStep = 0;
   for (size_t s = 0; s < steps.size(); ++s) {
     const PlanStep &step = steps[s];
@@ -305,6 +342,7 @@ std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
         args.opset = plan_.opset();
         args.numOutputs = step.outputs.size();
         args.ctx = &ctx;
+        args.deferSum = defersSum_[s] ? &sliced : nullptr;
         devFns_[s](args, devOut);
         break;
       }
@@ -317,20 +355,23 @@ std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
           return *t;
         };
         int64_t layer = step.attrs.requireInt("layer");
+        const gpu::SlicedOutputs *unsummed = sliced.count ? &sliced : nullptr;
         if (step.kernel == "resa.cache_write")
           forward.cacheWrite(layer, at(0), at(1), step.attrs);
         else if (step.kernel == "resa.cache_attention")
           devOut.push_back(forward.cacheAttention(layer, at(0), at(1), at(2), step.attrs));
         else if (step.kernel == "resa.rotary_cache_attention")
           devOut.push_back(
-              forward.rotaryCacheAttention(layer, at(0), at(1), at(2), at(3), at(4), step.attrs));
+              forward.rotaryCacheAttention(layer, at(0), at(1), at(2), at(3), at(4), step.attrs, unsummed));
         else if (step.kernel == "resa.rotary_cache_write")
           devOut.push_back(
-              forward.rotaryCacheWrite(layer, at(0), at(1), at(2), at(3), at(4), step.attrs));
+              forward.rotaryCacheWrite(layer, at(0), at(1), at(2), at(3), at(4), step.attrs, unsummed));
         else if (step.kernel == "resa.block_select")
           devOut.push_back(forward.blockSelect(layer, at(0), step.attrs));
         else
           devOut.push_back(forward.blockAttention(layer, at(0), at(1), step.attrs));
+        if (isRotaryAppend(step.kernel))
+          sliced = gpu::SlicedOutputs(); // summed: the partial products go
         break;
       }
       }

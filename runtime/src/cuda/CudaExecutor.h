@@ -101,6 +101,10 @@ private:
   // recorded into `capture` (outputs kept on the device).
   std::vector<Tensor> execute(const std::vector<Tensor> &inputs, CudaForward &forward,
                               DeviceContext &ctx, Graph *capture, const OutputFetch &fetch);
+  // Marks the fused q/k/v projections whose outputs are first read, all
+  // three, by a resa.rotary_cache_attention or resa.rotary_cache_write as
+  // its q, k and v (defersSum_).
+  void findDeferredSums();
   // A step that runs on the host (resa.positions or a CPU kernel), its
   // inputs from `hostOf`.
   void runHostStep(size_t s, const std::function<const Tensor *(int)> &hostOf, int64_t start,
@@ -125,6 +129,9 @@ private:
   std::vector<Where> where_;                // per step
   std::vector<KernelFn> hostFns_;           // per step (Host)
   std::vector<gpu::DeviceKernelFn> devFns_; // per step (Device)
+  // Per step: a fused q/k/v projection whose outputs the next step reading
+  // them, a rotary append, may get unsummed (gpu::SlicedOutputs).
+  std::vector<bool> defersSum_;
   std::vector<size_t> replaySteps_;         // host steps computing varying values
   bool idsReadOnHost_ = false;              // a host step reads input 0 or what derives from it
   bool graphs_;

@@ -278,7 +278,8 @@ DeviceTensor CudaForward::attendCache(int64_t layer, const DeviceTensor &qh, con
 
 bool CudaForward::rotateAppendDecode(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
                                      const DeviceTensor &v, const DeviceTensor &cos,
-                                     const DeviceTensor &sin, const Attrs &attrs, DeviceTensor &qh) {
+                                     const DeviceTensor &sin, const Attrs &attrs,
+                                     const gpu::SlicedOutputs *sliced, DeviceTensor &qh) {
   const Layout l = layout(q, attrs, "num_heads");
   const Layout lk = layout(k, attrs, "kv_heads");
   layout(v, attrs, "kv_heads");
@@ -293,6 +294,16 @@ bool CudaForward::rotateAppendDecode(int64_t layer, const DeviceTensor &q, const
       gpu::isFloatDType(cos.dtype()) && sin.dtype() == cos.dtype() && cos.shape() == sin.shape() &&
       cos.rank() == 3 && cos.dim(1) == 1 && (cos.dim(0) == 1 || cos.dim(0) == l.batch) &&
       lk.heads == cache_.config().numKvHeads;
+  // The projection's slices, read by the kernel where they are q, k and v
+  // side by side, one row a sequence (any other reader gets the sums).
+  const bool readSlices = oneKernel && sliced && sliced->count == 3 &&
+                          sliced->slices == gpu::kRotaryAppendSlices && sliced->rows == l.batch &&
+                          sliced->outType == act && sliced->out[0] == q.raw() &&
+                          sliced->out[1] == k.raw() && sliced->out[2] == v.raw() &&
+                          sliced->columns[0] == q.numel() / l.batch &&
+                          sliced->columns[1] == k.numel() / l.batch;
+  if (sliced && !readSlices)
+    gpu::sumSlicedOutputs(ctx_, *sliced);
   if (!oneKernel)
     return false;
   if (layer < 0 || layer >= cache_.config().numLayers)
@@ -315,6 +326,16 @@ bool CudaForward::rotateAppendDecode(int64_t layer, const DeviceTensor &q, const
     a.width = static_cast<int32_t>(cos.dim(2));
     a.rotaryDim = static_cast<int32_t>(rot);
     a.interleaved = attrs.getInt("interleaved", 0) != 0;
+    if (readSlices) {
+      a.sliced.parts = sliced->parts.data<float>();
+      a.sliced.count = sliced->slices;
+      a.sliced.rowStride = sliced->width;
+      for (int i = 0; i < 3; ++i) {
+        a.sliced.bias[i] = sliced->bias[i];
+        a.sliced.biasType[i] = sliced->biasType[i];
+        a.sliced.sums[i] = sliced->out[i];
+      }
+    }
     a.qOut = qh.raw();
     a.slots = storage->slotsOnDevice(slots, count);
     a.kCache = storage->keys(static_cast<int>(layer));
@@ -335,9 +356,9 @@ std::vector<DeviceTensor> CudaForward::rotateQK(const DeviceTensor &q, const Dev
 DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor &q,
                                                 const DeviceTensor &k, const DeviceTensor &v,
                                                 const DeviceTensor &cos, const DeviceTensor &sin,
-                                                const Attrs &attrs) {
+                                                const Attrs &attrs, const gpu::SlicedOutputs *sliced) {
   DeviceTensor qh;
-  if (rotateAppendDecode(layer, q, k, v, cos, sin, attrs, qh))
+  if (rotateAppendDecode(layer, q, k, v, cos, sin, attrs, sliced, qh))
     return attendCache(layer, qh, layout(q, attrs, "num_heads"), q.shape(), attrs);
   // Prefill and rectification: the multi_rotary and cache_attention the
   // step replaces.
@@ -347,9 +368,10 @@ DeviceTensor CudaForward::rotaryCacheAttention(int64_t layer, const DeviceTensor
 
 DeviceTensor CudaForward::rotaryCacheWrite(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
                                            const DeviceTensor &v, const DeviceTensor &cos,
-                                           const DeviceTensor &sin, const Attrs &attrs) {
+                                           const DeviceTensor &sin, const Attrs &attrs,
+                                           const gpu::SlicedOutputs *sliced) {
   DeviceTensor qh;
-  if (rotateAppendDecode(layer, q, k, v, cos, sin, attrs, qh))
+  if (rotateAppendDecode(layer, q, k, v, cos, sin, attrs, sliced, qh))
     return fromHeadMajor(qh, layout(q, attrs, "num_heads"), q.shape());
   const std::vector<DeviceTensor> qk = rotateQK(q, k, cos, sin, attrs);
   cacheWrite(layer, qk.at(1), v, attrs);

@@ -69,15 +69,19 @@ public:
   // (ProgramPlan::rotaryOf), then cacheAttention; in a decode step one kernel
   // rotates q, rotates k into the cache and copies v there
   // (gpu::rotaryAppendDecode), elsewhere the two steps it replaces.
+  // `sliced` (or null): q, k and v are its outputs, not yet summed (the
+  // projection before deferred them, gpu::SlicedOutputs): the one kernel
+  // sums them as it reads them, or they are summed first.
   DeviceTensor rotaryCacheAttention(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
                                     const DeviceTensor &v, const DeviceTensor &cos,
-                                    const DeviceTensor &sin, const Attrs &attrs);
+                                    const DeviceTensor &sin, const Attrs &attrs,
+                                    const gpu::SlicedOutputs *sliced = nullptr);
   // resa.rotary_cache_write: the same rotations, then cacheWrite; returns
   // the rotated q (in a decode step head-major in the KV type, which the
   // block selection and attention read as they are).
   DeviceTensor rotaryCacheWrite(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
                                 const DeviceTensor &v, const DeviceTensor &cos, const DeviceTensor &sin,
-                                const Attrs &attrs);
+                                const Attrs &attrs, const gpu::SlicedOutputs *sliced = nullptr);
   DeviceTensor blockSelect(int64_t layer, const DeviceTensor &q, const Attrs &attrs);
   DeviceTensor blockAttention(int64_t layer, const DeviceTensor &q, const DeviceTensor &blocks,
                               const Attrs &attrs);
@@ -103,11 +107,11 @@ private:
                            const Attrs &attrs);
   // A decode step's rotary of q and k and append of k and v in one kernel
   // (gpu::rotaryAppendDecode), the rotated q into qh, head-major in the KV
-  // type; false, with nothing done, where the step or its tensors do not
-  // allow it.
+  // type; false, with nothing done but q, k and v summed where `sliced`
+  // holds them, where the step or its tensors do not allow it.
   bool rotateAppendDecode(int64_t layer, const DeviceTensor &q, const DeviceTensor &k,
                           const DeviceTensor &v, const DeviceTensor &cos, const DeviceTensor &sin,
-                          const Attrs &attrs, DeviceTensor &qh);
+                          const Attrs &attrs, const gpu::SlicedOutputs *sliced, DeviceTensor &qh);
   // q and k rotated by the resa.multi_rotary the fused steps replace.
   std::vector<DeviceTensor> rotateQK(const DeviceTensor &q, const DeviceTensor &k,
                                      const DeviceTensor &cos, const DeviceTensor &sin,

@@ -19,7 +19,9 @@
 //   - a decode step's rotary and K/V append in one kernel
 //     (gpu::rotaryAppendDecode) against the rotation computed here in
 //     double: q out and every written slot within the KV type's rounding,
-//     every other slot of the poisoned pools untouched;
+//     every other slot of the poisoned pools untouched; also with q, k and v
+//     given as a fused projection's fp32 slices, whose sums (plus biases) it
+//     must write into the poisoned q, k and v exactly as summed here;
 //   - the CUDA graphs' host-data staging (runtime/src/cuda/CallStaging.h):
 //     slots packed in chunks (one larger than a chunk, empty ones), every
 //     slot's device bytes equal to what was set, over two flushes.
@@ -707,6 +709,9 @@ struct RotaryAppendCase {
   bool kvCos;    // cos/sin in the KV type (as a 16-bit package stores them), else fp32
   int batch, qHeads, kvHeads, headDim, pageSize, rotaryDim;
   bool interleaved, halfWidth, sharedCos;
+  // q, k and v given as a fused projection's 4 fp32 slices (q's and v's
+  // biases added, k none), which the kernel sums and writes back.
+  bool sliced = false;
 };
 
 std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
@@ -720,6 +725,32 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
   std::vector<float> q(size_t(B) * Hq * D), k(size_t(B) * Hkv * D), v(k.size());
   for (auto *t : {&q, &k, &v})
     for (float &x : *t) x = stored(normal(rng));
+  // Sliced: parts [4][B][row], a row q's columns then k's then v's; q, k and
+  // v become the sums (in slice order, then the bias, as the kernel adds
+  // them), rounded as stored. q's bias in the activation type, v's in fp32.
+  constexpr int kSlices = 4;
+  const size_t row = size_t(Hq + 2 * Hkv) * D;
+  std::vector<float> parts(c.sliced ? kSlices * B * row : 0), qBias(c.sliced ? size_t(Hq) * D : 0),
+      vBias(c.sliced ? size_t(Hkv) * D : 0);
+  for (float &x : parts) x = 0.5f * normal(rng);
+  for (float &x : qBias) x = stored(0.5f * normal(rng));
+  for (float &x : vBias) x = 0.5f * normal(rng);
+  if (c.sliced) {
+    std::vector<float> *to[] = {&q, &k, &v};
+    const std::vector<float> *biases[] = {&qBias, nullptr, &vBias};
+    size_t col0 = 0;
+    for (int t = 0; t < 3; ++t) {
+      const size_t width = to[t]->size() / B;
+      for (int b = 0; b < B; ++b)
+        for (size_t j = 0; j < width; ++j) {
+          float sum = 0.f;
+          for (int sl = 0; sl < kSlices; ++sl) sum += parts[(size_t(sl) * B + b) * row + col0 + j];
+          if (biases[t]) sum += (*biases[t])[j];
+          (*to[t])[b * width + j] = stored(sum);
+        }
+      col0 += width;
+    }
+  }
   std::vector<float> cosv(size_t(cosRows) * width), sinv(cosv.size());
   for (size_t i = 0; i < cosv.size(); ++i) {
     const float angle = 3.f * normal(rng);
@@ -751,10 +782,23 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
   };
   DevBuf<float> dq32(c.fp32Act ? q.size() : 0), dk32(c.fp32Act ? k.size() : 0), dv32(c.fp32Act ? v.size() : 0);
   DevBuf<uint16_t> dq16(c.fp32Act ? 0 : q.size()), dk16(c.fp32Act ? 0 : k.size()), dv16(c.fp32Act ? 0 : v.size());
-  if (c.fp32Act) {
+  if (c.sliced) {  // the sums' destinations, poisoned (NaN)
+    for (DevBuf<float> *d : {&dq32, &dk32, &dv32})
+      if (d->n) CUDA_OK(cudaMemset(d->p, 0xff, d->n * sizeof(float)));
+    for (DevBuf<uint16_t> *d : {&dq16, &dk16, &dv16})
+      if (d->n) CUDA_OK(cudaMemset(d->p, 0xff, d->n * sizeof(uint16_t)));
+  } else if (c.fp32Act) {
     dq32.upload(q), dk32.upload(k), dv32.upload(v);
   } else {
     dq16.upload(upload(q)), dk16.upload(upload(k)), dv16.upload(upload(v));
+  }
+  DevBuf<float> dparts(parts.size()), dvBias(vBias.size());
+  DevBuf<float> dqBias32(c.fp32Act ? qBias.size() : 0);
+  DevBuf<uint16_t> dqBias16(c.fp32Act ? 0 : qBias.size());
+  if (c.sliced) {
+    dparts.upload(parts), dvBias.upload(vBias);
+    if (c.fp32Act) dqBias32.upload(qBias);
+    else dqBias16.upload(upload(qBias));
   }
   DevBuf<float> dcos32(c.kvCos ? 0 : cosv.size()), dsin32(c.kvCos ? 0 : sinv.size());
   DevBuf<uint16_t> dcos16(c.kvCos ? cosv.size() : 0), dsin16(c.kvCos ? sinv.size() : 0);
@@ -786,8 +830,37 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
   a.cosRows = cosRows, a.width = width, a.rotaryDim = rot;
   a.interleaved = c.interleaved;
   a.qOut = qo.p, a.slots = dslots.p, a.kCache = kc.p, a.vCache = vc.p;
+  if (c.sliced) {
+    a.q = a.k = a.v = nullptr;
+    a.sliced.parts = dparts.p;
+    a.sliced.count = kSlices;
+    a.sliced.rowStride = int64_t(row);
+    a.sliced.bias[0] = c.fp32Act ? static_cast<const void *>(dqBias32.p) : dqBias16.p;
+    a.sliced.biasType[0] = a.actType;
+    a.sliced.bias[2] = dvBias.p;
+    a.sliced.biasType[2] = DType::F32;
+    a.sliced.sums[0] = c.fp32Act ? static_cast<void *>(dq32.p) : dq16.p;
+    a.sliced.sums[1] = c.fp32Act ? static_cast<void *>(dk32.p) : dk16.p;
+    a.sliced.sums[2] = c.fp32Act ? static_cast<void *>(dv32.p) : dv16.p;
+  }
   CUDA_OK(resa::gpu::rotaryAppendDecode(shape, c.kv, a, nullptr));
   CUDA_OK(cudaDeviceSynchronize());
+  // The sums written back: the very values the reference rotates.
+  if (c.sliced) {
+    const std::vector<float> *want[] = {&q, &k, &v};
+    for (int t = 0; t < 3; ++t) {
+      std::vector<float> got;
+      if (c.fp32Act) {
+        got = (t == 0 ? dq32 : t == 1 ? dk32 : dv32).download();
+      } else {
+        for (uint16_t bits : (t == 0 ? dq16 : t == 1 ? dk16 : dv16).download()) got.push_back(fromBits(bits, c.kv));
+      }
+      for (size_t i = 0; i < got.size(); ++i)
+        if (!(got[i] == (*want[t])[i]))
+          throw Failure{std::string("sum ") + "qkv"[t] + "[" + std::to_string(i) + "] " + std::to_string(got[i]) +
+                        ", expected " + std::to_string((*want[t])[i])};
+    }
+  }
   const std::vector<uint16_t> gotQ = qo.download(), gotK = kc.download(), gotV = vc.download();
   const double tol = c.kv == KVDType::BF16 ? 1e-2 : 2e-3;
   double worst = 0;
@@ -960,7 +1033,13 @@ std::vector<NamedCase> allCases() {
       {"bf16_gqa32x8_d128_bf16_cos", BF, false, true, 1, 32, 8, 128, 16, 128, false, false, true},
       {"bf16_fp32act_batch3_partial", BF, true, false, 3, 8, 2, 64, 16, 32, false, true, false},
       {"f16_interleaved_batch5_f16_cos", F16, false, true, 5, 4, 4, 32, 8, 32, true, true, false},
-      {"bf16_interleaved_full_d80", BF, false, false, 2, 6, 2, 80, 4, 40, true, false, true}};
+      {"bf16_interleaved_full_d80", BF, false, false, 2, 6, 2, 80, 4, 40, true, false, true},
+      // Summing a fused projection's slices as it reads them (a decode step
+      // after resa.multi_linear).
+      {"bf16_gqa32x8_d128_sliced", BF, false, true, 1, 32, 8, 128, 16, 128, false, false, true, true},
+      {"bf16_gqa32x8_d128_batch8_sliced", BF, false, true, 8, 32, 8, 128, 16, 128, false, false, false, true},
+      {"f16_fp32act_batch3_partial_sliced", F16, true, false, 3, 8, 2, 64, 16, 32, false, true, false, true},
+      {"f16_interleaved_batch5_sliced", F16, false, true, 5, 4, 4, 32, 8, 32, true, true, false, true}};
   for (const RotaryAppendCase &c : appends)
     v.push_back({"rotary_append_" + c.name, [c](uint64_t s) { return runRotaryAppend(c, s); }});
   // The CUDA graphs' host-data staging.

@@ -92,7 +92,7 @@ struct In {
 // as F32). `hostCopies[i]` is the executor's host copy of input i, where given.
 Tensor runDevice(const std::string &name, const std::vector<In> &ins, const Attrs &attrs, DType outDType,
                  const Shape &outShape, const std::vector<const Tensor *> &hostCopies = {},
-                 size_t outIndex = 0, size_t blockBytes = 0) {
+                 size_t outIndex = 0, size_t blockBytes = 0, resa::gpu::SlicedOutputs *defer = nullptr) {
   resa::gpu::DeviceKernelFn fn = resa::gpu::findCudaKernel(name);
   if (!fn) throw Failure{"no CUDA kernel " + name};
   resa::gpu::DeviceAllocator alloc(env().device);
@@ -141,8 +141,15 @@ Tensor runDevice(const std::string &name, const std::vector<In> &ins, const Attr
   args.host = hostCopies;
   args.attrs = &attrs;
   args.ctx = &ctx;
+  args.deferSum = defer;
   std::vector<DeviceTensor> outputs;
   fn(args, outputs);
+  // Outputs left unsummed (defer->count set) are summed as the executor's
+  // fallback does; the partial products go before the allocator.
+  if (defer && defer->count) {
+    resa::gpu::sumSlicedOutputs(ctx, *defer);
+    defer->parts = DeviceTensor();
+  }
   if (outputs.size() <= outIndex) throw Failure{name + " produced no output " + std::to_string(outIndex)};
   const DeviceTensor &y = outputs[outIndex];
   if (y.dtype() != outDType || y.shape() != outShape)
@@ -321,9 +328,13 @@ std::string projectionNormCase(DType xt, DType wt, DType rt, int weights, int64_
 // resa.multi_linear's fused form (one weight, split by widths, a bias or none
 // per output) against the CPU's resa.linear of each column block: without
 // biases one row gives views of the product; from 64 rows a GEMM per output;
-// otherwise one kernel copies the blocks out, adding the biases (q's and v's
-// here, k none).
-std::string fusedMultiLinearCase(DType xt, DType wt, int64_t rows, int64_t K, bool bias, uint64_t seed) {
+// otherwise one kernel sums the blocks out of fp32 partial products (4
+// slices of K from K = 1024 at up to 16 rows), adding the biases (q's and
+// v's here, k none). `defer`: the kernel is offered to leave the sums to the
+// next step (DeviceKernelArgs::deferSum), which it must take exactly where it
+// slices K; runDevice then sums them as the executor's fallback does.
+std::string fusedMultiLinearCase(DType xt, DType wt, int64_t rows, int64_t K, bool bias, uint64_t seed,
+                                 bool defer = false) {
   std::mt19937_64 rng(seed);
   const std::vector<int64_t> widths = {96, 32, 48};
   const int64_t N = 176;
@@ -349,11 +360,19 @@ std::string fusedMultiLinearCase(DType xt, DType wt, int64_t rows, int64_t K, bo
       for (int64_t c = 0; c < widths[i]; ++c) wi.data<float>()[r * widths[i] + c] = w.data<float>()[r * N + offset + c];
     const Tensor ref = runCpu("resa.linear", {&x, &wi, biases[i]}, Attrs());
     const size_t block = rows == 1 && !bias ? size_t(N) * resa::dtypeSize(xt) : 0;
-    line += (i ? "; " : "") +
-            compareRows(runDevice("resa.multi_linear", ins, attrs, xt, ref.shape(), {}, i, block), ref, 2e-2);
+    resa::gpu::SlicedOutputs sliced;
+    line += (i ? "; " : "") + compareRows(runDevice("resa.multi_linear", ins, attrs, xt, ref.shape(), {}, i, block,
+                                                    defer ? &sliced : nullptr),
+                                          ref, 2e-2);
+    const bool expected = defer && rows <= 16 && K >= 1024 && K % 4 == 0;
+    if ((sliced.count > 0) != expected)
+      throw Failure{std::string("the sums were ") + (sliced.count ? "" : "not ") + "deferred"};
+    if (expected && (sliced.count != 3 || sliced.slices != 4 || sliced.rows != rows || sliced.width != N))
+      throw Failure{"deferred " + std::to_string(sliced.count) + " outputs in " + std::to_string(sliced.slices) +
+                    " slices of " + std::to_string(sliced.rows) + " x " + std::to_string(sliced.width)};
     offset += widths[i];
   }
-  return line;
+  return line + (defer ? "; deferred" : "");
 }
 
 // ---- norms ----------------------------------------------------------------
@@ -630,6 +649,15 @@ std::vector<resa::cudatest::NamedCase> allCases() {
       for (bool bias : {false, true})
         add(tag("multi_linear_fused", xt, 96, 64) + "_w" + shortName(t) + (bias ? "_bias" : "") + "_per_output",
             [=](uint64_t s) { return fusedMultiLinearCase(xt, t, 96, 64, bias, s); });
+    // A decode step's K (>= 1024): the product in 4 fp32 slices of K up to
+    // 16 rows, summed by the kernel or left to the next step where offered
+    // (17 rows: one slice, never deferred).
+    for (int64_t rows : {1, 8, 17})
+      for (bool bias : {false, true})
+        for (bool defer : {false, true})
+          add(tag("multi_linear_fused", t, rows, 1024) + "_w" + shortName(t) + (bias ? "_bias" : "") +
+                  (defer ? "_deferrable" : ""),
+              [=](uint64_t s) { return fusedMultiLinearCase(t, t, rows, 1024, bias, s, defer); });
     // More rows than the grid's y holds (65535): a GEMM per output.
     add(tag("multi_linear_fused", t, 70000, 16) + "_w" + shortName(t) + "_bias_rows_past_grid",
         [=](uint64_t s) { return fusedMultiLinearCase(t, t, 70000, 16, true, s); });

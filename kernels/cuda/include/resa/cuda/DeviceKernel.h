@@ -103,6 +103,29 @@ struct DeviceContext {
   int device = 0;
 };
 
+// Outputs a projection left as fp32 partial products over slices of its
+// inner dimension, for the step that reads them to add up (a decode step's
+// fused q/k/v projection, resa.multi_linear: cuBLASLt's GEMM of a few rows
+// runs faster cut along K, and the rotary append that reads q, k and v sums
+// the slices as it goes instead of a reduction kernel before it). The
+// outputs exist (allocated, or views of one buffer) but hold nothing until
+// the consumer writes the sums into them, or sumSlicedOutputs does.
+struct SlicedOutputs {
+  static constexpr int kMaxOutputs = 4;
+  DeviceTensor parts;   // fp32 [slices][rows][width]; undefined: nothing pending
+  int64_t rows = 0, width = 0;
+  int slices = 0, count = 0;
+  int64_t columns[kMaxOutputs] = {}; // output i: the next columns[i] columns of a row
+  const void *bias[kMaxOutputs] = {}; // [columns[i]] added to the sum, or null
+  DType biasType[kMaxOutputs] = {};
+  void *out[kMaxOutputs] = {};        // output i [rows][columns[i]], of outType
+  DType outType = DType::F32;
+};
+
+// Writes every output of `s` (sum of the slices plus bias, rounded to
+// outType) on ctx.stream.
+void sumSlicedOutputs(DeviceContext &ctx, const SlicedOutputs &s);
+
 struct DeviceKernelArgs {
   // Device inputs in ONNX order; null for an omitted optional input.
   std::vector<const DeviceTensor *> inputs;
@@ -113,6 +136,11 @@ struct DeviceKernelArgs {
   int64_t opset = 18;
   size_t numOutputs = 1;
   DeviceContext *ctx = nullptr;
+  // Non-null: the kernel may leave its outputs as partial products here
+  // (SlicedOutputs) for the next step that reads them, which the executor
+  // has made sure sums them; resa.multi_linear's fused form does in a decode
+  // step.
+  SlicedOutputs *deferSum = nullptr;
 
   const DeviceTensor *input(size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
   // Throws resa::Error when input i is missing.

@@ -31,10 +31,15 @@ cudaError_t gatherKVTokens(const PagedAttentionShape &shape, KVDType dtype, cons
 // of its sequence b, v copied there, all rounded once to the KV type: what
 // resa.multi_rotary (of q and k) then scatterKVTokens store, in one kernel
 // instead of two (resa.rotary_cache_attention).
+// The slices of a fused projection's partial products rotaryAppendDecode
+// sums (a constant of the kernel: ops/Layers.cu's kSlicesFor cuts decode
+// steps' q/k/v projections into as many).
+constexpr int kRotaryAppendSlices = 4;
+
 struct RotaryAppendArgs {
   int32_t batch = 0, numQHeads = 0;
   // q [batch][numQHeads][headDim], k and v [batch][numKvHeads][headDim], all
-  // of `actType` (F32, BF16 or F16).
+  // of `actType` (F32, BF16 or F16); unused with `sliced` (below).
   const void *q = nullptr, *k = nullptr, *v = nullptr;
   DType actType = DType::F32;
   // cos, sin [cosRows][width] (cosRows 1: shared by every sequence, or
@@ -46,6 +51,22 @@ struct RotaryAppendArgs {
   DType cosType = DType::F32;
   int32_t cosRows = 1, width = 0, rotaryDim = 0;
   bool interleaved = false;
+  // Set (parts non-null): q, k and v are not given yet but are the fused
+  // q/k/v projection's fp32 partial products over `count` slices
+  // (kRotaryAppendSlices) of its inner dimension, parts [count][batch][rowStride] (a row: q's numQHeads *
+  // headDim columns, then k's, then v's); each element is the sum of its
+  // slices plus its bias (null: none), rounded to actType, as the
+  // projection would have given it; the kernel also writes those sums into
+  // sums[0..2] (q, k and v: [batch][heads][headDim] of actType), for any
+  // later reader (SlicedOutputs, resa/cuda/DeviceKernel.h).
+  struct Slices {
+    const float *parts = nullptr;
+    int32_t count = 0;
+    int64_t rowStride = 0;
+    const void *bias[3] = {};
+    DType biasType[3] = {};
+    void *sums[3] = {};
+  } sliced;
   void *qOut = nullptr;            // [batch][numQHeads][headDim], the KV type
   const int32_t *slots = nullptr;  // [batch], device
   void *kCache = nullptr, *vCache = nullptr;
