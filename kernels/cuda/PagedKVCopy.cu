@@ -82,9 +82,12 @@ __global__ void fillKernel(uint16_t *dst, uint16_t bits, int64_t count) {
 // be in flight at once (a loop over a runtime count, an element at a time:
 // 6.2 us a layer at 1x16K in the decode graph; this form 5.6, session 18).
 // The slices come from DRAM, not L2 (the projection streams 50 MB of
-// weights past them; ncu: 109 KB read from DRAM at M = 1), under the
-// attention's early loads: the sliced GEMM's 2.5 us a layer less pays for
-// it at M = 1, and at M = 8 the copy kernel it replaces is gone as well.
+// weights past them, the attention's early loads beside: ncu, 109 KB read
+// from DRAM at M = 1): the sliced GEMM's 2.5 us a layer less pays for it at
+// M = 1, and at M = 8 the copy kernel it replaces is gone as well. Not
+// faster (session 18): every line prefetched first (all eight loads then
+// issue together), four lanes an element summing by shuffles (slower), the
+// weights marked streaming in L2 (no change).
 template <typename T, int Slices> struct HeadRow {
   const float *parts;
   int64_t sliceStride;
