@@ -26,16 +26,16 @@ cudaError_t gatherKVTokens(const PagedAttentionShape &shape, KVDType dtype, cons
                            int64_t numTokens, const void *kCache, const void *vCache, float *k,
                            float *v, cudaStream_t stream);
 
-// A decode step's rotary and K/V append in one launch (one new token per
-// sequence): q rotated into qOut, k rotated into the pools at slot slots[b]
-// of its sequence b, v copied there, all rounded once to the KV type: what
-// resa.multi_rotary (of q and k) then scatterKVTokens store, in one kernel
-// instead of two (resa.rotary_cache_attention).
 // The slices of a fused projection's partial products rotaryAppendDecode
 // sums (a constant of the kernel: ops/Layers.cu's kSlicesFor cuts decode
 // steps' q/k/v projections into as many).
 constexpr int kRotaryAppendSlices = 4;
 
+// A decode step's rotary and K/V append in one launch (one new token per
+// sequence): q rotated into qOut, k rotated into the pools at slot slots[b]
+// of its sequence b, v copied there, all rounded once to the KV type: what
+// resa.multi_rotary (of q and k) then scatterKVTokens store, in one kernel
+// instead of two (resa.rotary_cache_attention).
 struct RotaryAppendArgs {
   int32_t batch = 0, numQHeads = 0;
   // q [batch][numQHeads][headDim], k and v [batch][numKvHeads][headDim], all
@@ -53,12 +53,13 @@ struct RotaryAppendArgs {
   bool interleaved = false;
   // Set (parts non-null): q, k and v are not given yet but are the fused
   // q/k/v projection's fp32 partial products over `count` slices
-  // (kRotaryAppendSlices) of its inner dimension, parts [count][batch][rowStride] (a row: q's numQHeads *
-  // headDim columns, then k's, then v's); each element is the sum of its
-  // slices plus its bias (null: none), rounded to actType, as the
-  // projection would have given it; the kernel also writes those sums into
-  // sums[0..2] (q, k and v: [batch][heads][headDim] of actType), for any
-  // later reader (SlicedOutputs, resa/cuda/DeviceKernel.h).
+  // (kRotaryAppendSlices) of its inner dimension, parts [count][batch]
+  // [rowStride] (a row: q's numQHeads * headDim columns, then k's, then
+  // v's); each element is the sum of its slices plus its bias (null: none),
+  // rounded to actType, as the projection would have given it; the kernel
+  // also writes those sums into sums[0..2] (q, k and v: [batch][heads]
+  // [headDim] of actType), for any later reader (SlicedOutputs,
+  // resa/cuda/DeviceKernel.h).
   struct Slices {
     const float *parts = nullptr;
     int32_t count = 0;
