@@ -76,8 +76,8 @@ __global__ void fillKernel(uint16_t *dst, uint16_t bits, int64_t count) {
 // Head row `row` (of `heads` heads a sequence) of input t (0 q, 1 k, 2 v) as
 // the rotary append reads it, two elements at a time (an element and its
 // rotation partner): the input itself (Slices 0), or the sum of its Slices
-// fp32 partial products plus its bias, rounded to T as the projection's
-// output would be (RotaryAppendArgs::sliced). The slice count is a constant
+// fp32 partial products, rounded to T as the projection's output would be
+// (RotaryAppendArgs::sliced). The slice count is a constant
 // and both elements' loads come before any branch, so that all of them can
 // be in flight at once (a loop over a runtime count, an element at a time:
 // 6.2 us a layer at 1x16K in the decode graph; this form 5.6, session 18).
@@ -91,24 +91,15 @@ __global__ void fillKernel(uint16_t *dst, uint16_t bits, int64_t count) {
 template <typename T, int Slices> struct HeadRow {
   const float *parts;
   int64_t sliceStride;
-  const void *bias;
-  DType biasType;
-  int64_t inRow; // the head's first column in its input's row (and bias)
-  __device__ HeadRow(const RotaryAppendArgs &a, int t, int64_t row, int64_t b, int heads, int col0, int headDim)
-      : sliceStride(int64_t(a.batch) * a.sliced.rowStride), bias(a.sliced.bias[t]), biasType(a.sliced.biasType[t]),
-        inRow((row - b * heads) * headDim) {
-    parts = a.sliced.parts + b * a.sliced.rowStride + col0 + inRow;
-  }
+  __device__ HeadRow(const RotaryAppendArgs &a, int, int64_t row, int64_t b, int heads, int col0, int headDim)
+      : parts(a.sliced.parts + b * a.sliced.rowStride + col0 + (row - b * heads) * headDim),
+        sliceStride(int64_t(a.batch) * a.sliced.rowStride) {}
   __device__ void read(int d0, int d1, float &v0, float &v1) const {
     float s0 = 0.f, s1 = 0.f;
 #pragma unroll
     for (int s = 0; s < Slices; ++s) {
       s0 += parts[s * sliceStride + d0];
       s1 += parts[s * sliceStride + d1];
-    }
-    if (bias) {
-      s0 += floatAt(bias, biasType, inRow + d0);
-      s1 += floatAt(bias, biasType, inRow + d1);
     }
     v0 = toFloat(fromFloat<T>(s0));
     v1 = toFloat(fromFloat<T>(s1));

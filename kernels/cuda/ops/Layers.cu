@@ -129,8 +129,8 @@ void linearLike(const char *op, const DeviceKernelArgs &args, Outputs &outputs, 
 constexpr int64_t kVecMinRows = 64;
 
 // SlicedOutputs' outputs, summed: element (r, c) of the [M, N] product is the
-// sum of parts[s][r][c] over the slices, plus its block's bias, rounded once
-// to T. Rows along the grid's y, columns along x (rowGridFor): no index
+// sum of parts[s][r][c] over the slices (fp32; or one product already in T),
+// plus its block's bias, rounded to T. Rows along the grid's y, columns along x (rowGridFor): no index
 // division.
 template <typename T> struct ColumnBlocks {
   T *y[SlicedOutputs::kMaxOutputs];
@@ -142,8 +142,8 @@ template <typename T> struct ColumnBlocks {
 
 __device__ __forceinline__ float biasAt(const void *b, DType t, int64_t c) { return b ? floatAt(b, t, c) : 0.f; }
 
-template <typename T>
-__global__ void sumColumnBlocks(const float *parts, int slices, int64_t N, int64_t M, ColumnBlocks<T> blocks) {
+template <typename S, typename T>
+__global__ void sumColumnBlocks(const S *parts, int slices, int64_t N, int64_t M, ColumnBlocks<T> blocks) {
   detail::pdlWait();
   for (int64_t r = blockIdx.y; r < M; r += gridDim.y)
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < N; c += int64_t(gridDim.x) * blockDim.x) {
@@ -151,7 +151,7 @@ __global__ void sumColumnBlocks(const float *parts, int slices, int64_t N, int64
       while (p + 1 < blocks.count && c >= blocks.offset[p + 1]) ++p;
       const int64_t j = c - blocks.offset[p];
       float sum = 0.f;
-      for (int s = 0; s < slices; ++s) sum += parts[(s * M + r) * N + c];
+      for (int s = 0; s < slices; ++s) sum += toFloat(parts[(s * M + r) * N + c]);
       blocks.y[p][r * blocks.width[p] + j] = fromFloat<T>(sum + biasAt(blocks.bias[p], blocks.biasType[p], j));
     }
   detail::pdlLaunchDependents();
@@ -161,8 +161,9 @@ __global__ void sumColumnBlocks(const float *parts, int slices, int64_t N, int64
 void sumSlices(DeviceContext &ctx, const SlicedOutputs &s) {
   const char *op = "summing a projection's slices";
   if (s.rows == 0 || s.width == 0) return;
-  if (s.count < 1 || s.count > SlicedOutputs::kMaxOutputs || s.slices < 1 || s.parts.dtype() != DType::F32 ||
-      s.parts.numel() != s.slices * s.rows * s.width)
+  const bool product = s.parts.dtype() == s.outType;
+  if (s.count < 1 || s.count > SlicedOutputs::kMaxOutputs || s.slices < 1 ||
+      (s.parts.dtype() != DType::F32 && !(product && s.slices == 1)) || s.parts.numel() != s.slices * s.rows * s.width)
     fail(op, s.count, " outputs, ", s.slices, " slices of ", s.rows, " x ", s.width, ": parts ",
          shapeToString(s.parts.shape()), " do not match");
   dispatchFloat(
@@ -181,8 +182,12 @@ void sumSlices(DeviceContext &ctx, const SlicedOutputs &s) {
           offset += s.columns[i];
         }
         if (offset != s.width) fail(op, "outputs of ", offset, " columns for a product of ", s.width);
-        launchLayerKernel(op, sumColumnBlocks<T>, rowGridFor(s.rows, s.width), kBlock, ctx.stream,
-                          s.parts.data<float>(), s.slices, s.width, s.rows, blocks);
+        if (product)
+          launchLayerKernel(op, sumColumnBlocks<T, T>, rowGridFor(s.rows, s.width), kBlock, ctx.stream,
+                            s.parts.data<T>(), s.slices, s.width, s.rows, blocks);
+        else
+          launchLayerKernel(op, sumColumnBlocks<float, T>, rowGridFor(s.rows, s.width), kBlock, ctx.stream,
+                            s.parts.data<float>(), s.slices, s.width, s.rows, blocks);
       },
       op);
   checkLaunch(op);
@@ -204,11 +209,14 @@ int64_t kSlicesFor(int64_t M, int64_t K) { return M <= 16 && K >= 1024 && K % 4 
 // prefill's, kVecMinRows): a GEMM per output over its columns of the weight,
 // straight into it (copying a 128K-token q/k/v out of one product cost 3.9
 // ms a layer for 0.8 of bytes, session 17). Few rows (decode): one GEMM over
-// the whole weight, in fp32 slices of K where kSlicesFor cuts it, its sums
-// left to the next step where the executor allows (args.deferSum: the rotary
-// append adds them up), otherwise one kernel sums the column blocks out with
-// their biases; except one row without biases and nothing to defer to: the
-// product itself, in x's dtype, is the outputs side by side (views of it).
+// the whole weight; without biases, where the executor allows
+// (args.deferSum: the rotary append adds them up) in fp32 slices of K as
+// kSlicesFor cuts it, left unsummed (dense Llama-3-8B shape 8x16K: -60 us a
+// step; with Qwen2.5-7B's biases +38, so not there, session 18); otherwise
+// one product in x's dtype whose column blocks one kernel copies out with
+// their biases (an fp32 product there: +59 us a step on the Qwen shape), or
+// for one row without biases the product itself is the outputs side by side
+// (views of it).
 void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &outputs, GemmInput &in,
                       const std::vector<int64_t> &widths) {
   const DeviceTensor &x = in.x;
@@ -222,8 +230,8 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
   bool biased = false;
   for (size_t i = 0; i < widths.size(); ++i) biased = biasInput(op, args, 2 + i, widths[i]) || biased;
   DeviceContext &ctx = contextOf(args);
-  const int64_t slices = kSlicesFor(M, K);
-  const bool deferred = args.deferSum && slices > 1;
+  const bool deferred = args.deferSum && !biased && kSlicesFor(M, K) > 1;
+  const int64_t slices = deferred ? kSlicesFor(M, K) : 1;
   const bool views = !biased && M <= 1;
   // Outputs before scratch (the product), as in every kernel: the layer
   // tests hand the first free block of the output's size to the output.
@@ -253,7 +261,7 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
     return;
   }
   SlicedOutputs s;
-  s.parts = ctx.alloc->allocate(DType::F32, {slices, M, N});
+  s.parts = ctx.alloc->allocate(deferred ? DType::F32 : x.dtype(), {slices, M, N});
   s.rows = M, s.width = N;
   s.slices = static_cast<int>(slices);
   s.count = static_cast<int>(widths.size());
@@ -265,6 +273,10 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
     s.biasType[i] = b ? b->dtype() : DType::F32;
     s.out[i] = outputs[i].raw();
   }
+  if (!deferred) {
+    projectInto(ctx, xw, M, K, weight, nullptr, s.parts);
+    return sumSlices(ctx, s);
+  }
   GemmArgs g;
   g.M = M, g.N = N, g.K = K;
   g.x = xw, g.ldx = K;
@@ -274,8 +286,7 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
   g.y = s.parts.raw(), g.ldy = N;
   g.kSplit = s.slices;
   gemm(ctx, g);
-  if (deferred) *args.deferSum = std::move(s);
-  else sumSlices(ctx, s);
+  *args.deferSum = std::move(s);
 }
 
 // x [..., K], (weight_i [K, N_i], bias_i [N_i] or absent) per output i ->

@@ -295,8 +295,10 @@ bool CudaForward::rotateAppendDecode(int64_t layer, const DeviceTensor &q, const
       cos.rank() == 3 && cos.dim(1) == 1 && (cos.dim(0) == 1 || cos.dim(0) == l.batch) &&
       lk.heads == cache_.config().numKvHeads;
   // The projection's slices, read by the kernel where they are q, k and v
-  // side by side, one row a sequence (any other reader gets the sums).
-  const bool readSlices = oneKernel && sliced && sliced->count == 3 &&
+  // side by side, one row a sequence, without biases (any other reader gets
+  // the sums).
+  const bool readSlices = oneKernel && sliced && sliced->count == 3 && !sliced->bias[0] &&
+                          !sliced->bias[1] && !sliced->bias[2] &&
                           sliced->slices == gpu::kRotaryAppendSlices && sliced->rows == l.batch &&
                           sliced->outType == act && sliced->out[0] == q.raw() &&
                           sliced->out[1] == k.raw() && sliced->out[2] == v.raw() &&
@@ -330,11 +332,8 @@ bool CudaForward::rotateAppendDecode(int64_t layer, const DeviceTensor &q, const
       a.sliced.parts = sliced->parts.data<float>();
       a.sliced.count = sliced->slices;
       a.sliced.rowStride = sliced->width;
-      for (int i = 0; i < 3; ++i) {
-        a.sliced.bias[i] = sliced->bias[i];
-        a.sliced.biasType[i] = sliced->biasType[i];
+      for (int i = 0; i < 3; ++i)
         a.sliced.sums[i] = sliced->out[i];
-      }
     }
     a.qOut = qh.raw();
     a.slots = storage->slotsOnDevice(slots, count);

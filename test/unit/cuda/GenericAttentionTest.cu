@@ -20,8 +20,8 @@
 //     (gpu::rotaryAppendDecode) against the rotation computed here in
 //     double: q out and every written slot within the KV type's rounding,
 //     every other slot of the poisoned pools untouched; also with q, k and v
-//     given as a fused projection's fp32 slices, whose sums (plus biases) it
-//     must write into the poisoned q, k and v exactly as summed here;
+//     given as a fused projection's fp32 slices, whose sums it must write
+//     into the poisoned q, k and v exactly as summed here;
 //   - the CUDA graphs' host-data staging (runtime/src/cuda/CallStaging.h):
 //     slots packed in chunks (one larger than a chunk, empty ones), every
 //     slot's device bytes equal to what was set, over two flushes.
@@ -709,8 +709,8 @@ struct RotaryAppendCase {
   bool kvCos;    // cos/sin in the KV type (as a 16-bit package stores them), else fp32
   int batch, qHeads, kvHeads, headDim, pageSize, rotaryDim;
   bool interleaved, halfWidth, sharedCos;
-  // q, k and v given as a fused projection's 4 fp32 slices (q's and v's
-  // biases added, k none), which the kernel sums and writes back.
+  // q, k and v given as a fused projection's 4 fp32 slices, which the
+  // kernel sums and writes back.
   bool sliced = false;
 };
 
@@ -726,18 +726,14 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
   for (auto *t : {&q, &k, &v})
     for (float &x : *t) x = stored(normal(rng));
   // Sliced: parts [4][B][row], a row q's columns then k's then v's; q, k and
-  // v become the sums (in slice order, then the bias, as the kernel adds
-  // them), rounded as stored. q's bias in the activation type, v's in fp32.
-  constexpr int kSlices = 4;
+  // v become the sums (in slice order, as the kernel adds them), rounded as
+  // stored.
+  constexpr int kSlices = resa::gpu::kRotaryAppendSlices;
   const size_t row = size_t(Hq + 2 * Hkv) * D;
-  std::vector<float> parts(c.sliced ? kSlices * B * row : 0), qBias(c.sliced ? size_t(Hq) * D : 0),
-      vBias(c.sliced ? size_t(Hkv) * D : 0);
+  std::vector<float> parts(c.sliced ? kSlices * B * row : 0);
   for (float &x : parts) x = 0.5f * normal(rng);
-  for (float &x : qBias) x = stored(0.5f * normal(rng));
-  for (float &x : vBias) x = 0.5f * normal(rng);
   if (c.sliced) {
     std::vector<float> *to[] = {&q, &k, &v};
-    const std::vector<float> *biases[] = {&qBias, nullptr, &vBias};
     size_t col0 = 0;
     for (int t = 0; t < 3; ++t) {
       const size_t width = to[t]->size() / B;
@@ -745,7 +741,6 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
         for (size_t j = 0; j < width; ++j) {
           float sum = 0.f;
           for (int sl = 0; sl < kSlices; ++sl) sum += parts[(size_t(sl) * B + b) * row + col0 + j];
-          if (biases[t]) sum += (*biases[t])[j];
           (*to[t])[b * width + j] = stored(sum);
         }
       col0 += width;
@@ -792,14 +787,8 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
   } else {
     dq16.upload(upload(q)), dk16.upload(upload(k)), dv16.upload(upload(v));
   }
-  DevBuf<float> dparts(parts.size()), dvBias(vBias.size());
-  DevBuf<float> dqBias32(c.fp32Act ? qBias.size() : 0);
-  DevBuf<uint16_t> dqBias16(c.fp32Act ? 0 : qBias.size());
-  if (c.sliced) {
-    dparts.upload(parts), dvBias.upload(vBias);
-    if (c.fp32Act) dqBias32.upload(qBias);
-    else dqBias16.upload(upload(qBias));
-  }
+  DevBuf<float> dparts(parts.size());
+  if (c.sliced) dparts.upload(parts);
   DevBuf<float> dcos32(c.kvCos ? 0 : cosv.size()), dsin32(c.kvCos ? 0 : sinv.size());
   DevBuf<uint16_t> dcos16(c.kvCos ? cosv.size() : 0), dsin16(c.kvCos ? sinv.size() : 0);
   if (c.kvCos)
@@ -835,10 +824,6 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
     a.sliced.parts = dparts.p;
     a.sliced.count = kSlices;
     a.sliced.rowStride = int64_t(row);
-    a.sliced.bias[0] = c.fp32Act ? static_cast<const void *>(dqBias32.p) : dqBias16.p;
-    a.sliced.biasType[0] = a.actType;
-    a.sliced.bias[2] = dvBias.p;
-    a.sliced.biasType[2] = DType::F32;
     a.sliced.sums[0] = c.fp32Act ? static_cast<void *>(dq32.p) : dq16.p;
     a.sliced.sums[1] = c.fp32Act ? static_cast<void *>(dk32.p) : dk16.p;
     a.sliced.sums[2] = c.fp32Act ? static_cast<void *>(dv32.p) : dv16.p;

@@ -112,7 +112,9 @@ struct DeviceContext {
 // the consumer writes the sums into them, or sumSlicedOutputs does.
 struct SlicedOutputs {
   static constexpr int kMaxOutputs = 4;
-  DeviceTensor parts;   // fp32 [slices][rows][width]; undefined: nothing pending
+  // fp32 [slices][rows][width], or one product [1][rows][width] of outType;
+  // undefined: nothing pending.
+  DeviceTensor parts;
   int64_t rows = 0, width = 0;
   int slices = 0, count = 0;
   int64_t columns[kMaxOutputs] = {}; // output i: the next columns[i] columns of a row

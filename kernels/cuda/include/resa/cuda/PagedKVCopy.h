@@ -55,8 +55,8 @@ struct RotaryAppendArgs {
   // q/k/v projection's fp32 partial products over `count` slices
   // (kRotaryAppendSlices) of its inner dimension, parts [count][batch]
   // [rowStride] (a row: q's numQHeads * headDim columns, then k's, then
-  // v's); each element is the sum of its slices plus its bias (null: none),
-  // rounded to actType, as the projection would have given it; the kernel
+  // v's); each element is the sum of its slices, rounded to actType, as the
+  // projection would have given it (one without biases); the kernel
   // also writes those sums into sums[0..2] (q, k and v: [batch][heads]
   // [headDim] of actType), for any later reader (SlicedOutputs,
   // resa/cuda/DeviceKernel.h).
@@ -64,8 +64,6 @@ struct RotaryAppendArgs {
     const float *parts = nullptr;
     int32_t count = 0;
     int64_t rowStride = 0;
-    const void *bias[3] = {};
-    DType biasType[3] = {};
     void *sums[3] = {};
   } sliced;
   void *qOut = nullptr;            // [batch][numQHeads][headDim], the KV type
