@@ -130,8 +130,8 @@ constexpr int64_t kVecMinRows = 64;
 
 // SlicedOutputs' outputs, summed: element (r, c) of the [M, N] product is the
 // sum of parts[s][r][c] over the slices (fp32; or one product already in T),
-// plus its block's bias, rounded to T. Rows along the grid's y, columns along x (rowGridFor): no index
-// division.
+// plus its block's bias, rounded to T. Rows along the grid's y, columns
+// along x (rowGridFor): no index division.
 template <typename T> struct ColumnBlocks {
   T *y[SlicedOutputs::kMaxOutputs];
   const void *bias[SlicedOutputs::kMaxOutputs];
