@@ -2,6 +2,8 @@
 
 #include "plan.pb.h"
 
+#include <algorithm>
+
 namespace resa {
 
 namespace {
@@ -123,6 +125,32 @@ std::map<std::string, int64_t> ProgramPlan::bind(const std::vector<Tensor> &inpu
     }
   }
   return symbols;
+}
+
+std::vector<bool> ProgramPlan::rotaryAppendProjections() const {
+  std::vector<bool> marked(steps_.size(), false);
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const PlanStep &step = steps_[s];
+    if (step.kernel != "resa.multi_linear" || step.attrs.getInts("widths").size() != 3 ||
+        step.outputs.size() != 3)
+      continue;
+    const std::vector<int> &outs = step.outputs;
+    auto produced = [&](int v) { return v >= 0 && std::find(outs.begin(), outs.end(), v) != outs.end(); };
+    if (std::any_of(outs.begin(), outs.end(), [](int v) { return v < 0; }) ||
+        std::any_of(outputValues_.begin(), outputValues_.end(), produced))
+      continue;
+    // The first later step that reads any of the three.
+    for (size_t c = s + 1; c < steps_.size(); ++c) {
+      const std::vector<int> &in = steps_[c].inputs;
+      if (std::none_of(in.begin(), in.end(), produced))
+        continue;
+      const std::string &k = steps_[c].kernel;
+      marked[s] = (k == "resa.rotary_cache_attention" || k == "resa.rotary_cache_write") && in.size() >= 3 &&
+                  std::equal(outs.begin(), outs.end(), in.begin());
+      break;
+    }
+  }
+  return marked;
 }
 
 bool ProgramPlan::isContextStep(const std::string &kernel) {

@@ -51,6 +51,13 @@ public:
   // symbolic dims they bind. Throws resa::Error naming the input.
   std::map<std::string, int64_t> bind(const std::vector<Tensor> &inputs) const;
 
+  // Per step: whether it is a fused q/k/v projection (a resa.multi_linear of
+  // three widths) whose outputs, none a function output, are first read,
+  // all three, as q, k and v of a resa.rotary_cache_attention or
+  // resa.rotary_cache_write: a backend may hand that step its projection
+  // unsummed (the CUDA backend's slices of K, summed by the rotary append).
+  std::vector<bool> rotaryAppendProjections() const;
+
   // Steps served by the forward context (KV cache) rather than a kernel.
   static bool isContextStep(const std::string &kernel);
   // resa.shape_expr's value for the bound symbols.

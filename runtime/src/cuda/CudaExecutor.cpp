@@ -225,30 +225,9 @@ bool isRotaryAppend(const std::string &kernel) {
 } // namespace
 
 void CudaExecutor::findDeferredSums() {
-  const std::vector<PlanStep> &steps = plan_.steps();
-  defersSum_.assign(steps.size(), false);
-  const std::vector<int> &outs = plan_.outputValues();
-  for (size_t s = 0; s < steps.size(); ++s) {
-    const PlanStep &step = steps[s];
-    if (where_[s] != Where::Device || step.kernel != "resa.multi_linear" ||
-        step.attrs.getInts("widths").size() != 3 || step.outputs.size() != 3)
-      continue;
-    bool ok = true;
-    for (int v : step.outputs)
-      ok = ok && v >= 0 && std::find(outs.begin(), outs.end(), v) == outs.end();
-    // The first later step that reads any of the three.
-    for (size_t c = s + 1; ok && c < steps.size(); ++c) {
-      const std::vector<int> &in = steps[c].inputs;
-      const bool reads = std::any_of(in.begin(), in.end(), [&](int v) {
-        return std::find(step.outputs.begin(), step.outputs.end(), v) != step.outputs.end();
-      });
-      if (!reads)
-        continue;
-      defersSum_[s] = where_[c] == Where::Context && isRotaryAppend(steps[c].kernel) &&
-                      in.size() >= 3 && std::equal(step.outputs.begin(), step.outputs.end(), in.begin());
-      break;
-    }
-  }
+  defersSum_ = plan_.rotaryAppendProjections();
+  for (size_t s = 0; s < defersSum_.size(); ++s)
+    defersSum_[s] = defersSum_[s] && where_[s] == Where::Device;
 }
 
 std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,

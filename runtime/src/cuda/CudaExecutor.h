@@ -101,9 +101,8 @@ private:
   // recorded into `capture` (outputs kept on the device).
   std::vector<Tensor> execute(const std::vector<Tensor> &inputs, CudaForward &forward,
                               DeviceContext &ctx, Graph *capture, const OutputFetch &fetch);
-  // Marks the fused q/k/v projections whose outputs are first read, all
-  // three, by a resa.rotary_cache_attention or resa.rotary_cache_write as
-  // its q, k and v (defersSum_).
+  // Marks the device steps among the plan's rotaryAppendProjections
+  // (defersSum_).
   void findDeferredSums();
   // A step that runs on the host (resa.positions or a CPU kernel), its
   // inputs from `hostOf`.
