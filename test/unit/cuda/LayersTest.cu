@@ -328,7 +328,7 @@ std::string projectionNormCase(DType xt, DType wt, DType rt, int weights, int64_
 // resa.multi_linear's fused form (one weight, split by widths, a bias or none
 // per output) against the CPU's resa.linear of each column block: without
 // biases one row gives views of the product; from 64 rows a GEMM per output;
-// otherwise one kernel copies the blocks out of an fp32 product, adding the
+// otherwise one kernel copies the blocks out of the product, adding the
 // biases (q's and v's here, k none). `defer`: the kernel is offered to leave
 // the sums to the next step (DeviceKernelArgs::deferSum), which it must take
 // exactly where it slices K (no biases, up to 16 rows, K from 1024: 4
