@@ -25,7 +25,7 @@ Tensor runContextStep(const std::string &kernel, const std::vector<const Tensor 
     return context->blockSelect(layer, *in.at(0), attrs);
   if (kernel == "resa.block_attention")
     return context->blockAttention(layer, *in.at(0), *in.at(1), attrs);
-  if (kernel == "resa.rotary_cache_attention" || kernel == "resa.rotary_cache_write") {
+  if (ProgramPlan::isRotaryAppend(kernel)) {
     // q and k rotated as the multi_rotary the step replaces, then as
     // resa.cache_attention, or resa.cache_write (the rotated q the result).
     const Attrs rotary = ProgramPlan::rotaryOf(attrs);

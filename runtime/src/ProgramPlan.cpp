@@ -144,8 +144,7 @@ std::vector<bool> ProgramPlan::rotaryAppendProjections() const {
       const std::vector<int> &in = steps_[c].inputs;
       if (std::none_of(in.begin(), in.end(), produced))
         continue;
-      const std::string &k = steps_[c].kernel;
-      marked[s] = (k == "resa.rotary_cache_attention" || k == "resa.rotary_cache_write") && in.size() >= 3 &&
+      marked[s] = isRotaryAppend(steps_[c].kernel) && in.size() >= 3 &&
                   std::equal(outs.begin(), outs.end(), in.begin());
       break;
     }
@@ -154,10 +153,12 @@ std::vector<bool> ProgramPlan::rotaryAppendProjections() const {
 }
 
 bool ProgramPlan::isContextStep(const std::string &kernel) {
-  return kernel == "resa.positions" || kernel == "resa.cache_attention" ||
-         kernel == "resa.rotary_cache_attention" || kernel == "resa.cache_write" ||
-         kernel == "resa.rotary_cache_write" ||
-         kernel == "resa.block_select" || kernel == "resa.block_attention";
+  return kernel == "resa.positions" || kernel == "resa.cache_attention" || kernel == "resa.cache_write" ||
+         isRotaryAppend(kernel) || kernel == "resa.block_select" || kernel == "resa.block_attention";
+}
+
+bool ProgramPlan::isRotaryAppend(const std::string &kernel) {
+  return kernel == "resa.rotary_cache_attention" || kernel == "resa.rotary_cache_write";
 }
 
 Attrs ProgramPlan::rotaryOf(const Attrs &a) {

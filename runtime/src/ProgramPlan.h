@@ -60,6 +60,8 @@ public:
 
   // Steps served by the forward context (KV cache) rather than a kernel.
   static bool isContextStep(const std::string &kernel);
+  // resa.rotary_cache_attention or resa.rotary_cache_write (context steps).
+  static bool isRotaryAppend(const std::string &kernel);
   // resa.shape_expr's value for the bound symbols.
   static Tensor evaluateShapeExpr(const PlanStep &step,
                                   const std::map<std::string, int64_t> &symbols);

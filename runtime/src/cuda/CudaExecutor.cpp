@@ -213,22 +213,12 @@ CudaExecutor::CudaExecutor(const Package &package, const std::string &function,
         derivedFromIds[v] = fromIds;
       }
   }
-  findDeferredSums();
+  defersSum_ = plan_.rotaryAppendProjections();
+  for (size_t s = 0; s < steps.size(); ++s)
+    defersSum_[s] = defersSum_[s] && where_[s] == Where::Device;
 }
 
 CudaExecutor::~CudaExecutor() = default;
-
-namespace {
-bool isRotaryAppend(const std::string &kernel) {
-  return kernel == "resa.rotary_cache_attention" || kernel == "resa.rotary_cache_write";
-}
-} // namespace
-
-void CudaExecutor::findDeferredSums() {
-  defersSum_ = plan_.rotaryAppendProjections();
-  for (size_t s = 0; s < defersSum_.size(); ++s)
-    defersSum_[s] = defersSum_[s] && where_[s] == Where::Device;
-}
 
 std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
                                           CudaForward &forward, DeviceContext &ctx,
@@ -349,7 +339,7 @@ std::vector<Tensor> CudaExecutor::execute(const std::vector<Tensor> &inputs,
           devOut.push_back(forward.blockSelect(layer, at(0), step.attrs));
         else
           devOut.push_back(forward.blockAttention(layer, at(0), at(1), step.attrs));
-        if (isRotaryAppend(step.kernel))
+        if (ProgramPlan::isRotaryAppend(step.kernel))
           sliced = gpu::SlicedOutputs(); // summed: the partial products go
         break;
       }

@@ -101,9 +101,6 @@ private:
   // recorded into `capture` (outputs kept on the device).
   std::vector<Tensor> execute(const std::vector<Tensor> &inputs, CudaForward &forward,
                               DeviceContext &ctx, Graph *capture, const OutputFetch &fetch);
-  // Marks the device steps among the plan's rotaryAppendProjections
-  // (defersSum_).
-  void findDeferredSums();
   // A step that runs on the host (resa.positions or a CPU kernel), its
   // inputs from `hostOf`.
   void runHostStep(size_t s, const std::function<const Tensor *(int)> &hostOf, int64_t start,
@@ -128,8 +125,9 @@ private:
   std::vector<Where> where_;                // per step
   std::vector<KernelFn> hostFns_;           // per step (Host)
   std::vector<gpu::DeviceKernelFn> devFns_; // per step (Device)
-  // Per step: a fused q/k/v projection whose outputs the next step reading
-  // them, a rotary append, may get unsummed (gpu::SlicedOutputs).
+  // Per step: a fused q/k/v projection on the device whose outputs the next
+  // step reading them, a rotary append, may get unsummed
+  // (ProgramPlan::rotaryAppendProjections, gpu::SlicedOutputs).
   std::vector<bool> defersSum_;
   std::vector<size_t> replaySteps_;         // host steps computing varying values
   bool idsReadOnHost_ = false;              // a host step reads input 0 or what derives from it
