@@ -4,10 +4,11 @@
 // 1. Scoring (blockScoreKernel): streams the key summaries once, over every
 //    SM. Grid (block chunk, sequence); each warp takes units of (KV head g,
 //    kScoreUnit = 16 consecutive blocks): one coalesced load of their page
-//    ids, then LD = headDim / 8 lanes per block, 16 bytes of kmin and of kmax
-//    per lane, 4 blocks per lane in flight. The pooled query is computed
-//    exactly as the CPU reference does, in fp64: pooled_j = (sum of the group's q_j) *
-//    (scale / group). Block score = sum_j pooled_j * (pooled_j >= 0 ? kmax_j :
+//    ids (the next unit's loaded before this one's summaries), then LD =
+//    headDim / 8 lanes per block, 16 bytes of kmin and of kmax per lane, 4
+//    blocks per lane in flight. The pooled queries are computed once a
+//    thread block into shared memory, exactly as the CPU reference does, in
+//    fp64: pooled_j = (sum of the group's q_j) * (scale / group). Block score = sum_j pooled_j * (pooled_j >= 0 ? kmax_j :
 //    kmin_j) = sum_j max(pooled_j kmax_j, pooled_j kmin_j) (kmax >= kmin), in
 //    fp64 (DFMA): the products of stored bf16/f16 values and the fp64 pooled
 //    query are exact or within an ulp of fp64, so the scores equal the
@@ -57,6 +58,7 @@ constexpr int kScoreUnroll = 4;  // blocks per lane in flight
 // Blocks per warp unit: units small enough that the grid can fill every
 // resident slot at batch 1 (units of 32 left a third of them empty at 256K).
 constexpr int kScoreUnit = 16;
+constexpr int kPoolLoads = 8;  // query heads a thread loads at once for the pooled queries
 
 struct ScoreParams {
   const void *q;
@@ -130,33 +132,59 @@ __global__ void __launch_bounds__(kScoreWarps * 32) blockScoreKernel(const Score
   const T *kmaxT = static_cast<const T *>(p.kmax);
   const int32_t *row = p.pageTable + static_cast<int64_t>(b) * p.maxPagesPerSeq;
 
+  auto pageIds = [&](int unit) {  // lane i: the page of the unit's i-th block
+    const int base = m0 + (unit % nUnits) * kScoreUnit;
+    return unit < H * nUnits && lane < min(kScoreUnit, m1 - base) ? __ldg(row + base + lane) : 0;
+  };
+  int nextPid = pageIds(warp);  // in flight beside the queries' loads
+
+  // The pooled query of every KV head, exactly as selectBlocksCpu: the
+  // group's q summed in fp64 in head order, times (double) scale / group;
+  // once a thread block, each thread's loads of up to kPoolLoads heads in
+  // flight together (computed per unit, a chain of L2 round trips preceded
+  // each unit's summary loads).
+  extern __shared__ double pooledAll[];  // [H][D]
+  for (int c = threadIdx.x; c < H * LD; c += blockDim.x) {
+    const int g = c / LD, d8 = c % LD;
+    const T *qg = static_cast<const T *>(p.q) +
+                  (static_cast<int64_t>(b) * p.numQHeads + static_cast<int64_t>(g) * p.group) * D + 8 * d8;
+    double acc[8];
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      acc[j] = 0.0;
+    for (int h0 = 0; h0 < p.group; h0 += kPoolLoads) {
+      uint4 r[kPoolLoads];
+#pragma unroll
+      for (int k = 0; k < kPoolLoads; ++k)
+        if (h0 + k < p.group)
+          r[k] = __ldg(reinterpret_cast<const uint4 *>(qg + static_cast<int64_t>(h0 + k) * D));
+#pragma unroll
+      for (int k = 0; k < kPoolLoads; ++k)
+        if (h0 + k < p.group) {
+          float f[8];
+          toFloat8<T>(r[k], f);
+#pragma unroll
+          for (int j = 0; j < 8; ++j)
+            acc[j] += static_cast<double>(f[j]);
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      pooledAll[g * D + 8 * d8 + j] = acc[j] * p.pooledScale;
+  }
+  __syncthreads();
+
   for (int unit = warp; unit < H * nUnits; unit += kScoreWarps) {
     const int g = unit / nUnits;
     const int base = m0 + (unit % nUnits) * kScoreUnit;
     const int cnt = min(kScoreUnit, m1 - base);
-    const int pid = lane < cnt ? __ldg(row + base + lane) : 0;
+    const int pid = nextPid;
+    nextPid = pageIds(unit + kScoreWarps);
 
-    // The pooled query, exactly as selectBlocksCpu: sum in fp64, times
-    // (double) scale / group.
     double pooled[8];
-    {
 #pragma unroll
-      for (int j = 0; j < 8; ++j)
-        pooled[j] = 0.0;
-      const T *qb = static_cast<const T *>(p.q) +
-                    (static_cast<int64_t>(b) * p.numQHeads + static_cast<int64_t>(g) * p.group) * D +
-                    8 * dl;
-      for (int h = 0; h < p.group; ++h) {
-        float f[8];
-        toFloat8<T>(__ldg(reinterpret_cast<const uint4 *>(qb + static_cast<int64_t>(h) * D)), f);
-#pragma unroll
-        for (int j = 0; j < 8; ++j)
-          pooled[j] += static_cast<double>(f[j]);
-      }
-#pragma unroll
-      for (int j = 0; j < 8; ++j)
-        pooled[j] *= p.pooledScale;
-    }
+    for (int j = 0; j < 8; ++j)
+      pooled[j] = pooledAll[g * D + 8 * dl + j];
 
     double *out = p.scores + (static_cast<int64_t>(b) * H + g) * p.maxBlocks;
     for (int it = 0; it < cnt; it += STEP) {
@@ -733,6 +761,23 @@ ScoreKernel scoreKernelFor(KVDType dtype, int headDim) {
   }
 }
 
+// The scoring kernel's pooled queries, fp64 [numKvHeads][headDim].
+size_t scoreSmemBytes(const PagedAttentionShape &s) {
+  return static_cast<size_t>(s.numKvHeads) * s.headDim * sizeof(double);
+}
+
+// Past the default 48 KB (over 48 KV heads of 128 dims), the scoring kernels
+// may use the device's opt-in shared memory.
+cudaError_t allowScoreLaunches(const PagedAttentionShape &s) {
+  if (scoreSmemBytes(s) <= 48 * 1024)
+    return cudaSuccess;
+  cudaError_t e = cudaSuccess;
+  for (KVDType t : {KVDType::BF16, KVDType::F16})
+    if (e == cudaSuccess)
+      e = detail::allowOptinSharedMemory(reinterpret_cast<const void *>(scoreKernelFor(t, s.headDim)));
+  return e;
+}
+
 size_t alignUp16(size_t x) { return (x + 15) / 16 * 16; }
 
 template <int Threads> const void *topNKernel() {
@@ -837,6 +882,8 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
           cudaSuccess)
     return err;
 
+  if (scoreSmemBytes(s) > static_cast<size_t>(optin))
+    return cudaErrorInvalidValue;  // the pooled queries of too many KV heads
   BlockSelectPlan p;
   p.shape = s;
   p.dtype = dtype;
@@ -846,8 +893,9 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
   p.maxSelected = selectedBlockCount(p.maxBlocks, params);
   // Scoring grid: units of kScoreUnit blocks; one wave of resident thread blocks.
   int occ = 0;
-  if ((err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-           &occ, scoreKernelFor(dtype, s.headDim), kScoreWarps * 32, 0)) != cudaSuccess)
+  if ((err = allowScoreLaunches(s)) != cudaSuccess ||
+      (err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+           &occ, scoreKernelFor(dtype, s.headDim), kScoreWarps * 32, scoreSmemBytes(s))) != cudaSuccess)
     return err;
   const int64_t units = (p.maxBlocks + kScoreUnit - 1) / kScoreUnit;
   const int64_t wantCtas =
@@ -897,7 +945,7 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
     sp.pooledScale = static_cast<double>(scale) / s.group();
     const dim3 grid(static_cast<unsigned>((plan.maxBlocks + plan.blocksPerCta - 1) / plan.blocksPerCta),
                     static_cast<unsigned>(s.batch));
-    e = launchPdl(score, grid, dim3(kScoreWarps * 32), 0, stream, sp);
+    e = launchPdl(score, grid, dim3(kScoreWarps * 32), scoreSmemBytes(s), stream, sp);
     if (e != cudaSuccess)
       return e;
   }
