@@ -11,6 +11,7 @@
 #   .carry/bin/resa-bench      (ninja -C BUILD resa-bench, CUDA build, stripped)
 #   .carry/lib/libprotobuf.so.32
 #   .carry/e2e/{dense,sparse,resa}/ or .carry/e2e.tar.xz holding e2e/{dense,...}
+#   or .carry/e2e-both.tar.xz holding e2e/ and e2e-qwen/ (pack_call.sh E2E=1)
 #
 #   OUT=/tmp/out bash bench/e2e/device_bench.sh
 # Environment (defaults): SHAPES (the issue's shapes plus 8x131072, which the
@@ -37,6 +38,8 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,
   --format=csv > "$OUT/run.log" 2>&1
 if [ ! -d "$packages" ] && [ -f "$packages.tar.xz" ]; then
   tar -C "$(dirname "$packages")" -xJf "$packages.tar.xz" || log "cannot unpack $packages.tar.xz"
+elif [ ! -d "$carry/e2e" ] && [ -f "$carry/e2e-both.tar.xz" ]; then
+  tar -C "$carry" -xJf "$carry/e2e-both.tar.xz" || log "cannot unpack $carry/e2e-both.tar.xz"
 fi
 flags=()
 for policy in dense sparse resa; do
@@ -62,8 +65,9 @@ if [ ${#flags[@]} -gt 0 ] && [ -x "$carry/bin/resa-bench" ]; then
   [ $rc -eq 0 ] || status=1
   log "resa-bench: rc $rc"
 else
-  log "resa-bench not run: no packages or no $carry/bin/resa-bench"
-  status=1
+  # Nothing to compare the peer with: stop before spending minutes on it.
+  log "resa-bench not run: no packages in $packages or no $carry/bin/resa-bench"
+  exit 1
 fi
 
 qwen=${QWEN_SHAPES-8x131072}
