@@ -8,7 +8,8 @@
 //    headDim / 8 lanes per block, 16 bytes of kmin and of kmax per lane, 4
 //    blocks per lane in flight. The pooled queries are computed once a
 //    thread block into shared memory, exactly as the CPU reference does, in
-//    fp64: pooled_j = (sum of the group's q_j) * (scale / group). Block score = sum_j pooled_j * (pooled_j >= 0 ? kmax_j :
+//    fp64: pooled_j = (sum of the group's q_j) * (scale / group). Block
+//    score = sum_j pooled_j * (pooled_j >= 0 ? kmax_j :
 //    kmin_j) = sum_j max(pooled_j kmax_j, pooled_j kmin_j) (kmax >= kmin), in
 //    fp64 (DFMA): the products of stored bf16/f16 values and the fp64 pooled
 //    query are exact or within an ulp of fp64, so the scores equal the
@@ -766,16 +767,12 @@ size_t scoreSmemBytes(const PagedAttentionShape &s) {
   return static_cast<size_t>(s.numKvHeads) * s.headDim * sizeof(double);
 }
 
-// Past the default 48 KB (over 48 KV heads of 128 dims), the scoring kernels
-// may use the device's opt-in shared memory.
-cudaError_t allowScoreLaunches(const PagedAttentionShape &s) {
-  if (scoreSmemBytes(s) <= 48 * 1024)
-    return cudaSuccess;
-  cudaError_t e = cudaSuccess;
-  for (KVDType t : {KVDType::BF16, KVDType::F16})
-    if (e == cudaSuccess)
-      e = detail::allowOptinSharedMemory(reinterpret_cast<const void *>(scoreKernelFor(t, s.headDim)));
-  return e;
+// Lets `score` use the device's opt-in shared memory (past the default 48 KB
+// for the pooled queries of many KV heads); invalid where they do not fit.
+cudaError_t allowScoreLaunch(ScoreKernel score, const PagedAttentionShape &s) {
+  size_t limit = 0;
+  const cudaError_t e = detail::allowOptinSharedMemory(reinterpret_cast<const void *>(score), &limit);
+  return e == cudaSuccess && scoreSmemBytes(s) > limit ? cudaErrorInvalidValue : e;
 }
 
 size_t alignUp16(size_t x) { return (x + 15) / 16 * 16; }
@@ -882,8 +879,6 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
           cudaSuccess)
     return err;
 
-  if (scoreSmemBytes(s) > static_cast<size_t>(optin))
-    return cudaErrorInvalidValue;  // the pooled queries of too many KV heads
   BlockSelectPlan p;
   p.shape = s;
   p.dtype = dtype;
@@ -893,7 +888,7 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
   p.maxSelected = selectedBlockCount(p.maxBlocks, params);
   // Scoring grid: units of kScoreUnit blocks; one wave of resident thread blocks.
   int occ = 0;
-  if ((err = allowScoreLaunches(s)) != cudaSuccess ||
+  if ((err = allowScoreLaunch(scoreKernelFor(dtype, s.headDim), s)) != cudaSuccess ||
       (err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
            &occ, scoreKernelFor(dtype, s.headDim), kScoreWarps * 32, scoreSmemBytes(s))) != cudaSuccess)
     return err;
