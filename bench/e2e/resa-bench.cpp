@@ -40,10 +40,10 @@
 // of 10). Prefill: a real prefill of CONTEXT tokens for each context up to
 // --prefill-max (one sequence, the median of --prefill-reps after a short
 // warm-up prefill), timed as the generator runs it (logits to the host).
-// --timeline N: after a decode shape's timing, N more decode steps (each
-// alone, no rectification) with every kernel's, copy's and memset's start and end
-// recorded (KernelTimeline.h): the step's kernels, their time and the idle
-// gaps. --prefill-timeline: the same for one more prefill of each context
+// --timeline N: after a decode shape's (or GSR fork's: the candidates')
+// timing, N more decode steps (each alone, no rectification) with every
+// kernel's, copy's and memset's start and end recorded (KernelTimeline.h):
+// the step's kernels, their time and the idle gaps. --prefill-timeline: the same for one more prefill of each context
 // after its timing (where a prefill's time goes besides attention and GEMMs).
 // The JSON is rewritten after every measurement, so a run cut short keeps
 // what it measured; --budget-seconds skips (and says so) what starts later.
@@ -121,11 +121,12 @@ const char *kUsage =
     "  --windows N          timed ReSA windows of `interval` steps + rectification (default 3)\n"
     "  --prefill-max L      prefill is timed at the contexts up to L (default 32768; 0: none)\n"
     "  --prefill-reps N     timed prefills per context, median reported (default 2)\n"
-    "  --timeline N         after each decode shape, N more steps with every kernel's (and\n"
-    "                       copy's) start and end recorded (CUPTI): kernels, their time and\n"
-    "                       the running time each adds after the one before it ended, the\n"
-    "                       idle gaps between them, the launch latency and the tail to the\n"
-    "                       host's return, per step (default 0: none)\n"
+    "  --timeline N         after each decode shape (and GSR fork: the candidates' steps),\n"
+    "                       N more steps with every kernel's (and copy's) start and end\n"
+    "                       recorded (CUPTI): kernels, their time and the running time each\n"
+    "                       adds after the one before it ended, the idle gaps between them,\n"
+    "                       the launch latency and the tail to the host's return, per step\n"
+    "                       (default 0: none)\n"
     "  --prefill-timeline   the same for one more prefill after each prefill's timing\n"
     "  --budget-seconds S   start no measurement after S seconds (default 0: no limit)\n"
     "  --json OUT.json      results, rewritten after each measurement\n";
@@ -854,6 +855,9 @@ private:
       }
       r.ms = summarize(many);
       r.single = summarize(one);
+      if (o_.timelineSteps > 0)
+        r.timeline = bench::recordTimeline(static_cast<int>(o_.timelineSteps),
+                                           [&] { decodeStep(candidates); });
       // The floor reads the shared prompt once (the candidates' own tokens
       // are a few pages); these steps do not rectify.
       r.bytes = bench::decodeStepBytes(facts_, 1, r.context);
