@@ -307,7 +307,7 @@ OwningOpRef<ModuleOp> Importer::run() {
   auto func = b_.create<func::FuncOp>(fileLoc, "main", b_.getFunctionType(argTypes, {}));
   Block *entry = func.addEntryBlock();
   b_.setInsertionPointToStart(entry);
-  ShapeInference si(opset_);
+  ShapeInference si;
   for (size_t i = 0; i < argTypes.size(); ++i) {
     func.setArgAttr(i, "onnx.name", b_.getStringAttr(argNames[i]));
     if (argDims[i])

@@ -59,12 +59,12 @@ struct FoldShapesPass : impl::FoldShapesBase<FoldShapesPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     for (auto func : module.getOps<func::FuncOp>())
-      if (failed(foldFunction(func, moduleOpset(module))))
+      if (failed(foldFunction(func)))
         return signalPassFailure();
   }
 
-  LogicalResult foldFunction(func::FuncOp func, int64_t opset) {
-    ShapeInference inference(opset);
+  LogicalResult foldFunction(func::FuncOp func) {
+    ShapeInference inference;
     if (failed(inference.run(func)))
       return failure();
     SmallVector<Operation *> ops;
@@ -86,7 +86,7 @@ struct FoldShapesPass : impl::FoldShapesBase<FoldShapesPass> {
     // Erase what no longer has users, last users first.
     IRRewriter rewriter(func.getContext());
     (void)runRegionDCE(rewriter, func.getBody());
-    ShapeInference again(opset);
+    ShapeInference again;
     return again.run(func);
   }
 };

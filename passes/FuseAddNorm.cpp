@@ -33,7 +33,7 @@ struct FuseAddNormPass : impl::FuseAddNormBase<FuseAddNormPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     for (auto func : module.getOps<func::FuncOp>()) {
-      ShapeInference shapes(moduleOpset(module));
+      ShapeInference shapes;
       if (failed(shapes.run(func)))
         return signalPassFailure();
       SmallVector<std::pair<Operation *, ir::RMSNormOp>> pairs;

@@ -13,7 +13,7 @@ struct InferShapesPass : impl::InferShapesBase<InferShapesPass> {
   void runOnOperation() override {
     mlir::ModuleOp module = getOperation();
     for (auto func : module.getOps<mlir::func::FuncOp>()) {
-      ShapeInference inference(moduleOpset(module));
+      ShapeInference inference;
       if (mlir::failed(inference.run(func)))
         return signalPassFailure();
     }

@@ -32,8 +32,6 @@ struct ValueShape {
 
 class ShapeInference {
 public:
-  explicit ShapeInference(int64_t opset) : opset_(opset) {}
-
   // Seeds a function argument from its type and the `onnx.dim_params`
   // argument attribute (one name per dim, "" for a static dim).
   void seedArgument(mlir::BlockArgument arg, mlir::ArrayAttr dimParams);
@@ -55,7 +53,6 @@ public:
 
 private:
   mlir::LogicalResult visitUnchecked(mlir::Operation *op);
-  int64_t opset_;
   llvm::DenseMap<mlir::Value, ValueShape> shapes_;
   ValueShape unknown_;
 };

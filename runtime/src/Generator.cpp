@@ -32,7 +32,7 @@ KVCacheConfig cacheConfig(const Package &package, int64_t pages) {
 } // namespace
 
 Generator::Generator(const Package &package, int64_t kvPages, Device device)
-    : package_(package), device_(device),
+    : device_(device),
       backend_(device == Device::Cuda ? makeCudaBackend(package) : makeCpuBackend(package)) {
   KVCacheConfig config = cacheConfig(package, kvPages);
   cache_ = std::make_unique<KVCache>(config, backend_->makeStorage(config));

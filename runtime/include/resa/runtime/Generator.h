@@ -130,7 +130,6 @@ private:
   // A decode step's rows (one token per sequence, all of one length), counted.
   std::vector<std::vector<int64_t>> decodeRows(const std::vector<int64_t> &ids,
                                                const std::vector<int64_t> &tokens);
-  const Package &package_;
   Device device_;
   std::unique_ptr<ProgramBackend> backend_;
   std::unique_ptr<KVCache> cache_;
