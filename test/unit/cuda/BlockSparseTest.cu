@@ -784,6 +784,10 @@ std::vector<NamedCase> blockSparseCases() {
                   few, 0.0f, SelMode::Sparse, 0});
   sels.push_back({"select_bf16_q8kv2_d256_len5000,31", setup(KVDType::BF16, 8, 2, 256, 16,
                   {5000, 31}), few, 0.0f, SelMode::SelectOnly, 0});
+  // The scoring kernel's pooled queries past the default 48 KB of shared
+  // memory (32 KV heads x 256 dims x 8 bytes = 64 KB: the opt-in limit).
+  sels.push_back({"select_bf16_q32kv32_d256_len1500,700", setup(KVDType::BF16, 32, 32, 256, 16,
+                  {1500, 700}), few, 0.0f, SelMode::SelectOnly, 0});
   for (const Sel &x : sels)
     cases.push_back({x.name, [x](uint64_t s) {
                        return runSelect(x.c, x.p, x.scale, x.mode, x.forceSplits, s);
