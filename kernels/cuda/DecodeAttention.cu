@@ -210,6 +210,12 @@ cudaError_t decodeAttention(const DecodeAttentionArgs &a, const DecodeAttentionP
   p.lse = a.lse;
   p.outF32 = a.outF32;
   p.freshTokens = a.selected ? 0 : std::max(a.freshTokens, 0);
+  if (a.lenOffset < 0 || a.lenCap < 0 || a.qSeqGroup < 0 ||
+      (a.qSeqGroup > 0 && (s.batch != 1 || s.group() % a.qSeqGroup != 0)))
+    return cudaErrorInvalidValue;
+  p.lenOffset = a.lenOffset;
+  p.lenCap = a.lenCap;
+  p.qSeqGroup = a.qSeqGroup;
   const int64_t pairs = static_cast<int64_t>(s.batch) * s.numKvHeads * plan.headChunks;
   if (plan.clusterMerge && !e.launchCluster)
     return cudaErrorInvalidValue;

@@ -77,7 +77,19 @@ struct DecodeParams {
   // DecodeAttentionArgs::freshTokens; 0 when sparse (the selection is
   // written in the step) or none are known: decodeAttention sets it.
   int32_t freshTokens;
+  int32_t lenOffset, lenCap, qSeqGroup;  // DecodeAttentionArgs' (shared-prefix decode)
 };
+
+// The row of q [batch * numQHeads][D] holding query head h of sequence b
+// (DecodeAttentionArgs::qSeqGroup: a shared-prefix call's heads are the
+// sequences' heads of each KV head, read where they are).
+__device__ __forceinline__ int64_t qRowOf(const DecodeParams &p, int b, int h) {
+  if (p.qSeqGroup == 0)
+    return static_cast<int64_t>(b) * p.numQHeads + h;
+  const int kvh = h / p.group, j = h - kvh * p.group;
+  const int s = j / p.qSeqGroup;
+  return static_cast<int64_t>(s) * p.numKvHeads * p.qSeqGroup + kvh * p.qSeqGroup + (j - s * p.qSeqGroup);
+}
 
 template <int D, int HG, int ST, int NST, int ES> struct DecodeCfg {
   static constexpr int kThreads = 128;
@@ -176,7 +188,7 @@ template <int N, int LANES> __device__ __forceinline__ void reduceScatter(float 
 // dense): virtual page i is pageTable[b][blocks ? blocks[i] : i].
 __device__ __forceinline__ int virtualSeqLen(const DecodeParams &p, int b, int kvh,
                                              const int32_t **blocks) {
-  const int seqLen = p.seqLens[b];
+  const int seqLen = max(0, min(p.seqLens[b] - p.lenOffset, p.lenCap));
   if (!p.selected) {
     *blocks = nullptr;
     return seqLen;
@@ -536,11 +548,11 @@ __global__ void __launch_bounds__(128) decodeAttentionSimtKernel(const DecodePar
   // The group's queries, pre-scaled, in registers: q[g][j] = q[h0+g][8 dl + j].
   float q[HG][8];
   {
-    const T *qb = static_cast<const T *>(p.q) + (static_cast<int64_t>(b) * p.numQHeads + h0) * D;
 #pragma unroll
     for (int g = 0; g < HG; ++g) {
       if (g < gCount) {
-        const uint4 raw = __ldg(reinterpret_cast<const uint4 *>(qb + g * D + 8 * dl));
+        const T *qg = static_cast<const T *>(p.q) + qRowOf(p, b, h0 + g) * D;
+        const uint4 raw = __ldg(reinterpret_cast<const uint4 *>(qg + 8 * dl));
         Elem<T>::toFloat8(raw, q[g]);
 #pragma unroll
         for (int j = 0; j < 8; ++j)
@@ -860,15 +872,15 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
   // (qb).
   uint32_t qa[KSTEPS][2], qb[KSTEPS][2];
   {
-    const T *qrow = static_cast<const T *>(p.q) +
-                    (static_cast<int64_t>(b) * p.numQHeads + h0 + g) * D;
+    const T *qrow = static_cast<const T *>(p.q) + qRowOf(p, b, h0 + g) * D;
+    const T *qrow8 = static_cast<const T *>(p.q) + qRowOf(p, b, h0 + g + 8) * D;
 #pragma unroll
     for (int j = 0; j < D / 32; ++j) {
       uint4 r = make_uint4(0u, 0u, 0u, 0u), r2 = make_uint4(0u, 0u, 0u, 0u);
       if (g < gCount)
         r = __ldg(reinterpret_cast<const uint4 *>(qrow + 8 * (4 * j + tq)));
       if (kTwo && g + 8 < gCount)
-        r2 = __ldg(reinterpret_cast<const uint4 *>(qrow + 8 * D + 8 * (4 * j + tq)));
+        r2 = __ldg(reinterpret_cast<const uint4 *>(qrow8 + 8 * (4 * j + tq)));
       qa[2 * j][0] = r.x;
       qa[2 * j][1] = r.y;
       qa[2 * j + 1][0] = r.z;

@@ -337,38 +337,33 @@ bool pagedDecodeShared(PagedAttentionState &state, const PagedAttentionShape &s,
     return false;
   }
 
-  // Scratch (no initialisation needed), 256-byte aligned pieces: packed q,
-  // the two calls' fp32 outputs and lse, their lengths.
+  // Scratch (no initialisation needed), 256-byte aligned pieces: the two
+  // calls' fp32 outputs and lse.
   const size_t rows = static_cast<size_t>(packedHeads);
-  const size_t qBytes = alignScratch(rows * static_cast<size_t>(s.headDim) * sizeof(uint16_t));
   const size_t oBytes = alignScratch(rows * static_cast<size_t>(s.headDim) * sizeof(float));
   const size_t lseBytes = alignScratch(rows * sizeof(float));
-  const size_t lensBytes = alignScratch((static_cast<size_t>(s.batch) + 1) * sizeof(int32_t));
-  char *base = static_cast<char *>(st.scratchOf(qBytes + 2 * oBytes + 2 * lseBytes + lensBytes));
-  void *qPacked = base;
-  float *sharedOut = reinterpret_cast<float *>(base + qBytes);
-  float *ownOut = reinterpret_cast<float *>(base + qBytes + oBytes);
-  float *sharedLse = reinterpret_cast<float *>(base + qBytes + 2 * oBytes);
-  float *ownLse = reinterpret_cast<float *>(base + qBytes + 2 * oBytes + lseBytes);
-  int32_t *lens = reinterpret_cast<int32_t *>(base + qBytes + 2 * oBytes + 2 * lseBytes);
+  char *base = static_cast<char *>(st.scratchOf(2 * oBytes + 2 * lseBytes));
+  float *sharedOut = reinterpret_cast<float *>(base);
+  float *ownOut = reinterpret_cast<float *>(base + oBytes);
+  float *sharedLse = reinterpret_cast<float *>(base + 2 * oBytes);
+  float *ownLse = reinterpret_cast<float *>(base + 2 * oBytes + lseBytes);
 
-  checkCuda(packSharedQueries(s, args.q, args.seqLens, sharedTokens, qPacked, lens, st.stream),
-            "shared-prefix decode (packing the queries)");
-  // Both calls read lengths that the packing kernel writes in this step: no
-  // row may be loaded before their wait (freshTokens = 0; with the caller's
-  // freshTokens they raced the packing: the fixture e2e's forked prompts).
+  // Both calls read the step's q and lengths where they are (a packing
+  // kernel copied them, 1.9 us a layer on the 4-fork 16K step, session 19):
+  // the shared call's heads map onto q's rows (qSeqGroup), its length is
+  // the first sequence's capped at the shared tokens, the own call's the
+  // sequences' less them. Their rows settled before the step may be loaded
+  // before the kernels' waits, as a plain decode's (freshTokens).
   DecodeAttentionArgs shared = args;
-  shared.freshTokens = 0;
-  shared.q = qPacked;
-  shared.seqLens = lens + s.batch;
+  shared.qSeqGroup = s.group();
+  shared.lenCap = sharedTokens;
   shared.out = sharedOut;
   shared.lse = sharedLse;
   shared.outF32 = true;
   st.runDecode(st.sharedWs, shared, *sharedPlan, "shared-prefix decode (the shared pages)");
   DecodeAttentionArgs own = args;
-  own.freshTokens = 0;
   own.pageTable = args.pageTable + sharedPages;  // rows keep their stride
-  own.seqLens = lens;
+  own.lenOffset = sharedTokens;
   own.out = ownOut;
   own.lse = ownLse;
   own.outF32 = true;

@@ -1,13 +1,12 @@
-// Query packing and state merging of shared-prefix decode: see
-// resa/cuda/SharedPrefixDecode.h. One thread per element: the tensors are a
-// decode step's queries (B * H * D elements, a few tens of thousands), so
-// simple indexing beats any vectorisation here.
+// State merging of shared-prefix decode: see resa/cuda/SharedPrefixDecode.h.
+// One thread per element: the tensors are a decode step's queries (B * H *
+// D elements, a few tens of thousands), so simple indexing beats any
+// vectorisation here.
 #include "resa/cuda/SharedPrefixDecode.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include <algorithm>
 #include <cstdint>
 
 namespace resa::gpu {
@@ -47,27 +46,6 @@ unsigned blocksFor(int64_t threads) {
   return static_cast<unsigned>((threads + kThreads - 1) / kThreads);
 }
 
-// Thread i copies element i of q ([b][kvh][g][d]) to its packed place;
-// threads 0..B also write the lengths.
-__global__ void __launch_bounds__(kThreads)
-    packKernel(const uint16_t *q, uint16_t *packed, const int32_t *seqLens, int32_t *lens,
-               Dims dims, int32_t sharedTokens) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
-  if (i < dims.elements()) {
-    const int d = static_cast<int>(i % dims.headDim);
-    int64_t r = i / dims.headDim;
-    const int g = static_cast<int>(r % dims.group);
-    r /= dims.group;
-    const int kvh = static_cast<int>(r % dims.kvHeads);
-    const int b = static_cast<int>(r / dims.kvHeads);
-    packed[dims.packedRow(b, kvh, g) * dims.headDim + d] = q[i];
-  }
-  if (i < dims.batch)
-    lens[i] = max(0, seqLens[i] - sharedTokens);
-  else if (i == dims.batch)
-    lens[i] = sharedTokens;
-}
-
 // Thread i computes element i of out ([b][h][d], h = kvh * group + g).
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
@@ -95,19 +73,6 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 } // namespace
-
-cudaError_t packSharedQueries(const PagedAttentionShape &s, const void *q, const int32_t *seqLens,
-                              int32_t sharedTokens, void *packed, int32_t *lens,
-                              cudaStream_t stream) {
-  if (!validDims(s) || sharedTokens < 0 || !q || !seqLens || !packed || !lens)
-    return cudaErrorInvalidValue;
-  const Dims dims = dimsOf(s);
-  const int64_t threads = std::max<int64_t>(s.queryElements(), int64_t{s.batch} + 1);
-  packKernel<<<blocksFor(threads), kThreads, 0, stream>>>(
-      static_cast<const uint16_t *>(q), static_cast<uint16_t *>(packed), seqLens, lens, dims,
-      sharedTokens);
-  return cudaGetLastError();
-}
 
 cudaError_t mergeSharedPrefix(const PagedAttentionShape &s, KVDType dtype, const float *sharedOut,
                               const float *sharedLse, const float *ownOut, const float *ownLse,

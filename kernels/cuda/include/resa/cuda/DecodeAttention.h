@@ -30,6 +30,7 @@
 
 #include "resa/kernels/PagedKV.h"
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cuda_runtime_api.h>
@@ -121,6 +122,18 @@ struct DecodeAttentionArgs {
   //    instead of dtype, so that a partial result is not rounded twice.
   float *lse = nullptr;
   bool outF32 = false;
+  // The two calls of a shared-prefix decode read the step's q and lengths
+  // as they are (no packing kernel):
+  //  - each sequence's length is min(seqLens[b] - lenOffset, lenCap), at
+  //    least 0: its own pages' call subtracts the shared tokens, the shared
+  //    pages' call (batch 1) caps the first sequence's length at them;
+  //  - qSeqGroup > 0 (the shared pages' call: batch 1, numQHeads = S heads
+  //    of each of the S sequences' qSeqGroup-head groups per KV head): query
+  //    head kvh * group + s * qSeqGroup + g is head kvh * qSeqGroup + g of
+  //    sequence s in q [S][numKvHeads * qSeqGroup][headDim].
+  int32_t lenOffset = 0;
+  int32_t lenCap = INT32_MAX;
+  int32_t qSeqGroup = 0;
   // Dense attention launched right after the kernel that appended this
   // step's K/V (programmatic dependent launch): the tokens at the end of each
   // sequence that kernels of this step write. Rows before them, and the

@@ -79,20 +79,20 @@ void pagedDecode(PagedAttentionState &state, const PagedAttentionShape &shape, K
 // agree on their first `sharedPages` entries (GSR's candidates, forked from
 // one prompt: copy-on-write keeps the prompt's full pages shared). The result
 // of pagedDecode(state, shape, dtype, args, maxSeqLen), up to rounding,
-// computed in four launches (resa/cuda/SharedPrefixDecode.h has the layouts):
-//   1. the queries regrouped per KV head, [B][kvH][group][D] ->
-//      [kvH][B][group][D], and the two calls' lengths;
-//   2. decode-tc over the shared pages (row 0's first sharedPages entries)
+// computed in three launches (resa/cuda/SharedPrefixDecode.h has the
+// layouts):
+//   1. decode-tc over the shared pages (row 0's first sharedPages entries)
 //      as ONE virtual sequence of kvH * B * group query heads (GQA group
-//      B * group): each KV head's shared K/V is read once per HG of those
+//      B * group), read from q where they are (DecodeAttentionArgs::
+//      qSeqGroup): each KV head's shared K/V is read once per HG of those
 //      heads (the kernel's heads per thread block: 8, or 16 for groups over
 //      8), ceil(B * group / HG) times, instead of B * ceil(group / HG')
 //      times (HG' for the own group); GSR's 4 candidates at group 4: once
 //      instead of 4 times; fp32 output + lse;
-//   3. decode-tc over each sequence's own pages (its row from entry
-//      sharedPages on; seqLens[b] - sharedPages * pageSize tokens), fp32
-//      output + lse;
-//   4. the two normalised states merged per (sequence, head) by their lse.
+//   2. decode-tc over each sequence's own pages (its row from entry
+//      sharedPages on; seqLens[b] - sharedPages * pageSize tokens:
+//      DecodeAttentionArgs::lenOffset), fp32 output + lse;
+//   3. the two normalised states merged per (sequence, head) by their lse.
 // Nothing synchronises; the launches depend only on the shape, dtype,
 // sharedPages and planLength(maxSeqLen) (the plans are keyed on them), never
 // on device data, so a CUDA graph keyed on those replays correctly.
