@@ -72,6 +72,23 @@ void projectInto(DeviceContext &ctx, const void *x, int64_t M, int64_t K, const 
   projectColumnsInto(ctx, x, M, K, w, 0, w.dim(1), bias, y);
 }
 
+// parts [slices][M][N] = the products of x's and w's slices of the inner
+// dimension K (cuBLASLt's strided batch; the slices' count is parts' first
+// dim), in parts' dtype: fp32, or w's where there is one slice. x is in w's
+// dtype. The kernel after sums them (the norm, the rotary append).
+void projectSlicesInto(DeviceContext &ctx, const void *x, int64_t M, int64_t K, const DeviceTensor &w,
+                       DeviceTensor &parts) {
+  GemmArgs g;
+  g.M = M, g.N = w.dim(1), g.K = K;
+  g.x = x, g.ldx = K;
+  g.w = w.raw(), g.ldw = w.dim(1);
+  g.inType = w.dtype();
+  g.outType = parts.dtype();
+  g.y = parts.raw(), g.ldy = w.dim(1);
+  g.kSplit = static_cast<int>(parts.dim(0));
+  gemm(ctx, g);
+}
+
 // x in a weight's dtype for the GEMMs, converted at most once per dtype
 // (resa.multi_linear's projections share it).
 struct GemmInput {
@@ -280,15 +297,7 @@ void fusedMultiLinear(const char *op, const DeviceKernelArgs &args, Outputs &out
     projectInto(ctx, xw, M, K, weight, nullptr, s.parts);
     return sumSlices(ctx, s);
   }
-  GemmArgs g;
-  g.M = M, g.N = N, g.K = K;
-  g.x = xw, g.ldx = K;
-  g.w = weight.raw(), g.ldw = N;
-  g.inType = weight.dtype();
-  g.outType = DType::F32;
-  g.y = s.parts.raw(), g.ldy = N;
-  g.kSplit = s.slices;
-  gemm(ctx, g);
+  projectSlicesInto(ctx, xw, M, K, weight, s.parts);
   *args.deferSum = std::move(s);
 }
 
@@ -533,15 +542,7 @@ void projectionAddRmsNorm(const DeviceKernelArgs &args, Outputs &outputs) {
   const bool rounded =
       slices == 1 && M >= kNormWarpRows && w->dtype() == x.dtype() && sumType == x.dtype();
   DeviceTensor parts = ctx.alloc->allocate(rounded ? x.dtype() : DType::F32, {slices, M, N});
-  GemmArgs g;
-  g.M = M, g.N = N, g.K = inner;
-  g.x = in, g.ldx = inner;
-  g.w = w->raw(), g.ldw = N;
-  g.inType = w->dtype();
-  g.outType = parts.dtype();
-  g.y = parts.raw(), g.ldy = N;
-  g.kSplit = static_cast<int>(slices);
-  gemm(ctx, g);
+  projectSlicesInto(ctx, in, M, inner, *w, parts);
   addRmsNormOfProjection(op, args, *residual, parts, x.dtype(), n - 1, sum, y);
 }
 
