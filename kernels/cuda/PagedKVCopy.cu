@@ -257,6 +257,7 @@ cudaError_t rotaryAppendDecode(const PagedAttentionShape &s, KVDType kvType, con
   auto forKV = [&](auto kv) { return ops::dispatchFloat(a.actType, [&](auto t) { return forTypes(t, kv); }); };
   return kvType == KVDType::BF16 ? forKV(ops::Tag<__nv_bfloat16>{}) : forKV(ops::Tag<__half>{});
 }
+
 cudaError_t fill16(void *dst, uint16_t bits, int64_t count, cudaStream_t stream) {
   if (count < 0 || (count > 0 && !dst))
     return cudaErrorInvalidValue;
