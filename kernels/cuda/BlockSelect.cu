@@ -6,12 +6,13 @@
 //    kScoreUnit = 16 consecutive blocks): one coalesced load of their page
 //    ids (the next unit's loaded before this one's summaries), then LD =
 //    headDim / 8 lanes per block, 16 bytes of kmin and of kmax per lane, 4
-//    blocks per lane in flight. The pooled queries are computed once a
-//    thread block into shared memory, exactly as the CPU reference does, in
-//    fp64: pooled_j = (sum of the group's q_j) * (scale / group). Block
-//    score = sum_j pooled_j * (pooled_j >= 0 ? kmax_j :
-//    kmin_j) = sum_j max(pooled_j kmax_j, pooled_j kmin_j) (kmax >= kmin), in
-//    fp64 (DFMA): the products of stored bf16/f16 values and the fp64 pooled
+//    blocks per lane in flight (streamed past L1; evict-first in L2 where
+//    the plan says: BlockSelectPlan::summariesEvictFirst). The pooled
+//    queries are computed once a thread block into shared memory, exactly
+//    as the CPU reference does, in fp64: pooled_j = (sum of the group's
+//    q_j) * (scale / group). Block score = sum_j pooled_j * (pooled_j >= 0
+//    ? kmax_j : kmin_j) = sum_j max(pooled_j kmax_j, pooled_j kmin_j) (kmax
+//    >= kmin), in fp64 (DFMA): the products of stored bf16/f16 values and the fp64 pooled
 //    query are exact or within an ulp of fp64, so the scores equal the
 //    reference's up to fp64 rounding and the selected sets agree (a tie
 //    within 1e-16 is the only way to differ). The local blocks and sequences
@@ -35,6 +36,7 @@
 #include "resa/cuda/BlockSparse.h"
 
 #include "Launch.cuh"
+#include "Mbarrier.cuh"
 
 #include <cooperative_groups.h>
 #include <cuda_bf16.h>
@@ -47,8 +49,10 @@
 namespace resa::gpu {
 namespace {
 
+using detail::evictFirstPolicy;
 using detail::launchPdl;
 using detail::launchPdlClusters;
+using detail::loadStreamed16;
 using detail::pdlLaunchDependents;
 using detail::pdlWait;
 
@@ -97,7 +101,9 @@ __device__ __forceinline__ void toFloat8(const uint4 &r, float (&f)[8]) {
   }
 }
 
-template <typename T, int D>
+// EvictFirst: the summaries' loads under an evict-first L2 policy
+// (BlockSelectPlan::summariesEvictFirst says where).
+template <typename T, int D, bool EvictFirst>
 __global__ void __launch_bounds__(kScoreWarps * 32) blockScoreKernel(const ScoreParams p) {
   constexpr int LD = D / 8;        // lanes per block (16 bytes each)
   constexpr int IPW = 32 / LD;     // blocks per warp-wide load
@@ -138,6 +144,7 @@ __global__ void __launch_bounds__(kScoreWarps * 32) blockScoreKernel(const Score
     return unit < H * nUnits && lane < min(kScoreUnit, m1 - base) ? __ldg(row + base + lane) : 0;
   };
   int nextPid = pageIds(warp);  // in flight beside the queries' loads
+  const uint64_t policy = EvictFirst ? evictFirstPolicy() : 0;
 
   // The pooled query of every KV head, exactly as selectBlocksCpu: the
   // group's q summed in fp64 in head order, times (double) scale / group;
@@ -196,8 +203,8 @@ __global__ void __launch_bounds__(kScoreWarps * 32) blockScoreKernel(const Score
         const int page = __shfl_sync(0xffffffffu, pid, item & 31);
         if (item < cnt) {
           const int64_t off = (static_cast<int64_t>(page) * H + g) * D + 8 * dl;
-          lo[u] = __ldg(reinterpret_cast<const uint4 *>(kminT + off));
-          hi[u] = __ldg(reinterpret_cast<const uint4 *>(kmaxT + off));
+          lo[u] = loadStreamed16<EvictFirst>(kminT + off, policy);
+          hi[u] = loadStreamed16<EvictFirst>(kmaxT + off, policy);
         } else {
           lo[u] = hi[u] = make_uint4(0u, 0u, 0u, 0u);
         }
@@ -745,21 +752,25 @@ bool validParams(const BlockSelectParams &p) {
 
 using ScoreKernel = void (*)(ScoreParams);
 
-ScoreKernel scoreKernelFor(KVDType dtype, int headDim) {
+template <bool EvictFirst> ScoreKernel scoreKernelOf(KVDType dtype, int headDim) {
   if (dtype == KVDType::BF16) {
     switch (headDim) {
-    case 64: return blockScoreKernel<__nv_bfloat16, 64>;
-    case 128: return blockScoreKernel<__nv_bfloat16, 128>;
-    case 256: return blockScoreKernel<__nv_bfloat16, 256>;
+    case 64: return blockScoreKernel<__nv_bfloat16, 64, EvictFirst>;
+    case 128: return blockScoreKernel<__nv_bfloat16, 128, EvictFirst>;
+    case 256: return blockScoreKernel<__nv_bfloat16, 256, EvictFirst>;
     default: return nullptr;
     }
   }
   switch (headDim) {
-  case 64: return blockScoreKernel<__half, 64>;
-  case 128: return blockScoreKernel<__half, 128>;
-  case 256: return blockScoreKernel<__half, 256>;
+  case 64: return blockScoreKernel<__half, 64, EvictFirst>;
+  case 128: return blockScoreKernel<__half, 128, EvictFirst>;
+  case 256: return blockScoreKernel<__half, 256, EvictFirst>;
   default: return nullptr;
   }
+}
+
+ScoreKernel scoreKernelFor(KVDType dtype, int headDim, bool evictFirst) {
+  return evictFirst ? scoreKernelOf<true>(dtype, headDim) : scoreKernelOf<false>(dtype, headDim);
 }
 
 // The scoring kernel's pooled queries, fp64 [numKvHeads][headDim].
@@ -866,17 +877,19 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
       s.numKvHeads > 65535 || s.numQHeads % s.numKvHeads != 0 || s.pageSize <= 0 ||
       maxSeqLen < 0 || !validParams(params) ||
       static_cast<int64_t>(maxSeqLen) > static_cast<int64_t>(s.maxPagesPerSeq) * s.pageSize ||
-      !scoreKernelFor(dtype, s.headDim))
+      !scoreKernelFor(dtype, s.headDim, false) || options.summariesEvictFirst < -1 ||
+      options.summariesEvictFirst > 1)
     return cudaErrorInvalidValue;
   cudaError_t err;
   int device = options.device;
   if (device < 0 && (err = cudaGetDevice(&device)) != cudaSuccess)
     return err;
-  int numSms = 0, optin = 0;
+  int numSms = 0, optin = 0, l2Bytes = 0;
   if ((err = cudaDeviceGetAttribute(&numSms, cudaDevAttrMultiProcessorCount, device)) !=
           cudaSuccess ||
       (err = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)) !=
-          cudaSuccess)
+          cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&l2Bytes, cudaDevAttrL2CacheSize, device)) != cudaSuccess)
     return err;
 
   BlockSelectPlan p;
@@ -886,11 +899,23 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
   p.maxSeqLen = maxSeqLen;
   p.maxBlocks = (maxSeqLen + s.pageSize - 1) / s.pageSize;
   p.maxSelected = selectedBlockCount(p.maxBlocks, params);
+  // The summaries' loads evict-first in L2 for one sequence whose summaries
+  // fit in half the L2 (bench/NOTES.md, session 20): ReSA steps of the
+  // Llama-3-8B shape 3% faster at 32K tokens and up to 4.6% at 64K (the
+  // sparse attention after the scoring ran up to 35% faster); past that
+  // size, or batch, slower (1x128K +0.8%, the Qwen2.5-7B shape at 8 x 16K
+  // +1.4%): plain loads there.
+  const double summaryBytes = 2.0 * s.batch * p.maxBlocks * s.numKvHeads * s.headDim *
+                              (dtype == KVDType::BF16 ? sizeof(__nv_bfloat16) : sizeof(__half));
+  p.summariesEvictFirst = options.summariesEvictFirst >= 0
+                              ? options.summariesEvictFirst == 1
+                              : s.batch == 1 && summaryBytes <= 0.5 * l2Bytes;
+  const ScoreKernel score = scoreKernelFor(dtype, s.headDim, p.summariesEvictFirst);
   // Scoring grid: units of kScoreUnit blocks; one wave of resident thread blocks.
   int occ = 0;
-  if ((err = allowScoreLaunch(scoreKernelFor(dtype, s.headDim), s)) != cudaSuccess ||
-      (err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-           &occ, scoreKernelFor(dtype, s.headDim), kScoreWarps * 32, scoreSmemBytes(s))) != cudaSuccess)
+  if ((err = allowScoreLaunch(score, s)) != cudaSuccess ||
+      (err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, score, kScoreWarps * 32,
+                                                           scoreSmemBytes(s))) != cudaSuccess)
     return err;
   const int64_t units = (p.maxBlocks + kScoreUnit - 1) / kScoreUnit;
   const int64_t wantCtas =
@@ -914,7 +939,7 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
   if (!a.q || !a.kmin || !a.kmax || !a.pageTable || !a.seqLens || !a.selected || !a.counts ||
       a.maxSelected < plan.maxSelected || (plan.workspaceBytes > 0 && !workspace))
     return cudaErrorInvalidValue;
-  const ScoreKernel score = scoreKernelFor(plan.dtype, s.headDim);
+  const ScoreKernel score = scoreKernelFor(plan.dtype, s.headDim, plan.summariesEvictFirst);
   if (!score)
     return cudaErrorInvalidValue;
 

@@ -267,12 +267,13 @@ __device__ __forceinline__ void issueStage(const DecodeParams &p, const int32_t 
   mbarArriveExpectTx(bar, 2u * nChunks * chunkBytes);
   const T *kSrc = static_cast<const T *>(p.k);
   const T *vSrc = static_cast<const T *>(p.v);
+  const uint64_t policy = evictFirstPolicy();  // each row is read once a step
   for (int c = 0; c < nChunks; ++c) {
     const int t = tok0 + c * chunkTok;
     const int page = pt[t / ps - pBegin];
     const int64_t src = ((static_cast<int64_t>(page) * p.numKvHeads + kvh) * ps + (t % ps)) * D;
-    bulkCopyG2S(kd + c * chunkTok * D, kSrc + src, chunkBytes, bar);
-    bulkCopyG2S(vd + c * chunkTok * D, vSrc + src, chunkBytes, bar);
+    bulkCopyG2S(kd + c * chunkTok * D, kSrc + src, chunkBytes, bar, policy);
+    bulkCopyG2S(vd + c * chunkTok * D, vSrc + src, chunkBytes, bar, policy);
   }
 }
 

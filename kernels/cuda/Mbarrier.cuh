@@ -1,6 +1,6 @@
 // PTX helpers for shared-memory pipelines (sm_90): mbarriers, bulk and
 // cp.async copies from global memory completing on an mbarrier, named
-// barriers. Shared by
+// barriers, L2 cache policies for streamed reads. Shared by
 // the attention kernels and the few-row GEMM.
 #pragma once
 
@@ -40,12 +40,41 @@ __device__ __forceinline__ void mbarWait(uint64_t *bar, uint32_t parity) {
   } while (!done);
 }
 
+// An L2 cache policy for data streamed through once (K/V in decode, the key
+// summaries in scoring where the plan says): its lines are evicted first,
+// so that a stream of tens of MB leaves what later kernels read back from
+// L2 (the block scores, the split partials) where it is.
+__device__ __forceinline__ uint64_t evictFirstPolicy() {
+  uint64_t policy;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+  return policy;
+}
+
+// A bulk copy global -> shared completing on `bar`, under an L2 `policy`.
 __device__ __forceinline__ void bulkCopyG2S(void *dst, const void *src, uint32_t bytes,
-                                            uint64_t *bar) {
-  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes "
-               "[%0], [%1], %2, [%3];" ::"r"(smemAddr(dst)),
-               "l"(src), "r"(bytes), "r"(smemAddr(bar))
+                                            uint64_t *bar, uint64_t policy) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint "
+               "[%0], [%1], %2, [%3], %4;" ::"r"(smemAddr(dst)),
+               "l"(src), "r"(bytes), "r"(smemAddr(bar)), "l"(policy)
                : "memory");
+}
+
+// A read-only 16-byte global load of data streamed through once: not kept
+// in L1, the L2 asked to fetch the whole 256-byte span around it (the
+// neighbouring lanes' loads), under an L2 `policy` where EvictFirst.
+template <bool EvictFirst>
+__device__ __forceinline__ uint4 loadStreamed16(const void *src, uint64_t policy) {
+  uint4 r;
+  if constexpr (EvictFirst)
+    asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.L2::256B.v4.u32 {%0, %1, %2, %3}, "
+                 "[%4], %5;"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(src), "l"(policy));
+  else
+    asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(src));
+  return r;
 }
 
 __device__ __forceinline__ void mbarArrive(uint64_t *bar) {

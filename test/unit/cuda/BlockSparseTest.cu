@@ -51,6 +51,7 @@ struct Setup {
   // page ids, as GSR's candidates forked from one prompt do), then their own.
   int sharedPages = 0;
   int topNCluster = 0;  // BlockSelectOptions::topNCluster (0: the plan picks)
+  int summariesEvictFirst = -1;  // BlockSelectOptions' (-1: the plan picks)
 };
 
 struct Data {
@@ -312,6 +313,7 @@ std::string selectAndCheck(const Data &d, const BlockSelectParams &params, float
   resa::gpu::BlockSelectPlan plan, scorePlan, topNPlan;
   resa::gpu::BlockSelectOptions partOnly;
   partOnly.topNCluster = d.c.topNCluster;
+  partOnly.summariesEvictFirst = d.c.summariesEvictFirst;
   CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &plan, partOnly));
   partOnly.parts = resa::gpu::BlockSelectParts::ScoreOnly;
   CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &scorePlan, partOnly));
@@ -784,6 +786,17 @@ std::vector<NamedCase> blockSparseCases() {
                   few, 0.0f, SelMode::Sparse, 0});
   sels.push_back({"select_bf16_q8kv2_d256_len5000,31", setup(KVDType::BF16, 8, 2, 256, 16,
                   {5000, 31}), few, 0.0f, SelMode::SelectOnly, 0});
+  // Both forms of the scoring kernel's summary loads against the plan's pick
+  // (evict-first for one short sequence, plain for several).
+  {
+    Setup c = setup(KVDType::BF16, 8, 2, 256, 16, {5000, 31});
+    c.summariesEvictFirst = 1;
+    sels.push_back({"select_bf16_q8kv2_d256_evictfirst_len5000,31", c, few, 0.0f,
+                    SelMode::SelectOnly, 0});
+    c = setup(KVDType::F16, 32, 8, 128, 16, {4097});
+    c.summariesEvictFirst = 0;
+    sels.push_back({"sparse_f16_q32kv8_d128_plainloads_len4097", c, def, 0.0f, SelMode::Sparse, 0});
+  }
   // The scoring kernel's pooled queries past the default 48 KB of shared
   // memory (32 KV heads x 256 dims x 8 bytes = 64 KB: the opt-in limit).
   sels.push_back({"select_bf16_q32kv32_d256_len1500,700", setup(KVDType::BF16, 32, 32, 256, 16,

@@ -86,6 +86,10 @@ struct BlockSelectOptions {
   // most about one thread block an SM. Else a power of two up to 16 (tests
   // force it to cover the cluster's paths).
   int32_t topNCluster = 0;
+  // The scoring kernel's summary loads evict-first in L2: -1 picks (for one
+  // sequence whose summaries fit in half the L2), 0 or 1 forces (tests cover
+  // both kernels).
+  int32_t summariesEvictFirst = -1;
 };
 
 struct BlockSelectPlan {
@@ -100,6 +104,7 @@ struct BlockSelectPlan {
   int32_t topNThreads = 0;     // top-n: threads a thread block
   int32_t topNSliceCap = 0;    // top-n: the most blocks of a sequence one thread block holds
   bool scoresInSmem = false;   // top-n keeps its slice of the scores in shared memory
+  bool summariesEvictFirst = false; // scoring loads the summaries evict-first in L2
   size_t selectSmemBytes = 0;  // dynamic shared memory of a top-n thread block
   size_t workspaceBytes = 0;   // the scores, fp64 [batch][numKvHeads][maxBlocks]
   BlockSelectParts parts = BlockSelectParts::Both;
