@@ -115,6 +115,31 @@ template <typename T> struct HeadRow<T, 0> {
   }
 };
 
+// Key element j of head h of sequence b is in the pools: its page's summary
+// element brought up to date as updateBlockSummaries does (BlockSummaries.cu:
+// over the stored summary or from +-inf, then the slots [from, valid), this
+// step's key among them; min and max of stored values, nothing rounded).
+// The thread that wrote the key is the one that reads it back.
+template <typename KV>
+__device__ void refreshSummary(const RotaryAppendArgs &a, const Dims &d, int64_t b, int h, int j) {
+  const BlockSummaryUpdate u = a.summaryUpdates[b];
+  const int64_t sumAt = (static_cast<int64_t>(u.page) * d.numKvHeads + h) * d.headDim + j;
+  const KV *k = static_cast<const KV *>(a.kCache) + (sumAt - j) * d.pageSize + j;
+  KV *kmin = static_cast<KV *>(a.kmin), *kmax = static_cast<KV *>(a.kmax);
+  float mn = __builtin_huge_valf(), mx = -__builtin_huge_valf();
+  if (u.from > 0) {
+    mn = toFloat(kmin[sumAt]);
+    mx = toFloat(kmax[sumAt]);
+  }
+  for (int slot = u.from; slot < u.valid; ++slot) {
+    const float x = toFloat(k[static_cast<int64_t>(slot) * d.headDim]);
+    mn = fminf(mn, x);
+    mx = fmaxf(mx, x);
+  }
+  kmin[sumAt] = fromFloat<KV>(mn);
+  kmax[sumAt] = fromFloat<KV>(mx);
+}
+
 // One thread per element of q, then k, then v (rows of headDim): q and k
 // rotated as resa.rotary computes them (fp32, the CPU kernel's expression;
 // the cos and sin tables' dtype a branch the whole grid takes alike, instead
@@ -164,6 +189,8 @@ __global__ void rotaryAppendKernel(Dims d, RotaryAppendArgs a) {
         ((static_cast<int64_t>(slot / d.pageSize) * d.numKvHeads + h) * d.pageSize + slot % d.pageSize) *
             d.headDim + j;
     static_cast<KV *>(t == 1 ? a.kCache : a.vCache)[at] = fromFloat<KV>(y);
+    if (t == 1 && a.summaryUpdates)
+      refreshSummary<KV>(a, d, b, h, j);
   }
   detail::pdlLaunchDependents();
 }
@@ -243,6 +270,8 @@ cudaError_t rotaryAppendDecode(const PagedAttentionShape &s, KVDType kvType, con
     return cudaErrorInvalidValue;
   const int64_t total = (int64_t(a.batch) * a.numQHeads + 2 * int64_t(a.batch) * s.numKvHeads) * s.headDim;
   const Dims d{s.numKvHeads, s.headDim, s.pageSize};
+  if (a.summaryUpdates && (!a.kmin || !a.kmax))
+    return cudaErrorInvalidValue;
   if (sliced && (a.sliced.count != kRotaryAppendSlices || a.sliced.rowStride < total / a.batch || !a.sliced.sums[0] ||
                  !a.sliced.sums[1] || !a.sliced.sums[2]))
     return cudaErrorInvalidValue;

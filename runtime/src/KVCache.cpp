@@ -298,17 +298,23 @@ void KVCache::writeLayer(int layer, const void *k, const void *v) {
 
 void KVCache::writeLayerWith(int layer,
                              const std::function<void(const int32_t *slots, int64_t count)> &write) {
+  writeLayerAndSummariesWith(layer, [&](const int32_t *slots, int64_t count,
+                                        const std::vector<KVSummaryUpdate> &updates) {
+    write(slots, count);
+    storage_->updateSummaries(layer, updates.data(), updates.size());
+  });
+}
+
+void KVCache::writeLayerAndSummariesWith(
+    int layer, const std::function<void(const int32_t *slots, int64_t count,
+                                        const std::vector<KVSummaryUpdate> &updates)> &write) {
   const Batch &b = batch("writeLayer");
   checkLayer(layer, "writeLayer");
   if (b.written[static_cast<size_t>(layer)])
     throw Error("KV cache: writeLayer: layer " + str(layer) +
                 " already written in this forward (its summaries would double-count)");
-  if (b.slots.empty()) {
-    batch_.written[static_cast<size_t>(layer)] = true;
-    return;
-  }
-  write(b.slots.data(), static_cast<int64_t>(b.slots.size()));
-  storage_->updateSummaries(layer, b.updates.data(), b.updates.size());
+  if (!b.slots.empty())
+    write(b.slots.data(), static_cast<int64_t>(b.slots.size()), b.updates);
   batch_.written[static_cast<size_t>(layer)] = true;
 }
 

@@ -314,10 +314,17 @@ bool CudaForward::rotateAppendDecode(int64_t layer, const DeviceTensor &q, const
   CudaKVStorage *storage = deviceStorage(cache_);
   if (!storage)
     throw Error("a fused rotary and KV write on CUDA needs the device KV storage");
-  cache_.writeLayerWith(static_cast<int>(layer), [&](const int32_t *slots, int64_t count) {
+  // The keys' page summaries refreshed by the same kernel: a decode step
+  // updates one page a sequence (KVCache::beginForward lists them in
+  // sequence order, one per written page).
+  cache_.writeLayerAndSummariesWith(static_cast<int>(layer), [&](const int32_t *slots, int64_t count,
+                                                                 const std::vector<KVSummaryUpdate> &updates) {
     if (count != l.batch)
       throw Error("a decode step writes one token a sequence, got " + std::to_string(count) +
                   " for " + std::to_string(l.batch));
+    if (!updates.empty() && static_cast<int64_t>(updates.size()) != count)
+      throw Error("internal error: a decode step's " + std::to_string(updates.size()) +
+                  " summary updates for " + std::to_string(count) + " sequences");
     gpu::RotaryAppendArgs a;
     a.batch = static_cast<int32_t>(l.batch);
     a.numQHeads = static_cast<int32_t>(l.heads);
@@ -339,6 +346,12 @@ bool CudaForward::rotateAppendDecode(int64_t layer, const DeviceTensor &q, const
     a.slots = storage->slotsOnDevice(slots, count);
     a.kCache = storage->keys(static_cast<int>(layer));
     a.vCache = storage->values(static_cast<int>(layer));
+    if (!updates.empty()) {
+      a.summaryUpdates = reinterpret_cast<const gpu::BlockSummaryUpdate *>(
+          storage->updatesOnDevice(updates.data(), updates.size()));
+      a.kmin = storage->keyMin(static_cast<int>(layer));
+      a.kmax = storage->keyMax(static_cast<int>(layer));
+    }
     gpu::checkCuda(gpu::rotaryAppendDecode(attentionShape(l.heads), kvType_, a, ctx_.stream),
                    "the rotary and K/V append of layer " + std::to_string(layer) + " (rotary_dim " +
                        std::to_string(rot) + ", cos " + shapeToString(cos.shape()) + ")");

@@ -150,6 +150,12 @@ const int32_t *CudaKVStorage::slotsOnDevice(const int32_t *slotMapping, int64_t 
                                "KV cache: uploading the slot mapping");
 }
 
+const KVSummaryUpdate *CudaKVStorage::updatesOnDevice(const KVSummaryUpdate *updates,
+                                                      size_t count) {
+  return deviceUpdates_ ? deviceUpdates_
+                        : upload(updates_, updates, count, "KV cache: uploading summary updates");
+}
+
 void CudaKVStorage::writeTokens(int layer, const int32_t *slotMapping, int64_t numTokens,
                                 const void *k, const void *v) {
   if (numTokens <= 0)
@@ -172,9 +178,7 @@ void CudaKVStorage::updateSummaries(int layer, const KVSummaryUpdate *updates, s
                 " summary updates for a cache that keeps no block summaries");
   if (count > static_cast<size_t>(INT32_MAX))
     throw Error("KV cache: " + std::to_string(count) + " summary updates in one call");
-  const KVSummaryUpdate *dev =
-      deviceUpdates_ ? deviceUpdates_
-                     : upload(updates_, updates, count, "KV cache: uploading summary updates");
+  const KVSummaryUpdate *dev = updatesOnDevice(updates, count);
   gpu::BlockSummaryArgs args;
   args.kCache = keys(layer);
   args.kmin = keyMin(layer);

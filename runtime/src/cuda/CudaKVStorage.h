@@ -49,6 +49,10 @@ public:
   // table while useDeviceTables holds one, else uploaded): for a kernel that
   // writes the tokens itself (KVCache::writeLayerWith).
   const int32_t *slotsOnDevice(const int32_t *slotMapping, int64_t numTokens);
+  // The summary updates on the device, as updateSummaries reads them: for a
+  // kernel that refreshes the summaries itself
+  // (KVCache::writeLayerAndSummariesWith).
+  const KVSummaryUpdate *updatesOnDevice(const KVSummaryUpdate *updates, size_t count);
   // While set (a CUDA graph capture), writeTokens and updateSummaries read
   // their tables from these device arrays, which the caller refreshes before
   // every replay, instead of uploading the host ones (an upload would be

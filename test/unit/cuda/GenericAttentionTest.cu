@@ -712,6 +712,10 @@ struct RotaryAppendCase {
   // q, k and v given as a fused projection's 4 fp32 slices, which the
   // kernel sums and writes back.
   bool sliced = false;
+  // The pools keep block summaries, which the kernel refreshes (sequence
+  // b's page: from its slot, or from an earlier one or slot 0 over earlier
+  // keys of the page).
+  bool summaries = false;
 };
 
 std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
@@ -753,12 +757,14 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
     if (c.kvCos)
       cosv[i] = fromBits(toBits(cosv[i], c.kv), c.kv), sinv[i] = fromBits(toBits(sinv[i], c.kv), c.kv);
   }
-  // Distinct slots in random pages.
+  // Distinct slots in random pages (with summaries, distinct pages: a
+  // sequence writes its own page).
   std::vector<int32_t> slots(static_cast<size_t>(B));
-  std::vector<int32_t> all(size_t(numPages) * c.pageSize);
+  std::vector<int32_t> all(size_t(numPages) * (c.summaries ? 1 : c.pageSize));
   std::iota(all.begin(), all.end(), 0);
   std::shuffle(all.begin(), all.end(), rng);
-  std::copy(all.begin(), all.begin() + B, slots.begin());
+  for (int b = 0; b < B; ++b)
+    slots[size_t(b)] = c.summaries ? all[size_t(b)] * c.pageSize + int(rng() % c.pageSize) : all[size_t(b)];
   // The reference rotation of element d of row x (its sequence's cos row).
   auto rotate = [&](const float *x, int d, int b) {
     if (d >= rot) return double(x[d]);
@@ -800,7 +806,32 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
   const size_t pool = size_t(numPages) * Hkv * c.pageSize * D;
   DevBuf<uint16_t> kc(pool), vc(pool), qo(q.size());
   const uint16_t nan = c.kv == KVDType::BF16 ? 0x7fc0 : 0x7e00;
-  CUDA_OK(resa::gpu::fill16(kc.p, nan, int64_t(pool), nullptr));
+  // With summaries: each sequence's update (from a random slot up to its
+  // own), the keys before its slot in its page, and summaries (random
+  // stored values, as an earlier step would have left them).
+  std::vector<resa::gpu::BlockSummaryUpdate> updates;
+  std::vector<uint16_t> kInit(pool, nan), minInit, maxInit;
+  const size_t sumN = size_t(numPages) * Hkv * D;
+  if (c.summaries) {
+    for (int b = 0; b < B; ++b) {
+      const int page = slots[size_t(b)] / c.pageSize, own = slots[size_t(b)] % c.pageSize;
+      updates.push_back({page, b % 2 == 0 ? own : int(rng() % (own + 1)), own + 1});
+      for (int h = 0; h < Hkv; ++h)
+        for (int sl = 0; sl < own; ++sl)
+          for (int d = 0; d < D; ++d)
+            kInit[((size_t(page) * Hkv + h) * c.pageSize + sl) * D + d] = toBits(normal(rng), c.kv);
+    }
+    for (auto *m : {&minInit, &maxInit})
+      for (size_t i = 0; i < sumN; ++i) m->push_back(toBits(normal(rng), c.kv));
+  }
+  DevBuf<uint16_t> dmin(minInit.size()), dmax(maxInit.size());
+  DevBuf<int32_t> dupdates(3 * updates.size());
+  if (c.summaries) {
+    dmin.upload(minInit), dmax.upload(maxInit);
+    CUDA_OK(cudaMemcpy(dupdates.p, updates.data(), updates.size() * sizeof(updates[0]),
+                       cudaMemcpyHostToDevice));
+  }
+  kc.upload(kInit);
   CUDA_OK(resa::gpu::fill16(vc.p, nan, int64_t(pool), nullptr));
   CUDA_OK(resa::gpu::fill16(qo.p, nan, int64_t(q.size()), nullptr));
   PagedAttentionShape shape;
@@ -827,6 +858,10 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
     a.sliced.sums[0] = c.fp32Act ? static_cast<void *>(dq32.p) : dq16.p;
     a.sliced.sums[1] = c.fp32Act ? static_cast<void *>(dk32.p) : dk16.p;
     a.sliced.sums[2] = c.fp32Act ? static_cast<void *>(dv32.p) : dv16.p;
+  }
+  if (c.summaries) {
+    a.summaryUpdates = reinterpret_cast<const resa::gpu::BlockSummaryUpdate *>(dupdates.p);
+    a.kmin = dmin.p, a.kmax = dmax.p;
   }
   CUDA_OK(resa::gpu::rotaryAppendDecode(shape, c.kv, a, nullptr));
   CUDA_OK(cudaDeviceSynchronize());
@@ -872,9 +907,35 @@ std::string runRotaryAppend(const RotaryAppendCase &c, uint64_t seed) {
         written[at] = 1;
       }
   for (size_t i = 0; i < pool; ++i)
-    if (!written[i] && (gotK[i] != nan || gotV[i] != nan))
+    if (!written[i] && (gotK[i] != kInit[i] || gotV[i] != nan))
       throw Failure{"pool element " + std::to_string(i) + " written, no token's"};
-  return "q, k and v within " + std::to_string(worst) + " of the reference, other slots untouched";
+  if (!c.summaries)
+    return "q, k and v within " + std::to_string(worst) + " of the reference, other slots untouched";
+  // The summaries: exactly the min and max of the stored keys (the ones the
+  // kernel wrote among them) over the update's slots, from the stored
+  // summary or from +-inf; every other summary element untouched.
+  std::vector<uint16_t> wantMin = minInit, wantMax = maxInit;
+  for (const resa::gpu::BlockSummaryUpdate &u : updates)
+    for (int h = 0; h < Hkv; ++h)
+      for (int d = 0; d < D; ++d) {
+        const size_t at = (size_t(u.page) * Hkv + h) * D + d;
+        float mn = u.from > 0 ? fromBits(minInit[at], c.kv) : INFINITY;
+        float mx = u.from > 0 ? fromBits(maxInit[at], c.kv) : -INFINITY;
+        for (int sl = u.from; sl < u.valid; ++sl) {
+          const float x = fromBits(gotK[((size_t(u.page) * Hkv + h) * c.pageSize + sl) * D + d], c.kv);
+          mn = std::fmin(mn, x), mx = std::fmax(mx, x);
+        }
+        wantMin[at] = toBits(mn, c.kv), wantMax[at] = toBits(mx, c.kv);
+      }
+  const std::vector<uint16_t> gotMin = dmin.download(), gotMax = dmax.download();
+  for (size_t i = 0; i < sumN; ++i)
+    if (gotMin[i] != wantMin[i] || gotMax[i] != wantMax[i])
+      throw Failure{"summary element " + std::to_string(i) + ": min/max " +
+                    std::to_string(fromBits(gotMin[i], c.kv)) + "/" + std::to_string(fromBits(gotMax[i], c.kv)) +
+                    ", expected " + std::to_string(fromBits(wantMin[i], c.kv)) + "/" +
+                    std::to_string(fromBits(wantMax[i], c.kv))};
+  return "q, k and v within " + std::to_string(worst) + " of the reference, " + std::to_string(updates.size()) +
+         " pages' summaries exact, other slots untouched";
 }
 
 // CallStaging: slots of assorted sizes (empty, tiny, one over a chunk, one
@@ -1024,7 +1085,12 @@ std::vector<NamedCase> allCases() {
       {"bf16_gqa32x8_d128_sliced", BF, false, true, 1, 32, 8, 128, 16, 128, false, false, true, true},
       {"bf16_gqa32x8_d128_batch8_sliced", BF, false, true, 8, 32, 8, 128, 16, 128, false, false, false, true},
       {"f16_fp32act_batch3_partial_sliced", F16, true, false, 3, 8, 2, 64, 16, 32, false, true, false, true},
-      {"f16_interleaved_batch5_sliced", F16, false, true, 5, 4, 4, 32, 8, 32, true, true, false, true}};
+      {"f16_interleaved_batch5_sliced", F16, false, true, 5, 4, 4, 32, 8, 32, true, true, false, true},
+      // Refreshing the written pages' block summaries (a ReSA decode step).
+      {"bf16_gqa32x8_d128_batch8_sliced_summaries", BF, false, true, 8, 32, 8, 128, 16, 128, false, false,
+       false, true, true},
+      {"f16_fp32act_batch5_summaries", F16, true, false, 5, 8, 2, 64, 8, 32, false, true, false, false,
+       true}};
   for (const RotaryAppendCase &c : appends)
     v.push_back({"rotary_append_" + c.name, [c](uint64_t s) { return runRotaryAppend(c, s); }});
   // The CUDA graphs' host-data staging.

@@ -640,6 +640,56 @@ TEST(KVCache, PoppingIntoASharedPageCopiesIt) {
 // no kmin/kmax pools; K and V still follow the reference through forks,
 // copy-on-write, rectification and pops, and a pop into a shared page copies
 // nothing (the first write after it does).
+// A writer that refreshes the summaries itself (the CUDA rotary append) gets
+// the forward's updates, one per written page, and the storage's
+// updateSummaries is not called for its layer; writeLayerWith's layers
+// still get theirs. Each layer is written once either way.
+TEST(KVCache, WriterThatRefreshesSummariesGetsTheUpdates) {
+  int copies = 0;
+  size_t updates = 0;
+  Harness h(smallConfig(16), 90, std::make_unique<CountingStorage>(smallConfig(16), &copies, &updates));
+  h.add(1);
+  h.add(2);
+  h.append(1, 5);
+  h.append(2, 2);
+  const size_t before = updates;
+  h.cache.beginForward({1, 2}, {5, 2}, {1, 1});
+  const std::vector<resa::KVSummaryUpdate> listed = h.cache.summaryUpdates();
+  ASSERT_EQ(listed.size(), 2u);
+  int64_t written = 0;
+  std::vector<resa::KVSummaryUpdate> got;
+  h.cache.writeLayerAndSummariesWith(
+      0, [&](const int32_t *, int64_t count, const std::vector<resa::KVSummaryUpdate> &u) {
+        written = count;
+        got = u;
+      });
+  EXPECT_EQ(written, 2);
+  ASSERT_EQ(got.size(), listed.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].page, listed[i].page);
+    EXPECT_EQ(got[i].from, listed[i].from);
+    EXPECT_EQ(got[i].valid, listed[i].valid);
+  }
+  // Sequence 1's token 5 is slot 1 of its second page; sequence 2's token 2
+  // slot 2 of its first.
+  EXPECT_EQ(got[0].page, h.cache.pagesOf(1)[1]);
+  EXPECT_EQ(got[0].from, 1);
+  EXPECT_EQ(got[0].valid, 2);
+  EXPECT_EQ(got[1].page, h.cache.pagesOf(2)[0]);
+  EXPECT_EQ(got[1].from, 2);
+  EXPECT_EQ(got[1].valid, 3);
+  EXPECT_EQ(updates, before);
+  EXPECT_TRUE(throwsWith(
+      [&] {
+        h.cache.writeLayerAndSummariesWith(
+            0, [](const int32_t *, int64_t, const std::vector<resa::KVSummaryUpdate> &) {});
+      },
+      "layer 0 already written in this forward"));
+  h.cache.writeLayerWith(1, [](const int32_t *, int64_t) {});
+  EXPECT_EQ(updates, before + 2);
+  h.cache.endForward();
+}
+
 TEST(KVCache, WithoutSummariesKeepsKeysAndValuesOnly) {
   // The same forward with summaries records updates: the contrast below.
   {

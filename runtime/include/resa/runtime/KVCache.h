@@ -185,6 +185,13 @@ public:
   // into its storage (CUDA: the rotary of k); the summaries are refreshed
   // after it as writeLayer does.
   void writeLayerWith(int layer, const std::function<void(const int32_t *slots, int64_t count)> &write);
+  // writeLayerWith for a `write` that also refreshes the summaries of the
+  // pages it writes (CUDA: the kernel that writes the keys takes each page's
+  // min and max as it goes): it gets summaryUpdates() too (empty without
+  // summaries), and the storage's updateSummaries is not called.
+  void writeLayerAndSummariesWith(
+      int layer, const std::function<void(const int32_t *slots, int64_t count,
+                                          const std::vector<KVSummaryUpdate> &updates)> &write);
   // For a backend that records a forward's layer writes and runs them later
   // (a CUDA graph): marks every layer written (once a replay wrote them all)
   // or none (after a recording abandoned before anything ran).

@@ -6,6 +6,7 @@
 // pageSize are used. Enqueued on `stream`, never synchronise.
 #pragma once
 
+#include "resa/cuda/BlockSparse.h"
 #include "resa/cuda/DecodeAttention.h"
 #include "resa/kernels/PagedKV.h"
 #include "resa/kernels/Tensor.h"
@@ -69,6 +70,13 @@ struct RotaryAppendArgs {
   void *qOut = nullptr;            // [batch][numQHeads][headDim], the KV type
   const int32_t *slots = nullptr;  // [batch], device
   void *kCache = nullptr, *vCache = nullptr;
+  // Non-null: the pools keep block summaries (kmin, kmax [numPages]
+  // [numKvHeads][headDim] of the KV type), and the kernel refreshes those of
+  // the pages it writes as it writes the keys: summaryUpdates[b] (device) is
+  // sequence b's page update, with updateBlockSummaries' meaning (one kernel
+  // fewer a layer than the append and then the update).
+  const BlockSummaryUpdate *summaryUpdates = nullptr;
+  void *kmin = nullptr, *kmax = nullptr;
 };
 cudaError_t rotaryAppendDecode(const PagedAttentionShape &shape, KVDType kvType, const RotaryAppendArgs &a,
                                cudaStream_t stream);
