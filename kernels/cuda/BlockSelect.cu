@@ -900,11 +900,12 @@ cudaError_t planBlockSelect(const PagedAttentionShape &s, KVDType dtype, int32_t
   p.maxBlocks = (maxSeqLen + s.pageSize - 1) / s.pageSize;
   p.maxSelected = selectedBlockCount(p.maxBlocks, params);
   // The summaries' loads evict-first in L2 for one sequence whose summaries
-  // fit in half the L2 (bench/NOTES.md, session 20): ReSA steps of the
-  // Llama-3-8B shape 3% faster at 32K tokens and up to 4.6% at 64K (the
-  // sparse attention after the scoring ran up to 35% faster); past that
-  // size, or batch, slower (1x128K +0.8%, the Qwen2.5-7B shape at 8 x 16K
-  // +1.4%): plain loads there.
+  // fit in half the L2: a measured rule, not an understood one
+  // (bench/NOTES.md, session 20, calls 5-12). Llama-3-8B's shape gains 3-5%
+  // a ReSA step at 32K-96K tokens (the sparse attention after the scoring
+  // runs up to 35% faster); at batch 8 (the Qwen2.5-7B shape, 16K and 128K)
+  // it loses ~1%. Exceptions to the rule seen: Llama at 2 x 32K would gain
+  // 4%, Qwen at 1 x 128K loses 1%.
   const double summaryBytes = 2.0 * s.batch * p.maxBlocks * s.numKvHeads * s.headDim *
                               (dtype == KVDType::BF16 ? sizeof(__nv_bfloat16) : sizeof(__half));
   p.summariesEvictFirst = options.summariesEvictFirst >= 0
