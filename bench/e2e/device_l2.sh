@@ -11,8 +11,10 @@
 #   OUT=/tmp/out CARRY=.carry/c1 POLICY=resa SHAPE=1x32768 KERNELS=decodeAttention \
 #     VARIANTS="RESA_SUMMARIES_EF=0 RESA_SUMMARIES_EF=1" bash bench/e2e/device_l2.sh
 # Environment: PACKAGE (default $CARRY/e2e/$POLICY), PROGRAM (default
-# $CARRY/bin/resa-bench), STEPS (3), VARIANTS ("-": the environment as is;
-# otherwise K=V[+K2=V2] each).
+# $CARRY/bin/resa-bench), STEPS (3), LAUNCHES (the kernels profiled a
+# variant, 150: about two 32-layer steps of three kernels; each costs ncu
+# tens of ms), VARIANTS ("-": the environment as is; otherwise K=V[+K2=V2]
+# each).
 source "$(dirname "$0")/carry_env.sh"
 policy=${POLICY:-resa}
 package=${PACKAGE:-$carry/e2e/$policy}
@@ -28,9 +30,9 @@ for v in ${VARIANTS:--}; do
   envs=()
   [ "$v" = - ] || IFS=+ read -r -a envs <<< "$v"
   name=${v//[^A-Za-z0-9_.-]/_}
-  env "${envs[@]}" timeout 240 ncu --clock-control none --cache-control none --nvtx \
+  env "${envs[@]}" timeout 120 ncu --clock-control none --cache-control none --nvtx \
     --nvtx-include "resa-decode/" --kernel-name "regex:${KERNELS:-decodeAttention}" \
-    --launch-count 2000 --metrics "$metrics" --csv --page raw \
+    --launch-count "${LAUNCHES:-150}" --metrics "$metrics" --csv --page raw \
     "$program" e2e "$flag" "$package" --shapes "$shape" --steps "$steps" --warmup 2 --windows 1 \
     --prefill-max 0 > "$OUT/l2-$name.csv" 2> "$OUT/l2-$name.log" || status=1
   csvs+=("$v=$OUT/l2-$name.csv")
