@@ -4,12 +4,10 @@ device_l2.sh's Nsight Compute metrics: duration, DRAM bytes read, L2 sector
 hit rate, L2 read sectors.
 
 usage: l2_report.py VARIANT=NCU.csv [VARIANT=NCU.csv ...]"""
-import csv
-import io
 import sys
 from collections import defaultdict
 
-from profile_report import short_name
+from profile_report import ncu_table, short_name
 
 METRICS = ["gpu__time_duration.sum", "dram__bytes_read.sum", "lts__t_sector_hit_rate.pct",
            "lts__t_sectors_op_read.sum"]
@@ -21,19 +19,14 @@ SCALES = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3
 
 def read(path):
     """{kernel: [sums of METRICS], count}."""
-    text = open(path, errors="replace").read()
-    start = text.find('"ID"')
-    if start < 0:
-        raise SystemExit(f"{path}: no ncu CSV table (see the ncu log beside it)")
-    rows = list(csv.reader(io.StringIO(text[start:])))
-    head, units = rows[0], rows[1]
+    head, units, data = ncu_table(path)
     cols = [head.index(m) for m in METRICS]
     for c in cols:
         if units[c] not in SCALES:
             raise SystemExit(f"{path}: unknown unit {units[c]!r} of {head[c]}")
     name = head.index("Kernel Name")
     out = defaultdict(lambda: [[0.0] * len(METRICS), 0])
-    for r in rows[2:]:
+    for r in data:
         if len(r) <= max(cols) or not r[cols[0]]:
             continue
         entry = out[short_name(r[name])]

@@ -30,14 +30,19 @@ def short_name(name):
     return name.split("::")[-1] or name
 
 
-def read_ncu(path):
-    """[(kernel name, duration in us)] in launch order."""
+def ncu_table(path):
+    """The header, units and data rows of an ncu --csv --page raw file."""
     text = open(path, errors="replace").read()
     start = text.find('"ID"')
     if start < 0:
         raise SystemExit(f"{path}: no ncu CSV table (see the ncu log)")
     rows = list(csv.reader(io.StringIO(text[start:])))
-    head, units = rows[0], rows[1]
+    return rows[0], rows[1], rows[2:]
+
+
+def read_ncu(path):
+    """[(kernel name, duration in us)] in launch order."""
+    head, units, data = ncu_table(path)
     name_col = head.index("Kernel Name")
     t_col = head.index("gpu__time_duration.sum")
     # ncu 2024 wrote "nsecond", ncu 2025 (CUDA 13) writes "ns".
@@ -46,7 +51,7 @@ def read_ncu(path):
         raise SystemExit(f"{path}: unknown unit {units[t_col]!r} of gpu__time_duration.sum")
     scale = scales[units[t_col]]
     out = []
-    for r in rows[2:]:
+    for r in data:
         if len(r) > t_col and r[t_col]:
             out.append((r[name_col], float(r[t_col].replace(",", "")) * scale))
     return out
