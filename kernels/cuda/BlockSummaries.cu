@@ -1,14 +1,15 @@
 // Per-block key summaries (kmin/kmax) on CUDA: see resa/cuda/BlockSparse.h.
 //
 // One warp per (page, KV head): lane l owns the head-dim pairs l, l + 32, ...
-// (single elements when headDim is odd) and walks the slots [from, valid) of
-// the page, starting from the stored summary (from > 0) or from +inf / -inf
-// (from == 0). Min and max of stored values are stored values: nothing is
+// (single elements when headDim is odd: SummaryElement.cuh, which the rotary
+// append shares) and walks the slots [from, valid) of the page, starting
+// from the stored summary (from > 0) or from +inf / -inf (from == 0). Min and max of stored values are stored values: nothing is
 // rounded. Same semantics as CpuKVStorage::updateSummaries (std::min/std::max
 // keep the old value when the key is NaN, as fminf/fmaxf do). Any head dim.
 #include "resa/cuda/BlockSparse.h"
 
 #include "Launch.cuh"
+#include "SummaryElement.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -27,15 +28,11 @@ template <> struct Pair<__nv_bfloat16> {
   using T2 = __nv_bfloat162;
   __device__ static float2 toFloat2(T2 x) { return __bfloat1622float2(x); }
   __device__ static T2 fromFloat2(float2 x) { return __floats2bfloat162_rn(x.x, x.y); }
-  __device__ static float toFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
-  __device__ static __nv_bfloat16 fromFloat(float x) { return __float2bfloat16_rn(x); }
 };
 template <> struct Pair<__half> {
   using T2 = __half2;
   __device__ static float2 toFloat2(T2 x) { return __half22float2(x); }
   __device__ static T2 fromFloat2(float2 x) { return __floats2half2_rn(x.x, x.y); }
-  __device__ static float toFloat(__half x) { return __half2float(x); }
-  __device__ static __half fromFloat(float x) { return __float2half_rn(x); }
 };
 
 struct SummaryDims {
@@ -51,20 +48,8 @@ __device__ void summarizePage(const T *k, T *kmin, T *kmax, const SummaryDims &s
   const int64_t kOff = sumOff * s.pageSize;  // K[page][head][0][0]
   constexpr float kInf = __builtin_huge_valf();
   if (s.headDim % 2 != 0) {  // rows are not 4-byte aligned: one element at a time
-    for (int j = lane; j < s.headDim; j += 32) {
-      float mn = kInf, mx = -kInf;
-      if (from > 0) {
-        mn = P::toFloat(kmin[sumOff + j]);
-        mx = P::toFloat(kmax[sumOff + j]);
-      }
-      for (int slot = from; slot < valid; ++slot) {
-        const float x = P::toFloat(k[kOff + static_cast<int64_t>(slot) * s.headDim + j]);
-        mn = fminf(mn, x);
-        mx = fmaxf(mx, x);
-      }
-      kmin[sumOff + j] = P::fromFloat(mn);
-      kmax[sumOff + j] = P::fromFloat(mx);
-    }
+    for (int j = lane; j < s.headDim; j += 32)
+      detail::summarizeElement(k + kOff + j, s.headDim, kmin, kmax, sumOff + j, from, valid);
     return;
   }
   T2 *mn2 = reinterpret_cast<T2 *>(kmin + sumOff);

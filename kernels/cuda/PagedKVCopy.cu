@@ -5,6 +5,7 @@
 
 #include "Launch.cuh"
 #include "RotaryPair.cuh"
+#include "SummaryElement.cuh"
 #include "ops/Dispatch.cuh"
 
 #include <cuda_bf16.h>
@@ -116,28 +117,14 @@ template <typename T> struct HeadRow<T, 0> {
 };
 
 // Key element j of head h of sequence b is in the pools: its page's summary
-// element brought up to date as updateBlockSummaries does (BlockSummaries.cu:
-// over the stored summary or from +-inf, then the slots [from, valid), this
-// step's key among them; min and max of stored values, nothing rounded).
-// The thread that wrote the key is the one that reads it back.
+// element brought up to date as updateBlockSummaries does (this step's key
+// among the slots read back; the thread that wrote it reads it).
 template <typename KV>
 __device__ void refreshSummary(const RotaryAppendArgs &a, const Dims &d, int64_t b, int h, int j) {
   const BlockSummaryUpdate u = a.summaryUpdates[b];
   const int64_t sumAt = (static_cast<int64_t>(u.page) * d.numKvHeads + h) * d.headDim + j;
-  const KV *k = static_cast<const KV *>(a.kCache) + (sumAt - j) * d.pageSize + j;
-  KV *kmin = static_cast<KV *>(a.kmin), *kmax = static_cast<KV *>(a.kmax);
-  float mn = __builtin_huge_valf(), mx = -__builtin_huge_valf();
-  if (u.from > 0) {
-    mn = toFloat(kmin[sumAt]);
-    mx = toFloat(kmax[sumAt]);
-  }
-  for (int slot = u.from; slot < u.valid; ++slot) {
-    const float x = toFloat(k[static_cast<int64_t>(slot) * d.headDim]);
-    mn = fminf(mn, x);
-    mx = fmaxf(mx, x);
-  }
-  kmin[sumAt] = fromFloat<KV>(mn);
-  kmax[sumAt] = fromFloat<KV>(mx);
+  detail::summarizeElement(static_cast<const KV *>(a.kCache) + (sumAt - j) * d.pageSize + j, d.headDim,
+                           static_cast<KV *>(a.kmin), static_cast<KV *>(a.kmax), sumAt, u.from, u.valid);
 }
 
 // One thread per element of q, then k, then v (rows of headDim): q and k
