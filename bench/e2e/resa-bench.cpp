@@ -43,8 +43,9 @@
 // --timeline N: after a decode shape's (or GSR fork's: the candidates')
 // timing, N more decode steps (each alone, no rectification) with every
 // kernel's, copy's and memset's start and end recorded (KernelTimeline.h):
-// the step's kernels, their time and the idle gaps. --prefill-timeline: the same for one more prefill of each context
-// after its timing (where a prefill's time goes besides attention and GEMMs).
+// the step's kernels, their time and the idle gaps. --prefill-timeline: the
+// same for one more prefill of each context after its timing (where a
+// prefill's time goes besides attention and GEMMs).
 // The JSON is rewritten after every measurement, so a run cut short keeps
 // what it measured; --budget-seconds skips (and says so) what starts later.
 //

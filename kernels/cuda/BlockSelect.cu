@@ -12,11 +12,12 @@
 //    as the CPU reference does, in fp64: pooled_j = (sum of the group's
 //    q_j) * (scale / group). Block score = sum_j pooled_j * (pooled_j >= 0
 //    ? kmax_j : kmin_j) = sum_j max(pooled_j kmax_j, pooled_j kmin_j) (kmax
-//    >= kmin), in fp64 (DFMA): the products of stored bf16/f16 values and the fp64 pooled
-//    query are exact or within an ulp of fp64, so the scores equal the
-//    reference's up to fp64 rounding and the selected sets agree (a tie
-//    within 1e-16 is the only way to differ). The local blocks and sequences
-//    that keep every block are not scored. Scores: fp64 [b][g][maxBlocks].
+//    >= kmin), in fp64 (DFMA): the products of stored bf16/f16 values and
+//    the fp64 pooled query are exact or within an ulp of fp64, so the scores
+//    equal the reference's up to fp64 rounding and the selected sets agree
+//    (a tie within 1e-16 is the only way to differ). The local blocks and
+//    sequences that keep every block are not scored. Scores: fp64
+//    [b][g][maxBlocks].
 //
 // 2. Top-n (blockTopNKernel): a cluster of thread blocks per (b, g) (of 256
 //    threads; one block of 1024 at larger batches), each holding a slice of
