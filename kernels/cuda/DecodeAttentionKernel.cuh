@@ -853,15 +853,16 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
                      &bars[buf]);
   };
 
-  // Stages issued before the wait (lane 0's count): whole stages of settled
-  // rows among the warp's first NSTW.
+  // Stages issued before the wait (lane 0's count): the warp's first stage
+  // if its rows are settled. One, not NSTW: the early bytes queue ahead of
+  // the rotary append's reads that the wait is for (two stages a warp, 16 MB
+  // at 1x16K, cost a dense Llama-3-8B step ~16 us; bench/NOTES.md, session 21).
   int issued = 0;
   if (early) {
     __syncthreads();  // the page ids and the barriers' initialisation
     if (lane == 0) {
       const int settled = seqLen - p.freshTokens;
-      const int n = min(NSTW, nW);
-      while (issued < n && min((st0 + warp + issued * NW + 1) * ST, seqLen) <= settled)
+      if (nW > 0 && min((st0 + warp + 1) * ST, seqLen) <= settled)
         issue(issued++);
     }
     asm volatile("griddepcontrol.wait;" ::: "memory");
