@@ -824,7 +824,7 @@ __global__ void __launch_bounds__(NW * 32) decodeAttentionTcKernel(const DecodeP
   // the first global read (a no-op otherwise), or, in a dense step whose
   // fresh tokens are known (DecodeAttentionArgs::freshTokens), before reading
   // q and anything past the settled rows: the lengths and page table (staged
-  // by a copy before the step's first kernel) and the first stages of
+  // by a copy before the step's first kernel) and each warp's first stage of
   // settled K/V rows (written by earlier steps) are loaded while the kernels
   // before this one still run.
   const bool early = p.freshTokens > 0;

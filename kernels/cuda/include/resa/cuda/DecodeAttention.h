@@ -139,7 +139,7 @@ struct DecodeAttentionArgs {
   // sequence that kernels of this step write. Rows before them, and the
   // lengths and page table, must be settled before the step's first kernel
   // (written by earlier steps, staged by copies); the tensor-core kernels
-  // then load their first stages of them before they wait for the kernel
+  // then load each warp's first stage of them before they wait for the kernel
   // before (the SIMT one ignores it). 0: no row is assumed settled.
   int32_t freshTokens = 0;
 };
