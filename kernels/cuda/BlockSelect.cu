@@ -20,9 +20,10 @@
 //    [b][g][maxBlocks].
 //
 // 2. Top-n (blockTopNKernel): a cluster of thread blocks per (b, g) (of 256
-//    threads; one block of 1024 at larger batches), each holding a slice of
-//    the scores (shared memory when it fits); the blocks meet at cluster barriers and read each other's
-//    shared memory. A bucket select: the cluster's min/max of the active
+//    threads; at larger batches and shorter sequences one block alone, of
+//    1024 threads or 512), each holding a slice of the scores (shared memory
+//    when it fits); the blocks meet at cluster barriers and read each
+//    other's shared memory. A bucket select: the cluster's min/max of the active
 //    scores, a 2048-bucket histogram of (s - lo) / (hi - lo) (monotone in s,
 //    so equal scores share a bucket and buckets are ordered) summed over the
 //    cluster (each block sums its own range of buckets), the bucket T holding
@@ -238,9 +239,15 @@ namespace cg = cooperative_groups;
 
 // Threads a top-n thread block: 256 in clusters (with 1024, the cluster
 // barriers of 16 blocks cost more than the slices' work: 26.7 against 13.5
-// us at 1x256K), 1024 for a thread block alone.
+// us at 1x256K); a thread block alone has 1024, or 512 where a sequence has
+// at most kFewBlocks blocks (up to 4 scores a thread: its barriers cost more
+// than the scores, measured top-n alone 1x16K / 1x32K / 8x16K 7.83 / 8.48 /
+// 7.99 us with 1024, 6.81 / 8.08 / 6.92 with 512; at 8192 blocks 512 loses
+// 0.7 us; bench/NOTES.md session 21).
 constexpr int kClusterThreads = 256;
 constexpr int kAloneThreads = 1024;
+constexpr int kAloneFewThreads = 512;
+constexpr int kFewBlocks = 4 * kAloneFewThreads;
 constexpr int kMaxSelWarps = kAloneThreads / 32;
 constexpr int kBuckets = 2048;
 constexpr int kSmallSet = 64;
@@ -793,7 +800,11 @@ template <int Threads> const void *topNKernel() {
   return reinterpret_cast<const void *>(blockTopNKernel<Threads>);
 }
 const void *topNKernelFor(int threads) {
-  return threads == kClusterThreads ? topNKernel<kClusterThreads>() : topNKernel<kAloneThreads>();
+  switch (threads) {
+  case kClusterThreads: return topNKernel<kClusterThreads>();
+  case kAloneFewThreads: return topNKernel<kAloneFewThreads>();
+  default: return topNKernel<kAloneThreads>();
+  }
 }
 
 // Lets the top-n kernels use the device's whole opt-in shared memory and
@@ -803,7 +814,8 @@ cudaError_t allowTopNLaunches() {
   if (allowed.load())
     return cudaSuccess;
   cudaError_t e = cudaSuccess;
-  for (const void *k : {topNKernel<kClusterThreads>(), topNKernel<kAloneThreads>()}) {
+  for (const void *k : {topNKernel<kClusterThreads>(), topNKernel<kAloneFewThreads>(),
+                        topNKernel<kAloneThreads>()}) {
     if (e == cudaSuccess)
       e = detail::allowOptinSharedMemory(k);
     if (e == cudaSuccess)
@@ -839,7 +851,7 @@ cudaError_t planTopN(int32_t maxBlocks, int32_t numKvHeads, int32_t batch, int n
         cs *= 2;
   }
   for (;; cs /= 2) {
-    const int threads = cs > 1 ? kClusterThreads : kAloneThreads;
+    const int threads = cs > 1 ? kClusterThreads : maxBlocks <= kFewBlocks ? kAloneFewThreads : kAloneThreads;
     const void *kernel = topNKernelFor(threads);
     cudaFuncAttributes attr{};
     if ((err = cudaFuncGetAttributes(&attr, kernel)) != cudaSuccess)
@@ -989,11 +1001,17 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
   const unsigned cs = static_cast<unsigned>(plan.topNCluster);
   const dim3 grid(static_cast<unsigned>(s.numKvHeads) * cs, static_cast<unsigned>(s.batch));
   // (A block alone is launched without a cluster: it has no cluster step.)
-  return plan.topNThreads == kClusterThreads
-             ? launchPdlClusters(dim3(cs), blockTopNKernel<kClusterThreads>, grid,
-                                 dim3(kClusterThreads), plan.selectSmemBytes, stream, tp)
-             : launchPdl(blockTopNKernel<kAloneThreads>, grid, dim3(kAloneThreads),
-                         plan.selectSmemBytes, stream, tp);
+  switch (plan.topNThreads) {
+  case kClusterThreads:
+    return launchPdlClusters(dim3(cs), blockTopNKernel<kClusterThreads>, grid, dim3(kClusterThreads),
+                             plan.selectSmemBytes, stream, tp);
+  case kAloneFewThreads:
+    return launchPdl(blockTopNKernel<kAloneFewThreads>, grid, dim3(kAloneFewThreads), plan.selectSmemBytes,
+                     stream, tp);
+  default:
+    return launchPdl(blockTopNKernel<kAloneThreads>, grid, dim3(kAloneThreads), plan.selectSmemBytes, stream,
+                     tp);
+  }
 }
 
 } // namespace resa::gpu

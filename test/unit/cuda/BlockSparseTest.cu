@@ -523,7 +523,8 @@ std::string runSelect(const Setup &c, BlockSelectParams params, float scale, Sel
 }
 
 // Selection alone at long contexts: summaries drawn directly (no K/V).
-std::string runSelectLong(KVDType dt, const std::vector<int> &lens, int topNCluster,
+// expectThreads: the top-n thread block size the plan must pick.
+std::string runSelectLong(KVDType dt, const std::vector<int> &lens, int topNCluster, int expectThreads,
                           uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -569,6 +570,9 @@ std::string runSelectLong(KVDType dt, const std::vector<int> &lens, int topNClus
   resa::gpu::BlockSelectOptions options;
   options.topNCluster = topNCluster;
   CUDA_OK(resa::gpu::planBlockSelect(s, dt, d.maxLen, params, &plan, options));
+  if (plan.topNThreads != expectThreads)
+    throw Failure{"the plan's top-n has " + std::to_string(plan.topNThreads) + " threads a block, not " +
+                  std::to_string(expectThreads)};
   const int32_t maxSel = plan.maxSelected;
   std::vector<int32_t> refSel(static_cast<size_t>(s.batch) * s.numKvHeads * maxSel, kPoison32),
       refCounts(static_cast<size_t>(s.batch));
@@ -616,8 +620,9 @@ std::string runSelectLong(KVDType dt, const std::vector<int> &lens, int topNClus
   if (mismatched)
     throw Failure{std::to_string(mismatched) + " (b, g) selections differ, first " + firstBad};
   char line[160];
-  std::snprintf(line, sizeof line, "selection equal, %d blocks/seq, n %d, top-n cluster %d, scores in smem %d",
-                plan.maxBlocks, maxSel, plan.topNCluster, plan.scoresInSmem ? 1 : 0);
+  std::snprintf(line, sizeof line,
+                "selection equal, %d blocks/seq, n %d, top-n cluster %d of %d threads, scores in smem %d",
+                plan.maxBlocks, maxSel, plan.topNCluster, plan.topNThreads, plan.scoresInSmem ? 1 : 0);
   return line;
 }
 
@@ -806,16 +811,19 @@ std::vector<NamedCase> blockSparseCases() {
                        return runSelect(x.c, x.p, x.scale, x.mode, x.forceSplits, s);
                      }});
   // Long contexts, selection alone (256K: 16384 blocks per sequence; at
-  // batch 3 the plan picks one top-n thread block per (b, g), then clusters
-  // of 16 forced).
+  // batch 3 the plan picks one top-n thread block of 1024 per (b, g), then
+  // clusters of 16 forced; at 2048 blocks a sequence, blocks of 512).
   cases.push_back({"select_bf16_long_len262144,262139,100000", [](uint64_t s) {
-                     return runSelectLong(KVDType::BF16, {262144, 262139, 100000}, 0, s);
+                     return runSelectLong(KVDType::BF16, {262144, 262139, 100000}, 0, 1024, s);
                    }});
   cases.push_back({"select_bf16_long_cluster16_len262144,262139,100000", [](uint64_t s) {
-                     return runSelectLong(KVDType::BF16, {262144, 262139, 100000}, 16, s);
+                     return runSelectLong(KVDType::BF16, {262144, 262139, 100000}, 16, 256, s);
                    }});
   cases.push_back({"select_f16_long_len131072", [](uint64_t s) {
-                     return runSelectLong(KVDType::F16, {131072}, 0, s);
+                     return runSelectLong(KVDType::F16, {131072}, 0, 1024, s);
+                   }});
+  cases.push_back({"select_bf16_long_topn512_len32768,30001", [](uint64_t s) {
+                     return runSelectLong(KVDType::BF16, {32768, 30001}, 0, 512, s);
                    }});
   return cases;
 }

@@ -80,10 +80,11 @@ struct BlockSelectOptions {
   int32_t device = -1;  // < 0: the current device
   BlockSelectParts parts = BlockSelectParts::Both;
   // Thread blocks a cluster that top-n serves one (sequence, KV head) with:
-  // 0 picks: 1 (one thread block of 1024 threads) unless the sequences are
-  // long (over 8192 blocks) and (sequence, KV head) pairs few (8 SMs or more
-  // each), then about 1024 blocks of the sequence a thread block of 256, at
-  // most about one thread block an SM. Else a power of two up to 16 (tests
+  // 0 picks: 1 (one thread block of 1024 threads, 512 for sequences of at
+  // most 2048 blocks) unless the sequences are long (over 8192 blocks) and
+  // (sequence, KV head) pairs few (8 SMs or more each), then about 1024
+  // blocks of the sequence a thread block of 256, at most about one thread
+  // block an SM. Else a power of two up to 16 (tests
   // force it to cover the cluster's paths).
   int32_t topNCluster = 0;
   // The scoring kernel's summary loads evict-first in L2: -1 picks (for one
