@@ -20,21 +20,20 @@
 //    [b][g][maxBlocks].
 //
 // 2. Top-n (blockTopNKernel): a cluster of thread blocks per (b, g) (of 256
-//    threads; at larger batches and shorter sequences one block alone, of
-//    1024 threads or 512), each holding a slice of the scores (shared memory
-//    when it fits); the blocks meet at cluster barriers and read each
-//    other's shared memory. A bucket select: the cluster's min/max of the active
-//    scores, a 2048-bucket histogram of (s - lo) / (hi - lo) (monotone in s,
-//    so equal scores share a bucket and buckets are ordered) summed over the
-//    cluster (each block sums its own range of buckets), the bucket T holding
-//    the n-th largest; buckets above T are taken, T becomes the active set
-//    (its own min/max) and the loop repeats until T is small (<= 64 scores:
-//    gathered from the cluster and ranked exactly by (score desc, index
-//    asc), a warp per score) or all equal (lowest indices first). With random
-//    data one histogram pass suffices (about 10 scores per bucket at the 90th
-//    percentile of 16384). The selection is a bitmap per slice (ballots; the
-//    local blocks set directly), written out ascending after the lower
-//    ranks' counts.
+//    threads; at larger batches and shorter sequences one block alone, of 1024
+//    threads or 512), each holding a slice of the scores (shared memory when it
+//    fits); the blocks meet at cluster barriers and read each other's shared
+//    memory. A bucket select: the cluster's min/max of the active scores, a
+//    2048-bucket histogram of (s - lo) / (hi - lo) (monotone in s, so equal
+//    scores share a bucket and buckets are ordered) summed over the cluster
+//    (each block sums its own range of buckets), the bucket T holding the n-th
+//    largest; buckets above T are taken, T becomes the active set (its own
+//    min/max) and the loop repeats until T is small (<= 64 scores: gathered
+//    from the cluster and ranked exactly by (score desc, index asc), a warp per
+//    score) or all equal (lowest indices first). With random data one histogram
+//    pass suffices (about 10 scores per bucket at the 90th percentile of
+//    16384). The selection is a bitmap per slice (ballots; the local blocks set
+//    directly), written out ascending after the lower ranks' counts.
 #include "resa/cuda/BlockSparse.h"
 
 #include "Launch.cuh"
@@ -47,6 +46,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cfloat>
+#include <type_traits>
 
 namespace resa::gpu {
 namespace {
@@ -799,12 +799,17 @@ size_t alignUp16(size_t x) { return (x + 15) / 16 * 16; }
 template <int Threads> const void *topNKernel() {
   return reinterpret_cast<const void *>(blockTopNKernel<Threads>);
 }
-const void *topNKernelFor(int threads) {
+// f(std::integral_constant<int, T>{}) for the top-n kernel of T = `threads`
+// threads a block (one of the three the plan picks from).
+template <typename F> auto withTopNThreads(int threads, F &&f) {
   switch (threads) {
-  case kClusterThreads: return topNKernel<kClusterThreads>();
-  case kAloneFewThreads: return topNKernel<kAloneFewThreads>();
-  default: return topNKernel<kAloneThreads>();
+  case kClusterThreads: return f(std::integral_constant<int, kClusterThreads>{});
+  case kAloneFewThreads: return f(std::integral_constant<int, kAloneFewThreads>{});
+  default: return f(std::integral_constant<int, kAloneThreads>{});
   }
+}
+const void *topNKernelFor(int threads) {
+  return withTopNThreads(threads, [](auto t) { return topNKernel<decltype(t)::value>(); });
 }
 
 // Lets the top-n kernels use the device's whole opt-in shared memory and
@@ -1001,17 +1006,13 @@ cudaError_t selectBlocks(const BlockSelectArgs &a, const BlockSelectPlan &plan, 
   const unsigned cs = static_cast<unsigned>(plan.topNCluster);
   const dim3 grid(static_cast<unsigned>(s.numKvHeads) * cs, static_cast<unsigned>(s.batch));
   // (A block alone is launched without a cluster: it has no cluster step.)
-  switch (plan.topNThreads) {
-  case kClusterThreads:
-    return launchPdlClusters(dim3(cs), blockTopNKernel<kClusterThreads>, grid, dim3(kClusterThreads),
-                             plan.selectSmemBytes, stream, tp);
-  case kAloneFewThreads:
-    return launchPdl(blockTopNKernel<kAloneFewThreads>, grid, dim3(kAloneFewThreads), plan.selectSmemBytes,
-                     stream, tp);
-  default:
-    return launchPdl(blockTopNKernel<kAloneThreads>, grid, dim3(kAloneThreads), plan.selectSmemBytes, stream,
-                     tp);
-  }
+  return withTopNThreads(plan.topNThreads, [&](auto t) {
+    constexpr int T = decltype(t)::value;
+    if constexpr (kClustered<T>)
+      return launchPdlClusters(dim3(cs), blockTopNKernel<T>, grid, dim3(T), plan.selectSmemBytes, stream, tp);
+    else
+      return launchPdl(blockTopNKernel<T>, grid, dim3(T), plan.selectSmemBytes, stream, tp);
+  });
 }
 
 } // namespace resa::gpu
