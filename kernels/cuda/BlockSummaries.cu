@@ -2,10 +2,11 @@
 //
 // One warp per (page, KV head): lane l owns the head-dim pairs l, l + 32, ...
 // (single elements when headDim is odd: SummaryElement.cuh, which the rotary
-// append shares) and walks the slots [from, valid) of the page, starting
-// from the stored summary (from > 0) or from +inf / -inf (from == 0). Min and max of stored values are stored values: nothing is
-// rounded. Same semantics as CpuKVStorage::updateSummaries (std::min/std::max
-// keep the old value when the key is NaN, as fminf/fmaxf do). Any head dim.
+// append shares) and walks the slots [from, valid) of the page, starting from
+// the stored summary (from > 0) or from +inf / -inf (from == 0). Min and max of
+// stored values are stored values: nothing is rounded. Same semantics as
+// CpuKVStorage::updateSummaries (std::min/std::max keep the old value when the
+// key is NaN, as fminf/fmaxf do). Any head dim.
 #include "resa/cuda/BlockSparse.h"
 
 #include "Launch.cuh"
