@@ -92,6 +92,22 @@ Timeline summariseTimeline(const std::vector<std::vector<KernelSpan>> &steps,
     gapList += (i ? ", " : "") + g.str();
   }
   j.raw("largest_gaps", gapList + "]");
+  // The last step's kernels as they ran, in us from the step's start on the
+  // host: where each kernel of a layer starts and ends against its
+  // neighbours (what the per-name sums above cannot show).
+  std::string lastList = "[";
+  if (!steps.empty()) {
+    const uint64_t t0 = stepStarts.back();
+    for (size_t i = 0; i < steps.back().size(); ++i) {
+      const KernelSpan &k = steps.back()[i];
+      JsonObject e;
+      e.text("name", k.name)
+          .num("start_us", (static_cast<double>(k.start) - static_cast<double>(t0)) / 1e3)
+          .num("end_us", (static_cast<double>(k.end) - static_cast<double>(t0)) / 1e3);
+      lastList += (i ? ", " : "") + e.str();
+    }
+  }
+  j.raw("last_step", lastList + "]");
 
   std::string t = "per step: span " + fmt("%.1f us", us(span)) + " = launch " +
                   fmt("%.1f", us(launch)) + " + kernels running " + fmt("%.1f", us(busy)) +

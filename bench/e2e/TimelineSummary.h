@@ -33,7 +33,8 @@ struct Timeline {
 // kernel that starts early and waits for the one before adds only what
 // follows that one's end; the names are sorted by it, and the own times sum
 // to the running time); the pairs of consecutive kernels with the most idle
-// time between them (the 12 largest).
+// time between them (the 12 largest); the last step's kernels, each with its
+// start and end in us from the step's start on the host ("last_step").
 Timeline summariseTimeline(const std::vector<std::vector<KernelSpan>> &steps,
                            const std::vector<uint64_t> &stepStarts,
                            const std::vector<uint64_t> &stepEnds);

@@ -48,6 +48,12 @@ TEST(TimelineSummary, SpanIsLaunchPlusRunningPlusGaps) {
                       "1.5}, {\"after\": \"A\", \"before\": \"C\", \"us_per_step\": 0.5}]"),
             std::string::npos)
       << json;
+  // The last step's kernels as they ran, from its start on the host (20000).
+  EXPECT_NE(json.find("\"last_step\": [{\"name\": \"A\", \"start_us\": 0.5, \"end_us\": 1.5}, "
+                      "{\"name\": \"D\", \"start_us\": 0.6, \"end_us\": 0.7}, "
+                      "{\"name\": \"C\", \"start_us\": 2.5, \"end_us\": 3}]"),
+            std::string::npos)
+      << json;
 }
 
 TEST(TimelineSummary, TableSaysTheSame) {
