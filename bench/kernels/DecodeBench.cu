@@ -1,8 +1,9 @@
-// resa-bench-kernels: times the CUDA dense decode-attention kernel over the
-// paged KV cache, against a device-to-device copy ceiling measured in the
-// same run.
+// resa-bench kernels (and resa-bench-kernels, the same for builds without
+// the runtime: bench/kernels/standalone): times the CUDA dense
+// decode-attention kernel over the paged KV cache, against a
+// device-to-device copy ceiling measured in the same run.
 //
-//   resa-bench-kernels [--out FILE.json] [--batches 1,8]
+//   resa-bench kernels [--out FILE.json] [--batches 1,8]
 //                      [--contexts 4096,16384,65536,131072,262144]
 //                      [--variants] [--overhead] [--quick] [--sparse]
 //                      [--workspace-merge] [--splits N]
@@ -26,6 +27,8 @@
 // they read DRAM. Bytes moved per call: K and V read once plus q read and the
 // output written; the fraction is of the copy ceiling (bytes read + written
 // by cudaMemcpy device-to-device of 2 GiB, median of 10).
+#include "KernelsBench.h"
+
 #include "resa/cuda/BlockSparse.h"
 #include "resa/cuda/DecodeAttention.h"
 
@@ -485,7 +488,7 @@ SparseResult runSparse(int batch, int context, double ceiling, size_t l2Bytes, b
 
 } // namespace
 
-int main(int argc, char **argv) {
+int resa::bench::kernels(int argc, char **argv) {
   std::string outPath = "kernels-decode.json";
   std::vector<int> batches = {1, 8};
   std::vector<int> contexts = {4096, 16384, 65536, 131072, 262144};
@@ -511,17 +514,20 @@ int main(int argc, char **argv) {
     else if (a == "--splits" && i + 1 < argc)
       gOptions.forceSplits = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr,
-                   "usage: %s [--out FILE.json] [--batches 1,8] [--contexts 4096,...] "
-                   "[--variants] [--overhead] [--quick] [--sparse] [--workspace-merge] "
-                   "[--splits N]\n",
-                   argv[0]);
-      return 2;
+      const bool help = a == "--help" || a == "-h";
+      std::fprintf(help ? stdout : stderr,
+                   "usage: resa-bench kernels [--out FILE.json] [--batches 1,8] "
+                   "[--contexts 4096,...] [--variants] [--overhead] [--quick] [--sparse] "
+                   "[--workspace-merge] [--splits N]\n"
+                   "CUDA decode attention (dense; with --sparse ReSA's selection and "
+                   "block-sparse step) against the copy ceiling of the same run "
+                   "(bench/NOTES.md).\n");
+      return help ? 0 : 2;
     }
   }
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::printf("SKIPPED: resa-bench-kernels (no CUDA device)\n");
+    std::printf("SKIPPED: resa-bench kernels (no CUDA device)\n");
     return 0;
   }
   cudaDeviceProp prop;
