@@ -515,6 +515,9 @@ int resa::bench::kernels(int argc, char **argv) {
       gOptions.forceSplits = std::atoi(argv[++i]);
     else {
       const bool help = a == "--help" || a == "-h";
+      if (!help)
+        std::fprintf(stderr, "resa-bench kernels: unknown option or missing value: %s\n",
+                     a.c_str());
       std::fprintf(help ? stdout : stderr,
                    "usage: resa-bench kernels [--out FILE.json] [--batches 1,8] "
                    "[--contexts 4096,...] [--variants] [--overhead] [--quick] [--sparse] "
