@@ -20,13 +20,14 @@ for t in ${TESTS-resa-cuda-ops-tests resa-cuda-layers-tests resa-cuda-generic-at
   grep -E '^FAIL|error' "$OUT/$t.log" | head -15
 done
 packages=$(mktemp -d)
-# The figure (bf16 CUDA against the float32 package, strict), then
-# what CTest's device-e2e checks (the backend against the same package);
-# REFERENCES picks (default "f32 same"; "same" alone when only the bf16
+# The figure (bf16 CUDA against the float32 package, strict), the
+# same strict check of f16 packages (f16: CTest's device-e2e-f16), then what
+# CTest's device-e2e checks (the backend against the same package);
+# REFERENCES picks (default "f32 f16 same"; "same" alone when only the bf16
 # packages travelled, .carry/packages-cuda.tar.xz).
 if [ -f "$carry/packages.tar.xz" ]; then
   tar -C "$packages" -xJf "$carry/packages.tar.xz"
-  references=${REFERENCES-f32 same}
+  references=${REFERENCES-f32 f16 same}
 elif [ -f "$carry/packages-cuda.tar.xz" ]; then
   tar -C "$packages" -xJf "$carry/packages-cuda.tar.xz"
   references=${REFERENCES-same}
@@ -38,14 +39,20 @@ else
 fi
 for reference in $references; do
   t0=$(date +%s)
-  flags=()
-  [ $reference = same ] && flags=(--tolerance 3e-2 --tie-margin 3e-2)
+  case $reference in
+    same) flags=(--reference same --tolerance 3e-2 --tie-margin 3e-2)
+          what="bf16 packages against the same packages on the CPU" ;;
+    f16) flags=(--reference f32 --dtype f16)
+         what="f16 packages against the float32 packages on the CPU, strict" ;;
+    *) flags=(--reference "$reference")
+       what="bf16 packages against the $reference packages on the CPU, strict" ;;
+  esac
   timeout 300 python3 test/e2e/device_check.py "$carry/bin" test/fixtures \
-    --packages "$packages/packages" --run-only --reference $reference "${flags[@]}" \
+    --packages "$packages/packages" --run-only "${flags[@]}" \
     > "$OUT/device-e2e-$reference.log" 2>&1
   rc=$?
   [ $rc -eq 0 ] || status=1
-  echo "device-e2e (CPU reference: $reference package): rc $rc ($(( $(date +%s) - t0 )) s)" |
+  echo "device-e2e ($reference: $what): rc $rc ($(( $(date +%s) - t0 )) s)" |
     tee -a "$OUT/run.log"
   grep -E 'checks passed|failed:' "$OUT/device-e2e-$reference.log" | head -5
 done
