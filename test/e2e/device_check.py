@@ -55,11 +55,10 @@ POLICIES = {
 }
 
 
-def side_dtypes(device_dtype):
-    """Package side -> dtype, the device side's named by its dtype unless bf16
-    (so that packages of both dtypes can share a --packages folder)."""
-    side = "cuda" if device_dtype == "bf16" else f"cuda-{device_dtype}"
-    return {"cpu": "f32", side: device_dtype}
+def device_side(dtype):
+    """The device packages' name suffix: named by their dtype unless bf16 (so
+    that packages of both dtypes can share a --packages folder)."""
+    return "cuda" if dtype == "bf16" else f"cuda-{dtype}"
 
 
 TOOLS = pathlib.Path(__file__).resolve().parents[2] / "tools"
@@ -91,9 +90,8 @@ def compile_all(bin_dir, models, out, extra, sides):
                 subprocess.run(cmd, check=True)
 
 
-def check_all(bin_dir, models, out, device, reference, tolerance, tie_margin, sides):
+def check_all(bin_dir, models, out, device, reference, tolerance, tie_margin, side):
     failed = []
-    side = list(sides)[1]
     for model in models:
         for policy in POLICIES:
             ref = "cpu" if reference == "f32" else side
@@ -120,7 +118,7 @@ def main():
     ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     ap.add_argument("--models", help="comma-separated fixture or shape model names (default: all)")
     ap.add_argument("--reference", choices=["f32", "same"], default="f32",
-                    help="the CPU runs the float32 package (default) or the same bf16 one")
+                    help="the CPU runs the float32 package (default) or the device's package")
     ap.add_argument("--dtype", choices=["bf16", "f16"], default="bf16",
                     help="the device's packages (default bf16, the issue's; f16 has 3 more "
                          "mantissa bits: what the kernels give when bf16 storage is not the limit)")
@@ -144,7 +142,7 @@ def main():
             for m in models:
                 print(f"SKIPPED: device-{m.stem} (no CUDA device)")
             return 0
-    sides = side_dtypes(args.dtype)
+    sides = {"cpu": "f32", device_side(args.dtype): args.dtype}  # package suffix -> dtype
     with tempfile.TemporaryDirectory() as tmp:
         out = args.packages or pathlib.Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
@@ -153,7 +151,7 @@ def main():
         if args.compile_only:
             return 0
         failed = check_all(args.bin, models, out, args.device, args.reference, args.tolerance,
-                           args.tie_margin, sides)
+                           args.tie_margin, device_side(args.dtype))
     print(f"{2 * len(models) - len(failed)}/{2 * len(models)} model x policy checks passed")
     if failed:
         print("failed: " + ", ".join(failed))
