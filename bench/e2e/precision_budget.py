@@ -170,7 +170,8 @@ def self_check(fixtures):
 
 
 def prompts_for(model):
-    vocab = next(d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim[::-1])
+    logits = next(o for o in model.graph.output if o.name == "logits")
+    vocab = logits.type.tensor_type.shape.dim[-1].dim_value
     rng = np.random.default_rng(0)
     return [rng.integers(0, vocab, (1, n)).astype(np.int64) for n in PROMPT_LENGTHS]
 
