@@ -44,8 +44,11 @@ for reference in $references; do
           what="bf16 packages against the same packages on the CPU" ;;
     f16) flags=(--reference f32 --dtype f16)
          what="f16 packages against the float32 packages on the CPU, strict" ;;
-    *) flags=(--reference "$reference")
-       what="bf16 packages against the $reference packages on the CPU, strict" ;;
+    f32) flags=(--reference f32)
+         what="bf16 packages against the float32 packages on the CPU, strict" ;;
+    *) echo "device_check.sh: unknown reference '$reference' in REFERENCES" | tee -a "$OUT/run.log"
+       status=1
+       continue ;;
   esac
   timeout 300 python3 test/e2e/device_check.py "$carry/bin" test/fixtures \
     --packages "$packages/packages" --run-only "${flags[@]}" \
