@@ -60,9 +60,12 @@ __device__ __forceinline__ double weightOf(float v, double maxLogit, double temp
   return exp((static_cast<double>(v) - maxLogit) / temperature);
 }
 
+// fmaxf that keeps a NaN (either side): the maximum and "some logit is NaN"
+// in one reduction.
+struct NanMaxOp {
+  __device__ float operator()(float a, float b) const { return a != a ? a : b != b ? b : fmaxf(a, b); }
+};
 struct MaxOp {
-  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
-  __device__ int operator()(int a, int b) const { return a > b ? a : b; }
   __device__ long long operator()(long long a, long long b) const { return a > b ? a : b; }
 };
 struct MinOp {
@@ -99,29 +102,42 @@ struct Slice {
   __device__ __forceinline__ float at(int64_t i) const { return base[i - begin]; }
 };
 
-// op over v of every thread of the row's cluster, returned to every thread.
-// All threads of the cluster must call it. `slot` is this block's shared
-// partial (the same variable in every block); the closing cluster barrier
-// keeps it alive and unchanged until every block has read it.
-template <typename T, typename Op> __device__ T clusterReduce(T v, Op op, T *scratch, T *slot) {
-  v = detail::blockReduce(v, op, scratch);
+// One value of a cluster reduction: v, reduced by op through `scratch` (the
+// block reduction's) and `slot` (this block's partial, the same variable in
+// every block).
+template <typename T, typename Op> struct Reduction {
+  T &v;
+  Op op;
+  T *scratch, *slot;
+};
+template <typename T, typename Op> __device__ Reduction<T, Op> reduction(T &v, Op op, T *scratch, T *slot) {
+  return {v, op, scratch, slot};
+}
+
+// Each reduction's v becomes op over v of every thread of the row's cluster,
+// in every thread; the reductions share one pair of cluster barriers (each
+// pair cost about as much as a pass over the slice). All threads of the
+// cluster must call it; the closing barrier keeps the slots alive and
+// unchanged until every block has read them.
+template <typename... R> __device__ void clusterReduce(R... r) {
+  ((r.v = detail::blockReduce(r.v, r.op, r.scratch)), ...);
   cg::cluster_group cluster = cg::this_cluster();
-  if (threadIdx.x == 0) *slot = v;
+  if (threadIdx.x == 0) ((*r.slot = r.v), ...);
   cluster.sync();
-  T r = *cluster.map_shared_rank(slot, 0);
-  for (unsigned c = 1; c < cluster.num_blocks(); ++c) r = op(r, *cluster.map_shared_rank(slot, c));
+  ((r.v = *cluster.map_shared_rank(r.slot, 0)), ...);
+  for (unsigned c = 1; c < cluster.num_blocks(); ++c)
+    ((r.v = r.op(r.v, *cluster.map_shared_rank(r.slot, c))), ...);
   cluster.sync();
-  return r;
 }
 
 // The scratch and partial slots of the cluster reductions.
 struct ReduceShared {
   float f[32];
-  double d[32];
+  double d[32], d2[32];
   long long i[32];
   int n[32];
   float fSlot;
-  double dSlot;
+  double dSlot, d2Slot;
   long long iSlot;
   int nSlot;
 };
@@ -244,14 +260,26 @@ __device__ Pick pickByMass(Slice slice, double maxLogit, double temperature, dou
     }
   }
   __syncthreads();
-  p.token = clusterReduce(sh.index, MaxOp(), rs.i, &rs.iSlot);
+  long long token = sh.index;
+  clusterReduce(reduction(token, MaxOp(), rs.i, &rs.iSlot));
+  p.token = token;
   return p;
 }
 
-// Copies the slice into shared memory: every thread's 4-byte cp.async
-// copies issued back to back, then one wait (any alignment of the row).
+// Copies the slice into shared memory: every thread's cp.async copies issued
+// back to back, then one wait; 16 bytes a copy where the slice starts 16-byte
+// aligned in global memory (staged is), 4 for the rest (any alignment).
 __device__ void stageSlice(const float *l, int64_t begin, int64_t end, float *staged) {
-  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+  int64_t rest = begin;
+  if ((reinterpret_cast<uintptr_t>(l + begin) & 15u) == 0) {
+    const int64_t quads = (end - begin) / 4;
+    for (int64_t j = threadIdx.x; j < quads; j += blockDim.x) {
+      const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(staged + 4 * j));
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(l + begin + 4 * j) : "memory");
+    }
+    rest = begin + 4 * quads;
+  }
+  for (int64_t i = rest + threadIdx.x; i < end; i += blockDim.x) {
     const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(staged + (i - begin)));
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst), "l"(l + i) : "memory");
   }
@@ -261,7 +289,7 @@ __device__ void stageSlice(const float *l, int64_t begin, int64_t end, float *st
 
 // staged: each block's slice fits the dynamic shared memory it was given.
 __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads) sampleKernel(SampleArgs a, bool staged) {
-  extern __shared__ float stagedSlice[];
+  extern __shared__ __align__(16) float stagedSlice[];
   __shared__ PickShared sh;
   __shared__ ReduceShared rs;
   const int64_t row = blockIdx.x / kCluster;
@@ -275,47 +303,45 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kThreads) sam
   const Slice slice{begin, end, staged ? stagedSlice : l + begin};
   const bool writer = rank == 0 && threadIdx.x == 0;
 
+  // The maximum, NaN when some logit is.
   float mx = -INFINITY;
-  int nan = 0;
-  for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x) {
-    const float v = slice.at(i);
-    if (v != v) nan = 1;
-    else mx = fmaxf(mx, v);
-  }
-  if (clusterReduce(nan, MaxOp(), rs.n, &rs.nSlot)) {
+  for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x) mx = NanMaxOp()(mx, slice.at(i));
+  clusterReduce(reduction(mx, NanMaxOp(), rs.f, &rs.fSlot));
+  if (mx != mx) {
     if (writer) {
       a.tokens[row] = -1;
       if (a.logProbs) a.logProbs[row] = NAN;
     }
     return;
   }
-  mx = clusterReduce(mx, MaxOp(), rs.f, &rs.fSlot);
   const double maxLogit = mx;
 
   // The softmax denominator at temperature 1 (for the log-probability only):
   // fp32 exponentials summed in double, within ~1e-6 of the CPU's double
-  // exponentials (those were most of the kernel's time).
+  // exponentials (those were most of the kernel's time); reduced with the
+  // next pass's sum or index.
   double total = 0;
-  for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x)
-    total += static_cast<double>(expf(slice.at(i) - mx));
-  total = clusterReduce(total, detail::SumOp(), rs.d, &rs.dSlot);
-
   long long token;
   if (a.temperature == 0.0f) {
     // The first maximum: each thread's first hit is its lowest index.
     long long first = vocab;
-    for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x)
-      if (slice.at(i) == mx) {
-        first = i;
-        break;
-      }
-    token = clusterReduce(first, MinOp(), rs.i, &rs.iSlot);
+    for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x) {
+      const float v = slice.at(i);
+      total += static_cast<double>(expf(v - mx));
+      if (v == mx && first == vocab) first = i;
+    }
+    clusterReduce(reduction(total, detail::SumOp(), rs.d, &rs.dSlot), reduction(first, MinOp(), rs.i, &rs.iSlot));
+    token = first;
   } else {
     const double temperature = a.temperature;
     double weights = 0;
-    for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x)
-      weights += weightOf(slice.at(i), maxLogit, temperature);
-    weights = clusterReduce(weights, detail::SumOp(), rs.d, &rs.dSlot);
+    for (int64_t i = slice.begin + threadIdx.x; i < slice.end; i += blockDim.x) {
+      const float v = slice.at(i);
+      total += static_cast<double>(expf(v - mx));
+      weights += weightOf(v, maxLogit, temperature);
+    }
+    clusterReduce(reduction(total, detail::SumOp(), rs.d, &rs.dSlot),
+                  reduction(weights, detail::SumOp(), rs.d2, &rs.d2Slot));
     const Pick nucleus = pickByMass<false>(slice, maxLogit, temperature, double(a.topP) * weights, sh, rs);
     const double r = a.uniforms[row] * nucleus.massThrough;
     const Pick s = pickByMass<true>(slice, maxLogit, temperature, r, sh, rs);
