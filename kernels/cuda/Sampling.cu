@@ -5,8 +5,8 @@
 // (warps in order) and then the cluster's, over the blocks' partials in rank
 // order through distributed shared memory: deterministic, no atomics.
 // Each block first copies its slice to shared memory (when it fits: a
-// vocabulary up to ~460K tokens), so that the kernel's passes over it (three
-// when greedy, nineteen with top-p) cost one round trip to global memory,
+// vocabulary up to ~460K tokens), so that the kernel's passes over it (two
+// when greedy, eighteen with top-p) cost one round trip to global memory,
 // not one chain of them each (greedy at a 128K vocabulary took 30 us a step).
 //
 // The CPU Sampler sorts the whole row; here the order is never materialised.
