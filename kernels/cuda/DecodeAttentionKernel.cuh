@@ -1189,6 +1189,21 @@ using TcDefault = InstanceOf<TcCfg<D, 32, 2, sizeof(T), 4, HG>,
                              decodeAttentionTcKernel<T, D, 32, 2, 4, HG, false>, HG, 32, 2, true,
                              decodeAttentionTcKernel<T, D, 32, 2, 4, HG, true>>;
 
+// The default kernel (variant 0) for storage T: tensor cores, 32-token
+// stages, 2 a warp, 4 warps, PDL; 16 heads a block for groups over 8 (one
+// K/V read for all). False where the head dim has none.
+template <typename T> bool findDefaultKernel(int headDim, int group, KernelEntry *e) {
+  if (headDim == 128) {
+    *e = group > 8 ? TcDefault<T, 128, 16>::entry() : TcDefault<T, 128, 8>::entry();
+    return true;
+  }
+  if (headDim == 64) {
+    *e = group > 8 ? TcDefault<T, 64, 16>::entry() : TcDefault<T, 64, 8>::entry();
+    return true;
+  }
+  return false;
+}
+
 // Defined in DecodeAttentionBf16.cu / DecodeAttentionF16.cu. Returns false
 // when no kernel exists for the combination (group = query heads per KV head).
 bool findKernelBf16(int headDim, int group, int variant, KernelEntry *e);
