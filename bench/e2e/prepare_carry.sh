@@ -39,11 +39,12 @@ python3 "$root/test/e2e/device_check.py" "$compiler" "$root/test/fixtures" \
 python3 "$root/test/e2e/device_check.py" "$compiler" "$root/test/fixtures" \
   --packages "$carry/packages" --compile-only --dtype f16
 # The carry is limited to 64 MiB: the packages travel compressed, all of them
-# (14 MB: the float32 references are most of it) and the bf16 ones alone
-# (1.5 MB: what device_check.sh's "same" reference needs, small enough to go
-# beside a training checkpoint in every call).
-tar -C "$carry" -cJf "$carry/packages.tar.xz" packages
-(cd "$carry" && tar -cJf packages-cuda.tar.xz packages/*.cuda)
+# (7 MB: xz -9e's 64 MB window finds the weights a model's exporter variants
+# share; 19 MB at the default level) and the bf16 ones alone (1.5 MB: what
+# device_check.sh's "same" reference needs, small enough to go beside a
+# training checkpoint in every call).
+tar -C "$carry" -cf - packages | xz -T0 -9e > "$carry/packages.tar.xz"
+(cd "$carry" && tar -cf - packages/*.cuda | xz -T0 -9e > packages-cuda.tar.xz)
 rm -rf "$carry/packages"
 # bench/e2e/device_bench.sh's packages: the Llama-3-8B shape, bf16, weights
 # made on the device (a few hundred KB each). Their prefill computes the last
