@@ -3,6 +3,7 @@
 
 #include "plan.pb.h"
 
+#include <map>
 #include <set>
 
 namespace resa::bench {
@@ -27,18 +28,45 @@ BlockSelectParams selectParams(const plan::Step &step) {
   return p;
 }
 
+// Whether `step` reads its input `i` only by rows that index tensors pick
+// (resa.embedding's table; a Gather along axis 0).
+bool readsRows(const plan::Step &step, int i) {
+  if (i != 0)
+    return false;
+  if (step.kernel() == "resa.embedding")
+    return true;
+  if (step.kernel() != "Gather")
+    return false;
+  for (const plan::Attr &a : step.attrs())
+    if (a.name() == "axis")
+      return a.value_case() == plan::Attr::kI && a.i() == 0;
+  return true; // (ONNX's default axis)
+}
+
 } // namespace
 
 PackageFacts readPackageFacts(const Package &package) {
-  const plan::Plan &plan = package.plan();
-  if (!plan.has_kv_cache())
+  if (!package.plan().has_kv_cache())
     throw Error(package.path() + ": the package has no KV-cache program");
+  return readPlanFacts(package.plan(), package.function("decode"));
+}
+
+PackageFacts readPlanFacts(const plan::Plan &plan, const plan::Function &decode) {
   PackageFacts f;
   const plan::KVCacheSpec &kv = plan.kv_cache();
   f.layers = kv.layers();
   f.kvHeads = kv.kv_heads();
   f.headDim = kv.head_dim();
   f.blockSize = kv.block_size() > 0 ? kv.block_size() : 16; // the runtime's default
+  // Each weight decode reads: true where some step reads it whole.
+  std::map<std::string, bool> readWhole;
+  for (const plan::Step &step : decode.steps())
+    for (int i = 0; i < step.inputs_size(); ++i) {
+      const int id = step.inputs(i);
+      if (id < 0 || id >= plan.values_size() || plan.values(id).source_case() != plan::Value::kWeight)
+        continue;
+      readWhole[plan.values(id).weight()] |= !readsRows(step, i);
+    }
   std::set<std::string> seen;
   for (const plan::Value &v : plan.values()) {
     if (v.source_case() != plan::Value::kWeight || !seen.insert(v.weight()).second)
@@ -47,9 +75,17 @@ PackageFacts readPackageFacts(const Package &package) {
     for (int64_t d : v.shape())
       n *= d;
     const DType t = static_cast<DType>(v.dtype());
-    f.weightBytes += n * static_cast<int64_t>(isFloat(t) ? 2 : dtypeSize(t));
+    const int64_t bytes = n * static_cast<int64_t>(isFloat(t) ? 2 : dtypeSize(t));
+    f.weightBytes += bytes;
+    const auto read = readWhole.find(v.weight());
+    if (read == readWhole.end())
+      continue;
+    if (read->second)
+      f.decodeWholeBytes += bytes;
+    else if (v.shape_size() > 0 && v.shape(0) > 0)
+      f.decodeRowBytes += bytes / v.shape(0);
   }
-  for (const plan::Step &step : package.function("decode").steps())
+  for (const plan::Step &step : decode.steps())
     if (step.kernel() == "resa.block_select") {
       f.selectsBlocks = true;
       f.select = selectParams(step);
@@ -69,7 +105,7 @@ StepBytes decodeStepBytes(const PackageFacts &f, int64_t batch, int64_t context)
   const double pair = 2.0 * 2.0 * static_cast<double>(f.layers * f.kvHeads * f.headDim);
   const double denseKV = pair * static_cast<double>(batch * context);
   StepBytes b;
-  b.weights = static_cast<double>(f.weightBytes);
+  b.weights = static_cast<double>(f.decodeWholeBytes + batch * f.decodeRowBytes);
   if (f.selectsBlocks) {
     const int64_t blocks = (context + f.blockSize - 1) / f.blockSize;
     const int32_t kept = selectedBlockCount(static_cast<int32_t>(blocks), f.select);

@@ -7,9 +7,12 @@ targets) and .png (plot; needs matplotlib, else says so and writes the rest).
                     [--shape NAME=RESA2.json ...]
 
 Decode figures are ms per step (one token for each sequence of the batch);
-"x floor" is the median over the byte floor (resa-bench: weights + KV read +
-key summaries + ReSA's amortised rectification read, over the copy ceiling
-measured in the same run), so 1.00 is the floor itself.
+"x floor" is the median over the byte floor (resa-bench: the weights a step
+reads (those decode reads whole, and a row a sequence of the embedding table
+and rotary caches) + KV read + key summaries + ReSA's amortised rectification
+read, over the copy ceiling measured in the same run), so 1.00 is the floor
+itself. (Reports before 2026-12-01 counted every weight whole, the embedding
+table and rotary caches included: 1.18 GB more on the Llama-3-8B shape.)
 
 GSR rows (resa-bench --gsr-fork N@C): N candidates forked from one prompt of
 C tokens (sharing its KV pages) decoded as one batch, against one sequence

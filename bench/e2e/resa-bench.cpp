@@ -459,8 +459,10 @@ private:
               "each, after warm-up, ms per step = run / steps, tokens chosen on the device "
               "(greedy) and each step queued before the host reads the one before (its token ids "
               "copied on the device), as generate() does; ReSA: windows of `interval` such steps "
-              "+ their rectification (the batch in one call), ms per step = window / interval; floor = (weights + KV read + key "
-              "summaries + rectification's full KV read / interval) / copy ceiling; ceiling = "
+              "+ their rectification (the batch in one call), ms per step = window / interval; floor = (weights read + KV "
+              "read + key summaries + rectification's full KV read / interval) / copy ceiling, the "
+              "weights read being those decode reads whole once and a row a sequence of those it reads "
+              "by token or position (the embedding table, rotary caches); ceiling = "
               "cudaMemcpy D2D 2 GiB, read + write bytes, median of 10, same run; prefill: "
               "Generator::prefill, logits to the host included; gsr-fork: one sequence's KV "
               "filled, forked into N sharing its pages (copy-on-write) plus one more, decode "
@@ -506,6 +508,8 @@ public:
     info.integer("layers", facts_.layers).integer("kv_heads", facts_.kvHeads);
     info.integer("head_dim", facts_.headDim).integer("block_size", facts_.blockSize);
     info.integer("weight_bytes", facts_.weightBytes).integer("kv_page_bytes", pageBytes());
+    info.integer("decode_whole_weight_bytes", facts_.decodeWholeBytes)
+        .integer("decode_row_weight_bytes", facts_.decodeRowBytes);
     if (facts_.selectsBlocks)
       info.num("kept_ratio", facts_.select.keptRatio)
           .integer("min_blocks", facts_.select.minBlocks)
