@@ -125,8 +125,7 @@ def compare(out, ref):
     return worst, flips
 
 
-def budget(path, prompts):
-    model = onnx.load(path)
+def budget(model, prompts):
     ref = run(model, prompts)
     rows = {}
     for level, name in enumerate(SETS, 1):
@@ -155,13 +154,13 @@ def self_check(fixtures):
               f"{int(np.sum(got != to_bf16(x)))} of {x.size} values")
         ok = False
     path = fixtures / "llama-sdpa-op18.onnx"
-    prompts = prompts_for(onnx.load(path))
     model = onnx.load(path)
+    prompts = prompts_for(model)
     worst, flips = compare(run(rounded_model(model, 0), prompts), run(model, prompts))
     if worst != 0.0 or flips:
         print(f"FAIL: the unrounded copy of {path.name} differs from it ({worst:.3e})")
         ok = False
-    rows = budget(path, prompts)
+    rows = budget(model, prompts)
     if not all(rows[s]["worst_relative_error"] > 0.0 for s in SETS):
         print(f"FAIL: a rounding set left {path.name}'s logits unchanged: {rows}")
         ok = False
@@ -193,7 +192,7 @@ def main():
         if not path.exists():
             sys.exit(f"precision_budget: no model {path}")
         model = onnx.load(path)
-        results[stem] = budget(path, prompts_for(model))
+        results[stem] = budget(model, prompts_for(model))
         print(f"| {stem} | " + " | ".join(
             f"{results[stem][s]['worst_relative_error']:.2e} / {results[stem][s]['greedy_flips']}"
             for s in SETS) + " |", flush=True)

@@ -142,7 +142,8 @@ def main():
             for m in models:
                 print(f"SKIPPED: device-{m.stem} (no CUDA device)")
             return 0
-    sides = {"cpu": "f32", device_side(args.dtype): args.dtype}  # package suffix -> dtype
+    side = device_side(args.dtype)
+    sides = {"cpu": "f32", side: args.dtype}  # package suffix -> dtype
     with tempfile.TemporaryDirectory() as tmp:
         out = args.packages or pathlib.Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
@@ -151,7 +152,7 @@ def main():
         if args.compile_only:
             return 0
         failed = check_all(args.bin, models, out, args.device, args.reference, args.tolerance,
-                           args.tie_margin, device_side(args.dtype))
+                           args.tie_margin, side)
     print(f"{2 * len(models) - len(failed)}/{2 * len(models)} model x policy checks passed")
     if failed:
         print("failed: " + ", ".join(failed))
