@@ -4,10 +4,11 @@
 // the identity, a fresh cache's), random data. Median of CUDA-event
 // timed calls after warm-up. FLOPs: 4 * D * H * (sum over queries of the keys
 // each sees) = 2 * S * S * D * H for a full causal prefill. --kernel picks the
-// main kernel (mma: mma.sync, the default plan; wgmma: the sm_90a kernel;
-// both: each shape with both); every result names the kernel its plan ran.
+// main kernel (auto, the default: what the runtime's plan picks, the wgmma
+// kernel where it serves; mma: mma.sync; wgmma: the sm_90a kernel; both: each
+// shape with mma and wgmma); every result names the kernel its plan ran.
 // --case NAME runs that shape alone (for a profiler: device_profile_prefill.sh).
-//   resa-bench-prefill [--kernel mma|wgmma|both] [--case NAME] [--page-size N]
+//   resa-bench-prefill [--kernel auto|mma|wgmma|both] [--case NAME] [--page-size N]
 //                      [--pages shuffled|ordered] [--out FILE.json]
 #include "resa/cuda/PrefillAttention.h"
 
@@ -106,7 +107,7 @@ Result bench(const char *name, int start, int qlen, int reps, resa::gpu::Prefill
 int main(int argc, char **argv) {
   using resa::gpu::PrefillKernel;
   const char *out = nullptr;
-  std::string which = "mma", only;
+  std::string which = "auto", only;
   Pages pages;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -118,8 +119,8 @@ int main(int argc, char **argv) {
                                                 std::string(argv[i + 1]) == "ordered"))
       pages.shuffled = std::string(argv[++i]) == "shuffled";
     else {
-      std::fprintf(stderr, "usage: resa-bench-prefill [--kernel mma|wgmma|both] [--case NAME] [--page-size N]\n"
-                           "                          [--pages shuffled|ordered] [--out F]\n");
+      std::fprintf(stderr, "usage: resa-bench-prefill [--kernel auto|mma|wgmma|both] [--case NAME]\n"
+                           "                          [--page-size N] [--pages shuffled|ordered] [--out F]\n");
       return 2;
     }
   }
@@ -128,10 +129,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   std::vector<PrefillKernel> kernels;
+  if (which == "auto") kernels.push_back(PrefillKernel::Auto);
   if (which == "mma" || which == "both") kernels.push_back(PrefillKernel::Mma);
   if (which == "wgmma" || which == "both") kernels.push_back(PrefillKernel::Wgmma);
   if (kernels.empty()) {
-    std::fprintf(stderr, "--kernel: mma, wgmma or both\n");
+    std::fprintf(stderr, "--kernel: auto, mma, wgmma or both\n");
     return 2;
   }
   struct Shape { const char *name; int start, qlen, reps; };

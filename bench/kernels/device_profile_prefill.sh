@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Why the prefill attention kernels run below issue 5's 400 TFLOP/s: Nsight
+# Where the prefill attention kernels spend a causal 32K launch: Nsight
 # Compute's full section set (warp stall reasons, pipe utilisation, memory
 # workload, source counters) on one causal 32K launch of each kernel
 # (resa-bench-prefill --case causal_32k: its warm-up and timed launches; the
