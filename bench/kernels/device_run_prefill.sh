@@ -2,7 +2,8 @@
 # One call on the GPU machine for the prefill attention kernels: build with the
 # standalone CMake, run resa-cuda-prefill-tests (every case with the mma.sync
 # and the wgmma kernel), resa-bench-prefill for both kernels and the SDPA peer
-# (prefill_peer.py). Everything lands in $OUT; the summary is printed last.
+# (prefill_peer.py), and report_prefill.py's table (kernels-prefill.md).
+# Everything lands in $OUT; the summary is printed last.
 #   OUT=/tmp/out bash bench/kernels/device_run_prefill.sh
 set -u -o pipefail
 OUT=${OUT:-/tmp/resa-out}
@@ -37,4 +38,6 @@ PYTHONUNBUFFERED=1 timeout 90 python3 bench/kernels/prefill_peer.py --out "$OUT/
   > "$OUT/sdpa.log" 2>&1 || echo "sdpa failed rc $?"
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv >> "$OUT/run.log" 2>&1
 echo "total: $(( $(date +%s) - t0 )) s"
-cut -c1-170 "$OUT/test.log" 2>/dev/null; cat "$OUT/bench.log" "$OUT/sdpa.log" | tail -30
+cut -c1-170 "$OUT/test.log" 2>/dev/null
+python3 bench/kernels/report_prefill.py "$OUT/resa_prefill.json" "$OUT/sdpa_prefill.json" \
+  --json "$OUT/kernels-prefill.json" --md "$OUT/kernels-prefill.md"
