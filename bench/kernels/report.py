@@ -36,9 +36,10 @@ def main():
     }
 
     lines = table(
-        ["batch", "context", "splits", "floor us", "resa us", "resa TB/s", "resa % ceil", "SDPA us",
+        ["batch", "context", "splits", "bytes MB", "floor us", "resa us", "resa TB/s", "resa % ceil", "SDPA us",
          "SDPA TB/s", "SDPA % ceil", "speedup"],
-        [[f"{r['batch']}", f"{r['context']}", f"{r['splits']}", f"{r['floor_us']:.1f}", f"{r['resa_us']:.1f}",
+        [[f"{r['batch']}", f"{r['context']}", f"{r['splits']}", f"{r['bytes'] / 1e6:.1f}",
+          f"{r['floor_us']:.1f}", f"{r['resa_us']:.1f}",
           f"{r['resa_tbps']:.2f}", f"{100 * r['resa_frac']:.0f}%", fmt(r.get('sdpa_us'), '.1f'),
           fmt(r.get('sdpa_tbps'), '.2f'),
           f"{fmt(100 * r['sdpa_frac'] if 'sdpa_frac' in r else None, '.0f')}%",
