@@ -16,7 +16,8 @@
 //    down) at M = 1 and 8, as the runtime runs them (bf16 out, cuBLASLt's own
 //    split-K and reduction kernel) and as kSplit fp32 partial products
 //    (GemmArgs::kSplit, one batched matmul, summed by the next kernel); and
-//    q/k/v the same way (cuBLASLt does not split it: what slicing would buy).
+//    q/k/v and gate-up the same way (cuBLASLt does not split them: what
+//    slicing would buy).
 //   resa-bench-gemm [--out FILE.json] [--sweep | --ksplit]
 #include "resa/cuda/Gemm.h"
 
@@ -124,7 +125,9 @@ int main(int argc, char **argv) {
   blas.attach(ctx);
 
   // Per layer, every shape's weights (the logits' once: layer 0's slot only
-  // is used by the chain); x and y sized for the widest and M = 8.
+  // is used by the chain); x and y sized for the widest and M = 8: y holds
+  // the logits' bf16 row or the widest --ksplit partials (8 fp32 slices of
+  // gate-up's 28672 columns).
   std::vector<std::vector<__nv_bfloat16 *>> w(std::size(kShapes),
                                                std::vector<__nv_bfloat16 *>(kLayers));
   for (size_t s = 0; s < std::size(kShapes); ++s)
@@ -135,7 +138,7 @@ int main(int argc, char **argv) {
     }
   __nv_bfloat16 *x, *y;
   CK(cudaMalloc(&x, size_t(8) * 14336 * 2));
-  CK(cudaMalloc(&y, size_t(8) * 128256 * 2));
+  CK(cudaMalloc(&y, std::max(size_t(8) * 128256 * 2, size_t(8) * 8 * 28672 * 4)));
   fillSmall<<<64, 256>>>(x, size_t(8) * 14336, 7);
   CK(cudaDeviceSynchronize());
 
@@ -180,7 +183,7 @@ int main(int argc, char **argv) {
                   s.name, rank, ms, tbs, 100 * tbs / ceiling);
     }
   }
-  for (size_t si : {size_t(0), size_t(1), size_t(3)}) {
+  for (size_t si : {size_t(0), size_t(1), size_t(2), size_t(3)}) {
     const Shape &s = kShapes[si];
     for (int64_t M : {1, 8}) {
       for (int kSplit : {1, 2, 4, 7, 8}) {
